@@ -1,0 +1,65 @@
+# Two commands matter: `make run` (set up, then run the whole stack in the foreground)
+# and `make test` (set up, then run every test tier). Everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CLAUDE_VERSION := 2.1.197
+CLAUDE_DIR := .tools/claude
+CLAUDE_PINNED := $(CLAUDE_DIR)/node_modules/.bin/claude
+PROTO_SRC := $(wildcard protos/*.proto)
+PROTO_GEN := $(PROTO_SRC:.proto=_pb2.py) $(PROTO_SRC:.proto=_pb2.pyi) $(PROTO_SRC:.proto=_pb2_grpc.py) $(PROTO_SRC:.proto=_pb2_grpc.pyi)
+
+.PHONY: setup venv protos protos-fresh claude run test lint fmt bench clean
+
+setup: venv protos
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+protos: $(PROTO_GEN)
+
+$(PROTO_GEN) &: $(PROTO_SRC) $(VENV)/.installed
+	$(PY) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. \
+		--plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc --mypy_grpc_out=. $(PROTO_SRC)
+	touch $(PROTO_GEN)
+
+protos-fresh: protos
+	git diff --exit-code -- protos/
+
+# The pinned Claude Code CLI, into the repo (git-ignored). The package's postinstall copies the
+# native binary into place; when npm skips install scripts we run it ourselves.
+claude: $(CLAUDE_PINNED)
+
+$(CLAUDE_PINNED):
+	mkdir -p $(CLAUDE_DIR)
+	npm install --prefix $(CLAUDE_DIR) --no-save --no-audit --no-fund --loglevel=error \
+		@anthropic-ai/claude-code@$(CLAUDE_VERSION)
+	$(CLAUDE_PINNED) --version >/dev/null 2>&1 || \
+		(cd $(CLAUDE_DIR)/node_modules/@anthropic-ai/claude-code && node install.cjs)
+	$(CLAUDE_PINNED) --version
+
+# Installs the pinned CLI only when no `claude` is configured (CLAUDE_BIN) or on PATH.
+run: setup
+	@if [ -z "$$CLAUDE_BIN" ] && ! command -v claude >/dev/null 2>&1; then $(MAKE) --no-print-directory claude; fi
+	exec $(PY) -m supervisor_conf.launch
+
+test: setup claude
+	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy common frontdoor controller workerd supervisor_conf tests
+
+fmt: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .tools var .mypy_cache .ruff_cache .pytest_cache test-artifacts

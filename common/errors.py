@@ -1,0 +1,64 @@
+"""The one table mapping internal ErrorCode to HTTP status and OpenAI error type.
+
+Errors travel inside the event stream (Event.error) so a failure before and after the first
+token takes the same path; this table decides what the client finally sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protos import common_pb2 as pb
+
+
+@dataclass(frozen=True)
+class WireError:
+    """How one internal error code looks on the OpenAI wire."""
+
+    http_status: int
+    openai_type: str
+    openai_code: str | None
+    retryable: bool  # worth retrying on another worker, when no output reached the client
+
+
+_TABLE: dict[int, WireError] = {
+    pb.INVALID_REQUEST: WireError(400, "invalid_request_error", None, False),
+    pb.MODEL_NOT_FOUND: WireError(404, "invalid_request_error", "model_not_found", False),
+    pb.RATE_LIMITED: WireError(429, "rate_limit_error", "rate_limit_exceeded", True),
+    pb.QUEUE_FULL: WireError(503, "queue_full", "queue_full", False),
+    pb.QUEUE_TIMEOUT: WireError(503, "queue_timeout", "queue_timeout", False),
+    pb.NO_WORKER_CONFIGURED: WireError(503, "service_unavailable", "no_worker_configured", False),
+    pb.NO_WORKER_AVAILABLE: WireError(503, "service_unavailable", "no_worker_available", False),
+    pb.UPSTREAM_ERROR: WireError(502, "upstream_error", None, True),
+    pb.UPSTREAM_OVERLOADED: WireError(503, "overloaded_error", "overloaded", True),
+    pb.UPSTREAM_AUTH: WireError(502, "upstream_auth_error", None, True),
+    pb.WORKER_CRASHED: WireError(502, "worker_error", None, True),
+    pb.TIMEOUT: WireError(504, "timeout", "timeout", False),
+    pb.CONTEXT_TOO_LONG: WireError(400, "invalid_request_error", "context_length_exceeded", False),
+    pb.CANCELLED: WireError(499, "cancelled", None, False),
+    pb.INTERNAL: WireError(500, "internal_error", None, False),
+}
+_FALLBACK = WireError(500, "internal_error", None, False)
+
+
+def wire_error(code: int) -> WireError:
+    return _TABLE.get(code, _FALLBACK)
+
+
+def error_code_name(code: int) -> str:
+    return str(pb.ErrorCode.Name(code)) if code in pb.ErrorCode.values() else "INTERNAL"
+
+
+def make_error(
+    code: int, message: str, *, param: str = "", retry_after_ms: int = 0, upstream_status: int = 0
+) -> pb.Event:
+    """An error event, ready to put on a stream."""
+    return pb.Event(
+        error=pb.Error(
+            code=code,  # type: ignore[arg-type]
+            message=message,
+            param=param,
+            retry_after_ms=retry_after_ms,
+            upstream_status=upstream_status,
+        )
+    )

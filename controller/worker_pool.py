@@ -1,0 +1,92 @@
+"""The workerds this controller drives: their clients, health and traffic counters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from common.paths import StatePaths
+from common.workers import WorkerSpec
+from controller.routing import WorkerSlotView
+from controller.worker_client import WorkerClient
+from protos import controller_pb2
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerHandle:
+    """One workerd as the controller sees it."""
+
+    spec: WorkerSpec
+    client: WorkerClient
+    up: bool = False
+    in_flight: int = 0
+    requests: int = 0
+    errors: int = 0
+    last_error: str = ""
+    seen_up: bool = field(default=False)
+
+    @property
+    def state(self) -> str:
+        if self.up:
+            return "up"
+        return "down" if self.seen_up else "starting"
+
+    def view(self) -> WorkerSlotView:
+        return WorkerSlotView(self.spec.name, self.up, self.in_flight, self.spec.max_concurrent)
+
+    def info(self) -> controller_pb2.WorkerInfo:
+        return controller_pb2.WorkerInfo(
+            name=self.spec.name,
+            mode=self.spec.mode,
+            state=self.state,
+            in_flight=self.in_flight,
+            max_concurrent=self.spec.max_concurrent,
+            last_error=self.last_error,
+            requests=self.requests,
+            errors=self.errors,
+        )
+
+
+class WorkerPool:
+    """Owns one WorkerClient per configured worker and keeps their health current."""
+
+    def __init__(self, specs: tuple[WorkerSpec, ...], paths: StatePaths) -> None:
+        self.on_change: Callable[[], Awaitable[None]] | None = None
+        self.handles = {
+            spec.name: WorkerHandle(spec, WorkerClient(spec.name, paths.worker_socket(spec.name)))
+            for spec in specs
+        }
+
+    def views(self) -> list[WorkerSlotView]:
+        return [handle.view() for handle in self.handles.values()]
+
+    def mark_down(self, name: str, reason: str) -> None:
+        handle = self.handles[name]
+        if handle.up:
+            logger.warning("worker %s down: %s", name, reason)
+        handle.up = False
+
+    async def watch_health(self, interval: float) -> None:
+        """Poll every workerd's health service until cancelled."""
+        while True:
+            checks = (self._check(h, interval) for h in self.handles.values())
+            changed = await asyncio.gather(*checks)
+            if any(changed) and self.on_change is not None:
+                await self.on_change()
+            await asyncio.sleep(interval)
+
+    async def _check(self, handle: WorkerHandle, interval: float) -> bool:
+        serving = await handle.client.is_serving(deadline_s=max(interval, 0.5))
+        changed = serving != handle.up
+        if changed:
+            logger.info("worker %s %s", handle.spec.name, "up" if serving else "down")
+        handle.up = serving
+        handle.seen_up = handle.seen_up or serving
+        return changed
+
+    async def close(self) -> None:
+        await asyncio.gather(*(h.client.close() for h in self.handles.values()))

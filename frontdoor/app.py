@@ -1,0 +1,37 @@
+"""create_app: routes, middlewares and the controller client's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from frontdoor.config import FrontdoorConfig
+from frontdoor.controller_client import ControllerClient
+from frontdoor.middleware import auth_middleware, error_middleware
+from frontdoor.routes_health import health
+from frontdoor.routes_openai import chat_completions, list_models
+from frontdoor.state import CONFIG, CONTROLLER
+
+
+def create_app(
+    config: FrontdoorConfig, controller: ControllerClient | None = None
+) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware(config.auth_token)],
+        client_max_size=config.max_body_bytes,
+        handler_args={"max_field_size": 16 * 1024},
+    )
+    app[CONFIG] = config
+
+    async def controller_lifetime(app: web.Application) -> AsyncIterator[None]:
+        client = controller or ControllerClient(config.paths.controller_socket)
+        app[CONTROLLER] = client
+        yield
+        await client.close()
+
+    app.cleanup_ctx.append(controller_lifetime)
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/health", health)
+    return app

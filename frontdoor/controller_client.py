@@ -1,0 +1,71 @@
+"""Typed wrapper over the controller's gRPC stubs: metadata, deadlines, error translation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+
+from common.errors import make_error
+from common.rpc import REQUEST_ID_KEY, open_channel
+from protos import common_pb2 as pb
+from protos import controller_pb2, controller_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+
+class ControllerUnavailable(Exception):
+    """The controller did not answer an admin call."""
+
+
+class CompletionCall:
+    """One Complete stream; iterate for events, cancel() when the client goes away."""
+
+    def __init__(self, call: grpc.aio.UnaryStreamCall) -> None:
+        self._call = call
+
+    async def __aiter__(self) -> AsyncIterator[pb.Event]:
+        try:
+            async for event in self._call:
+                yield event
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                raise
+            logger.warning("controller stream failed: %s", exc.code().name)
+            yield make_error(
+                pb.NO_WORKER_AVAILABLE,
+                "the proxy's controller is unavailable; try again shortly",
+                retry_after_ms=2000,
+            )
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+
+class ControllerClient:
+    """The frontdoor's only door to the controller."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self._channel = open_channel(socket_path)
+        self._controller = controller_pb2_grpc.ControllerStub(self._channel)
+        self._admin = controller_pb2_grpc.AdminStub(self._channel)
+
+    def complete(self, request: pb.ChatRequest) -> CompletionCall:
+        call = self._controller.Complete(
+            request, metadata=((REQUEST_ID_KEY, request.request_id),), wait_for_ready=False
+        )
+        return CompletionCall(call)
+
+    async def list_workers(self, deadline_s: float = 2.0) -> controller_pb2.WorkerList:
+        try:
+            reply: controller_pb2.WorkerList = await self._admin.ListWorkers(
+                controller_pb2.ListWorkersRequest(), timeout=deadline_s
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise ControllerUnavailable(exc.code().name) from exc
+        return reply
+
+    async def close(self) -> None:
+        await self._channel.close()

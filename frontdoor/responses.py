@@ -1,0 +1,141 @@
+"""Pure builders of OpenAI response JSON from internal events (chunks and whole completions)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from protos import common_pb2 as pb
+
+FINISH_REASONS: dict[int, str] = {
+    pb.FINISH_STOP: "stop",
+    pb.FINISH_LENGTH: "length",
+    pb.FINISH_TOOL_CALLS: "tool_calls",
+    pb.FINISH_CONTENT_FILTER: "content_filter",
+}
+
+
+def usage_json(usage: pb.Usage) -> dict[str, Any]:
+    """OpenAI counts cached input inside prompt_tokens and reports the cached part separately."""
+    prompt = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": prompt + usage.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+
+
+class ChunkBuilder:
+    """chat.completion.chunk objects for one streamed completion."""
+
+    def __init__(self, completion_id: str, created: int, model: str) -> None:
+        self.completion_id = completion_id
+        self.created = created
+        self.model = model
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return {
+            "id": self.completion_id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            **extra,
+        }
+
+    def _delta(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return self._chunk(
+            [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        )
+
+    def role(self) -> dict[str, Any]:
+        return self._delta({"role": "assistant", "content": ""})
+
+    def text(self, text: str) -> dict[str, Any]:
+        return self._delta({"content": text})
+
+    def tool_call(self, delta: pb.ToolCallDelta) -> dict[str, Any]:
+        call: dict[str, Any] = {"index": delta.index}
+        function: dict[str, Any] = {"arguments": delta.arguments_delta}
+        if delta.id:
+            call.update(id=delta.id, type="function")
+            function["name"] = delta.name
+        call["function"] = function
+        return self._delta({"tool_calls": [call]})
+
+    def finish(self, reason: int) -> dict[str, Any]:
+        return self._delta({}, FINISH_REASONS.get(reason, "stop"))
+
+    def usage(self, usage: pb.Usage) -> dict[str, Any]:
+        return self._chunk([], usage=usage_json(usage))
+
+
+class CompletionAccumulator:
+    """Collects a run's events into one chat.completion object."""
+
+    def __init__(self, completion_id: str, created: int, model: str) -> None:
+        self.completion_id = completion_id
+        self.created = created
+        self.model = model
+        self.text: list[str] = []
+        self.tool_calls: list[dict[str, Any]] = []
+        self.usage = pb.Usage()
+        self.finish_reason = "stop"
+
+    def add(self, event: pb.Event) -> None:
+        kind = event.WhichOneof("kind")
+        if kind == "text":
+            self.text.append(event.text.text)
+        elif kind == "tool_call":
+            self._add_tool_call(event.tool_call)
+        elif kind == "usage":
+            self.usage.CopyFrom(event.usage)
+        elif kind == "model_info":
+            self.model = event.model_info.model
+        elif kind == "finish":
+            self.finish_reason = FINISH_REASONS.get(event.finish.reason, "stop")
+            self.model = event.finish.model or self.model
+
+    def _add_tool_call(self, delta: pb.ToolCallDelta) -> None:
+        while len(self.tool_calls) <= delta.index:
+            self.tool_calls.append(
+                {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+            )
+        call = self.tool_calls[delta.index]
+        if delta.id:
+            call["id"] = delta.id
+            call["function"]["name"] = delta.name
+        call["function"]["arguments"] += delta.arguments_delta
+
+    def response(self) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(self.text) if self.text or not self.tool_calls else None,
+            "refusal": None,
+        }
+        if self.tool_calls:
+            message["tool_calls"] = self.tool_calls
+        return {
+            "id": self.completion_id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": self.finish_reason,
+                }
+            ],
+            "usage": usage_json(self.usage),
+        }
+
+
+def sse_data(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+SSE_DONE = b"data: [DONE]\n\n"

@@ -1,0 +1,11 @@
+"""Typed application keys: the frontdoor's shared objects live here, not in module globals."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from frontdoor.config import FrontdoorConfig
+from frontdoor.controller_client import ControllerClient
+
+CONFIG = web.AppKey("config", FrontdoorConfig)
+CONTROLLER = web.AppKey("controller", ControllerClient)

@@ -1,0 +1,166 @@
+"""Pure translation: OpenAI request -> internal ChatRequest, internal events -> OpenAI JSON."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+
+from frontdoor.errors import ApiError
+from frontdoor.openai_models import ChatCompletionRequest, ContentPart, Message
+from protos import common_pb2 as pb
+
+_ROLES = {
+    "system": pb.ROLE_SYSTEM,
+    "developer": pb.ROLE_SYSTEM,
+    "user": pb.ROLE_USER,
+    "assistant": pb.ROLE_ASSISTANT,
+    "tool": pb.ROLE_TOOL,
+}
+_DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.DOTALL | re.IGNORECASE)
+_TOOL_CHOICES = {
+    "auto": pb.TOOL_CHOICE_AUTO,
+    "none": pb.TOOL_CHOICE_NONE,
+    "required": pb.TOOL_CHOICE_REQUIRED,
+}
+
+
+def to_chat_request(body: ChatCompletionRequest, model: str, request_id: str) -> pb.ChatRequest:
+    """Validate what pydantic cannot and build the neutral request."""
+    if body.n is not None and body.n > 1:
+        raise ApiError(400, "n > 1 is not supported; send separate requests", param="n")
+    if body.logprobs:
+        raise ApiError(400, "logprobs are not available from Claude", param="logprobs")
+    request = pb.ChatRequest(
+        request_id=request_id,
+        model=model,
+        messages=[_message(m, i) for i, m in enumerate(body.messages)],
+        stream=body.stream,
+        stop=_stops(body.stop),
+        user=body.user or "",
+    )
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    if max_tokens is not None:
+        request.max_tokens = max_tokens
+    if body.temperature is not None:
+        request.temperature = body.temperature
+    if body.top_p is not None:
+        request.top_p = body.top_p
+    _add_tools(request, body)
+    _add_response_format(request, body)
+    return request
+
+
+def _message(message: Message, index: int) -> pb.ChatMessage:
+    if message.role == "function":
+        raise ApiError(400, "the function role is deprecated; use tool", param=f"messages[{index}]")
+    out = pb.ChatMessage(role=_ROLES[message.role], name=message.name or "")
+    if message.role == "tool":
+        if not message.tool_call_id:
+            raise ApiError(400, "a tool message needs tool_call_id", param=f"messages[{index}]")
+        out.content.append(
+            pb.ContentBlock(
+                tool_result=pb.ToolResultBlock(
+                    tool_use_id=message.tool_call_id, content=_plain_text(message, index)
+                )
+            )
+        )
+        return out
+    out.content.extend(_content_blocks(message, index))
+    for call in message.tool_calls or ():
+        if message.role != "assistant":
+            raise ApiError(
+                400, "only assistant messages carry tool_calls", param=f"messages[{index}]"
+            )
+        tool_use = pb.ToolUseBlock(
+            id=call.id, name=call.function.name, arguments_json=call.function.arguments
+        )
+        out.content.append(pb.ContentBlock(tool_use=tool_use))
+    if not out.content and message.role == "user":
+        raise ApiError(400, "a user message needs content", param=f"messages[{index}].content")
+    return out
+
+
+def _content_blocks(message: Message, index: int) -> list[pb.ContentBlock]:
+    if message.content is None:
+        return []
+    if isinstance(message.content, str):
+        return [pb.ContentBlock(text=message.content)] if message.content else []
+    return [
+        _part(part, f"messages[{index}].content[{n}]") for n, part in enumerate(message.content)
+    ]
+
+
+def _part(part: ContentPart, param: str) -> pb.ContentBlock:
+    if part.type == "text":
+        return pb.ContentBlock(text=part.text or "")
+    if part.type == "image_url" and part.image_url is not None:
+        return pb.ContentBlock(image=_image(part.image_url.url, param))
+    raise ApiError(400, f"content part type {part.type!r} is not supported", param=param)
+
+
+def _image(url: str, param: str) -> pb.ImageBlock:
+    match = _DATA_URL.match(url)
+    if match:
+        try:
+            data = base64.b64decode(match.group(2), validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(400, "image data URL is not valid base64", param=param) from None
+        return pb.ImageBlock(media_type=match.group(1).lower(), data=data)
+    if url.startswith(("http://", "https://")):
+        return pb.ImageBlock(url=url)
+    raise ApiError(400, "image_url must be a data: URL or an http(s) URL", param=param)
+
+
+def _plain_text(message: Message, index: int) -> str:
+    blocks = _content_blocks(message, index)
+    if any(not block.HasField("text") for block in blocks):
+        raise ApiError(400, "tool message content must be text", param=f"messages[{index}]")
+    return "".join(block.text for block in blocks)
+
+
+def _stops(stop: str | list[str] | None) -> list[str]:
+    if stop is None:
+        return []
+    stops = [stop] if isinstance(stop, str) else stop
+    if len(stops) > 4:
+        raise ApiError(400, "at most 4 stop sequences are allowed", param="stop")
+    return stops
+
+
+def _add_tools(request: pb.ChatRequest, body: ChatCompletionRequest) -> None:
+    for tool in body.tools or ():
+        request.tools.append(
+            pb.ToolSpec(
+                name=tool.function.name,
+                description=tool.function.description or "",
+                parameters_json=json.dumps(tool.function.parameters or {"type": "object"}),
+            )
+        )
+    choice = body.tool_choice
+    if choice is None:
+        return
+    if isinstance(choice, str):
+        if choice not in _TOOL_CHOICES:
+            raise ApiError(400, f"unknown tool_choice {choice!r}", param="tool_choice")
+        request.tool_choice.mode = _TOOL_CHOICES[choice]
+        return
+    name = (choice.get("function") or {}).get("name") if choice.get("type") == "function" else None
+    if not isinstance(name, str) or not name:
+        raise ApiError(400, "tool_choice must name a function", param="tool_choice")
+    request.tool_choice.mode = pb.TOOL_CHOICE_NAMED
+    request.tool_choice.name = name
+
+
+def _add_response_format(request: pb.ChatRequest, body: ChatCompletionRequest) -> None:
+    fmt = body.response_format
+    if fmt is None or fmt.type == "text":
+        return
+    if fmt.type == "json_object":
+        request.response_format = pb.RESPONSE_FORMAT_JSON_OBJECT
+        return
+    if fmt.json_schema is None or fmt.json_schema.schema_ is None:
+        raise ApiError(400, "json_schema needs a schema", param="response_format.json_schema")
+    request.response_format = pb.RESPONSE_FORMAT_JSON_SCHEMA
+    request.json_schema = json.dumps(fmt.json_schema.schema_)

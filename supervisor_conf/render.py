@@ -1,0 +1,51 @@
+"""Pure: the supervisord configuration for a set of workers, as text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.workers import WorkerSpec
+
+_HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    module: str
+    args: str
+    priority: int
+
+
+def programs(workers: tuple[WorkerSpec, ...]) -> list[Program]:
+    """Local workerds first, then the controller, then the frontdoor."""
+    local = [w for w in workers if w.is_local]
+    return [
+        *(Program(f"workerd-{w.name}", "workerd", f" --worker {w.name}", 100) for w in local),
+        Program("controller", "controller", "", 200),
+        Program("frontdoor", "frontdoor", "", 300),
+    ]
+
+
+def render(
+    workers: tuple[WorkerSpec, ...], *, state: Path, repo: Path, python: str, log_to_terminal: bool
+) -> str:
+    main = (_HERE / "supervisord.conf.tmpl").read_text().format(state=state)
+    template = (_HERE / "program.conf.tmpl").read_text()
+    sections = [main]
+    for program in programs(workers):
+        log = "/dev/stdout" if log_to_terminal else str(state / "logs" / f"{program.name}.log")
+        sections.append(
+            template.format(
+                name=program.name,
+                python=python,
+                module=program.module,
+                args=program.args,
+                repo=repo,
+                priority=program.priority,
+                log=log,
+                log_max="0" if log_to_terminal else "20MB",
+            )
+        )
+    return "".join(sections)

@@ -1,0 +1,29 @@
+"""python -m workerd --worker NAME: one account's worker process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from common.config import ConfigError
+from common.logs import configure_logging
+from workerd.config import WorkerdConfig
+from workerd.server import serve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="workerd")
+    parser.add_argument("--worker", required=True, help="worker name from WORKERS")
+    args = parser.parse_args()
+    try:
+        config = WorkerdConfig.from_env(os.environ, args.worker)
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
+    configure_logging(f"workerd-{args.worker}", secrets=config.spec.secrets())
+    asyncio.run(serve(config))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""CLI children: spawn in their own process group, read their output, stop them for sure.
+
+Stopping follows cli-protocol.md 6.3: SIGINT first (the CLI ends its turn and kills its tool
+processes), close stdin, then SIGTERM and finally SIGKILL to the whole process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Sequence
+
+import psutil
+
+from workerd.states import ChildState, check_transition
+
+logger = logging.getLogger(__name__)
+STDOUT_LIMIT = 64 * 1024 * 1024  # a single stream-json line can be very large (cli-protocol.md 1.1)
+STDERR_TAIL = 8 * 1024
+
+
+class CliProcess:
+    """One running `claude` child and everything we know about it."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, request_id: str, model: str) -> None:
+        self.proc = proc
+        self.pid = proc.pid
+        self.request_id = request_id
+        self.model = model
+        self.state = ChildState.STARTING
+        self.started_at = time.monotonic()
+        self.last_output_at = self.started_at
+        self.stderr_tail = b""
+        self._ps = psutil.Process(proc.pid)  # pins the identity: guards against pid reuse
+        self._stderr_task = asyncio.get_running_loop().create_task(self._drain_stderr())
+
+    @classmethod
+    async def spawn(
+        cls, argv: Sequence[str], env: dict[str, str], cwd: str, request_id: str, model: str
+    ) -> CliProcess:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            limit=STDOUT_LIMIT,
+        )
+        child = cls(proc, request_id, model)
+        child._move(ChildState.RUNNING)
+        return child
+
+    def _move(self, target: ChildState) -> None:
+        if self.state is target:
+            return
+        check_transition(self.state, target)
+        logger.info("child %d %s -> %s", self.pid, self.state.value, target.value)
+        self.state = target
+
+    async def send_lines(self, lines: Sequence[str]) -> None:
+        stdin = self.proc.stdin
+        if stdin is None or stdin.is_closing():
+            return
+        stdin.write("".join(line + "\n" for line in lines).encode())
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            await stdin.drain()
+
+    def close_stdin(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+
+    async def read_line(self) -> bytes:
+        """The next stdout line, b'' at end of output."""
+        assert self.proc.stdout is not None
+        line = await self.proc.stdout.readline()
+        self.last_output_at = time.monotonic()
+        return line
+
+    async def wait(self) -> int:
+        code = await self.proc.wait()
+        await asyncio.gather(self._stderr_task, return_exceptions=True)
+        if self.state is not ChildState.EXITED:
+            self._move(ChildState.EXITED)
+        return code
+
+    async def stop(self, grace_s: float) -> None:
+        """Interrupt, then TERM, then KILL the process group; returns once it is gone."""
+        if self.proc.returncode is not None:
+            await self.wait()
+            return
+        self._move(ChildState.STOPPING)
+        self._signal(signal.SIGINT, group=False)
+        self.close_stdin()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if await self._exited_within(grace_s):
+                break
+            logger.warning("child %d still alive, sending %s", self.pid, sig.name)
+            self._signal(sig, group=True)
+        await self.wait()
+
+    async def _exited_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def _signal(self, sig: signal.Signals, group: bool) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if group:
+                os.killpg(self.pid, sig)
+            elif self._ps.is_running():
+                self._ps.send_signal(sig)
+
+    async def _drain_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        while chunk := await self.proc.stderr.read(4096):
+            self.stderr_tail = (self.stderr_tail + chunk)[-STDERR_TAIL:]
+
+    def age_s(self) -> float:
+        return time.monotonic() - self.started_at
+
+    def idle_s(self) -> float:
+        return time.monotonic() - self.last_output_at
+
+
+class ProcessTable:
+    """Every child this workerd started and has not yet seen exit."""
+
+    def __init__(self) -> None:
+        self._children: dict[int, CliProcess] = {}
+
+    def add(self, child: CliProcess) -> None:
+        self._children[child.pid] = child
+
+    def remove(self, child: CliProcess) -> None:
+        self._children.pop(child.pid, None)
+
+    def get(self, pid: int) -> CliProcess | None:
+        return self._children.get(pid)
+
+    def all(self) -> list[CliProcess]:
+        return list(self._children.values())
+
+    async def stop_all(self, grace_s: float) -> None:
+        await asyncio.gather(*(child.stop(grace_s) for child in self.all()), return_exceptions=True)

@@ -1,0 +1,33 @@
+"""Assemble and run one workerd: Worker service, health, reflection; children die with it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from common.rpc import StandardServer, install_stop_signals
+from protos import worker_pb2, worker_pb2_grpc
+from workerd.config import WorkerdConfig
+from workerd.process import ProcessTable
+from workerd.servicer import WorkerServicer
+
+logger = logging.getLogger(__name__)
+GRACE_S = 2.0
+
+
+async def serve(config: WorkerdConfig) -> None:
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    config.ensure_dirs()
+    table = ProcessTable()
+    name = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name
+    server = StandardServer(config.paths.worker_socket(config.spec.name), [name])
+    worker_pb2_grpc.add_WorkerServicer_to_server(WorkerServicer(config, table), server.server)
+    await server.start()
+    try:
+        await stop.wait()
+        logger.info("stopping: %d children to stop", len(table.all()))
+    finally:
+        # Cancelling the runs stops their children; stop_all is the backstop for stragglers.
+        await server.stop(GRACE_S)
+        await table.stop_all(config.stop_grace_ms / 1000)

@@ -1,0 +1,203 @@
+"""Pure: the CLI's stream-json output lines -> neutral internal events (cli-protocol.md 1).
+
+Text reaches the client from `stream_event` text deltas as they arrive. `result` is
+authoritative for usage and success; an `is_error` result becomes an Error event mapped from
+`api_error_status` and the synthetic assistant message's `error` field.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from common.errors import make_error
+from common.logs import mask_secrets
+from protos import common_pb2 as pb
+
+logger = logging.getLogger(__name__)
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+_STOP_REASONS = {
+    "end_turn": pb.FINISH_STOP,
+    "stop_sequence": pb.FINISH_STOP,
+    "max_tokens": pb.FINISH_LENGTH,
+    "tool_use": pb.FINISH_TOOL_CALLS,
+    "refusal": pb.FINISH_CONTENT_FILTER,
+}
+_CATEGORY_CODES: dict[str, int] = {
+    "rate_limit": pb.RATE_LIMITED,
+    "authentication_failed": pb.UPSTREAM_AUTH,
+    "server_error": pb.UPSTREAM_ERROR,
+    "model_not_found": pb.MODEL_NOT_FOUND,
+}
+
+
+def status_code(status: int) -> int:
+    """ErrorCode for an upstream HTTP status."""
+    if status in (401, 403):
+        return pb.UPSTREAM_AUTH
+    if status == 404:
+        return pb.MODEL_NOT_FOUND
+    if status == 413:
+        return pb.CONTEXT_TOO_LONG
+    if status == 429:
+        return pb.RATE_LIMITED
+    if status == 529:
+        return pb.UPSTREAM_OVERLOADED
+    if 400 <= status < 500:
+        return pb.INVALID_REQUEST
+    return pb.UPSTREAM_ERROR
+
+
+class StreamJsonParser:
+    """Feeds on decoded lines of one CLI run; remembers what it needs to judge the end."""
+
+    def __init__(self, *, tools_allowed: bool, now_ms: Callable[[], int] = _wall_ms) -> None:
+        self.tools_allowed = tools_allowed
+        self._now_ms = now_ms
+        self.result_seen = False
+        self.garbage_lines = 0
+        self._model_sent = False
+        self._streamed_messages: set[str] = set()
+        self._current_message = ""
+        self._error_category = ""
+        self._rate_limit_reset = 0
+
+    def feed_line(self, line: bytes) -> list[pb.Event]:
+        line = line.strip()
+        if not line:
+            return []
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self.garbage_lines += 1
+            return []
+        if not isinstance(obj, dict):
+            self.garbage_lines += 1
+            return []
+        return self.feed(obj)
+
+    def feed(self, obj: dict[str, Any]) -> list[pb.Event]:
+        kind = obj.get("type")
+        if kind == "stream_event":
+            return self._stream_event(obj.get("event") or {})
+        if kind == "assistant":
+            return self._assistant(obj)
+        if kind == "rate_limit_event":
+            return self._rate_limit(obj.get("rate_limit_info") or {})
+        if kind == "system" and obj.get("subtype") == "api_retry":
+            detail = (
+                f"attempt {obj.get('attempt')} after {obj.get('error_status') or obj.get('error')}"
+            )
+            return [pb.Event(activity=pb.Activity(kind="api_retry", detail=detail))]
+        if kind == "result":
+            return self._result(obj)
+        return []  # unknown types and subtypes are ignored on purpose (cli-protocol.md 1.8)
+
+    def _stream_event(self, event: dict[str, Any]) -> list[pb.Event]:
+        kind = event.get("type")
+        if kind == "message_start":
+            message = event.get("message") or {}
+            self._current_message = str(message.get("id", ""))
+            model = str(message.get("model", ""))
+            if model and not self._model_sent:
+                self._model_sent = True
+                return [pb.Event(model_info=pb.ModelInfo(model=model))]
+        elif kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                self._streamed_messages.add(self._current_message)
+                return [pb.Event(text=pb.TextDelta(text=str(delta["text"])))]
+        return []
+
+    def _assistant(self, obj: dict[str, Any]) -> list[pb.Event]:
+        message = obj.get("message") or {}
+        if obj.get("error"):
+            self._error_category = str(obj["error"])
+            return []  # the synthetic "API Error: ..." text is not content
+        if message.get("id") in self._streamed_messages or message.get("model") == "<synthetic>":
+            return []
+        # A message that arrived without partial deltas: emit its text blocks once.
+        self._streamed_messages.add(str(message.get("id", "")))
+        return [
+            pb.Event(text=pb.TextDelta(text=str(block.get("text", ""))))
+            for block in message.get("content") or []
+            if isinstance(block, dict) and block.get("type") == "text" and block.get("text")
+        ]
+
+    def _rate_limit(self, info: dict[str, Any]) -> list[pb.Event]:
+        resets_at = info.get("resetsAt")
+        self._rate_limit_reset = int(resets_at) if isinstance(resets_at, int | float) else 0
+        status = pb.RateLimitStatus(
+            status=str(info.get("status", "")),
+            resets_at=self._rate_limit_reset,
+            limit_type=str(info.get("rateLimitType", "")),
+            utilization=float(info.get("utilization") or 0.0),
+        )
+        return [pb.Event(rate_limit=status)]
+
+    def _result(self, obj: dict[str, Any]) -> list[pb.Event]:
+        self.result_seen = True
+        events = [pb.Event(usage=usage_of(obj.get("usage") or {}))]
+        subtype = obj.get("subtype")
+        if subtype == "error_max_turns" and not self.tools_allowed:
+            # The model tried a tool in plain chat; the CLI refused it and no command ran.
+            events.append(
+                pb.Event(activity=pb.Activity(kind="tool_refused", detail="no tools in cli mode"))
+            )
+            events.append(pb.Event(finish=pb.Finish(reason=pb.FINISH_STOP)))
+        elif obj.get("is_error"):
+            events.append(self._error(obj))
+        else:
+            reason = _STOP_REASONS.get(str(obj.get("stop_reason")), pb.FINISH_STOP)
+            events.append(pb.Event(finish=pb.Finish(reason=reason)))
+        return events
+
+    def _error(self, obj: dict[str, Any]) -> pb.Event:
+        status = obj.get("api_error_status")
+        text = str(
+            obj.get("result") or "; ".join(map(str, obj.get("errors") or [])) or "the CLI failed"
+        )
+        text = mask_secrets(text)
+        if self._error_category == "max_output_tokens":
+            return pb.Event(finish=pb.Finish(reason=pb.FINISH_LENGTH))
+        code: int
+        if "prompt is too long" in text.lower():
+            code = pb.CONTEXT_TOO_LONG
+        elif isinstance(status, int):
+            code = status_code(status)
+        else:
+            code = _CATEGORY_CODES.get(self._error_category, pb.UPSTREAM_ERROR)
+        retry_ms = 0
+        if code == pb.RATE_LIMITED and self._rate_limit_reset:
+            retry_ms = max(0, self._rate_limit_reset * 1000 - self._now_ms())
+        return make_error(code, text, retry_after_ms=retry_ms, upstream_status=status or 0)
+
+    def finish(self, returncode: int | None) -> list[pb.Event]:
+        """Called once the CLI's stdout closed; an error if it never produced a result."""
+        if self.result_seen:
+            return []
+        detail = f"exit code {returncode}" if returncode is not None else "no exit code"
+        if self.garbage_lines:
+            detail += f", {self.garbage_lines} unparseable output lines"
+        return [make_error(pb.WORKER_CRASHED, f"the Claude CLI ended without a result ({detail})")]
+
+
+def usage_of(usage: dict[str, Any]) -> pb.Usage:
+    def number(key: str) -> int:
+        value = usage.get(key)
+        return int(value) if isinstance(value, int | float) else 0
+
+    return pb.Usage(
+        input_tokens=number("input_tokens"),
+        output_tokens=number("output_tokens"),
+        cache_read_tokens=number("cache_read_input_tokens"),
+        cache_write_tokens=number("cache_creation_input_tokens"),
+    )

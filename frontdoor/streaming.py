@@ -7,6 +7,7 @@ is an SSE `error` event followed by `[DONE]`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -19,7 +20,7 @@ from frontdoor.state import CONFIG
 from protos import common_pb2 as pb
 
 KEEPALIVE_S = 15.0
-_OUTPUT = frozenset({"text", "tool_call", "finish", "usage"})
+_OUTPUT = frozenset({"text", "tool_call", "finish"})
 
 
 @dataclass
@@ -54,12 +55,13 @@ class _Stream:
 
     async def wait_for_output(self) -> list[pb.Event]:
         """Events up to the first output; raises ApiError for an error that came first."""
-        commit_after = self.request.app[CONFIG].stream_commit_ms / 1000
+        commit_at = time.monotonic() + self.request.app[CONFIG].stream_commit_ms / 1000
+        held: list[pb.Event] = []
         while True:
             try:
-                event = await self.feed.next(commit_after)
+                event = await self.feed.next(max(commit_at - time.monotonic(), 0))
             except TimeoutError:
-                return []
+                return held
             if event is None:
                 event = make_error(pb.WORKER_CRASHED, "the worker ended without a result")
             kind = event.WhichOneof("kind")
@@ -68,8 +70,9 @@ class _Stream:
                 error.extra_headers.update(response_headers(self.context.request_id, self.worker))
                 raise error
             self.note(event)
+            held.append(event)
             if kind in _OUTPUT:
-                return [event]
+                return held
 
     def note(self, event: pb.Event) -> None:
         kind = event.WhichOneof("kind")

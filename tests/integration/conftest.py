@@ -1,0 +1,32 @@
+"""Fixtures for the stack tiers: the mock upstream and stacks started as in production."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.mock_upstream import MockUpstream
+from tests.stack import Stack, claude_bin, cli_children
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[MockUpstream]:
+    with MockUpstream() as mock:
+        yield mock
+
+
+@pytest.fixture(scope="module")
+def cli_stack(upstream: MockUpstream) -> Iterator[Stack]:
+    """Two cli-mode workers running the real pinned CLI against the mock upstream."""
+    bin_path = claude_bin()
+    workers = [
+        {"name": name, "bin": bin_path, "token": f"sk-ant-oat01-test-{name}", "mode": "cli"}
+        for name in ("1", "2")
+    ]
+    stack = Stack({"WORKERS": json.dumps(workers), "ANTHROPIC_BASE_URL": upstream.base_url})
+    stack.start()
+    yield stack
+    stack.stop()
+    assert cli_children(stack.state_dir) == []

@@ -1,0 +1,172 @@
+"""Faults and lifecycle on the real stack: CLI crash, garbage, hang, stop mid-stream, bad config."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.mock_upstream import MockUpstream
+from tests.stack import FAKE_CLAUDE, REPO, Stack, claude_bin, cli_children, wait_until
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def fake_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Two workers running the scriptable fake `claude`; a short idle limit for the hang case."""
+    log = tmp_path_factory.mktemp("fake") / "runs.log"
+    workers = [
+        {
+            "name": n,
+            "bin": str(FAKE_CLAUDE),
+            "token": "sk-ant-oat01-fake",
+            "env": {"FAKE_CLAUDE_LOG": str(log)},
+        }
+        for n in ("a", "b")
+    ]
+    stack = Stack({"WORKERS": json.dumps(workers), "MAX_IDLE_MS": "1500", "STOP_GRACE_MS": "300"})
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+def completion_error(stack: Stack, text: str) -> openai.APIStatusError:
+    with pytest.raises(openai.APIStatusError) as caught:
+        stack.client().chat.completions.create(
+            model="sonnet", messages=[{"role": "user", "content": text}]
+        )
+    return caught.value
+
+
+def test_fake_cli_answers(fake_stack: Stack) -> None:
+    completion = fake_stack.client().chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "ping"}]
+    )
+    assert completion.choices[0].message.content == "fake says: ping"
+    assert completion.model == "fake-model"
+
+
+def test_cli_crash_is_a_clean_error_and_leaves_no_process(fake_stack: Stack) -> None:
+    error = completion_error(fake_stack, "FAKE:crash")
+
+    assert error.status_code == 502
+    assert error.body["type"] == "worker_error"  # type: ignore[index]
+    assert "exit code 3" in error.message
+    assert "sk-ant" not in error.message  # the CLI's stderr never reaches the client
+    wait_until(lambda: cli_children(fake_stack.state_dir) == [], 10, "no CLI child left")
+    assert "sk-ant-oat01-shouldnotleak" not in fake_stack.logs()
+
+
+def test_cli_garbage_output_is_a_clean_error(fake_stack: Stack) -> None:
+    error = completion_error(fake_stack, "FAKE:garbage")
+    assert error.status_code == 502
+    assert "unparseable" in error.message
+
+
+def test_silent_cli_is_cut_by_the_idle_limit_and_killed(fake_stack: Stack) -> None:
+    started = time.monotonic()
+    error = completion_error(fake_stack, "FAKE:hang")
+
+    assert error.status_code == 504
+    assert time.monotonic() - started < 30
+    # The fake ignores SIGINT and SIGTERM: only the SIGKILL step of the stop sequence ends it.
+    wait_until(lambda: cli_children(fake_stack.state_dir) == [], 10, "the hung CLI to be killed")
+
+
+def test_client_disconnect_mid_stream_stops_the_cli(tmp_path: Path, upstream: MockUpstream) -> None:
+    workers = [{"name": "1", "bin": claude_bin(), "token": "sk-ant-oat01-test", "mode": "cli"}]
+    stack = Stack({"WORKERS": json.dumps(workers), "ANTHROPIC_BASE_URL": upstream.base_url}).start()
+    try:
+        stream = stack.client().chat.completions.create(
+            model="sonnet", messages=[{"role": "user", "content": "SCN:slow:100"}], stream=True
+        )
+        iterator = iter(stream)
+        next(iterator)
+        wait_until(lambda: len(cli_children(stack.state_dir)) == 1, 10, "the CLI to run")
+        stream.close()
+        wait_until(lambda: cli_children(stack.state_dir) == [], 15, "the CLI to be stopped")
+    finally:
+        stack.stop()
+
+
+def test_stopping_the_stack_mid_stream_leaves_no_cli(upstream: MockUpstream) -> None:
+    workers = [{"name": "1", "bin": claude_bin(), "token": "sk-ant-oat01-test", "mode": "cli"}]
+    stack = Stack({"WORKERS": json.dumps(workers), "ANTHROPIC_BASE_URL": upstream.base_url}).start()
+    stream = stack.client().chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "SCN:slow:200"}], stream=True
+    )
+    first = next(iter(stream))
+    assert first.choices[0].delta.role == "assistant"
+    wait_until(lambda: len(cli_children(stack.state_dir)) == 1, 10, "the CLI to run")
+
+    assert stack.stop(timeout=60) == 0
+    stream.close()
+    assert cli_children(stack.state_dir) == []
+
+
+def test_no_worker_configured_starts_degraded_and_explains() -> None:
+    stack = Stack({}).start(expect_up=0)
+    try:
+        status, health = stack.get("/health")
+        assert (status, health["status"]) == (200, "degraded")
+        error = completion_error(stack, "hi")
+        assert error.status_code == 503
+        assert "CLAUDE_CODE_OAUTH_TOKEN" in error.message
+        assert error.response.headers["retry-after"]
+    finally:
+        stack.stop()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "variable"),
+    [
+        ("WORKERS", "[{bad json", "WORKERS"),
+        ("WORKERS", '[{"name": "1"}, {"name": "1"}]', "WORKERS"),
+        ("WORKERS", '[{"name": "1", "mode": "turbo"}]', "WORKERS"),
+        ("MAX_CONCURRENT", "ten", "MAX_CONCURRENT"),
+        ("PROXY_HOST", "0.0.0.0", "PROXY_HOST"),
+        ("MODEL_ALIASES", '{"gpt-4o": "nope"}', "MODEL_ALIASES"),
+    ],
+)
+def test_invalid_configuration_stops_start_up_with_one_line(
+    setting: str, value: str, variable: str, tmp_path: Path
+) -> None:
+    env = {"PATH": "/usr/bin:/bin", "STATE_DIR": str(tmp_path / "var"), setting: value}
+    if setting == "PROXY_HOST":
+        env.pop("PROXY_AUTH_TOKEN", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "supervisor_conf.launch"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"configuration error: {variable}:")
+
+
+def test_supervisord_restarts_a_killed_workerd(fake_stack: Stack) -> None:
+    status = fake_stack.supervisorctl("pid", "workerd-a")
+    pid = int(status.strip())
+    os.kill(pid, signal.SIGKILL)
+    wait_until(
+        lambda: fake_stack.supervisorctl("pid", "workerd-a").strip() not in ("", "0", str(pid)),
+        20,
+        "workerd-a restarted",
+    )
+    wait_until(
+        lambda: fake_stack.get("/health")[1]["workers"]["up"] == 2, 20, "both workers up again"
+    )

@@ -58,8 +58,8 @@ class ModelCatalog:
         return _resolve_builtin(requested)
 
     def listed(self) -> list[str]:
-        extra = [a for a in BUILTIN_ALIASES if a not in LISTED_MODELS]
-        return [*LISTED_MODELS, *extra, *self.aliases]
+        names = [*LISTED_MODELS, *BUILTIN_ALIASES, *self.aliases]
+        return list(dict.fromkeys(names))  # ordered, each name once
 
 
 def _resolve_builtin(name: str) -> str | None:
@@ -67,7 +67,7 @@ def _resolve_builtin(name: str) -> str | None:
         name = name[len(_PREFIX) :]
     if name in BUILTIN_ALIASES:
         return BUILTIN_ALIASES[name]
-    if _FULL_ID.match(name):
+    if _FULL_ID.fullmatch(name):
         return name
     return None
 

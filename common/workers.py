@@ -105,7 +105,7 @@ def _parse_entry(entry: object, index: int, agents: bool) -> WorkerSpec:
 def _default_mode(agents: bool, token: str, api_key: str) -> str:
     if agents:
         return "agent"
-    return "api" if api_key and not token else "cli"
+    return "api" if api_key else "cli"
 
 
 def _string(entry: dict[str, Any], key: str, where: str, default: str = "") -> str:

@@ -1,12 +1,13 @@
-"""ControllerConfig: admission limits and the worker list, built from the environment."""
+"""ControllerConfig: admission limits, rate limits and the worker list, from the environment."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.config import ConfigError, Environ, env_int, env_str
+from common.config import ConfigError, Environ, env_bool, env_int, env_str
 from common.paths import StatePaths
 from common.workers import WorkerSpec, parse_workers
+from controller.ratelimit import Limit, limits_from_env
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,13 @@ class ControllerConfig:
     primary_worker: str
     health_interval_ms: int
     """How often each workerd's health service is polled."""
+    rate_limits: dict[str, Limit]
+    """Per account and model family: requests and tokens per sliding minute."""
+    overflow_to_api: bool
+    """Send cli-mode traffic to api workers when no CLI worker can take it."""
+    affinity_ttl_s: float
+    max_attempts: int
+    """Attempts of one request on different workers when it fails before any output."""
 
     @classmethod
     def from_env(cls, environ: Environ) -> ControllerConfig:
@@ -43,4 +51,8 @@ class ControllerConfig:
             queue_timeout_ms=env_int(environ, "QUEUE_TIMEOUT_MS", 120_000, minimum=1),
             primary_worker=env_str(environ, "PRIMARY_WORKER", "1"),
             health_interval_ms=env_int(environ, "HEALTH_INTERVAL_MS", 1_000, minimum=50),
+            rate_limits=limits_from_env(environ),
+            overflow_to_api=env_bool(environ, "OVERFLOW_TO_API", False),
+            affinity_ttl_s=env_int(environ, "AFFINITY_TTL_MS", 1_800_000, minimum=1) / 1000,
+            max_attempts=env_int(environ, "MAX_ATTEMPTS", 3, minimum=1),
         )

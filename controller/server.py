@@ -1,4 +1,4 @@
-"""Assemble and run the controller: gRPC services, health, reflection, worker health loop."""
+"""Assemble and run the controller: gRPC services, health, reflection, background loops."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import logging
 
 from common.rpc import StandardServer, install_stop_signals
 from controller.config import ControllerConfig
-from controller.dispatch import Dispatcher
+from controller.events import EventBus
+from controller.scheduler import Scheduler
 from controller.servicer import AdminServicer, ControllerServicer
 from controller.worker_pool import WorkerPool
 from protos import controller_pb2, controller_pb2_grpc
@@ -20,25 +21,32 @@ async def serve(config: ControllerConfig) -> None:
     stop = asyncio.Event()
     install_stop_signals(stop)
     pool = WorkerPool(config.workers, config.paths)
-    dispatcher = Dispatcher(config, pool)
-    pool.on_change = dispatcher.notify
+    scheduler = Scheduler(config, pool, EventBus())
+
+    async def on_health_change() -> None:
+        scheduler.dispatch()
+
+    pool.on_change = on_health_change
     names = [
         controller_pb2.DESCRIPTOR.services_by_name[name].full_name
         for name in ("Controller", "Admin")
     ]
     server = StandardServer(config.paths.controller_socket, names)
     controller_pb2_grpc.add_ControllerServicer_to_server(
-        ControllerServicer(dispatcher), server.server
+        ControllerServicer(scheduler), server.server
     )
-    admin = AdminServicer(dispatcher, pool, config.max_concurrent)
-    controller_pb2_grpc.add_AdminServicer_to_server(admin, server.server)
+    controller_pb2_grpc.add_AdminServicer_to_server(AdminServicer(scheduler), server.server)
     await server.start()
-    health_task = asyncio.create_task(pool.watch_health(config.health_interval_ms / 1000))
+    background = [
+        asyncio.create_task(pool.watch_health(config.health_interval_ms / 1000)),
+        asyncio.create_task(scheduler.run_ticks()),
+    ]
     try:
         await stop.wait()
         logger.info("stopping")
     finally:
-        health_task.cancel()
+        for task in background:
+            task.cancel()
         await server.stop(GRACE_S)
-        await asyncio.gather(health_task, return_exceptions=True)
+        await asyncio.gather(*background, return_exceptions=True)
         await pool.close()

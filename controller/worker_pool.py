@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 from common.paths import StatePaths
 from common.workers import WorkerSpec
-from controller.routing import WorkerSlotView
 from controller.worker_client import WorkerClient
 from protos import controller_pb2
 
@@ -28,21 +27,21 @@ class WorkerHandle:
     errors: int = 0
     last_error: str = ""
     seen_up: bool = field(default=False)
+    draining: bool = False
+    last_used: float = 0.0
 
     @property
     def state(self) -> str:
-        if self.up:
-            return "up"
-        return "down" if self.seen_up else "starting"
-
-    def view(self) -> WorkerSlotView:
-        return WorkerSlotView(self.spec.name, self.up, self.in_flight, self.spec.max_concurrent)
+        if not self.up:
+            return "down" if self.seen_up else "starting"
+        return "draining" if self.draining else "up"
 
     def info(self) -> controller_pb2.WorkerInfo:
         return controller_pb2.WorkerInfo(
             name=self.spec.name,
             mode=self.spec.mode,
             state=self.state,
+            draining=self.draining,
             in_flight=self.in_flight,
             max_concurrent=self.spec.max_concurrent,
             last_error=self.last_error,
@@ -60,9 +59,6 @@ class WorkerPool:
             spec.name: WorkerHandle(spec, WorkerClient(spec.name, paths.worker_socket(spec.name)))
             for spec in specs
         }
-
-    def views(self) -> list[WorkerSlotView]:
-        return [handle.view() for handle in self.handles.values()]
 
     def mark_down(self, name: str, reason: str) -> None:
         handle = self.handles[name]

@@ -146,7 +146,8 @@ def _add_tools(request: pb.ChatRequest, body: ChatCompletionRequest) -> None:
             raise ApiError(400, f"unknown tool_choice {choice!r}", param="tool_choice")
         request.tool_choice.mode = _TOOL_CHOICES[choice]
         return
-    name = (choice.get("function") or {}).get("name") if choice.get("type") == "function" else None
+    function = choice.get("function") if choice.get("type") == "function" else None
+    name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str) or not name:
         raise ApiError(400, "tool_choice must name a function", param="tool_choice")
     request.tool_choice.mode = pb.TOOL_CHOICE_NAMED

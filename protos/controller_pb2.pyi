@@ -12,7 +12,7 @@ class ListWorkersRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WorkerInfo(_message.Message):
-    __slots__ = ("name", "mode", "state", "in_flight", "max_concurrent", "last_error", "requests", "errors", "address")
+    __slots__ = ("name", "mode", "state", "in_flight", "max_concurrent", "last_error", "requests", "errors", "address", "draining", "cooling_until", "cooling_reason", "quota_status", "quota_resets_at")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,11 @@ class WorkerInfo(_message.Message):
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DRAINING_FIELD_NUMBER: _ClassVar[int]
+    COOLING_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    COOLING_REASON_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_STATUS_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_RESETS_AT_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     state: str
@@ -31,7 +36,12 @@ class WorkerInfo(_message.Message):
     requests: int
     errors: int
     address: str
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., state: _Optional[str] = ..., in_flight: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., last_error: _Optional[str] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., address: _Optional[str] = ...) -> None: ...
+    draining: bool
+    cooling_until: int
+    cooling_reason: str
+    quota_status: str
+    quota_resets_at: int
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., state: _Optional[str] = ..., in_flight: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., last_error: _Optional[str] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., address: _Optional[str] = ..., draining: _Optional[bool] = ..., cooling_until: _Optional[int] = ..., cooling_reason: _Optional[str] = ..., quota_status: _Optional[str] = ..., quota_resets_at: _Optional[int] = ...) -> None: ...
 
 class WorkerList(_message.Message):
     __slots__ = ("workers", "max_concurrent", "in_flight")

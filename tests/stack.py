@@ -60,6 +60,8 @@ class Stack:
     state_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ccp-")))
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    via_make: bool = False
+    """Start with `make run` (as the README says) instead of the launcher directly."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -78,9 +80,12 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, expect_up: int | None = None, timeout: float = 60) -> Stack:
+        command = [sys.executable, "-m", "supervisor_conf.launch", "--logs", "files"]
+        if self.via_make:
+            command = ["make", "--no-print-directory", "run"]
         with open(self.state_dir / "launch.log", "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "supervisor_conf.launch", "--logs", "files"],
+                command,
                 cwd=REPO,
                 env=self.env,
                 stdout=log,

@@ -71,6 +71,10 @@ class WorkerdConfig:
 
 
 def resolve_claude_bin(spec: WorkerSpec, environ: Environ) -> str:
+    if spec.bin:  # an explicit bin is used or refused, never silently replaced
+        if not os.access(spec.bin, os.X_OK):
+            raise ConfigError("WORKERS", f"worker {spec.name!r}: bin {spec.bin} is not executable")
+        return os.path.abspath(spec.bin)
     candidates = [
         spec.bin,
         environ.get("CLAUDE_BIN", ""),

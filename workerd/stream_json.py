@@ -124,8 +124,7 @@ class StreamJsonParser:
             return []  # the synthetic "API Error: ..." text is not content
         if message.get("id") in self._streamed_messages or message.get("model") == "<synthetic>":
             return []
-        # A message that arrived without partial deltas: emit its text blocks once.
-        self._streamed_messages.add(str(message.get("id", "")))
+        # Without partial deltas each assistant line carries one block: emit its text as is.
         return [
             pb.Event(text=pb.TextDelta(text=str(block.get("text", ""))))
             for block in message.get("content") or []

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import openai
+import psutil
 import pytest
 
 from tests.mock_upstream import MockUpstream
@@ -98,9 +99,10 @@ def test_client_disconnect_mid_stream_stops_the_cli(tmp_path: Path, upstream: Mo
         stack.stop()
 
 
-def test_stopping_the_stack_mid_stream_leaves_no_cli(upstream: MockUpstream) -> None:
+def test_sigterm_to_make_run_mid_stream_leaves_no_cli(upstream: MockUpstream) -> None:
     workers = [{"name": "1", "bin": claude_bin(), "token": "sk-ant-oat01-test", "mode": "cli"}]
-    stack = Stack({"WORKERS": json.dumps(workers), "ANTHROPIC_BASE_URL": upstream.base_url}).start()
+    settings = {"WORKERS": json.dumps(workers), "ANTHROPIC_BASE_URL": upstream.base_url}
+    stack = Stack(settings, via_make=True).start()
     stream = stack.client().chat.completions.create(
         model="sonnet", messages=[{"role": "user", "content": "SCN:slow:200"}], stream=True
     )
@@ -108,9 +110,13 @@ def test_stopping_the_stack_mid_stream_leaves_no_cli(upstream: MockUpstream) -> 
     assert first.choices[0].delta.role == "assistant"
     wait_until(lambda: len(cli_children(stack.state_dir)) == 1, 10, "the CLI to run")
 
-    assert stack.stop(timeout=60) == 0
+    supervisord = psutil.Process(int((stack.state_dir / "supervisor/supervisord.pid").read_text()))
+
+    stack.stop(timeout=60)  # make re-raises the SIGTERM once its recipe has ended
     stream.close()
+    assert not supervisord.is_running()
     assert cli_children(stack.state_dir) == []
+    assert "stopped: workerd-1 (exit status 0)" in stack.logs()
 
 
 def test_no_worker_configured_starts_degraded_and_explains() -> None:

@@ -1,0 +1,114 @@
+"""Pure per-account, per-model-family rate limits over a sliding 60 s window.
+
+Limits apply to each worker's account separately (each account has its own quota upstream),
+so adding an account adds capacity. Token use is estimated at admission and corrected with the
+real usage when the request ends.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from common.config import ConfigError, Environ, env_json_object
+
+WINDOW_S = 60.0
+
+
+@dataclass(frozen=True)
+class Limit:
+    rpm: int
+    tpm: int
+
+
+# Roughly a Max plan's pace per account; RATE_LIMITS overrides per family.
+DEFAULT_LIMITS = {
+    "opus": Limit(rpm=28, tpm=57_000),
+    "sonnet": Limit(rpm=57, tpm=190_000),
+    "haiku": Limit(rpm=95, tpm=380_000),
+    "fable": Limit(rpm=28, tpm=57_000),
+    "other": Limit(rpm=57, tpm=190_000),
+}
+
+
+def limits_from_env(environ: Environ) -> dict[str, Limit]:
+    limits = dict(DEFAULT_LIMITS)
+    for family, spec in env_json_object(environ, "RATE_LIMITS").items():
+        if not isinstance(spec, dict):
+            raise ConfigError("RATE_LIMITS", f"{family!r} must be an object with rpm and tpm")
+        base = limits.get(family, DEFAULT_LIMITS["other"])
+        rpm, tpm = spec.get("rpm", base.rpm), spec.get("tpm", base.tpm)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (rpm, tpm)):
+            raise ConfigError("RATE_LIMITS", f"{family!r}: rpm and tpm must be positive numbers")
+        limits[family] = Limit(rpm, tpm)
+    return limits
+
+
+@dataclass
+class _Use:
+    at: float
+    tokens: int
+    request_id: str
+
+
+class RateWindow:
+    """One (account, family) window."""
+
+    def __init__(self, limit: Limit) -> None:
+        self.limit = limit
+        self._uses: deque[_Use] = deque()
+
+    def _trim(self, now: float) -> None:
+        while self._uses and now - self._uses[0].at >= WINDOW_S:
+            self._uses.popleft()
+
+    def wait_s(self, tokens: int, now: float) -> float:
+        """0 when a request of `tokens` fits now, else seconds until it may."""
+        self._trim(now)
+        if len(self._uses) >= self.limit.rpm:
+            return self._uses[0].at + WINDOW_S - now
+        used = sum(use.tokens for use in self._uses)
+        if self._uses and used + tokens > self.limit.tpm:
+            # Wait until enough old use leaves the window; a lone large request always fits.
+            for use in self._uses:
+                used -= use.tokens
+                if used + tokens <= self.limit.tpm:
+                    return use.at + WINDOW_S - now
+            return self._uses[-1].at + WINDOW_S - now
+        return 0.0
+
+    def record(self, request_id: str, tokens: int, now: float) -> None:
+        self._uses.append(_Use(now, tokens, request_id))
+
+    def correct(self, request_id: str, tokens: int) -> None:
+        for use in self._uses:
+            if use.request_id == request_id:
+                use.tokens = tokens
+                return
+
+    def usage(self, now: float) -> tuple[int, int]:
+        self._trim(now)
+        return len(self._uses), sum(use.tokens for use in self._uses)
+
+
+class RateLimiter:
+    """All windows, created on first use."""
+
+    def __init__(self, limits: dict[str, Limit]) -> None:
+        self.limits = limits
+        self._windows: dict[tuple[str, str], RateWindow] = {}
+
+    def window(self, worker: str, family: str) -> RateWindow:
+        key = (worker, family)
+        if key not in self._windows:
+            limit = self.limits.get(family, self.limits["other"])
+            self._windows[key] = RateWindow(limit)
+        return self._windows[key]
+
+    def usage(self, now: float) -> dict[tuple[str, str], tuple[int, int]]:
+        return {key: window.usage(now) for key, window in self._windows.items()}
+
+
+def estimate_tokens(prompt_chars: int) -> int:
+    """About four characters a token; never zero."""
+    return max(1, prompt_chars // 4)

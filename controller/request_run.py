@@ -1,0 +1,228 @@
+"""One completion from arrival to its last event: admission, attempts, retries, events.
+
+A failure before any output reached the client is retried on another worker (at most once
+per worker, `max_attempts` in total, short jittered backoff); events of a failed attempt are
+held back, so the client sees one clean answer. After output has started, a failure goes to
+the client as an error event. Quota signals from any attempt put its worker in cooldown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from common.errors import error_code_name, make_error, wire_error
+from controller.affinity import conversation_key
+from controller.ratelimit import estimate_tokens
+from controller.scheduler import DispatchError, Lease, Scheduler, Waiter
+from controller.worker_client import WorkerUnavailable
+from controller.worker_pool import WorkerHandle
+from protos import common_pb2 as pb
+
+logger = logging.getLogger(__name__)
+_OUTPUT = frozenset({"text", "tool_call", "finish"})
+_PRIORITY = {pb.PRIORITY_HIGH: 0, pb.PRIORITY_NORMAL: 1, pb.PRIORITY_LOW: 2}
+OVERLOAD_COOLDOWN_S = 15.0
+RATE_LIMIT_COOLDOWN_S = 60.0
+AUTH_COOLDOWN_S = 300.0
+
+
+@dataclass
+class Outcome:
+    """What one attempt did."""
+
+    output_started: bool = False
+    error: pb.Error | None = None
+    usage: pb.Usage = field(default_factory=pb.Usage)
+
+
+class RequestRun:
+    """Drives one request through the scheduler and the workers."""
+
+    def __init__(self, scheduler: Scheduler, request: pb.ChatRequest) -> None:
+        self.scheduler = scheduler
+        self.request = request
+        self.arrived = scheduler.clock()
+        self.first_output_at: float | None = None
+        self.tried: list[str] = []
+        self.status = "cancelled"
+        self.usage = pb.Usage()
+
+    async def events(self) -> AsyncIterator[pb.Event]:
+        request = self.request
+        self.scheduler.events.emit(
+            "request",
+            request_id=request.request_id,
+            source=request.source,
+            model=request.model,
+            stream=request.stream,
+            priority=pb.Priority.Name(request.priority).removeprefix("PRIORITY_").lower(),
+        )
+        try:
+            async for event in self._attempts():
+                yield event
+        finally:
+            self._emit_complete()
+
+    async def _attempts(self) -> AsyncIterator[pb.Event]:
+        waiter = self._waiter(frozenset(), _PRIORITY[self.request.priority])
+        while True:
+            try:
+                lease = await self.scheduler.admit(waiter)
+            except DispatchError as exc:
+                self.status = error_code_name(exc.code)
+                yield exc.event()
+                return
+            outcome = Outcome()
+            try:
+                async for event in self._attempt(lease, outcome):
+                    yield event
+            finally:
+                self._settle(lease, outcome)
+            if outcome.error is None:
+                self.status = "ok"
+                return
+            if not self._should_retry(outcome):
+                self.status = error_code_name(outcome.error.code)
+                if not outcome.output_started:
+                    yield pb.Event(error=outcome.error)
+                return
+            await self._before_retry(lease, outcome.error)
+            waiter = self._waiter(frozenset(self.tried), 0)  # retries go first within their source
+
+    def _waiter(self, exclude: frozenset[str], priority: int) -> Waiter:
+        system = "\n".join(_text(m) for m in self.request.messages if m.role == pb.ROLE_SYSTEM)
+        first_user = next((_text(m) for m in self.request.messages if m.role == pb.ROLE_USER), "")
+        key = conversation_key(self.request.session_key, self.request.source, system, first_user)
+        chars = sum(len(_text(m)) for m in self.request.messages)
+        return Waiter(self.request, key, estimate_tokens(chars), exclude, priority)
+
+    async def _attempt(self, lease: Lease, outcome: Outcome) -> AsyncIterator[pb.Event]:
+        handle = lease.handle
+        name = handle.spec.name
+        self.tried.append(name)
+        attempt = len(self.tried)
+        self.scheduler.events.emit(
+            "started",
+            request_id=self.request.request_id,
+            worker=name,
+            attempt=attempt,
+            waited_ms=int(lease.waited_s * 1000),
+        )
+        yield pb.Event(started=pb.Started(worker=name, mode=handle.spec.mode, attempt=attempt))
+        held: list[pb.Event] = []
+        try:
+            async for event in handle.client.run(self.request, attempt):
+                kind = event.WhichOneof("kind")
+                self._observe(handle, event)
+                if kind == "usage":
+                    outcome.usage.CopyFrom(event.usage)
+                if kind == "error":
+                    outcome.error = event.error
+                    if outcome.output_started:
+                        yield event
+                    return
+                if kind in _OUTPUT and not outcome.output_started:
+                    outcome.output_started = True
+                    self.first_output_at = self.first_output_at or self.scheduler.clock()
+                    for earlier in held:
+                        yield earlier
+                if outcome.output_started:
+                    yield event
+                else:
+                    held.append(event)
+        except WorkerUnavailable as exc:
+            self.scheduler.pool.mark_down(name, str(exc))
+            outcome.error = make_error(pb.WORKER_CRASHED, f"worker {name} became unavailable").error
+            if outcome.output_started:
+                yield pb.Event(error=outcome.error)
+
+    def _observe(self, handle: WorkerHandle, event: pb.Event) -> None:
+        """Quota signals put the worker's account in cooldown; everything else passes."""
+        name = handle.spec.name
+        kind = event.WhichOneof("kind")
+        if kind == "rate_limit":
+            info = event.rate_limit
+            self.scheduler.cooldowns.note_quota(name, info.status, float(info.resets_at))
+            if info.status == "rejected":
+                wait = _until(info.resets_at, self.scheduler.wall(), RATE_LIMIT_COOLDOWN_S)
+                self.scheduler.start_cooldown(name, wait, "usage limit reached")
+        elif kind == "error":
+            self._note_error(handle, event.error)
+
+    def _note_error(self, handle: WorkerHandle, error: pb.Error) -> None:
+        handle.errors += 1
+        handle.last_error = f"{error_code_name(error.code)}: {error.message[:200]}"
+        retry_s = error.retry_after_ms / 1000
+        if error.code == pb.RATE_LIMITED:
+            self.scheduler.start_cooldown(
+                handle.spec.name, retry_s or RATE_LIMIT_COOLDOWN_S, "rate limited"
+            )
+        elif error.code == pb.UPSTREAM_OVERLOADED:
+            self.scheduler.start_cooldown(
+                handle.spec.name, retry_s or OVERLOAD_COOLDOWN_S, "overloaded"
+            )
+        elif error.code == pb.UPSTREAM_AUTH:
+            self.scheduler.start_cooldown(handle.spec.name, AUTH_COOLDOWN_S, "credential refused")
+
+    def _settle(self, lease: Lease, outcome: Outcome) -> None:
+        usage = outcome.usage
+        tokens = (
+            usage.input_tokens
+            + usage.output_tokens
+            + usage.cache_read_tokens
+            + usage.cache_write_tokens
+        )
+        if tokens:
+            self.scheduler.correct_tokens(lease.handle.spec.name, self.request, tokens)
+        self.usage = usage
+        self.scheduler.release(lease, tokens)
+
+    def _should_retry(self, outcome: Outcome) -> bool:
+        assert outcome.error is not None
+        if outcome.output_started or not wire_error(outcome.error.code).retryable:
+            return False
+        others = set(self.scheduler.pool.handles) - set(self.tried)
+        return len(self.tried) < self.scheduler.config.max_attempts and bool(others)
+
+    async def _before_retry(self, lease: Lease, error: pb.Error) -> None:
+        self.scheduler.events.emit(
+            "retry",
+            request_id=self.request.request_id,
+            failed_worker=lease.handle.spec.name,
+            error=error_code_name(error.code),
+            attempt=len(self.tried),
+        )
+        await asyncio.sleep(random.uniform(0.05, 0.2) * len(self.tried))
+
+    def _emit_complete(self) -> None:
+        now = self.scheduler.clock()
+        usage = self.usage
+        self.scheduler.events.emit(
+            "complete" if self.status == "ok" else "error",
+            request_id=self.request.request_id,
+            source=self.request.source,
+            model=self.request.model,
+            worker=self.tried[-1] if self.tried else "",
+            status=self.status,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            ttft_ms=int((self.first_output_at - self.arrived) * 1000)
+            if self.first_output_at
+            else None,
+            duration_ms=int((now - self.arrived) * 1000),
+            retries=max(len(self.tried) - 1, 0),
+        )
+
+
+def _text(message: pb.ChatMessage) -> str:
+    return "".join(block.text for block in message.content if block.HasField("text"))
+
+
+def _until(resets_at: int, now: float, default: float) -> float:
+    return resets_at - now if resets_at > now else default

@@ -1,0 +1,311 @@
+"""Admission and placement: the fair queue, affinity, rate limits and cooldowns wired together.
+
+`admit` parks a request in the fair queue until `_dispatch` finds it a worker and a slot;
+`release` gives both back. `_dispatch` runs whenever something changes (a request arrives or
+ends, a worker's health flips, a cooldown ends, a rate window frees) and is the only place a
+request gets a worker. The policies themselves are pure modules with no I/O.
+
+    DispatchError            a request that will not run; carries the client's error code
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from common.errors import make_error
+from common.models import model_family
+from common.workers import NO_WORKER_HINT
+from controller.affinity import AffinityTable
+from controller.config import ControllerConfig
+from controller.cooldown import CooldownBook
+from controller.events import EventBus
+from controller.fair_queue import FairQueue, QueueEntry, QueueFull
+from controller.ratelimit import RateLimiter
+from controller.routing import Choice, WorkerView, choose_worker
+from controller.worker_pool import WorkerHandle, WorkerPool
+from protos import common_pb2 as pb
+
+logger = logging.getLogger(__name__)
+_PRIORITY = {pb.PRIORITY_HIGH: 0, pb.PRIORITY_NORMAL: 1, pb.PRIORITY_LOW: 2}
+TICK_MAX_S = 1.0
+
+
+class DispatchError(Exception):
+    """A request that cannot be placed; becomes an error event."""
+
+    def __init__(self, code: int, message: str, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after_ms = int(max(retry_after_s, 0) * 1000)
+
+    def event(self) -> pb.Event:
+        return make_error(self.code, self.message, retry_after_ms=self.retry_after_ms)
+
+
+@dataclass
+class Lease:
+    """A worker slot and a global slot, held by one attempt."""
+
+    handle: WorkerHandle
+    moved: bool
+    waited_s: float
+
+
+@dataclass(eq=False)
+class Waiter:
+    """A request waiting for a worker; `blocked` says why it still waits."""
+
+    request: pb.ChatRequest
+    key: str
+    tokens: int
+    exclude: frozenset[str] = frozenset()
+    priority: int = 1
+    future: asyncio.Future[Lease] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    preferred: str | None = None
+    choice: Choice | None = None
+    blocked: str = "capacity"
+    retry_at: float = 0.0
+
+    @property
+    def family(self) -> str:
+        return model_family(self.request.model)
+
+
+class Scheduler:
+    """Owns the queue and the per-worker policies; the clock is injected for tests."""
+
+    def __init__(
+        self,
+        config: ControllerConfig,
+        pool: WorkerPool,
+        events: EventBus,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.pool = pool
+        self.events = events
+        self.clock = clock
+        self.wall = wall
+        self.queue: FairQueue[Waiter] = FairQueue(
+            config.max_queue_total, config.max_queue_per_source
+        )
+        self.affinity = AffinityTable(config.affinity_ttl_s)
+        self.limiter = RateLimiter(config.rate_limits)
+        self.cooldowns = CooldownBook()
+        self.in_flight = 0
+        self.rejected: collections.Counter[str] = collections.Counter()
+        self._wake = asyncio.Event()
+
+    # -- admission -------------------------------------------------------------------------
+
+    async def admit(self, waiter: Waiter) -> Lease:
+        if not self.pool.handles:
+            raise DispatchError(pb.NO_WORKER_CONFIGURED, NO_WORKER_HINT, 30)
+        now = self.clock()
+        waiter.preferred = self.affinity.lookup(waiter.key, now)
+        deadline = now + self.config.queue_timeout_ms / 1000
+        entry = QueueEntry(waiter.request.source, waiter, now, deadline, waiter.priority)
+        try:
+            self.queue.push(entry)
+        except QueueFull as exc:
+            self.rejected[waiter.request.source] += 1
+            raise DispatchError(pb.QUEUE_FULL, str(exc), 5) from None
+        self.dispatch()
+        if not waiter.future.done():
+            self._refuse_hopeless(entry)
+            self._wake.set()  # the tick loop recomputes when to look again
+            self.events.emit(
+                "queued",
+                request_id=waiter.request.request_id,
+                source=entry.source,
+                depth=len(self.queue),
+                reason=waiter.blocked,
+            )
+        return await self._await_lease(entry)
+
+    def _refuse_hopeless(self, entry: QueueEntry[Waiter]) -> None:
+        """Every worker is resting or over its limit beyond this request's deadline: 429 now."""
+        waiter = entry.item
+        if waiter.blocked in ("cooldown", "rate_limit") and waiter.retry_at > entry.deadline:
+            self.queue.remove(entry)
+            raise DispatchError(
+                pb.RATE_LIMITED, _limited_message(waiter), waiter.retry_at - self.clock()
+            )
+
+    async def _await_lease(self, entry: QueueEntry[Waiter]) -> Lease:
+        waiter = entry.item
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(waiter.future), entry.deadline - self.clock()
+            )
+        except TimeoutError:
+            if waiter.future.done():
+                return waiter.future.result()
+            self.queue.remove(entry)
+            raise self._timeout_error(waiter) from None
+        except asyncio.CancelledError:
+            # The client left while queued: leave at once; a lease granted meanwhile goes back.
+            if not self.queue.remove(entry) and waiter.future.done():
+                self.release(waiter.future.result(), None)
+            raise
+
+    def _timeout_error(self, waiter: Waiter) -> DispatchError:
+        if waiter.blocked in ("cooldown", "rate_limit"):
+            return DispatchError(
+                pb.RATE_LIMITED, _limited_message(waiter), waiter.retry_at - self.clock()
+            )
+        waited = self.config.queue_timeout_ms
+        return DispatchError(
+            pb.QUEUE_TIMEOUT, f"no capacity within the queue timeout ({waited} ms)", 5
+        )
+
+    # -- placement -------------------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        """Give waiting requests workers while global slots are free."""
+        now = self.clock()
+        waiting_for = collections.Counter(e.item.preferred for e in self.queue if e.item.preferred)
+        while self.in_flight < self.config.max_concurrent and len(self.queue):
+            entry = self.queue.select(lambda e: self._place(e.item, now, waiting_for))
+            if entry is None:
+                break
+            self._grant(entry, now)
+
+    def _place(
+        self, waiter: Waiter, now: float, waiting_for: collections.Counter[str]
+    ) -> bool:
+        views = self._views(waiter, now, waiting_for)
+        primary, overflow = self._pools(views)
+        choice = choose_worker(
+            primary, waiter.preferred, self.config.primary_worker, waiter.exclude
+        )
+        if choice.worker is None and overflow and not choice.wait_for_preferred:
+            if not any(v.can_take for v in primary) and self._cli_hopeless(primary, waiter):
+                choice = choose_worker(overflow, None, self.config.primary_worker, waiter.exclude)
+        waiter.choice = choice
+        if choice.worker is None:
+            self._note_block(waiter, [v for v in views if v.name not in waiter.exclude], now)
+        return choice.worker is not None
+
+    def _views(
+        self, waiter: Waiter, now: float, waiting_for: collections.Counter[str]
+    ) -> list[WorkerView]:
+        wall = self.wall()
+        return [
+            WorkerView(
+                name=name,
+                up=handle.up,
+                draining=handle.draining,
+                cooling=self.cooldowns.of(name).active(wall),
+                in_flight=handle.in_flight,
+                max_concurrent=handle.spec.max_concurrent,
+                last_used=handle.last_used,
+                rate_wait_s=self.limiter.window(name, waiter.family).wait_s(waiter.tokens, now),
+                waiting_for=waiting_for[name],
+            )
+            for name, handle in self.pool.handles.items()
+        ]
+
+    def _pools(self, views: list[WorkerView]) -> tuple[list[WorkerView], list[WorkerView]]:
+        """CLI workers serve by default; api workers only overflow, unless they are all there is."""
+        cli = [v for v in views if self.pool.handles[v.name].spec.uses_cli]
+        api = [v for v in views if not self.pool.handles[v.name].spec.uses_cli]
+        if not cli:
+            return api, []
+        return cli, api if self.config.overflow_to_api else []
+
+    def _cli_hopeless(self, cli: list[WorkerView], waiter: Waiter) -> bool:
+        """No CLI worker can take it: all resting or down, or all full behind a long queue."""
+        if not any(v.available and v.rate_wait_s <= 0 for v in cli):
+            return True
+        slots = sum(v.max_concurrent for v in cli if v.available)
+        return len(self.queue) > slots
+
+    def _note_block(self, waiter: Waiter, views: list[WorkerView], now: float) -> None:
+        live = [v for v in views if v.up and not v.draining]
+        if live and all(v.cooling for v in live):
+            waiter.blocked = "cooldown"
+            end = self.cooldowns.earliest_end(self.wall())
+            waiter.retry_at = now + (end - self.wall() if end else 1.0)
+        elif live and all(v.cooling or v.rate_wait_s > 0 for v in live):
+            waiter.blocked = "rate_limit"
+            waits = [v.rate_wait_s for v in live if not v.cooling and v.rate_wait_s > 0]
+            waiter.retry_at = now + min(waits, default=1.0)
+        else:
+            waiter.blocked = "capacity"
+
+    def _grant(self, entry: QueueEntry[Waiter], now: float) -> None:
+        waiter = entry.item
+        assert waiter.choice is not None and waiter.choice.worker is not None
+        handle = self.pool.handles[waiter.choice.worker]
+        handle.in_flight += 1
+        handle.requests += 1
+        handle.last_used = now
+        self.in_flight += 1
+        self.limiter.window(handle.spec.name, waiter.family).record(
+            waiter.request.request_id, waiter.tokens, now
+        )
+        self.affinity.record(waiter.key, handle.spec.name, now, waiter.preferred)
+        moved = waiter.preferred is not None and waiter.preferred != handle.spec.name
+        if moved:
+            self.events.emit(
+                "moved",
+                request_id=waiter.request.request_id,
+                key=waiter.key[:12],
+                from_worker=waiter.preferred,
+                to_worker=handle.spec.name,
+            )
+        waiter.future.set_result(Lease(handle, moved, now - entry.enqueued_at))
+
+    def release(self, lease: Lease, total_tokens: int | None) -> None:
+        """An attempt is over: its worker slot and global slot go back."""
+        lease.handle.in_flight -= 1
+        self.in_flight -= 1
+        self.dispatch()
+
+    def start_cooldown(self, worker: str, seconds: float, reason: str) -> None:
+        if self.cooldowns.start(worker, seconds, reason, self.wall()):
+            self.events.emit(
+                "cooldown_start", worker=worker, seconds=round(seconds, 1), reason=reason
+            )
+        self._wake.set()
+
+    def correct_tokens(self, worker: str, request: pb.ChatRequest, tokens: int) -> None:
+        self.limiter.window(worker, model_family(request.model)).correct(request.request_id, tokens)
+
+    # -- background ------------------------------------------------------------------------
+
+    async def run_ticks(self) -> None:
+        """Notice ended cooldowns and freed rate windows: nothing else wakes waiting requests."""
+        while True:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._next_tick_s())
+            for worker in self.cooldowns.ended(self.wall()):
+                self.events.emit("cooldown_end", worker=worker)
+            self.affinity.sweep(self.clock())
+            self.dispatch()
+
+    def _next_tick_s(self) -> float:
+        now = self.clock()
+        due = [e.item.retry_at - now for e in self.queue if e.item.retry_at > now]
+        end = self.cooldowns.earliest_end(self.wall())
+        if end is not None:
+            due.append(end - self.wall())
+        return max(0.01, min([TICK_MAX_S, *due]))
+
+
+def _limited_message(waiter: Waiter) -> str:
+    if waiter.blocked == "cooldown":
+        return "every worker's account is at its usage limit; retry after the reset"
+    return f"the {waiter.family} rate limit is reached on every worker; retry shortly"

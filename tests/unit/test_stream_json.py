@@ -1,0 +1,666 @@
+"""workerd/stream_json.py: CLI stream-json lines -> internal events (cli-protocol.md 1)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from protos import common_pb2 as pb
+from workerd.stream_json import StreamJsonParser, status_code, usage_of
+
+SESSION = "b38f8af3-0000-4000-8000-000000000001"
+RESULT_USAGE = {
+    "input_tokens": 100,
+    "cache_creation_input_tokens": 30,
+    "cache_read_input_tokens": 70,
+    "output_tokens": 12,
+    "server_tool_use": {"web_search_requests": 0, "web_fetch_requests": 0},
+    "service_tier": "standard",
+}
+RESET_AT = 1_795_597_829
+
+
+def line(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj).encode() + b"\n"
+
+
+def init() -> dict[str, Any]:
+    return {
+        "type": "system",
+        "subtype": "init",
+        "cwd": "/srv/work",
+        "session_id": SESSION,
+        "tools": [],
+        "model": "claude-opus-4-8[1m]",
+        "apiKeySource": "none",
+        "claude_code_version": "2.1.197",
+        "uuid": "u-init",
+    }
+
+
+def stream(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "stream_event",
+        "event": event,
+        "session_id": SESSION,
+        "parent_tool_use_id": None,
+        "uuid": "u",
+    }
+
+
+def message_start(message_id: str = "msg_1", model: str = "claude-opus-4-8") -> dict[str, Any]:
+    return stream(
+        {
+            "type": "message_start",
+            "message": {
+                "id": message_id,
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [],
+                "stop_reason": None,
+                "usage": {"input_tokens": 100, "output_tokens": 1},
+            },
+        }
+    )
+
+
+def text_delta(text: str, index: int = 0) -> dict[str, Any]:
+    return stream(
+        {
+            "type": "content_block_delta",
+            "index": index,
+            "delta": {"type": "text_delta", "text": text},
+        }
+    )
+
+
+def assistant(
+    content: list[dict[str, Any]],
+    message_id: str = "msg_1",
+    model: str = "claude-opus-4-8",
+    error: str | None = None,
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "type": "assistant",
+        "message": {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": content,
+            "stop_reason": None,
+            "usage": {"input_tokens": 100, "output_tokens": 1},
+        },
+        "parent_tool_use_id": None,
+        "session_id": SESSION,
+        "uuid": "u",
+        "request_id": "req_1",
+    }
+    if error is not None:
+        obj["error"] = error
+    return obj
+
+
+def synthetic_error(text: str, category: str) -> dict[str, Any]:
+    return assistant(
+        [{"type": "text", "text": text}],
+        message_id="0f1e2d3c-aaaa-4bbb-8ccc-000000000000",
+        model="<synthetic>",
+        error=category,
+    )
+
+
+def result_success(stop_reason: str | None = "end_turn", text: str = "Hello!") -> dict[str, Any]:
+    return {
+        "type": "result",
+        "subtype": "success",
+        "is_error": False,
+        "api_error_status": None,
+        "duration_ms": 103,
+        "num_turns": 1,
+        "result": text,
+        "stop_reason": stop_reason,
+        "session_id": SESSION,
+        "total_cost_usd": 0.0010225,
+        "usage": RESULT_USAGE,
+        "terminal_reason": "completed",
+        "uuid": "u-result",
+    }
+
+
+def result_api_error(text: str, status: int | None) -> dict[str, Any]:
+    return {
+        "type": "result",
+        "subtype": "success",
+        "is_error": True,
+        "api_error_status": status,
+        "duration_ms": 500,
+        "num_turns": 1,
+        "result": text,
+        "stop_reason": "stop_sequence",
+        "session_id": SESSION,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
+        "uuid": "u-result",
+    }
+
+
+def rate_limit_event(status: str, resets_at: int | None = None) -> dict[str, Any]:
+    info: dict[str, Any] = {"status": status, "isUsingOverage": False}
+    if resets_at is not None:
+        info.update(resetsAt=resets_at, rateLimitType="five_hour", utilization=0.92)
+    return {"type": "rate_limit_event", "rate_limit_info": info, "session_id": SESSION}
+
+
+def run(parser: StreamJsonParser, *objs: dict[str, Any]) -> list[pb.Event]:
+    events: list[pb.Event] = []
+    for obj in objs:
+        events.extend(parser.feed_line(line(obj)))
+    return events
+
+
+def kinds(events: list[pb.Event]) -> list[str | None]:
+    return [event.WhichOneof("kind") for event in events]
+
+
+def texts(events: list[pb.Event]) -> list[str]:
+    return [event.text.text for event in events if event.WhichOneof("kind") == "text"]
+
+
+def only_error(events: list[pb.Event]) -> pb.Error:
+    errors = [event.error for event in events if event.WhichOneof("kind") == "error"]
+    assert len(errors) == 1, kinds(events)
+    assert "finish" not in kinds(events)
+    return errors[0]
+
+
+def parser(tools_allowed: bool = False, now_ms: int = 0) -> StreamJsonParser:
+    return StreamJsonParser(tools_allowed=tools_allowed, now_ms=lambda: now_ms)
+
+
+def test_streamed_turn_end_to_end() -> None:
+    p = parser()
+    events = run(
+        p,
+        init(),
+        {"type": "system", "subtype": "status", "status": "requesting", "session_id": SESSION},
+        message_start(),
+        stream({"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}),
+        text_delta("Hel"),
+        text_delta("lo!"),
+        assistant([{"type": "text", "text": "Hello!"}]),
+        stream({"type": "content_block_stop", "index": 0}),
+        stream({"type": "message_delta", "delta": {"stop_reason": "end_turn"}}),
+        stream({"type": "message_stop"}),
+        rate_limit_event("allowed"),
+        result_success(),
+    )
+    assert kinds(events) == ["model_info", "text", "text", "rate_limit", "usage", "finish"]
+    assert events[0].model_info.model == "claude-opus-4-8"
+    assert texts(events) == ["Hel", "lo!"]
+    assert events[-1].finish.reason == pb.FINISH_STOP
+    usage = events[-2].usage
+    assert (usage.input_tokens, usage.output_tokens) == (100, 12)
+    assert (usage.cache_read_tokens, usage.cache_write_tokens) == (70, 30)
+    assert p.result_seen
+    assert p.finish(0) == []
+
+
+def test_model_info_only_once() -> None:
+    p = parser()
+    events = run(
+        p,
+        message_start("msg_1", "claude-sonnet-5"),
+        message_start("msg_2", "claude-haiku-4-5-20251001"),
+    )
+    assert kinds(events) == ["model_info"]
+    assert events[0].model_info.model == "claude-sonnet-5"
+
+
+def test_message_start_without_model_waits_for_one_that_has_it() -> None:
+    p = parser()
+    assert run(p, message_start("msg_0", model="")) == []
+    events = run(p, message_start("msg_1", "claude-opus-4-8"))
+    assert [e.model_info.model for e in events] == ["claude-opus-4-8"]
+
+
+def test_empty_and_non_text_deltas_emit_nothing() -> None:
+    p = parser()
+    events = run(
+        p,
+        message_start(),
+        text_delta(""),
+        stream(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": "hmm"},
+            }
+        ),
+        stream(
+            {
+                "type": "content_block_delta",
+                "index": 1,
+                "delta": {"type": "input_json_delta", "partial_json": '{"a"'},
+            }
+        ),
+        stream({"type": "content_block_delta", "index": 0}),
+        {"type": "stream_event", "session_id": SESSION},
+    )
+    assert kinds(events) == ["model_info"]
+
+
+def test_assistant_after_streamed_deltas_emits_nothing() -> None:
+    p = parser()
+    run(p, message_start("msg_7"), text_delta("streamed"))
+    assert run(p, assistant([{"type": "text", "text": "streamed"}], message_id="msg_7")) == []
+
+
+def test_assistant_without_deltas_emits_its_text_once() -> None:
+    p = parser()
+    events = run(
+        p,
+        init(),
+        assistant(
+            [
+                {"type": "text", "text": "Hello "},
+                {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {}},
+                {"type": "text", "text": "world"},
+                {"type": "text", "text": ""},
+            ],
+            message_id="msg_ns",
+        ),
+    )
+    assert texts(events) == ["Hello ", "world"]
+    assert kinds(events) == ["text", "text"]
+
+
+def test_assistant_lines_per_block_without_deltas_all_emit_text() -> None:
+    # cli-protocol.md 1.5: one assistant line per content block, all sharing message.id.
+    p = parser()
+    events = run(
+        p,
+        assistant([{"type": "thinking", "thinking": "let me think", "signature": "sig"}]),
+        assistant([{"type": "text", "text": "The answer is 4."}]),
+    )
+    assert texts(events) == ["The answer is 4."]
+
+
+def test_synthetic_error_assistant_emits_no_content() -> None:
+    p = parser()
+    events = run(p, synthetic_error("API Error: 500 Internal server error.", "server_error"))
+    assert events == []
+
+
+def test_synthetic_model_without_error_field_emits_nothing() -> None:
+    p = parser()
+    events = run(p, assistant([{"type": "text", "text": "API Error: x"}], model="<synthetic>"))
+    assert events == []
+
+
+def test_rate_limit_event_with_details() -> None:
+    p = parser()
+    (event,) = run(p, rate_limit_event("allowed_warning", RESET_AT))
+    status = event.rate_limit
+    assert status.status == "allowed_warning"
+    assert status.resets_at == RESET_AT
+    assert status.limit_type == "five_hour"
+    assert status.utilization == pytest.approx(0.92)
+
+
+def test_rate_limit_event_minimal() -> None:
+    (event,) = run(parser(), rate_limit_event("allowed"))
+    assert event.rate_limit.status == "allowed"
+    assert event.rate_limit.resets_at == 0
+    assert event.rate_limit.limit_type == ""
+    assert event.rate_limit.utilization == 0.0
+
+
+def test_api_retry_becomes_activity() -> None:
+    p = parser()
+    (event,) = run(
+        p,
+        {
+            "type": "system",
+            "subtype": "api_retry",
+            "attempt": 1,
+            "max_retries": 10,
+            "retry_delay_ms": 2000,
+            "error_status": 429,
+            "error": "rate_limit",
+            "session_id": SESSION,
+        },
+    )
+    assert event.activity.kind == "api_retry"
+    assert "1" in event.activity.detail and "429" in event.activity.detail
+    (event,) = run(
+        p,
+        {
+            "type": "system",
+            "subtype": "api_retry",
+            "attempt": 2,
+            "error_status": None,
+            "error": "overloaded",
+        },
+    )
+    assert "2" in event.activity.detail and "overloaded" in event.activity.detail
+    assert not p.result_seen
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "finish"),
+    [
+        ("end_turn", pb.FINISH_STOP),
+        ("stop_sequence", pb.FINISH_STOP),
+        ("max_tokens", pb.FINISH_LENGTH),
+        ("tool_use", pb.FINISH_TOOL_CALLS),
+        ("refusal", pb.FINISH_CONTENT_FILTER),
+        (None, pb.FINISH_STOP),
+        ("pause_turn", pb.FINISH_STOP),
+    ],
+)
+def test_result_success_stop_reasons(stop_reason: str | None, finish: int) -> None:
+    events = run(parser(), result_success(stop_reason))
+    assert kinds(events) == ["usage", "finish"]
+    assert events[1].finish.reason == finish
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "category"),
+    [
+        (500, pb.UPSTREAM_ERROR, "server_error"),
+        (502, pb.UPSTREAM_ERROR, "server_error"),
+        (529, pb.UPSTREAM_OVERLOADED, "server_error"),
+        (429, pb.RATE_LIMITED, "rate_limit"),
+        (401, pb.UPSTREAM_AUTH, "authentication_failed"),
+        (403, pb.UPSTREAM_AUTH, "authentication_failed"),
+        (404, pb.MODEL_NOT_FOUND, "model_not_found"),
+        (400, pb.INVALID_REQUEST, "unknown"),
+    ],
+)
+def test_result_api_error_status_maps_to_code(status: int, code: int, category: str) -> None:
+    text = f"API Error: {status} something failed"
+    p = parser()
+    events = run(p, synthetic_error(text, category), result_api_error(text, status))
+    assert kinds(events)[0] == "usage"
+    error = only_error(events)
+    assert error.code == code
+    assert error.upstream_status == status
+    assert error.message == text
+    assert error.retry_after_ms == 0
+    assert p.result_seen
+
+
+@pytest.mark.parametrize(
+    ("category", "code"),
+    [
+        ("rate_limit", pb.RATE_LIMITED),
+        ("authentication_failed", pb.UPSTREAM_AUTH),
+        ("server_error", pb.UPSTREAM_ERROR),
+        ("model_not_found", pb.MODEL_NOT_FOUND),
+        ("unknown", pb.UPSTREAM_ERROR),
+    ],
+)
+def test_result_error_without_status_uses_synthetic_category(category: str, code: int) -> None:
+    text = "API Error: Unable to connect to API (ConnectionRefused)"
+    events = run(parser(), synthetic_error(text, category), result_api_error(text, None))
+    error = only_error(events)
+    assert error.code == code
+    assert error.upstream_status == 0
+
+
+def test_result_error_without_status_or_category_is_upstream_error() -> None:
+    error = only_error(run(parser(), result_api_error("Not logged in", None)))
+    assert error.code == pb.UPSTREAM_ERROR
+
+
+def test_prompt_too_long_is_context_too_long() -> None:
+    text = "API Error: 400 prompt is too long: 250000 tokens > 200000 maximum"
+    error = only_error(run(parser(), result_api_error(text, 400)))
+    assert error.code == pb.CONTEXT_TOO_LONG
+    assert error.upstream_status == 400
+
+
+def test_429_after_rejected_rate_limit_event_gets_retry_after() -> None:
+    now = RESET_AT * 1000 - 42_000
+    p = parser(now_ms=now)
+    text = "API Error: Server is temporarily limiting requests (not your usage limit)"
+    events = run(
+        p,
+        synthetic_error(text, "rate_limit"),
+        rate_limit_event("rejected", RESET_AT),
+        result_api_error(text, 429),
+    )
+    assert kinds(events) == ["rate_limit", "usage", "error"]
+    error = events[-1].error
+    assert error.code == pb.RATE_LIMITED
+    assert error.retry_after_ms == 42_000
+    assert error.upstream_status == 429
+
+
+def test_retry_after_never_negative_when_reset_has_passed() -> None:
+    p = parser(now_ms=(RESET_AT + 10) * 1000)
+    events = run(p, rate_limit_event("rejected", RESET_AT), result_api_error("x", 429))
+    assert only_error(events).retry_after_ms == 0
+
+
+def test_retry_after_only_for_rate_limited_errors() -> None:
+    p = parser(now_ms=RESET_AT * 1000 - 5_000)
+    events = run(p, rate_limit_event("rejected", RESET_AT), result_api_error("boom", 500))
+    assert only_error(events).retry_after_ms == 0
+
+
+def test_error_max_turns_in_plain_chat_finishes_normally() -> None:
+    p = parser(tools_allowed=False)
+    events = run(
+        p,
+        message_start(),
+        text_delta("I will run a command."),
+        {
+            "type": "result",
+            "subtype": "error_max_turns",
+            "is_error": True,
+            "api_error_status": None,
+            "num_turns": 1,
+            "stop_reason": "tool_use",
+            "terminal_reason": "max_turns",
+            "errors": ["Reached maximum number of turns (1)"],
+            "usage": RESULT_USAGE,
+        },
+    )
+    assert "error" not in kinds(events)
+    finishes = [e.finish for e in events if e.WhichOneof("kind") == "finish"]
+    assert [f.reason for f in finishes] == [pb.FINISH_STOP]
+    assert kinds(events)[-1] == "finish"
+    assert p.result_seen
+    assert p.finish(1) == []
+
+
+def test_error_max_turns_with_tools_allowed_is_an_error() -> None:
+    events = run(
+        parser(tools_allowed=True),
+        {
+            "type": "result",
+            "subtype": "error_max_turns",
+            "is_error": True,
+            "api_error_status": None,
+            "errors": ["Reached maximum number of turns (1)"],
+            "usage": {},
+        },
+    )
+    error = only_error(events)
+    assert "maximum number of turns" in error.message
+
+
+def test_max_output_tokens_category_finishes_with_length() -> None:
+    text = "API Error: Claude's response exceeded the 64000 output token maximum."
+    events = run(parser(), synthetic_error(text, "max_output_tokens"), result_api_error(text, None))
+    assert kinds(events) == ["usage", "finish"]
+    assert events[-1].finish.reason == pb.FINISH_LENGTH
+
+
+def test_error_during_execution_uses_errors_list() -> None:
+    events = run(
+        parser(),
+        {
+            "type": "result",
+            "subtype": "error_during_execution",
+            "is_error": True,
+            "errors": ["first problem", "second problem"],
+            "usage": {"input_tokens": 3},
+        },
+    )
+    error = only_error(events)
+    assert error.message == "first problem; second problem"
+    assert events[0].usage.input_tokens == 3
+
+
+def test_error_message_masks_secrets() -> None:
+    text = "API Error: 401 bad token sk-ant-oat01-abcdefghijklmnop"
+    error = only_error(run(parser(), result_api_error(text, 401)))
+    assert "abcdefghijklmnop" not in error.message
+    assert "redacted" in error.message
+
+
+def test_error_result_without_any_text_has_a_message() -> None:
+    error = only_error(run(parser(), {"type": "result", "subtype": "x", "is_error": True}))
+    assert error.message
+    assert error.code == pb.UPSTREAM_ERROR
+
+
+def test_garbage_lines_are_counted_not_fatal() -> None:
+    p = parser()
+    assert p.feed_line(b"Could not parse message into JSON: {this is not json\n") == []
+    assert p.feed_line(b"[1, 2, 3]\n") == []
+    assert p.feed_line(b'"just a string"') == []
+    assert p.feed_line(b"\xff\xfe\xfa not utf-8\n") == []
+    assert p.feed_line(b"\n") == []
+    assert p.feed_line(b"   \r\n") == []
+    assert p.garbage_lines == 4
+    assert texts(run(p, message_start(), text_delta("still works"))) == ["still works"]
+
+
+def test_finish_without_result_reports_worker_crashed() -> None:
+    p = parser()
+    run(p, init(), message_start(), text_delta("partial"))
+    p.feed_line(b"garbage\n")
+    (event,) = p.finish(143)
+    assert event.error.code == pb.WORKER_CRASHED
+    assert "exit code 143" in event.error.message
+    assert "1 unparseable" in event.error.message
+
+
+def test_finish_without_result_and_without_exit_code() -> None:
+    (event,) = parser().finish(None)
+    assert event.error.code == pb.WORKER_CRASHED
+    assert "no exit code" in event.error.message
+    assert "unparseable" not in event.error.message
+
+
+def test_finish_after_error_result_adds_nothing() -> None:
+    p = parser()
+    run(p, result_api_error("boom", 500))
+    assert p.finish(1) == []
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"type": "user", "message": {"role": "user", "content": [{"type": "tool_result"}]}},
+        {"type": "system", "subtype": "model_fallback", "fallback_model": "claude-haiku"},
+        {"type": "system", "subtype": "thinking_tokens", "estimated_tokens": 3},
+        {"type": "system", "subtype": "init"},
+        {"type": "keep_alive"},
+        {"type": "control_response", "response": {"subtype": "success", "request_id": "i1"}},
+        {"type": "transcript_mirror", "entries": []},
+        {"no_type": True},
+        {"type": None},
+        {"type": "stream_event", "event": {"type": "ping"}},
+        {"type": "stream_event", "event": {"type": "brand_new_event"}},
+    ],
+)
+def test_unknown_types_are_ignored(obj: dict[str, Any]) -> None:
+    p = parser()
+    assert p.feed_line(line(obj)) == []
+    assert p.garbage_lines == 0
+    assert not p.result_seen
+
+
+def test_feed_accepts_decoded_objects() -> None:
+    events = parser().feed(text_delta("direct"))
+    assert texts(events) == ["direct"]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, pb.INVALID_REQUEST),
+        (401, pb.UPSTREAM_AUTH),
+        (403, pb.UPSTREAM_AUTH),
+        (404, pb.MODEL_NOT_FOUND),
+        (413, pb.CONTEXT_TOO_LONG),
+        (422, pb.INVALID_REQUEST),
+        (429, pb.RATE_LIMITED),
+        (500, pb.UPSTREAM_ERROR),
+        (502, pb.UPSTREAM_ERROR),
+        (503, pb.UPSTREAM_ERROR),
+        (529, pb.UPSTREAM_OVERLOADED),
+    ],
+)
+def test_status_code_table(status: int, code: int) -> None:
+    assert status_code(status) == code
+
+
+def test_usage_of_ignores_non_numbers() -> None:
+    usage = usage_of(
+        {
+            "input_tokens": 10,
+            "output_tokens": 2.0,
+            "cache_read_input_tokens": "70",
+            "cache_creation_input_tokens": None,
+        }
+    )
+    assert (usage.input_tokens, usage.output_tokens) == (10, 2)
+    assert (usage.cache_read_tokens, usage.cache_write_tokens) == (0, 0)
+    assert usage_of({}) == pb.Usage()
+
+
+def test_partial_messages_with_thinking_then_text_are_not_duplicated() -> None:
+    p = parser()
+    events = run(
+        p,
+        message_start("msg_t"),
+        stream(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": "hmm"},
+            }
+        ),
+        assistant([{"type": "thinking", "thinking": "hmm", "signature": "s"}], "msg_t"),
+        text_delta("It is ", index=1),
+        text_delta("4.", index=1),
+        assistant([{"type": "text", "text": "It is 4."}], "msg_t"),
+        result_success(),
+    )
+    assert texts(events) == ["It is ", "4."]
+
+
+def test_tool_loop_second_message_streams_too() -> None:
+    p = parser(tools_allowed=True)
+    events = run(
+        p,
+        message_start("msg_1"),
+        text_delta("I will run a command."),
+        assistant([{"type": "text", "text": "I will run a command."}], "msg_1"),
+        assistant([{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {}}], "msg_1"),
+        {"type": "user", "message": {"role": "user", "content": [{"type": "tool_result"}]}},
+        message_start("msg_2"),
+        text_delta("Done."),
+        assistant([{"type": "text", "text": "Done."}], "msg_2"),
+        result_success(),
+    )
+    assert texts(events) == ["I will run a command.", "Done."]
+    assert kinds(events).count("model_info") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
@@ -51,4 +52,16 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
             workers=workers,
             max_concurrent=scheduler.config.max_concurrent,
             in_flight=scheduler.in_flight,
+            queued=len(scheduler.queue),
+        )
+
+    async def ListEvents(  # noqa: N802
+        self, request: controller_pb2.ListEventsRequest, context: Context
+    ) -> controller_pb2.EventList:
+        recent = self._scheduler.events.recent(request.since_id, request.limit or 100, request.type)
+        return controller_pb2.EventList(
+            events=[
+                controller_pb2.ProxyEvent(id=e.id, type=e.type, ts=e.ts, data_json=json.dumps(e.data))
+                for e in recent
+            ]
         )

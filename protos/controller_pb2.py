@@ -25,21 +25,27 @@ _sym_db = _symbol_database.Default()
 from protos import common_pb2 as protos_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17protos/controller.proto\x12\nccproxy.v1\x1a\x13protos/common.proto\"\x14\n\x12ListWorkersRequest\"\x99\x02\n\nWorkerInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x11\n\tin_flight\x18\x04 \x01(\x05\x12\x16\n\x0emax_concurrent\x18\x05 \x01(\x05\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x10\n\x08requests\x18\x07 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x08 \x01(\x03\x12\x0f\n\x07\x61\x64\x64ress\x18\t \x01(\t\x12\x10\n\x08\x64raining\x18\n \x01(\x08\x12\x15\n\rcooling_until\x18\x0b \x01(\x03\x12\x16\n\x0e\x63ooling_reason\x18\x0c \x01(\t\x12\x14\n\x0cquota_status\x18\r \x01(\t\x12\x17\n\x0fquota_resets_at\x18\x0e \x01(\x03\"`\n\nWorkerList\x12\'\n\x07workers\x18\x01 \x03(\x0b\x32\x16.ccproxy.v1.WorkerInfo\x12\x16\n\x0emax_concurrent\x18\x02 \x01(\x05\x12\x11\n\tin_flight\x18\x03 \x01(\x05\x32\x46\n\nController\x12\x38\n\x08\x43omplete\x12\x17.ccproxy.v1.ChatRequest\x1a\x11.ccproxy.v1.Event0\x01\x32N\n\x05\x41\x64min\x12\x45\n\x0bListWorkers\x12\x1e.ccproxy.v1.ListWorkersRequest\x1a\x16.ccproxy.v1.WorkerListb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17protos/controller.proto\x12\nccproxy.v1\x1a\x13protos/common.proto\"B\n\x11ListEventsRequest\x12\x10\n\x08since_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0c\n\x04type\x18\x03 \x01(\t\"E\n\nProxyEvent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\n\n\x02ts\x18\x03 \x01(\x01\x12\x11\n\tdata_json\x18\x04 \x01(\t\"3\n\tEventList\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.ccproxy.v1.ProxyEvent\"\x14\n\x12ListWorkersRequest\"\x99\x02\n\nWorkerInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x11\n\tin_flight\x18\x04 \x01(\x05\x12\x16\n\x0emax_concurrent\x18\x05 \x01(\x05\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x10\n\x08requests\x18\x07 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x08 \x01(\x03\x12\x0f\n\x07\x61\x64\x64ress\x18\t \x01(\t\x12\x10\n\x08\x64raining\x18\n \x01(\x08\x12\x15\n\rcooling_until\x18\x0b \x01(\x03\x12\x16\n\x0e\x63ooling_reason\x18\x0c \x01(\t\x12\x14\n\x0cquota_status\x18\r \x01(\t\x12\x17\n\x0fquota_resets_at\x18\x0e \x01(\x03\"p\n\nWorkerList\x12\'\n\x07workers\x18\x01 \x03(\x0b\x32\x16.ccproxy.v1.WorkerInfo\x12\x16\n\x0emax_concurrent\x18\x02 \x01(\x05\x12\x11\n\tin_flight\x18\x03 \x01(\x05\x12\x0e\n\x06queued\x18\x04 \x01(\x05\x32\x46\n\nController\x12\x38\n\x08\x43omplete\x12\x17.ccproxy.v1.ChatRequest\x1a\x11.ccproxy.v1.Event0\x01\x32\x92\x01\n\x05\x41\x64min\x12\x45\n\x0bListWorkers\x12\x1e.ccproxy.v1.ListWorkersRequest\x1a\x16.ccproxy.v1.WorkerList\x12\x42\n\nListEvents\x12\x1d.ccproxy.v1.ListEventsRequest\x1a\x15.ccproxy.v1.EventListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.controller_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTWORKERSREQUEST']._serialized_start=60
-  _globals['_LISTWORKERSREQUEST']._serialized_end=80
-  _globals['_WORKERINFO']._serialized_start=83
-  _globals['_WORKERINFO']._serialized_end=364
-  _globals['_WORKERLIST']._serialized_start=366
-  _globals['_WORKERLIST']._serialized_end=462
-  _globals['_CONTROLLER']._serialized_start=464
-  _globals['_CONTROLLER']._serialized_end=534
-  _globals['_ADMIN']._serialized_start=536
-  _globals['_ADMIN']._serialized_end=614
+  _globals['_LISTEVENTSREQUEST']._serialized_start=60
+  _globals['_LISTEVENTSREQUEST']._serialized_end=126
+  _globals['_PROXYEVENT']._serialized_start=128
+  _globals['_PROXYEVENT']._serialized_end=197
+  _globals['_EVENTLIST']._serialized_start=199
+  _globals['_EVENTLIST']._serialized_end=250
+  _globals['_LISTWORKERSREQUEST']._serialized_start=252
+  _globals['_LISTWORKERSREQUEST']._serialized_end=272
+  _globals['_WORKERINFO']._serialized_start=275
+  _globals['_WORKERINFO']._serialized_end=556
+  _globals['_WORKERLIST']._serialized_start=558
+  _globals['_WORKERLIST']._serialized_end=670
+  _globals['_CONTROLLER']._serialized_start=672
+  _globals['_CONTROLLER']._serialized_end=742
+  _globals['_ADMIN']._serialized_start=745
+  _globals['_ADMIN']._serialized_end=891
 # @@protoc_insertion_point(module_scope)

@@ -112,12 +112,23 @@ class AdminStub:
                 request_serializer=protos_dot_controller__pb2.ListWorkersRequest.SerializeToString,
                 response_deserializer=protos_dot_controller__pb2.WorkerList.FromString,
                 _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/ccproxy.v1.Admin/ListEvents',
+                request_serializer=protos_dot_controller__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=protos_dot_controller__pb2.EventList.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
     """Missing associated documentation comment in .proto file."""
 
     def ListWorkers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEvents(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -130,6 +141,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListWorkers,
                     request_deserializer=protos_dot_controller__pb2.ListWorkersRequest.FromString,
                     response_serializer=protos_dot_controller__pb2.WorkerList.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=protos_dot_controller__pb2.ListEventsRequest.FromString,
+                    response_serializer=protos_dot_controller__pb2.EventList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -159,6 +175,33 @@ class Admin:
             '/ccproxy.v1.Admin/ListWorkers',
             protos_dot_controller__pb2.ListWorkersRequest.SerializeToString,
             protos_dot_controller__pb2.WorkerList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/ListEvents',
+            protos_dot_controller__pb2.ListEventsRequest.SerializeToString,
+            protos_dot_controller__pb2.EventList.FromString,
             options,
             channel_credentials,
             insecure,

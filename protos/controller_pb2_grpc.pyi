@@ -55,11 +55,13 @@ class AdminStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AdminAsyncStub: ...
     ListWorkers: _grpc.UnaryUnaryMultiCallable[_controller_pb2.ListWorkersRequest, _controller_pb2.WorkerList]
+    ListEvents: _grpc.UnaryUnaryMultiCallable[_controller_pb2.ListEventsRequest, _controller_pb2.EventList]
 
 @_typing.type_check_only
 class AdminAsyncStub(AdminStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListWorkers: _aio.UnaryUnaryMultiCallable[_controller_pb2.ListWorkersRequest, _controller_pb2.WorkerList]  # type: ignore[assignment]
+    ListEvents: _aio.UnaryUnaryMultiCallable[_controller_pb2.ListEventsRequest, _controller_pb2.EventList]  # type: ignore[assignment]
 
 class AdminServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -68,5 +70,12 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
         request: _controller_pb2.ListWorkersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_controller_pb2.WorkerList, _abc.Awaitable[_controller_pb2.WorkerList]]: ...
+
+    @_abc_1.abstractmethod
+    def ListEvents(
+        self,
+        request: _controller_pb2.ListEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_controller_pb2.EventList, _abc.Awaitable[_controller_pb2.EventList]]: ...
 
 def add_AdminServicer_to_server(servicer: AdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -8,7 +8,8 @@ The prompt text is the text of the last user message that carries prompt text, i
 over user messages that hold only ``tool_result`` blocks (the CLI's tool loop). Text blocks that
 start with ``<system-reminder>`` (added by the ``claude`` CLI) are not part of the prompt text.
 
-Scenarios: ``echo`` (default), ``err400|401|404|500|529``, ``err429[:secs]``, ``tool_bash:<path>``,
+Scenarios: ``echo`` (default), ``err400|401|404|500|529``, ``err429[:secs]``,
+``err429tok:<token suffix>@<secs>`` (429 for one account only), ``tool_bash:<path>``,
 ``slow[:n]``, ``hang``, ``big[:n]``, ``image``. Both ``stream: true`` (SSE) and JSON replies are
 supported. Usage numbers are the constants below.
 """
@@ -323,6 +324,8 @@ class MockUpstream:
         except (ValueError, TypeError, AttributeError) as exc:
             body = _error_body("invalid_request_error", f"mock: bad request: {exc}")
             return web.json_response(body, status=400)
+        if turn.scenario == "err429tok":
+            self._limit_one_account(turn, rec.headers.get("authorization", ""))
         if turn.scenario in _ERRORS:
             return self._error(turn)
         reply = self._build_reply(turn)
@@ -333,6 +336,13 @@ class MockUpstream:
         if turn.stream:
             return await self._stream(request, reply)
         return await self._json(request, reply)
+
+    @staticmethod
+    def _limit_one_account(turn: _Turn, authorization: str) -> None:
+        """err429tok:SUFFIX@SECS: a 429 for the account whose token ends with SUFFIX, else echo."""
+        suffix, _, seconds = (turn.arg or "").partition("@")
+        limited = bool(suffix) and authorization.endswith(suffix)
+        turn.scenario, turn.arg = ("err429", seconds) if limited else ("echo", None)
 
     def _error(self, turn: _Turn) -> web.Response:
         status, kind = _ERRORS[turn.scenario]

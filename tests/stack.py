@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import openai
 import psutil
 
+from protos import controller_pb2, controller_pb2_grpc
 from workerd.config import PINNED_CLI
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,6 +64,7 @@ class Stack:
     process: subprocess.Popen[bytes] | None = None
     via_make: bool = False
     """Start with `make run` (as the README says) instead of the launcher directly."""
+    _clients: list[openai.OpenAI] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
@@ -110,6 +113,8 @@ class Stack:
 
     def stop(self, timeout: float = 60) -> int:
         assert self.process is not None
+        for client in self._clients:
+            client.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout)
@@ -122,7 +127,9 @@ class Stack:
             "timeout": 60,
         }
         options.update(kwargs)
-        return openai.OpenAI(**options)
+        client = openai.OpenAI(**options)
+        self._clients.append(client)  # closed by stop(): no socket outlives the stack
+        return client
 
     def request(
         self,
@@ -158,6 +165,24 @@ class Stack:
             if path.exists():
                 parts.append(f"==> {path.name}\n{path.read_text(errors='replace')[-4000:]}")
         return "\n".join(parts)
+
+    def admin_workers(self) -> controller_pb2.WorkerList:
+        with grpc.insecure_channel(f"unix:{self.state_dir / 'controller.sock'}") as channel:
+            stub = controller_pb2_grpc.AdminStub(channel)
+            reply: controller_pb2.WorkerList = stub.ListWorkers(
+                controller_pb2.ListWorkersRequest(), timeout=5
+            )
+            return reply
+
+    def worker_state(self, name: str) -> controller_pb2.WorkerInfo:
+        return next(w for w in self.admin_workers().workers if w.name == name)
+
+    def events(self, kind: str = "") -> list[dict[str, Any]]:
+        with grpc.insecure_channel(f"unix:{self.state_dir / 'controller.sock'}") as channel:
+            stub = controller_pb2_grpc.AdminStub(channel)
+            request = controller_pb2.ListEventsRequest(limit=1000, type=kind)
+            reply = stub.ListEvents(request, timeout=5)
+        return [{"type": e.type, **json.loads(e.data_json)} for e in reply.events]
 
     def supervisorctl(self, *args: str) -> str:
         conf = self.state_dir / "supervisor" / "supervisord.conf"

@@ -5,8 +5,10 @@ Reads the first stream-json user line from stdin and acts on a marker in its tex
   FAKE:crash    print init, then exit 3 without a result
   FAKE:garbage  print lines that are not JSON, then exit 0
   FAKE:hang     print init, then sleep until killed (ignores SIGINT and SIGTERM)
+  FAKE:sleep:S  answer after S seconds
+  FAKE:crash_once:PATH  crash when PATH does not exist yet (creating it), else answer
   (none)        answer "fake says: <text>" as a well-formed stream-json run
-Every run appends "<pid> <marker>" to $FAKE_CLAUDE_LOG when set.
+Every run appends "<pid> <worker> <marker>" to $FAKE_CLAUDE_LOG when set.
 """
 
 from __future__ import annotations
@@ -66,8 +68,14 @@ def main() -> None:
     log = os.environ.get("FAKE_CLAUDE_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"{os.getpid()} {marker}\n")
+            handle.write(f"{os.getpid()} {os.environ.get('CCP_WORKER', '?')} {marker}\n")
     emit({"type": "system", "subtype": "init", "session_id": "fake"})
+    name, _, arg = marker.partition(":")[2].partition(":")
+    if name == "crash_once" and not os.path.exists(arg):
+        open(arg, "w").close()
+        marker = "FAKE:crash"
+    if name == "sleep":
+        time.sleep(float(arg))
     if marker == "FAKE:crash":
         sys.stderr.write("fake crash: secret sk-ant-oat01-shouldnotleak\n")
         sys.exit(3)

@@ -1,0 +1,228 @@
+"""Scheduling on the real stack: fairness, affinity, quota cooldowns, retries, queue limits."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.mock_upstream import MockUpstream, echo_reply
+from tests.stack import FAKE_CLAUDE, Stack, claude_bin, wait_until
+
+pytestmark = pytest.mark.stack
+
+
+def fake_workers(names: tuple[str, ...], log: Path, max_concurrent: int = 1) -> str:
+    entry = {
+        "bin": str(FAKE_CLAUDE),
+        "token": "sk-ant-oat01-fake",
+        "env": {"FAKE_CLAUDE_LOG": str(log)},
+    }
+    return json.dumps([{**entry, "name": n, "max_concurrent": max_concurrent} for n in names])
+
+
+def cli_workers(names: tuple[str, ...]) -> str:
+    return json.dumps(
+        [
+            {"name": n, "bin": claude_bin(), "token": f"sk-ant-oat01-test-{n}", "mode": "cli"}
+            for n in names
+        ]
+    )
+
+
+def chat(
+    stack: Stack, text: str, headers: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[str, str]:
+    """(answer, worker) for one non-streaming request."""
+    raw = stack.client(timeout=timeout).chat.completions.with_raw_response.create(
+        model="sonnet", messages=[{"role": "user", "content": text}], extra_headers=headers or {}
+    )
+    return raw.parse().choices[0].message.content or "", raw.headers["x-proxy-worker"]
+
+
+@pytest.fixture(scope="module")
+def fake_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Path]]:
+    log = tmp_path_factory.mktemp("sched") / "runs.log"
+    settings = {
+        "WORKERS": fake_workers(("a", "b"), log),
+        "MAX_CONCURRENT": "2",
+        "PRIMARY_WORKER": "a",
+    }
+    stack = Stack(settings).start()
+    yield stack, log
+    stack.stop()
+
+
+def test_polite_source_is_not_starved_by_a_flood(fake_pair: tuple[Stack, Path]) -> None:
+    stack, _ = fake_pair
+    flood_latency: list[float] = []
+    polite_latency: list[float] = []
+
+    def timed(source: str, text: str, into: list[float]) -> None:
+        started = time.monotonic()
+        chat(stack, text, {"X-Source": source})
+        into.append(time.monotonic() - started)
+
+    flood = [
+        threading.Thread(target=timed, args=("flood", f"FAKE:sleep:0.25 f{n}", flood_latency))
+        for n in range(16)
+    ]
+    for thread in flood:
+        thread.start()
+    wait_until(lambda: stack.admin_workers().queued >= 10, 20, "the flood to queue up")
+    for n in range(3):  # one at a time, as a polite client would
+        timed("polite", f"FAKE:sleep:0.25 p{n}", polite_latency)
+    for thread in flood:
+        thread.join(60)
+
+    assert len(flood_latency) == 16 and len(polite_latency) == 3
+    ratio = max(polite_latency) / statistics.median(flood_latency)
+    print(
+        f"\nfairness: polite worst {max(polite_latency):.2f}s / flood median "
+        f"{statistics.median(flood_latency):.2f}s = {ratio:.2f}"
+    )
+    assert ratio < 0.6
+
+
+def test_a_failure_before_output_is_retried_on_the_other_worker(
+    fake_pair: tuple[Stack, Path], tmp_path: Path
+) -> None:
+    stack, log = fake_pair
+    flag = tmp_path / "crashed-once"
+    body = {
+        "model": "sonnet",
+        "stream": True,
+        "messages": [{"role": "user", "content": f"FAKE:crash_once:{flag} retry me"}],
+    }
+    status, headers, raw = stack.request("POST", "/v1/chat/completions", json.dumps(body).encode())
+
+    assert status == 200
+    runs = [line.split() for line in log.read_text().splitlines() if str(flag) in line]
+    assert (
+        len(runs) == 2 and runs[0][1] != runs[1][1]
+    )  # crashed on one worker, answered on the other
+    assert headers["X-Proxy-Worker"] == runs[1][1]
+    events = [e for e in raw.decode().split("\n\n") if e.strip()]
+    chunks = [json.loads(e.removeprefix("data: ")) for e in events if e != "data: [DONE]"]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert text == f"fake says: FAKE:crash_once:{flag} retry me"
+    assert events.count("data: [DONE]") == 1
+    assert sum(1 for c in chunks if c["choices"][0]["finish_reason"]) == 1
+    assert sum(1 for c in chunks if c["choices"][0]["delta"].get("role")) == 1
+    retries = [e for e in stack.events("retry") if e["failed_worker"] == runs[0][1]]
+    assert retries and retries[-1]["error"] == "WORKER_CRASHED"
+
+
+def test_queue_timeout_and_queue_full_are_distinct_503s(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    settings = {
+        "WORKERS": fake_workers(("a",), log),
+        "MAX_CONCURRENT": "1",
+        "MAX_QUEUE_TOTAL": "1",
+        "QUEUE_TIMEOUT_MS": "800",
+    }
+    stack = Stack(settings).start()
+    try:
+        busy = threading.Thread(target=chat, args=(stack, "FAKE:sleep:4 busy"))
+        busy.start()
+        wait_until(lambda: stack.admin_workers().in_flight == 1, 10, "the slot to be taken")
+        waiting_error: list[openai.APIStatusError] = []
+
+        def wait_in_queue() -> None:
+            try:
+                chat(stack, "waits")
+            except openai.APIStatusError as exc:
+                waiting_error.append(exc)
+
+        waiter = threading.Thread(target=wait_in_queue)
+        waiter.start()
+        wait_until(lambda: stack.admin_workers().queued == 1, 10, "one request queued")
+        with pytest.raises(openai.APIStatusError) as full:
+            chat(stack, "no room")
+        waiter.join(10)
+        busy.join(30)
+    finally:
+        stack.stop()
+    assert full.value.status_code == 503
+    assert full.value.body["type"] == "queue_full"  # type: ignore[index]
+    assert full.value.response.headers["retry-after"]
+    assert waiting_error and waiting_error[0].status_code == 503
+    assert waiting_error[0].body["type"] == "queue_timeout"  # type: ignore[index]
+
+
+def test_a_client_that_leaves_the_queue_never_starts_a_cli(fake_pair: tuple[Stack, Path]) -> None:
+    stack, log = fake_pair
+    busy = [threading.Thread(target=chat, args=(stack, f"FAKE:sleep:2 hold{n}")) for n in range(2)]
+    for thread in busy:
+        thread.start()
+    wait_until(lambda: stack.admin_workers().in_flight == 2, 10, "both slots taken")
+    with pytest.raises(openai.APITimeoutError):
+        chat(stack, "FAKE:echo gave-up-waiting", timeout=0.5)
+    wait_until(lambda: stack.admin_workers().queued == 0, 5, "the queue to drop the request")
+    for thread in busy:
+        thread.join(30)
+    wait_until(lambda: stack.admin_workers().in_flight == 0, 10, "slots released")
+    assert "gave-up-waiting" not in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def real_pair(upstream: MockUpstream) -> Iterator[Stack]:
+    settings = {"WORKERS": cli_workers(("1", "2")), "ANTHROPIC_BASE_URL": upstream.base_url}
+    stack = Stack(settings).start()
+    yield stack
+    stack.stop()
+
+
+def test_a_session_sticks_to_its_worker_and_sessions_spread(real_pair: Stack) -> None:
+    pinned = {chat(real_pair, f"turn {n}", {"X-Session-Id": "conv-A"})[1] for n in range(4)}
+    assert len(pinned) == 1
+    spread = {chat(real_pair, "hello", {"X-Session-Id": f"conv-{n}"})[1] for n in range(6)}
+    assert spread == {"1", "2"}
+
+
+def test_turns_of_one_conversation_follow_it_without_a_session_id(real_pair: Stack) -> None:
+    history: list[dict[str, str]] = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "first question"},
+    ]
+    workers = set()
+    for turn in range(3):
+        raw = real_pair.client().chat.completions.with_raw_response.create(
+            model="sonnet",
+            messages=history,  # type: ignore[arg-type]
+            extra_headers={"X-Source": "ide"},
+        )
+        workers.add(raw.headers["x-proxy-worker"])
+        history += [
+            {"role": "assistant", "content": raw.parse().choices[0].message.content or ""},
+            {"role": "user", "content": f"follow-up {turn}"},
+        ]
+    assert len(workers) == 1
+
+
+def test_an_account_that_hits_its_limit_cools_down_and_comes_back(upstream: MockUpstream) -> None:
+    settings = {"WORKERS": cli_workers(("1", "2")), "ANTHROPIC_BASE_URL": upstream.base_url}
+    stack = Stack(settings).start()
+    try:
+        # Both idle and unused: the first request goes to PRIMARY_WORKER 1, the limited account.
+        answer, worker = chat(stack, "SCN:err429tok:-1@5 limited")
+        assert (answer, worker) == (echo_reply("limited"), "2")
+        limited = stack.worker_state("1")
+        assert limited.state == "cooling"
+        assert limited.quota_status == "rejected"
+        assert limited.cooling_until >= int(time.time()) + 2
+        during = {chat(stack, f"while cooling {n}", {"X-Session-Id": f"c{n}"})[1] for n in range(4)}
+        assert during == {"2"}
+        wait_until(lambda: stack.worker_state("1").state == "up", 15, "worker 1 to come back")
+        after = {chat(stack, f"after {n}", {"X-Session-Id": f"d{n}"})[1] for n in range(2)}
+        assert "1" in after
+        kinds = [e["type"] for e in stack.events() if e.get("worker") == "1"]
+        assert "cooldown_start" in kinds and "cooldown_end" in kinds
+    finally:
+        stack.stop()

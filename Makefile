@@ -52,10 +52,13 @@ run: setup
 test: setup claude
 	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) $(PY) -m pytest $(PYTEST_ARGS)
 
+bench: setup claude
+	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) $(PY) -m bench
+
 lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy common frontdoor controller workerd supervisor_conf tests
+	$(VENV)/bin/mypy common frontdoor controller workerd supervisor_conf tests bench
 
 fmt: setup
 	$(VENV)/bin/ruff format .

@@ -14,10 +14,13 @@ def conversation_key(session_id: str, source: str, system: str, first_user: str)
     The system prompt and the first user message are the same on every turn of a conversation,
     so every turn derives the same key; a secret never takes part (the source is not a key).
     """
-    if session_id:
-        return "sid:" + session_id
-    digest = hashlib.sha256("\x00".join((source, system, first_user)).encode()).hexdigest()
-    return "conv:" + digest[:32]
+    if session_id:  # scoped by source: two clients' "default" sessions are not one conversation
+        return "sid:" + _digest(source, session_id)
+    return "conv:" + _digest(source, system, first_user)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
 
 
 @dataclass

@@ -55,8 +55,9 @@ class CooldownBook:
         """Rest until now + seconds (never shortens a longer rest); True if newly cooling."""
         state = self.of(worker)
         was_active = state.active(now)
-        state.until = max(state.until, now + seconds)
-        state.reason = reason
+        if now + seconds > state.until:
+            state.until = now + seconds
+            state.reason = reason
         return not was_active
 
     def ended(self, now: float) -> list[str]:

@@ -1,15 +1,15 @@
 """Pure fair queue: per-source FIFO (ordered by priority), true round-robin over sources.
 
-Round-robin: sources with waiting entries sit in a ring in the order they last got a turn.
-`select` walks the ring from the front and serves the first source that has an entry the
-caller accepts; that source then moves to the back. Every other source with eligible work is
-therefore served before the same source again, however the set of sources changes.
+Round-robin: `select` looks at the sources with waiting entries, least recently served first
+(a source that was never served, or not since it last emptied and came back, before one served
+after it), and serves the first that has an entry the caller accepts. A source's turn counts
+even when its queue empties, so a source just served never goes again before another source
+with eligible work, however the set of sources changes.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 PRIORITY_HIGH, PRIORITY_NORMAL, PRIORITY_LOW = 0, 1, 2
+REMEMBERED_SOURCES = 10_000
 _sequence = itertools.count()
 
 
@@ -50,18 +51,31 @@ class FairQueue(Generic[T]):
     def __init__(self, max_total: int, max_per_source: int) -> None:
         self.max_total = max_total
         self.max_per_source = max_per_source
-        self._sources: OrderedDict[str, list[QueueEntry[T]]] = OrderedDict()
+        self._sources: dict[str, list[QueueEntry[T]]] = {}
+        self._last_turn: dict[str, int] = {}
+        self._active_since: dict[str, int] = {}  # ties between never-served sources: arrival
+        self._turns = itertools.count()
         self._size = 0
 
     def __len__(self) -> int:
         return self._size
 
     def push(self, entry: QueueEntry[T]) -> None:
-        if self._size >= self.max_total:
+        self.check_room(entry.source)
+        self.add(entry)
+
+    def check_room(self, source: str, extra: int = 0) -> None:
+        """Raise QueueFull unless one more entry of `source` fits (`extra` already counted)."""
+        if self._size - extra >= self.max_total:
             raise QueueFull("total", f"the queue is full ({self.max_total} waiting)")
-        waiting = self._sources.get(entry.source, [])
-        if len(waiting) >= self.max_per_source:
+        if len(self._sources.get(source, ())) - extra >= self.max_per_source:
             raise QueueFull("source", f"source queue is full ({self.max_per_source} waiting)")
+
+    def add(self, entry: QueueEntry[T]) -> None:
+        """Add without the caps: for a request that may still start at once."""
+        waiting = self._sources.get(entry.source, [])
+        if not waiting:
+            self._active_since[entry.source] = entry.seq
         waiting.append(entry)
         waiting.sort(key=lambda e: e.order)  # stable FIFO within a priority
         self._sources.setdefault(entry.source, waiting)
@@ -76,18 +90,37 @@ class FairQueue(Generic[T]):
         self._size -= 1
         if not waiting:
             del self._sources[entry.source]
+            del self._active_since[entry.source]
         return True
 
     def select(self, eligible: Callable[[QueueEntry[T]], bool]) -> QueueEntry[T] | None:
         """Remove and return the next entry in fair order that `eligible` accepts."""
-        for source in list(self._sources):
+        for source in sorted(self._sources, key=self._turn_order):
             for entry in self._sources[source]:
                 if eligible(entry):
                     self.remove(entry)
-                    if source in self._sources:
-                        self._sources.move_to_end(source)
+                    self._last_turn.pop(source, None)  # re-insert: the dict stays in turn order
+                    self._last_turn[source] = next(self._turns)
+                    self._forget_idle_sources()
                     return entry
         return None
+
+    def _turn_order(self, source: str) -> tuple[int, int]:
+        return (self._last_turn.get(source, -1), self._active_since[source])
+
+    def _forget_idle_sources(self) -> None:
+        """Bound the memory of turns: the longest-idle sources are forgotten first.
+
+        A forgotten source that comes back counts as new; it has been idle for at least
+        REMEMBERED_SOURCES turns of others, so its place in the round barely matters.
+        """
+        excess = len(self._last_turn) - REMEMBERED_SOURCES
+        for source in list(self._last_turn):
+            if excess <= 0:
+                break
+            if source not in self._sources:
+                del self._last_turn[source]
+                excess -= 1
 
     def expired(self, now: float) -> list[QueueEntry[T]]:
         """Remove and return entries whose deadline has passed."""

@@ -65,17 +65,19 @@ class RateWindow:
     def wait_s(self, tokens: int, now: float) -> float:
         """0 when a request of `tokens` fits now, else seconds until it may."""
         self._trim(now)
-        if len(self._uses) >= self.limit.rpm:
-            return self._uses[0].at + WINDOW_S - now
+        waits = [0.0]
+        excess = len(self._uses) - self.limit.rpm + 1
+        if excess > 0:  # that many of the oldest uses must leave the window first
+            waits.append(self._uses[excess - 1].at + WINDOW_S - now)
         used = sum(use.tokens for use in self._uses)
         if self._uses and used + tokens > self.limit.tpm:
             # Wait until enough old use leaves the window; a lone large request always fits.
             for use in self._uses:
                 used -= use.tokens
                 if used + tokens <= self.limit.tpm:
-                    return use.at + WINDOW_S - now
-            return self._uses[-1].at + WINDOW_S - now
-        return 0.0
+                    break
+            waits.append(use.at + WINDOW_S - now)
+        return max(waits)
 
     def record(self, request_id: str, tokens: int, now: float) -> None:
         self._uses.append(_Use(now, tokens, request_id))

@@ -115,13 +115,10 @@ class Scheduler:
         waiter.preferred = self.affinity.lookup(waiter.key, now)
         deadline = now + self.config.queue_timeout_ms / 1000
         entry = QueueEntry(waiter.request.source, waiter, now, deadline, waiter.priority)
-        try:
-            self.queue.push(entry)
-        except QueueFull as exc:
-            self.rejected[waiter.request.source] += 1
-            raise DispatchError(pb.QUEUE_FULL, str(exc), 5) from None
+        self.queue.add(entry)  # the caps bound waiting: a request that can start now needs no room
         self.dispatch()
         if not waiter.future.done():
+            self._refuse_if_full(entry)
             self._refuse_hopeless(entry)
             self._wake.set()  # the tick loop recomputes when to look again
             self.events.emit(
@@ -132,6 +129,14 @@ class Scheduler:
                 reason=waiter.blocked,
             )
         return await self._await_lease(entry)
+
+    def _refuse_if_full(self, entry: QueueEntry[Waiter]) -> None:
+        try:
+            self.queue.check_room(entry.source, extra=1)
+        except QueueFull as exc:
+            self.queue.remove(entry)
+            self.rejected[entry.source] += 1
+            raise DispatchError(pb.QUEUE_FULL, str(exc), 5) from None
 
     def _refuse_hopeless(self, entry: QueueEntry[Waiter]) -> None:
         """Every worker is resting or over its limit beyond this request's deadline: 429 now."""
@@ -145,9 +150,8 @@ class Scheduler:
     async def _await_lease(self, entry: QueueEntry[Waiter]) -> Lease:
         waiter = entry.item
         try:
-            return await asyncio.wait_for(
-                asyncio.shield(waiter.future), entry.deadline - self.clock()
-            )
+            async with asyncio.timeout(entry.deadline - self.clock()):
+                return await asyncio.shield(waiter.future)
         except TimeoutError:
             if waiter.future.done():
                 return waiter.future.result()
@@ -173,6 +177,8 @@ class Scheduler:
 
     def dispatch(self) -> None:
         """Give waiting requests workers while global slots are free."""
+        if self.in_flight >= self.config.max_concurrent or not len(self.queue):
+            return  # the common case under load: nothing to scan
         now = self.clock()
         waiting_for = collections.Counter(e.item.preferred for e in self.queue if e.item.preferred)
         while self.in_flight < self.config.max_concurrent and len(self.queue):
@@ -181,9 +187,7 @@ class Scheduler:
                 break
             self._grant(entry, now)
 
-    def _place(
-        self, waiter: Waiter, now: float, waiting_for: collections.Counter[str]
-    ) -> bool:
+    def _place(self, waiter: Waiter, now: float, waiting_for: collections.Counter[str]) -> bool:
         views = self._views(waiter, now, waiting_for)
         primary, overflow = self._pools(views)
         choice = choose_worker(
@@ -194,7 +198,8 @@ class Scheduler:
                 choice = choose_worker(overflow, None, self.config.primary_worker, waiter.exclude)
         waiter.choice = choice
         if choice.worker is None:
-            self._note_block(waiter, [v for v in views if v.name not in waiter.exclude], now)
+            usable = [v for v in primary + overflow if v.name not in waiter.exclude]
+            self._note_block(waiter, usable, now)
         return choice.worker is not None
 
     def _views(
@@ -211,7 +216,7 @@ class Scheduler:
                 max_concurrent=handle.spec.max_concurrent,
                 last_used=handle.last_used,
                 rate_wait_s=self.limiter.window(name, waiter.family).wait_s(waiter.tokens, now),
-                waiting_for=waiting_for[name],
+                waiting_for=waiting_for[name] - (waiter.preferred == name),  # others only
             )
             for name, handle in self.pool.handles.items()
         ]
@@ -232,17 +237,18 @@ class Scheduler:
         return len(self.queue) > slots
 
     def _note_block(self, waiter: Waiter, views: list[WorkerView], now: float) -> None:
+        """Why the request waits, and when the first usable worker frees up if it is a limit."""
         live = [v for v in views if v.up and not v.draining]
-        if live and all(v.cooling for v in live):
-            waiter.blocked = "cooldown"
-            end = self.cooldowns.earliest_end(self.wall())
-            waiter.retry_at = now + (end - self.wall() if end else 1.0)
-        elif live and all(v.cooling or v.rate_wait_s > 0 for v in live):
-            waiter.blocked = "rate_limit"
-            waits = [v.rate_wait_s for v in live if not v.cooling and v.rate_wait_s > 0]
-            waiter.retry_at = now + min(waits, default=1.0)
-        else:
+        if not live or not all(v.cooling or v.rate_wait_s > 0 for v in live):
             waiter.blocked = "capacity"
+            return
+        wall = self.wall()
+        frees_in = [
+            self.cooldowns.of(v.name).remaining_s(wall) if v.cooling else v.rate_wait_s
+            for v in live
+        ]
+        waiter.blocked = "cooldown" if all(v.cooling for v in live) else "rate_limit"
+        waiter.retry_at = now + min(frees_in)
 
     def _grant(self, entry: QueueEntry[Waiter], now: float) -> None:
         waiter = entry.item

@@ -55,13 +55,15 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
             queued=len(scheduler.queue),
         )
 
-    async def ListEvents(  # noqa: N802
+    async def ListEvents(
         self, request: controller_pb2.ListEventsRequest, context: Context
     ) -> controller_pb2.EventList:
         recent = self._scheduler.events.recent(request.since_id, request.limit or 100, request.type)
         return controller_pb2.EventList(
             events=[
-                controller_pb2.ProxyEvent(id=e.id, type=e.type, ts=e.ts, data_json=json.dumps(e.data))
+                controller_pb2.ProxyEvent(
+                    id=e.id, type=e.type, ts=e.ts, data_json=json.dumps(e.data)
+                )
                 for e in recent
             ]
         )

@@ -1,0 +1,96 @@
+"""Proxy overhead: one completion through the whole stack vs the same CLI run started directly.
+
+Both sides run the pinned CLI with the same flags against the same mock upstream on 127.0.0.1,
+interleaved in one run, so the ratio isolates what frontdoor, controller and workerd add.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.report import write_result
+from protos import common_pb2 as pb
+from tests.mock_upstream import MockUpstream
+from tests.stack import Stack, claude_bin
+from workerd.cli_command import build_chat_invocation
+
+ROUNDS = 8
+
+
+def _direct_run(base_url: str, home: Path) -> float:
+    request = pb.ChatRequest(request_id="bench", model="sonnet")
+    request.messages.add(role=pb.ROLE_USER).content.add(text="bench direct")
+    system = home / "system.txt"
+    system.write_text("")
+    invocation = build_chat_invocation(claude_bin(), request, str(system))
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(home / "config"),
+        "ANTHROPIC_BASE_URL": base_url,
+        "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-bench",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    started = time.monotonic()
+    subprocess.run(
+        invocation.argv,
+        input="\n".join(invocation.stdin_lines) + "\n",
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return time.monotonic() - started
+
+
+def _proxy_run(stack: Stack) -> float:
+    started = time.monotonic()
+    stack.client().chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "bench proxy"}]
+    )
+    return time.monotonic() - started
+
+
+def main() -> None:
+    with MockUpstream() as upstream:
+        workers = [{"name": "1", "bin": claude_bin(), "token": "sk-ant-oat01-bench", "mode": "cli"}]
+        stack = Stack({"WORKERS": json.dumps(workers), "ANTHROPIC_BASE_URL": upstream.base_url})
+        stack.start()
+        try:
+            home = Path(tempfile.mkdtemp(prefix="ccp-bench-"))
+            _direct_run(upstream.base_url, home), _proxy_run(stack)  # warm both paths once
+            direct, proxied = [], []
+            for _ in range(ROUNDS):
+                direct.append(_direct_run(upstream.base_url, home))
+                proxied.append(_proxy_run(stack))
+            upstream.clear()
+            _proxy_run(stack)
+            body_bytes = upstream.message_requests()[0].size
+        finally:
+            stack.stop()
+    d, p = statistics.median(direct), statistics.median(proxied)
+    write_result(
+        "overhead",
+        {"direct_s": direct, "proxy_s": proxied, "upstream_body_bytes": body_bytes},
+        [
+            ("median completion through the proxy / direct CLI run", f"{p / d:.2f}x"),
+            ("median added by the proxy", f"{(p - d) * 1000:.0f} ms"),
+            ("upstream request body, trivial chat", f"{body_bytes} bytes"),
+            (
+                "same, original proxy (reference, about 115 KB)",
+                f"{115_000 / body_bytes:.0f}x larger",
+            ),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

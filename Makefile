@@ -49,7 +49,13 @@ run: setup
 	@if [ -z "$$CLAUDE_BIN" ] && ! command -v claude >/dev/null 2>&1; then $(MAKE) --no-print-directory claude; fi
 	exec $(PY) -m supervisor_conf.launch
 
-test: setup claude
+# Debian's Chromium for the dashboard's browser test (Playwright drives it; it never downloads one).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update && apt-get install -y --no-install-recommends chromium
+
+test: setup claude $(CHROMIUM)
 	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup claude

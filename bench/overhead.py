@@ -18,7 +18,7 @@ from bench.report import write_result
 from protos import common_pb2 as pb
 from tests.mock_upstream import MockUpstream
 from tests.stack import Stack, claude_bin
-from workerd.cli_command import build_chat_invocation
+from workerd.cli_command import build_invocation
 
 ROUNDS = 8
 
@@ -28,7 +28,9 @@ def _direct_run(base_url: str, home: Path) -> float:
     request.messages.add(role=pb.ROLE_USER).content.add(text="bench direct")
     system = home / "system.txt"
     system.write_text("")
-    invocation = build_chat_invocation(claude_bin(), request, str(system))
+    invocation = build_invocation(
+        claude_bin(), request, str(system), agent=None, max_prompt_chars=400_000
+    )
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
@@ -40,7 +42,7 @@ def _direct_run(base_url: str, home: Path) -> float:
     started = time.monotonic()
     subprocess.run(
         invocation.argv,
-        input="\n".join(invocation.stdin_lines) + "\n",
+        input=invocation.final_line + "\n",
         env=env,
         cwd=home,
         capture_output=True,

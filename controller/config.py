@@ -32,6 +32,13 @@ class ControllerConfig:
     affinity_ttl_s: float
     max_attempts: int
     """Attempts of one request on different workers when it fails before any output."""
+    retention_days: int = 30
+    """Request rows older than this are pruned (lifetime totals stay)."""
+    max_process_age_ms: int = 1_800_000
+    """A CLI child older than this is shown as stale (workerd enforces it)."""
+    max_idle_ms: int = 600_000
+    stream_timeout_ms: int = 1_800_000
+    sync_timeout_ms: int = 600_000
 
     @classmethod
     def from_env(cls, environ: Environ) -> ControllerConfig:
@@ -55,4 +62,9 @@ class ControllerConfig:
             overflow_to_api=env_bool(environ, "OVERFLOW_TO_API", False),
             affinity_ttl_s=env_int(environ, "AFFINITY_TTL_MS", 1_800_000, minimum=1) / 1000,
             max_attempts=env_int(environ, "MAX_ATTEMPTS", 3, minimum=1),
+            retention_days=env_int(environ, "RETENTION_DAYS", 30, minimum=7),
+            max_process_age_ms=env_int(environ, "MAX_PROCESS_AGE_MS", 1_800_000, minimum=1),
+            max_idle_ms=env_int(environ, "MAX_IDLE_MS", 600_000, minimum=1),
+            stream_timeout_ms=env_int(environ, "STREAM_TIMEOUT_MS", 1_800_000, minimum=1),
+            sync_timeout_ms=env_int(environ, "SYNC_TIMEOUT_MS", 600_000, minimum=1),
         )

@@ -1,4 +1,9 @@
-"""The controller's event log: every scheduling decision, in a bounded ring, fanned out live."""
+"""The controller's event log: every scheduling decision, in a bounded ring, fanned out live.
+
+Sinks (the accounting database) see every logged event; `restore` reloads the persisted tail
+at start-up so ids continue. Live-only events (`publish_live`, id 0: streamed text chunks) go
+to subscribers that asked for them and are neither logged nor persisted.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,14 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
-RING_SIZE = 2000
+EVENT_LOG_SIZE = 5000
+"""Events kept in memory and in the database (the rest of the log is dropped, oldest first)."""
+RING_SIZE = EVENT_LOG_SIZE
 SUBSCRIBER_BUFFER = 1000
 
 
@@ -34,12 +42,25 @@ class EventBus:
         self._ring: deque[ProxyEvent] = deque(maxlen=ring_size)
         self._ids = itertools.count(1)
         self._subscribers: set[asyncio.Queue[ProxyEvent]] = set()
+        self._live: set[asyncio.Queue[ProxyEvent]] = set()
         self.counts: dict[str, int] = {}
+        self.sinks: list[Callable[[ProxyEvent], None]] = []
+        self.last_id = 0
+
+    def restore(self, events: Iterable[ProxyEvent], counts: dict[str, int], last_id: int) -> None:
+        """Start from a persisted log: its tail, its counts, ids continuing after `last_id`."""
+        self._ring.extend(events)
+        self.counts = dict(counts)
+        self.last_id = max(last_id, self.last_id)
+        self._ids = itertools.count(self.last_id + 1)
 
     def emit(self, kind: str, **data: Any) -> ProxyEvent:
         event = ProxyEvent(next(self._ids), kind, time.time(), data)
+        self.last_id = event.id
         self._ring.append(event)
         self.counts[kind] = self.counts.get(kind, 0) + 1
+        for sink in self.sinks:
+            sink(event)
         for queue in self._subscribers:
             if queue.full():
                 continue
@@ -51,10 +72,25 @@ class EventBus:
         picked = [e for e in self._ring if e.id > since_id and (not kind or e.type == kind)]
         return picked[-limit:] if limit > 0 else []
 
-    def subscribe(self) -> asyncio.Queue[ProxyEvent]:
+    @property
+    def wants_live(self) -> bool:
+        """Someone listens for live-only events: only then are they worth building."""
+        return bool(self._live)
+
+    def publish_live(self, kind: str, **data: Any) -> None:
+        """An event for live subscribers only (id 0): not logged, not persisted, not counted."""
+        event = ProxyEvent(0, kind, time.time(), data)
+        for queue in self._live:
+            if not queue.full():
+                queue.put_nowait(event)
+
+    def subscribe(self, live: bool = False) -> asyncio.Queue[ProxyEvent]:
         queue: asyncio.Queue[ProxyEvent] = asyncio.Queue(SUBSCRIBER_BUFFER)
         self._subscribers.add(queue)
+        if live:
+            self._live.add(queue)
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[ProxyEvent]) -> None:
         self._subscribers.discard(queue)
+        self._live.discard(queue)

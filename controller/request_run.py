@@ -18,6 +18,7 @@ from common.errors import error_code_name, make_error, wire_error
 from controller.affinity import conversation_key
 from controller.ratelimit import estimate_tokens
 from controller.scheduler import DispatchError, Lease, Scheduler, Waiter
+from controller.usage import error_category
 from controller.worker_client import WorkerUnavailable
 from controller.worker_pool import WorkerHandle
 from protos import common_pb2 as pb
@@ -49,6 +50,7 @@ class RequestRun:
         self.first_output_at: float | None = None
         self.tried: list[str] = []
         self.status = "cancelled"
+        self.mode = ""
         self.usage = pb.Usage()
 
     async def events(self) -> AsyncIterator[pb.Event]:
@@ -63,6 +65,8 @@ class RequestRun:
         )
         try:
             async for event in self._attempts():
+                if self.scheduler.events.wants_live and event.HasField("text"):
+                    self._publish_chunk(event.text.text)
                 yield event
         finally:
             self._emit_complete()
@@ -104,6 +108,7 @@ class RequestRun:
         handle = lease.handle
         name = handle.spec.name
         self.tried.append(name)
+        self.mode = handle.spec.mode
         attempt = len(self.tried)
         self.scheduler.events.emit(
             "started",
@@ -152,6 +157,14 @@ class RequestRun:
                 self.scheduler.start_cooldown(name, wait, "usage limit reached")
         elif kind == "error":
             self._note_error(handle, event.error)
+        elif kind == "activity":
+            self.scheduler.events.emit(
+                "activity",
+                request_id=self.request.request_id,
+                worker=name,
+                activity=event.activity.kind,
+                detail=event.activity.detail,
+            )
 
     def _note_error(self, handle: WorkerHandle, error: pb.Error) -> None:
         handle.errors += 1
@@ -185,7 +198,7 @@ class RequestRun:
         assert outcome.error is not None
         if outcome.output_started or not wire_error(outcome.error.code).retryable:
             return False
-        others = set(self.scheduler.pool.handles) - set(self.tried)
+        others = self.scheduler.servable_by() - set(self.tried)
         return len(self.tried) < self.scheduler.config.max_attempts and bool(others)
 
     async def _before_retry(self, lease: Lease, error: pb.Error) -> None:
@@ -207,7 +220,9 @@ class RequestRun:
             source=self.request.source,
             model=self.request.model,
             worker=self.tried[-1] if self.tried else "",
+            mode=self.mode,
             status=self.status,
+            error_category=error_category(self.status),
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_tokens,
@@ -217,6 +232,15 @@ class RequestRun:
             else None,
             duration_ms=int((now - self.arrived) * 1000),
             retries=max(len(self.tried) - 1, 0),
+        )
+
+    def _publish_chunk(self, text: str) -> None:
+        """Streamed text for live watchers (the dashboard), never logged or persisted."""
+        self.scheduler.events.publish_live(
+            "chunk",
+            request_id=self.request.request_id,
+            worker=self.tried[-1] if self.tried else "",
+            text=text,
         )
 
 

@@ -229,6 +229,14 @@ class Scheduler:
             return api, []
         return cli, api if self.config.overflow_to_api else []
 
+    def servable_by(self) -> set[str]:
+        """Workers this deployment may route a request to at all (the pools, by mode)."""
+        cli = {name for name, h in self.pool.handles.items() if h.spec.uses_cli}
+        api = set(self.pool.handles) - cli
+        if not cli:
+            return api
+        return cli | api if self.config.overflow_to_api else cli
+
     def _cli_hopeless(self, cli: list[WorkerView], waiter: Waiter) -> bool:
         """No CLI worker can take it: all resting or down, or all full behind a long queue."""
         if not any(v.available and v.rate_wait_s <= 0 for v in cli):

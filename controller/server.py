@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 
+from common import __version__
 from common.rpc import StandardServer, install_stop_signals
+from controller.accounting import Accounting
+from controller.admin import AdminServicer
 from controller.config import ControllerConfig
-from controller.events import EventBus
+from controller.events import EVENT_LOG_SIZE, EventBus
 from controller.scheduler import Scheduler
-from controller.servicer import AdminServicer, ControllerServicer
-from controller.worker_pool import WorkerPool
+from controller.servicer import ControllerServicer
+from controller.stats import LiveStats
+from controller.worker_pool import WorkerHandle, WorkerPool
 from protos import controller_pb2, controller_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -20,26 +26,24 @@ GRACE_S = 5.0
 async def serve(config: ControllerConfig) -> None:
     stop = asyncio.Event()
     install_stop_signals(stop)
+    events = EventBus()
+    accounting = Accounting(config.paths.database, config.retention_days)
+    restored, counts, last_id = await accounting.open(EVENT_LOG_SIZE)
+    events.restore(restored, counts, last_id)
+    live = LiveStats()
+    events.sinks += [accounting.observe, live.observe]
+    events.emit("startup", version=__version__, restored=len(restored))
     pool = WorkerPool(config.workers, config.paths)
-    scheduler = Scheduler(config, pool, EventBus())
-
-    async def on_health_change() -> None:
-        scheduler.dispatch()
-
-    pool.on_change = on_health_change
-    names = [
-        controller_pb2.DESCRIPTOR.services_by_name[name].full_name
-        for name in ("Controller", "Admin")
-    ]
-    server = StandardServer(config.paths.controller_socket, names)
-    controller_pb2_grpc.add_ControllerServicer_to_server(
-        ControllerServicer(scheduler), server.server
+    scheduler = Scheduler(config, pool, events)
+    pool.on_change = _health_watcher(scheduler)
+    server = _build_server(
+        config, scheduler, AdminServicer(scheduler, accounting, live, time.time())
     )
-    controller_pb2_grpc.add_AdminServicer_to_server(AdminServicer(scheduler), server.server)
     await server.start()
     background = [
         asyncio.create_task(pool.watch_health(config.health_interval_ms / 1000)),
         asyncio.create_task(scheduler.run_ticks()),
+        asyncio.create_task(accounting.run()),
     ]
     try:
         await stop.wait()
@@ -50,3 +54,40 @@ async def serve(config: ControllerConfig) -> None:
         await server.stop(GRACE_S)
         await asyncio.gather(*background, return_exceptions=True)
         await pool.close()
+        await accounting.close()  # last: the events of the shutdown itself are kept too
+
+
+def _build_server(
+    config: ControllerConfig, scheduler: Scheduler, admin: AdminServicer
+) -> StandardServer:
+    names = [
+        controller_pb2.DESCRIPTOR.services_by_name[name].full_name
+        for name in ("Controller", "Admin")
+    ]
+    server = StandardServer(config.paths.controller_socket, names)
+    controller_pb2_grpc.add_ControllerServicer_to_server(
+        ControllerServicer(scheduler), server.server
+    )
+    controller_pb2_grpc.add_AdminServicer_to_server(admin, server.server)
+    return server
+
+
+def _health_state(handle: WorkerHandle) -> str:
+    if handle.up:
+        return "up"
+    return "down" if handle.seen_up else "starting"
+
+
+def _health_watcher(scheduler: Scheduler) -> Callable[[], Awaitable[None]]:
+    """Re-dispatch on every health change, and log each worker's up/down transitions."""
+    seen = {name: _health_state(h) for name, h in scheduler.pool.handles.items()}
+
+    async def on_change() -> None:
+        for name, handle in scheduler.pool.handles.items():
+            state = _health_state(handle)
+            if state != seen[name]:
+                scheduler.events.emit("worker_state", worker=name, state=state, previous=seen[name])
+                seen[name] = state
+        scheduler.dispatch()
+
+    return on_change

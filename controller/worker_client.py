@@ -57,5 +57,12 @@ class WorkerClient:
         )
         return reply
 
+    async def kill_process(self, pid: int, deadline_s: float) -> worker_pb2.KillProcessReply:
+        """Ask the workerd to stop one of its children; it refuses pids it did not start."""
+        reply: worker_pb2.KillProcessReply = await self._worker.KillProcess(
+            worker_pb2.KillProcessRequest(pid=pid), timeout=deadline_s
+        )
+        return reply
+
     async def close(self) -> None:
         await self._channel.close()

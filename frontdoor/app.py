@@ -6,12 +6,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from frontdoor.admin_client import AdminClient
 from frontdoor.config import FrontdoorConfig
 from frontdoor.controller_client import ControllerClient
 from frontdoor.middleware import auth_middleware, error_middleware
+from frontdoor.routes_dashboard import add_dashboard_routes
 from frontdoor.routes_health import health
+from frontdoor.routes_monitoring import add_monitoring_routes
 from frontdoor.routes_openai import chat_completions, list_models
-from frontdoor.state import CONFIG, CONTROLLER
+from frontdoor.state import ADMIN, CONFIG, CONTROLLER
 
 
 def create_app(
@@ -27,11 +30,15 @@ def create_app(
     async def controller_lifetime(app: web.Application) -> AsyncIterator[None]:
         client = controller or ControllerClient(config.paths.controller_socket)
         app[CONTROLLER] = client
+        app[ADMIN] = AdminClient(config.paths.controller_socket)
         yield
+        await app[ADMIN].close()
         await client.close()
 
     app.cleanup_ctx.append(controller_lifetime)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/health", health)
+    add_monitoring_routes(app)
+    add_dashboard_routes(app)
     return app

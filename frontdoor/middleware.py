@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/health", "/dashboard/proxy", "/dashboard/proxy/"})
+PUBLIC_PREFIXES = ("/dashboard/proxy/static/",)  # the dashboard's assets: no data in them
 _HTTP_TYPES = {
     404: ("not_found_error", "unknown path"),
     405: ("invalid_request_error", "method not allowed"),
@@ -49,7 +50,8 @@ def auth_middleware(token: str) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in PUBLIC_PATHS and not _authorized(request, expected):
+        public = request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES)
+        if not public and not _authorized(request, expected):
             raise ApiError(
                 401,
                 "missing or invalid API key: send Authorization: Bearer <PROXY_AUTH_TOKEN>",

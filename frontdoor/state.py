@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from frontdoor.admin_client import AdminClient
 from frontdoor.config import FrontdoorConfig
 from frontdoor.controller_client import ControllerClient
 
 CONFIG = web.AppKey("config", FrontdoorConfig)
 CONTROLLER = web.AppKey("controller", ControllerClient)
+ADMIN = web.AppKey("admin", AdminClient)

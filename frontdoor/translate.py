@@ -47,6 +47,8 @@ def to_chat_request(body: ChatCompletionRequest, model: str, request_id: str) ->
         request.temperature = body.temperature
     if body.top_p is not None:
         request.top_p = body.top_p
+    if body.parallel_tool_calls is not None:
+        request.parallel_tool_calls = body.parallel_tool_calls
     _add_tools(request, body)
     _add_response_format(request, body)
     return request

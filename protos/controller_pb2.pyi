@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from protos import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -30,10 +31,137 @@ class ProxyEvent(_message.Message):
     def __init__(self, id: _Optional[int] = ..., type: _Optional[str] = ..., ts: _Optional[float] = ..., data_json: _Optional[str] = ...) -> None: ...
 
 class EventList(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "counts", "last_id")
+    class CountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ID_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[ProxyEvent]
-    def __init__(self, events: _Optional[_Iterable[_Union[ProxyEvent, _Mapping]]] = ...) -> None: ...
+    counts: _containers.ScalarMap[str, int]
+    last_id: int
+    def __init__(self, events: _Optional[_Iterable[_Union[ProxyEvent, _Mapping]]] = ..., counts: _Optional[_Mapping[str, int]] = ..., last_id: _Optional[int] = ...) -> None: ...
+
+class WorkerRef(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListProcessesAdminRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CliProcess(_message.Message):
+    __slots__ = ("pid", "worker", "request_id", "model", "state", "age_s", "idle_s", "stale", "stale_reason")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    AGE_S_FIELD_NUMBER: _ClassVar[int]
+    IDLE_S_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    STALE_REASON_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    worker: str
+    request_id: str
+    model: str
+    state: str
+    age_s: float
+    idle_s: float
+    stale: bool
+    stale_reason: str
+    def __init__(self, pid: _Optional[int] = ..., worker: _Optional[str] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., state: _Optional[str] = ..., age_s: _Optional[float] = ..., idle_s: _Optional[float] = ..., stale: _Optional[bool] = ..., stale_reason: _Optional[str] = ...) -> None: ...
+
+class ProcessReport(_message.Message):
+    __slots__ = ("processes", "unreachable_workers", "max_process_age_ms", "max_idle_ms")
+    PROCESSES_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_PROCESS_AGE_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_IDLE_MS_FIELD_NUMBER: _ClassVar[int]
+    processes: _containers.RepeatedCompositeFieldContainer[CliProcess]
+    unreachable_workers: _containers.RepeatedScalarFieldContainer[str]
+    max_process_age_ms: int
+    max_idle_ms: int
+    def __init__(self, processes: _Optional[_Iterable[_Union[CliProcess, _Mapping]]] = ..., unreachable_workers: _Optional[_Iterable[str]] = ..., max_process_age_ms: _Optional[int] = ..., max_idle_ms: _Optional[int] = ...) -> None: ...
+
+class KillProcessAdminRequest(_message.Message):
+    __slots__ = ("pid",)
+    PID_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class KillProcessResult(_message.Message):
+    __slots__ = ("killed", "pid", "worker", "message")
+    KILLED_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    killed: bool
+    pid: int
+    worker: str
+    message: str
+    def __init__(self, killed: _Optional[bool] = ..., pid: _Optional[int] = ..., worker: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class GetStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetHistoryRequest(_message.Message):
+    __slots__ = ("window",)
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    window: str
+    def __init__(self, window: _Optional[str] = ...) -> None: ...
+
+class HistoryPoint(_message.Message):
+    __slots__ = ("ts", "requests", "errors", "input_tokens", "output_tokens", "avg_ttft_ms", "avg_duration_ms")
+    TS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    AVG_TTFT_MS_FIELD_NUMBER: _ClassVar[int]
+    AVG_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    ts: float
+    requests: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    avg_ttft_ms: float
+    avg_duration_ms: float
+    def __init__(self, ts: _Optional[float] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., avg_ttft_ms: _Optional[float] = ..., avg_duration_ms: _Optional[float] = ...) -> None: ...
+
+class History(_message.Message):
+    __slots__ = ("window", "bucket_seconds", "from_ts", "to_ts", "points")
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FROM_TS_FIELD_NUMBER: _ClassVar[int]
+    TO_TS_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    window: str
+    bucket_seconds: int
+    from_ts: float
+    to_ts: float
+    points: _containers.RepeatedCompositeFieldContainer[HistoryPoint]
+    def __init__(self, window: _Optional[str] = ..., bucket_seconds: _Optional[int] = ..., from_ts: _Optional[float] = ..., to_ts: _Optional[float] = ..., points: _Optional[_Iterable[_Union[HistoryPoint, _Mapping]]] = ...) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ("since_id", "replay", "type", "include_chunks")
+    SINCE_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    since_id: int
+    replay: int
+    type: str
+    include_chunks: bool
+    def __init__(self, since_id: _Optional[int] = ..., replay: _Optional[int] = ..., type: _Optional[str] = ..., include_chunks: _Optional[bool] = ...) -> None: ...
 
 class ListWorkersRequest(_message.Message):
     __slots__ = ()

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from protos import common_pb2 as protos_dot_common__pb2
 from protos import controller_pb2 as protos_dot_controller__pb2
 
@@ -99,7 +100,8 @@ class Controller:
 
 
 class AdminStub:
-    """Missing associated documentation comment in .proto file."""
+    """Everything the monitoring endpoints and the dashboard show; grpcurl sees the same truth.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -117,10 +119,46 @@ class AdminStub:
                 request_serializer=protos_dot_controller__pb2.ListEventsRequest.SerializeToString,
                 response_deserializer=protos_dot_controller__pb2.EventList.FromString,
                 _registered_method=True)
+        self.DrainWorker = channel.unary_unary(
+                '/ccproxy.v1.Admin/DrainWorker',
+                request_serializer=protos_dot_controller__pb2.WorkerRef.SerializeToString,
+                response_deserializer=protos_dot_controller__pb2.WorkerInfo.FromString,
+                _registered_method=True)
+        self.ResumeWorker = channel.unary_unary(
+                '/ccproxy.v1.Admin/ResumeWorker',
+                request_serializer=protos_dot_controller__pb2.WorkerRef.SerializeToString,
+                response_deserializer=protos_dot_controller__pb2.WorkerInfo.FromString,
+                _registered_method=True)
+        self.ListProcesses = channel.unary_unary(
+                '/ccproxy.v1.Admin/ListProcesses',
+                request_serializer=protos_dot_controller__pb2.ListProcessesAdminRequest.SerializeToString,
+                response_deserializer=protos_dot_controller__pb2.ProcessReport.FromString,
+                _registered_method=True)
+        self.KillProcess = channel.unary_unary(
+                '/ccproxy.v1.Admin/KillProcess',
+                request_serializer=protos_dot_controller__pb2.KillProcessAdminRequest.SerializeToString,
+                response_deserializer=protos_dot_controller__pb2.KillProcessResult.FromString,
+                _registered_method=True)
+        self.GetStats = channel.unary_unary(
+                '/ccproxy.v1.Admin/GetStats',
+                request_serializer=protos_dot_controller__pb2.GetStatsRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_struct__pb2.Struct.FromString,
+                _registered_method=True)
+        self.GetHistory = channel.unary_unary(
+                '/ccproxy.v1.Admin/GetHistory',
+                request_serializer=protos_dot_controller__pb2.GetHistoryRequest.SerializeToString,
+                response_deserializer=protos_dot_controller__pb2.History.FromString,
+                _registered_method=True)
+        self.WatchEvents = channel.unary_stream(
+                '/ccproxy.v1.Admin/WatchEvents',
+                request_serializer=protos_dot_controller__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=protos_dot_controller__pb2.ProxyEvent.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Everything the monitoring endpoints and the dashboard show; grpcurl sees the same truth.
+    """
 
     def ListWorkers(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -130,6 +168,53 @@ class AdminServicer:
 
     def ListEvents(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DrainWorker(self, request, context):
+        """Stop routing new requests to a worker (running ones finish); ResumeWorker undoes it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeWorker(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProcesses(self, request, context):
+        """Live CLI children of every workerd, with the ones past MAX_PROCESS_AGE_MS / MAX_IDLE_MS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KillProcess(self, request, context):
+        """Stop one CLI child this proxy started; any other pid is refused (killed = false).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStats(self, request, context):
+        """The JSON snapshot behind GET /metrics (queue, workers, tokens, errors, limits, config).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHistory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchEvents(self, request, context):
+        """Recent events (after since_id, or the last `replay`), then live ones until cancelled.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -147,6 +232,41 @@ def add_AdminServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_controller__pb2.ListEventsRequest.FromString,
                     response_serializer=protos_dot_controller__pb2.EventList.SerializeToString,
             ),
+            'DrainWorker': grpc.unary_unary_rpc_method_handler(
+                    servicer.DrainWorker,
+                    request_deserializer=protos_dot_controller__pb2.WorkerRef.FromString,
+                    response_serializer=protos_dot_controller__pb2.WorkerInfo.SerializeToString,
+            ),
+            'ResumeWorker': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeWorker,
+                    request_deserializer=protos_dot_controller__pb2.WorkerRef.FromString,
+                    response_serializer=protos_dot_controller__pb2.WorkerInfo.SerializeToString,
+            ),
+            'ListProcesses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProcesses,
+                    request_deserializer=protos_dot_controller__pb2.ListProcessesAdminRequest.FromString,
+                    response_serializer=protos_dot_controller__pb2.ProcessReport.SerializeToString,
+            ),
+            'KillProcess': grpc.unary_unary_rpc_method_handler(
+                    servicer.KillProcess,
+                    request_deserializer=protos_dot_controller__pb2.KillProcessAdminRequest.FromString,
+                    response_serializer=protos_dot_controller__pb2.KillProcessResult.SerializeToString,
+            ),
+            'GetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStats,
+                    request_deserializer=protos_dot_controller__pb2.GetStatsRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_struct__pb2.Struct.SerializeToString,
+            ),
+            'GetHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHistory,
+                    request_deserializer=protos_dot_controller__pb2.GetHistoryRequest.FromString,
+                    response_serializer=protos_dot_controller__pb2.History.SerializeToString,
+            ),
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=protos_dot_controller__pb2.WatchEventsRequest.FromString,
+                    response_serializer=protos_dot_controller__pb2.ProxyEvent.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ccproxy.v1.Admin', rpc_method_handlers)
@@ -156,7 +276,8 @@ def add_AdminServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Admin:
-    """Missing associated documentation comment in .proto file."""
+    """Everything the monitoring endpoints and the dashboard show; grpcurl sees the same truth.
+    """
 
     @staticmethod
     def ListWorkers(request,
@@ -202,6 +323,195 @@ class Admin:
             '/ccproxy.v1.Admin/ListEvents',
             protos_dot_controller__pb2.ListEventsRequest.SerializeToString,
             protos_dot_controller__pb2.EventList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DrainWorker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/DrainWorker',
+            protos_dot_controller__pb2.WorkerRef.SerializeToString,
+            protos_dot_controller__pb2.WorkerInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeWorker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/ResumeWorker',
+            protos_dot_controller__pb2.WorkerRef.SerializeToString,
+            protos_dot_controller__pb2.WorkerInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProcesses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/ListProcesses',
+            protos_dot_controller__pb2.ListProcessesAdminRequest.SerializeToString,
+            protos_dot_controller__pb2.ProcessReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KillProcess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/KillProcess',
+            protos_dot_controller__pb2.KillProcessAdminRequest.SerializeToString,
+            protos_dot_controller__pb2.KillProcessResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/GetStats',
+            protos_dot_controller__pb2.GetStatsRequest.SerializeToString,
+            google_dot_protobuf_dot_struct__pb2.Struct.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/GetHistory',
+            protos_dot_controller__pb2.GetHistoryRequest.SerializeToString,
+            protos_dot_controller__pb2.History.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ccproxy.v1.Admin/WatchEvents',
+            protos_dot_controller__pb2.WatchEventsRequest.SerializeToString,
+            protos_dot_controller__pb2.ProxyEvent.FromString,
             options,
             channel_credentials,
             insecure,

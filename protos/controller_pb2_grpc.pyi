@@ -4,6 +4,7 @@ isort:skip_file
 Frontdoor -> controller: completions, and the Admin service behind every monitoring view."""
 
 from collections import abc as _abc
+from google.protobuf import struct_pb2 as _struct_pb2
 from grpc import aio as _aio
 from protos import common_pb2 as _common_pb2
 from protos import controller_pb2 as _controller_pb2
@@ -50,20 +51,50 @@ class ControllerServicer(metaclass=_abc_1.ABCMeta):
 def add_ControllerServicer_to_server(servicer: ControllerServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class AdminStub:
+    """Everything the monitoring endpoints and the dashboard show; grpcurl sees the same truth."""
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AdminAsyncStub: ...
     ListWorkers: _grpc.UnaryUnaryMultiCallable[_controller_pb2.ListWorkersRequest, _controller_pb2.WorkerList]
     ListEvents: _grpc.UnaryUnaryMultiCallable[_controller_pb2.ListEventsRequest, _controller_pb2.EventList]
+    DrainWorker: _grpc.UnaryUnaryMultiCallable[_controller_pb2.WorkerRef, _controller_pb2.WorkerInfo]
+    """Stop routing new requests to a worker (running ones finish); ResumeWorker undoes it."""
+    ResumeWorker: _grpc.UnaryUnaryMultiCallable[_controller_pb2.WorkerRef, _controller_pb2.WorkerInfo]
+    ListProcesses: _grpc.UnaryUnaryMultiCallable[_controller_pb2.ListProcessesAdminRequest, _controller_pb2.ProcessReport]
+    """Live CLI children of every workerd, with the ones past MAX_PROCESS_AGE_MS / MAX_IDLE_MS."""
+    KillProcess: _grpc.UnaryUnaryMultiCallable[_controller_pb2.KillProcessAdminRequest, _controller_pb2.KillProcessResult]
+    """Stop one CLI child this proxy started; any other pid is refused (killed = false)."""
+    GetStats: _grpc.UnaryUnaryMultiCallable[_controller_pb2.GetStatsRequest, _struct_pb2.Struct]
+    """The JSON snapshot behind GET /metrics (queue, workers, tokens, errors, limits, config)."""
+    GetHistory: _grpc.UnaryUnaryMultiCallable[_controller_pb2.GetHistoryRequest, _controller_pb2.History]
+    WatchEvents: _grpc.UnaryStreamMultiCallable[_controller_pb2.WatchEventsRequest, _controller_pb2.ProxyEvent]
+    """Recent events (after since_id, or the last `replay`), then live ones until cancelled."""
 
 @_typing.type_check_only
 class AdminAsyncStub(AdminStub):
+    """Everything the monitoring endpoints and the dashboard show; grpcurl sees the same truth."""
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListWorkers: _aio.UnaryUnaryMultiCallable[_controller_pb2.ListWorkersRequest, _controller_pb2.WorkerList]  # type: ignore[assignment]
     ListEvents: _aio.UnaryUnaryMultiCallable[_controller_pb2.ListEventsRequest, _controller_pb2.EventList]  # type: ignore[assignment]
+    DrainWorker: _aio.UnaryUnaryMultiCallable[_controller_pb2.WorkerRef, _controller_pb2.WorkerInfo]  # type: ignore[assignment]
+    """Stop routing new requests to a worker (running ones finish); ResumeWorker undoes it."""
+    ResumeWorker: _aio.UnaryUnaryMultiCallable[_controller_pb2.WorkerRef, _controller_pb2.WorkerInfo]  # type: ignore[assignment]
+    ListProcesses: _aio.UnaryUnaryMultiCallable[_controller_pb2.ListProcessesAdminRequest, _controller_pb2.ProcessReport]  # type: ignore[assignment]
+    """Live CLI children of every workerd, with the ones past MAX_PROCESS_AGE_MS / MAX_IDLE_MS."""
+    KillProcess: _aio.UnaryUnaryMultiCallable[_controller_pb2.KillProcessAdminRequest, _controller_pb2.KillProcessResult]  # type: ignore[assignment]
+    """Stop one CLI child this proxy started; any other pid is refused (killed = false)."""
+    GetStats: _aio.UnaryUnaryMultiCallable[_controller_pb2.GetStatsRequest, _struct_pb2.Struct]  # type: ignore[assignment]
+    """The JSON snapshot behind GET /metrics (queue, workers, tokens, errors, limits, config)."""
+    GetHistory: _aio.UnaryUnaryMultiCallable[_controller_pb2.GetHistoryRequest, _controller_pb2.History]  # type: ignore[assignment]
+    WatchEvents: _aio.UnaryStreamMultiCallable[_controller_pb2.WatchEventsRequest, _controller_pb2.ProxyEvent]  # type: ignore[assignment]
+    """Recent events (after since_id, or the last `replay`), then live ones until cancelled."""
 
 class AdminServicer(metaclass=_abc_1.ABCMeta):
+    """Everything the monitoring endpoints and the dashboard show; grpcurl sees the same truth."""
+
     @_abc_1.abstractmethod
     def ListWorkers(
         self,
@@ -77,5 +108,59 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
         request: _controller_pb2.ListEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_controller_pb2.EventList, _abc.Awaitable[_controller_pb2.EventList]]: ...
+
+    @_abc_1.abstractmethod
+    def DrainWorker(
+        self,
+        request: _controller_pb2.WorkerRef,
+        context: _ServicerContext,
+    ) -> _typing.Union[_controller_pb2.WorkerInfo, _abc.Awaitable[_controller_pb2.WorkerInfo]]:
+        """Stop routing new requests to a worker (running ones finish); ResumeWorker undoes it."""
+
+    @_abc_1.abstractmethod
+    def ResumeWorker(
+        self,
+        request: _controller_pb2.WorkerRef,
+        context: _ServicerContext,
+    ) -> _typing.Union[_controller_pb2.WorkerInfo, _abc.Awaitable[_controller_pb2.WorkerInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def ListProcesses(
+        self,
+        request: _controller_pb2.ListProcessesAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_controller_pb2.ProcessReport, _abc.Awaitable[_controller_pb2.ProcessReport]]:
+        """Live CLI children of every workerd, with the ones past MAX_PROCESS_AGE_MS / MAX_IDLE_MS."""
+
+    @_abc_1.abstractmethod
+    def KillProcess(
+        self,
+        request: _controller_pb2.KillProcessAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_controller_pb2.KillProcessResult, _abc.Awaitable[_controller_pb2.KillProcessResult]]:
+        """Stop one CLI child this proxy started; any other pid is refused (killed = false)."""
+
+    @_abc_1.abstractmethod
+    def GetStats(
+        self,
+        request: _controller_pb2.GetStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_struct_pb2.Struct, _abc.Awaitable[_struct_pb2.Struct]]:
+        """The JSON snapshot behind GET /metrics (queue, workers, tokens, errors, limits, config)."""
+
+    @_abc_1.abstractmethod
+    def GetHistory(
+        self,
+        request: _controller_pb2.GetHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_controller_pb2.History, _abc.Awaitable[_controller_pb2.History]]: ...
+
+    @_abc_1.abstractmethod
+    def WatchEvents(
+        self,
+        request: _controller_pb2.WatchEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_controller_pb2.ProxyEvent], _abc.AsyncIterator[_controller_pb2.ProxyEvent]]:
+        """Recent events (after since_id, or the last `replay`), then live ones until cancelled."""
 
 def add_AdminServicer_to_server(servicer: AdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

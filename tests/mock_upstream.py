@@ -10,8 +10,11 @@ start with ``<system-reminder>`` (added by the ``claude`` CLI) are not part of t
 
 Scenarios: ``echo`` (default), ``err400|401|404|500|529``, ``err429[:secs]``,
 ``err429tok:<token suffix>@<secs>`` (429 for one account only), ``tool_bash:<path>``,
-``slow[:n]``, ``hang``, ``big[:n]``, ``image``. Both ``stream: true`` (SSE) and JSON replies are
-supported. Usage numbers are the constants below.
+``tool_sleep:<secs>`` (a Bash tool call that sleeps), ``structured:<answer>`` (StructuredOutput),
+``slow[:n]``, ``hang``, ``big[:n]``, ``image``, and the function-calling and JSON scenarios of
+``tests/mock_scenarios.py`` (``fn_call[:tool]``, ``fn_two[:a,b]``, ``json``). Both
+``stream: true`` (SSE) and JSON replies are supported. Usage numbers are the constants below.
+``open_streams`` counts SSE replies still being written (a closed client stream ends its reply).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests import mock_scenarios
 
 INPUT_TOKENS = 11
 CACHE_WRITE_TOKENS = 7
@@ -161,6 +166,7 @@ class _Turn:
     last_user: list[JSONDict]
     scenario: str = "echo"
     arg: str | None = None
+    body: JSONDict = field(default_factory=dict)
 
 
 def _blocks_of(message: JSONDict) -> list[JSONDict]:
@@ -186,7 +192,7 @@ def _parse_turn(body: JSONDict) -> _Turn:
         prompt = _prompt_text(blocks)
         if prompt or not any(b.get("type") == "tool_result" for b in blocks):
             break
-    turn = _Turn(str(body.get("model", "")), bool(body.get("stream")), prompt, last)
+    turn = _Turn(str(body.get("model", "")), bool(body.get("stream")), prompt, last, body=body)
     match = MARKER_RE.search(prompt)
     if match:
         turn.scenario, turn.arg = match.group(1), match.group(2)
@@ -218,6 +224,7 @@ class MockUpstream:
         self._requests: list[RecordedRequest] = []
         self._msg_ids = itertools.count(1)
         self._tool_ids = itertools.count(1)
+        self.open_streams = 0
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -328,7 +335,11 @@ class MockUpstream:
             self._limit_one_account(turn, rec.headers.get("authorization", ""))
         if turn.scenario in _ERRORS:
             return self._error(turn)
-        reply = self._build_reply(turn)
+        try:
+            reply = self._build_reply(turn)
+        except ValueError as exc:
+            body = _error_body("invalid_request_error", f"mock: {turn.scenario}: {exc}")
+            return web.json_response(body, status=400)
         if reply is None:
             body = _error_body("invalid_request_error", f"mock: unknown scenario {turn.scenario}")
             return web.json_response(body, status=400)
@@ -358,6 +369,10 @@ class MockUpstream:
         name, arg = turn.scenario, turn.arg
         if name == "tool_bash":
             return self._tool_bash(turn)
+        if name == "tool_sleep":
+            return self._tool_call(turn, "Bash", {"command": f"sleep {_int_arg(arg, 300)}"})
+        if name == "structured":
+            return self._tool_call(turn, "StructuredOutput", {"answer": arg or "42"})
         if name == "slow":
             count = _int_arg(arg, 10)
             return _Reply([_Block("text", ["tick "] * count)], delay=SLOW_INTERVAL)
@@ -373,7 +388,24 @@ class MockUpstream:
             return _Reply([_Block("text", [f"saw {count} images"])])
         if name == "echo":
             return _Reply([_Block("text", _split3(echo_reply(turn.prompt)))])
-        return None
+        planned = mock_scenarios.plan(name, arg, turn.body, turn.last_user)
+        if planned is None:
+            return None
+        blocks = [
+            _Block(b.kind, b.pieces, f"toolu_mock_{next(self._tool_ids)}", b.name)
+            if b.kind == "tool_use"
+            else _Block(b.kind, b.pieces)
+            for b in planned.blocks
+        ]
+        return _Reply(blocks, stop_reason=planned.stop_reason)
+
+    def _tool_call(self, turn: _Turn, name: str, tool_input: JSONDict) -> _Reply:
+        """A text block and one tool_use; once the tool result comes back, a closing text."""
+        if any(b.get("type") == "tool_result" for b in turn.last_user):
+            return _Reply([_Block("text", ["tool finished"])])
+        raw = json.dumps(tool_input)
+        tool = _Block("tool_use", [raw], f"toolu_mock_{next(self._tool_ids)}", name)
+        return _Reply([_Block("text", [f"calling {name}"]), tool], stop_reason="tool_use")
 
     def _tool_bash(self, turn: _Turn) -> _Reply:
         if any(b.get("type") == "tool_result" for b in turn.last_user):
@@ -400,6 +432,7 @@ class MockUpstream:
         headers = {"content-type": "text/event-stream", "request-id": f"req_{reply.msg_id}"}
         resp = web.StreamResponse(headers={**headers, "cache-control": "no-cache"})
         await resp.prepare(request)
+        self.open_streams += 1
         try:
             start = {"type": "message_start", "message": reply.message([], final=False)}
             await resp.write(_sse(start))
@@ -413,6 +446,8 @@ class MockUpstream:
             await resp.write_eof()
         except ConnectionResetError:
             pass  # the client went away
+        finally:
+            self.open_streams -= 1
         return resp
 
     async def _wait_disconnect(self, request: web.Request) -> None:

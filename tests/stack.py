@@ -198,13 +198,15 @@ class Stack:
 
 
 def cli_children(state_dir: Path) -> list[psutil.Process]:
-    """Live CLI children (and anything else) whose CLAUDE_CONFIG_DIR lies under `state_dir`."""
+    """Live CLI children and their tools: every process carrying this stack's markers."""
     found = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            config_dir = proc.environ().get("CLAUDE_CONFIG_DIR", "")
+            env = proc.environ()
+            zombie = proc.status() == psutil.STATUS_ZOMBIE
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if config_dir.startswith(str(state_dir)) and proc.status() != psutil.STATUS_ZOMBIE:
+        marked = env.get("CCP_STATE_DIR") == str(state_dir)
+        if not zombie and (marked or env.get("CLAUDE_CONFIG_DIR", "").startswith(str(state_dir))):
             found.append(proc)
     return found

@@ -35,12 +35,14 @@ FIXED = {
     "NO_COLOR": "1",
 }
 MARKER = "CCP_WORKER"  # lets a restarted workerd recognise children of its predecessor
+STATE_MARKER = "CCP_STATE_DIR"  # ...of this deployment, not of another proxy on the machine
 
 
 def child_env(
     parent: Environ,
     *,
     worker: str,
+    state_dir: str,
     home: str,
     config_dir: str,
     token: str,
@@ -60,6 +62,7 @@ def child_env(
     env.update(FIXED)
     env.update(HOME=home, CLAUDE_CONFIG_DIR=config_dir, CLAUDE_CODE_MAX_RETRIES=str(max_retries))
     env[MARKER] = worker
+    env[STATE_MARKER] = state_dir
     if base_url:
         env["ANTHROPIC_BASE_URL"] = base_url
     if token:

@@ -6,16 +6,21 @@ the system prompt goes into a file, the conversation into stream-json lines on s
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from protos import common_pb2 as pb
+from workerd.prompt_builder import (
+    ConversationError,
+    assistant_line,
+    render,
+    system_prompt,
+    user_line,
+)
 
-HISTORY_OPEN = "<conversation_history>"
-HISTORY_CLOSE = "</conversation_history>"
-_SPEAKERS = {pb.ROLE_USER: "User", pb.ROLE_ASSISTANT: "Assistant", pb.ROLE_TOOL: "Tool result"}
+MAX_SCHEMA_BYTES = 64 * 1024
+JSON_OBJECT_SCHEMA = {"type": "object"}
 
 
 class UnsupportedRequest(Exception):
@@ -27,22 +32,70 @@ class UnsupportedRequest(Exception):
 
 
 @dataclass(frozen=True)
+class AgentOptions:
+    """How `agent` workers run the CLI's own tools."""
+
+    allowed_tools: tuple[str, ...] = ()
+    disallowed_tools: tuple[str, ...] = ()
+    max_turns: int = 30
+
+
+@dataclass(frozen=True)
 class CliInvocation:
-    """Everything needed to start one CLI run."""
+    """Everything needed to start one CLI run and feed it."""
 
     argv: list[str]
     system_prompt: str
-    stdin_lines: list[str]
+    history: list[tuple[str, str]]  # ("user", silent line) / ("assistant", line), in order
+    final_line: str
     env: dict[str, str] = field(default_factory=dict)
+    tools_allowed: bool = False
+    structured: bool = False
 
 
-def build_chat_invocation(
-    bin_path: str, request: pb.ChatRequest, system_file: str
+def build_invocation(
+    bin_path: str,
+    request: pb.ChatRequest,
+    system_file: str,
+    *,
+    agent: AgentOptions | None,
+    max_prompt_chars: int,
 ) -> CliInvocation:
-    """Plain chat (`cli` mode): no tools, one turn, no settings, no session files."""
-    _reject_unsupported(request)
-    argv = [
-        bin_path,
+    """`cli` mode when `agent` is None (plain chat, no tools), else `agent` mode."""
+    if request.tools:
+        raise UnsupportedRequest(
+            "tools need a worker in api mode; CLI workers run their own", "tools"
+        )
+    try:
+        conversation = render(list(request.messages), max_prompt_chars)
+    except ConversationError as exc:
+        raise UnsupportedRequest(str(exc), "messages") from None
+    schema = _schema(request)
+    argv = [bin_path, *_common_flags(request.model)]
+    argv += (
+        _agent_flags(agent, system_file) if agent else _chat_flags(system_file, schema is not None)
+    )
+    if schema is not None:
+        argv += ["--json-schema", schema]
+    history = [
+        ("user", user_line(turn, silent=True))
+        if turn.role == "user"
+        else ("assistant", assistant_line(turn))
+        for turn in conversation.history
+    ]
+    return CliInvocation(
+        argv=argv,
+        system_prompt=system_prompt(list(request.messages)),
+        history=history,
+        final_line=user_line(conversation.current),
+        env=sampling_env(request),
+        tools_allowed=agent is not None,
+        structured=schema is not None,
+    )
+
+
+def _common_flags(model: str) -> list[str]:
+    return [
         "-p",
         "--input-format",
         "stream-json",
@@ -50,48 +103,49 @@ def build_chat_invocation(
         "stream-json",
         "--verbose",
         "--include-partial-messages",
-        "--tools",
-        "",
         "--setting-sources",
         "",
         "--disable-slash-commands",
         "--strict-mcp-config",
         "--no-session-persistence",
-        "--max-turns",
-        "1",
         "--model",
-        request.model,
+        model,
+    ]
+
+
+def _chat_flags(system_file: str, structured: bool) -> list[str]:
+    # The client's system prompt replaces Claude Code's; a schema needs a second turn for its tool.
+    return [
+        "--tools",
+        "",
+        "--max-turns",
+        "2" if structured else "1",
         "--system-prompt-file",
         system_file,
     ]
-    return CliInvocation(
-        argv=argv,
-        system_prompt=system_prompt(request),
-        stdin_lines=[user_line(conversation_blocks(request))],
-        env=sampling_env(request),
-    )
 
 
-def _reject_unsupported(request: pb.ChatRequest) -> None:
-    if request.tools:
+def _agent_flags(agent: AgentOptions, system_file: str) -> list[str]:
+    # Claude Code's own prompt stays (its tools need it); the client's is appended to it.
+    flags = ["--permission-mode", "bypassPermissions", "--max-turns", str(agent.max_turns)]
+    flags += ["--append-system-prompt-file", system_file]
+    if agent.allowed_tools:
+        flags += ["--allowedTools", ",".join(agent.allowed_tools)]
+    if agent.disallowed_tools:
+        flags += ["--disallowedTools", ",".join(agent.disallowed_tools)]
+    return flags
+
+
+def _schema(request: pb.ChatRequest) -> str | None:
+    if request.response_format == pb.RESPONSE_FORMAT_JSON_OBJECT:
+        return json.dumps(JSON_OBJECT_SCHEMA)
+    if request.response_format != pb.RESPONSE_FORMAT_JSON_SCHEMA:
+        return None
+    if len(request.json_schema.encode()) > MAX_SCHEMA_BYTES:
         raise UnsupportedRequest(
-            "tools need a worker in api mode; cli workers cannot call tools", "tools"
+            f"json_schema is larger than {MAX_SCHEMA_BYTES} bytes", "response_format"
         )
-    if request.response_format != pb.RESPONSE_FORMAT_TEXT:
-        raise UnsupportedRequest(
-            "response_format is not supported by cli workers yet", "response_format"
-        )
-    for message in request.messages:
-        for block in message.content:
-            if block.HasField("image") and block.image.url:
-                raise UnsupportedRequest(
-                    "remote image URLs are not fetched; send the image as a data: URL", "messages"
-                )
-
-
-def system_prompt(request: pb.ChatRequest) -> str:
-    parts = [_text_of(m) for m in request.messages if m.role == pb.ROLE_SYSTEM]
-    return "\n\n".join(part for part in parts if part)
+    return request.json_schema
 
 
 def sampling_env(request: pb.ChatRequest) -> dict[str, str]:
@@ -108,63 +162,6 @@ def sampling_env(request: pb.ChatRequest) -> dict[str, str]:
         extra["stop_sequences"] = list(request.stop)
     if extra:
         env["CLAUDE_CODE_EXTRA_BODY"] = json.dumps(extra)
+    if "temperature" in extra or "top_p" in extra:
         env["CLAUDE_CODE_DISABLE_THINKING"] = "1"  # sampling settings are refused with thinking on
     return env
-
-
-def conversation_blocks(request: pb.ChatRequest) -> list[dict[str, Any]]:
-    """The newest user turn as content blocks, earlier turns rendered as a quoted transcript."""
-    turns = [m for m in request.messages if m.role != pb.ROLE_SYSTEM]
-    last_user = max((i for i, m in enumerate(turns) if m.role == pb.ROLE_USER), default=-1)
-    if last_user < 0:
-        raise UnsupportedRequest("the conversation has no user message", "messages")
-    history, current = turns[:last_user], turns[last_user:]
-    blocks: list[dict[str, Any]] = []
-    if history:
-        transcript = "\n\n".join(f"{_SPEAKERS.get(m.role, 'User')}: {_text_of(m)}" for m in history)
-        blocks.append({"type": "text", "text": f"{HISTORY_OPEN}\n{transcript}\n{HISTORY_CLOSE}"})
-    for message in current:
-        blocks.extend(_blocks_of(message))
-    return blocks
-
-
-def user_line(blocks: list[dict[str, Any]]) -> str:
-    content: Any = blocks[0]["text"] if len(blocks) == 1 and blocks[0]["type"] == "text" else blocks
-    message = {
-        "type": "user",
-        "message": {"role": "user", "content": content},
-        "parent_tool_use_id": None,
-    }
-    return json.dumps(message, ensure_ascii=False)
-
-
-def _blocks_of(message: pb.ChatMessage) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    for block in message.content:
-        kind = block.WhichOneof("kind")
-        if kind == "text" and block.text:
-            blocks.append({"type": "text", "text": block.text})
-        elif kind == "image":
-            data = base64.b64encode(block.image.data).decode()
-            source = {"type": "base64", "media_type": block.image.media_type, "data": data}
-            blocks.append({"type": "image", "source": source})
-        elif kind in ("tool_use", "tool_result"):
-            blocks.append({"type": "text", "text": _block_text(block)})
-    return blocks
-
-
-def _text_of(message: pb.ChatMessage) -> str:
-    return "\n".join(_block_text(block) for block in message.content)
-
-
-def _block_text(block: pb.ContentBlock) -> str:
-    kind = block.WhichOneof("kind")
-    if kind == "text":
-        return block.text
-    if kind == "image":
-        return "[image]"
-    if kind == "tool_use":
-        return f"[called tool {block.tool_use.name} with {block.tool_use.arguments_json}]"
-    if kind == "tool_result":
-        return f"[tool {block.tool_result.tool_use_id} returned: {block.tool_result.content}]"
-    return ""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.config import ConfigError, Environ, env_int, env_str
+from common.config import ConfigError, Environ, env_bool, env_int, env_str
 from common.paths import StatePaths
 from common.workers import WorkerSpec, parse_workers
+from workerd.cli_settings import CliSettings
 
 PINNED_CLI = Path(__file__).resolve().parent.parent / ".tools/claude/node_modules/.bin/claude"
 
@@ -31,6 +32,9 @@ class WorkerdConfig:
     """CLAUDE_CODE_MAX_RETRIES for children: low, as the controller retries on other workers."""
     stop_grace_ms: int
     """How long a child gets after interrupt/SIGTERM before SIGKILL."""
+    cli: CliSettings = field(default_factory=CliSettings)
+    fetch_remote_images: bool = False
+    """api mode: pass http(s) image URLs on to the Messages API (which fetches them); else 400."""
 
     @property
     def home(self) -> Path:
@@ -39,6 +43,11 @@ class WorkerdConfig:
     @property
     def config_dir(self) -> Path:
         return self.paths.worker_dir(self.spec.name) / "claude-config"
+
+    @property
+    def work_root(self) -> Path:
+        """Agent working directories, one per request: never the proxy's own directory."""
+        return self.paths.worker_dir(self.spec.name) / "work"
 
     @property
     def chat_dir(self) -> Path:
@@ -62,10 +71,12 @@ class WorkerdConfig:
             max_idle_ms=env_int(environ, "MAX_IDLE_MS", 600_000, minimum=1),
             cli_max_retries=env_int(environ, "CLI_MAX_RETRIES", 1, minimum=0),
             stop_grace_ms=env_int(environ, "STOP_GRACE_MS", 3_000, minimum=10),
+            cli=CliSettings.from_env(environ),
+            fetch_remote_images=env_bool(environ, "FETCH_REMOTE_IMAGES", False),
         )
 
     def ensure_dirs(self) -> None:
-        for path in (self.home, self.config_dir, self.chat_dir):
+        for path in (self.home, self.config_dir, self.chat_dir, self.work_root):
             path.mkdir(parents=True, exist_ok=True)
             os.chmod(path, 0o700)
 

@@ -1,7 +1,9 @@
 """CLI children: spawn in their own process group, read their output, stop them for sure.
 
 Stopping follows cli-protocol.md 6.3: SIGINT first (the CLI ends its turn and kills its tool
-processes), close stdin, then SIGTERM and finally SIGKILL to the whole process group.
+processes), close stdin, then SIGTERM and finally SIGKILL to the whole process group. Tool
+processes run in sessions of their own, so the descendants seen before the first signal are
+stopped too, group by group, once the CLI is gone.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import psutil
 
@@ -35,6 +38,10 @@ class CliProcess:
         self.started_at = time.monotonic()
         self.last_output_at = self.started_at
         self.stderr_tail = b""
+        self.kill_reason = ""  # set by whoever decided to stop it: "idle", "age", "orphaned", ...
+        self.idle_limit_s = 0.0  # 0: no limit
+        self.workdir: Path | None = None
+        self.owner: asyncio.Task[object] | None = asyncio.current_task()
         self._ps = psutil.Process(proc.pid)  # pins the identity: guards against pid reuse
         self._stderr_task = asyncio.get_running_loop().create_task(self._drain_stderr())
 
@@ -89,12 +96,14 @@ class CliProcess:
             self._move(ChildState.EXITED)
         return code
 
-    async def stop(self, grace_s: float) -> None:
-        """Interrupt, then TERM, then KILL the process group; returns once it is gone."""
+    async def stop(self, grace_s: float, reason: str = "") -> None:
+        """Interrupt, then TERM, then KILL the process group and leftover tools; waits for all."""
+        self.kill_reason = self.kill_reason or reason
         if self.proc.returncode is not None:
             await self.wait()
             return
         self._move(ChildState.STOPPING)
+        descendants = self._descendants()
         self._signal(signal.SIGINT, group=False)
         self.close_stdin()
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -103,6 +112,13 @@ class CliProcess:
             logger.warning("child %d still alive, sending %s", self.pid, sig.name)
             self._signal(sig, group=True)
         await self.wait()
+        await asyncio.to_thread(kill_process_groups, descendants, grace_s)
+
+    def _descendants(self) -> list[psutil.Process]:
+        try:
+            return self._ps.children(recursive=True)
+        except psutil.Error:
+            return []
 
     async def _exited_within(self, seconds: float) -> bool:
         try:
@@ -128,6 +144,25 @@ class CliProcess:
 
     def idle_s(self) -> float:
         return time.monotonic() - self.last_output_at
+
+
+def kill_process_groups(processes: Sequence[psutil.Process], grace_s: float) -> None:
+    """TERM each live process's group, then KILL what is left after `grace_s` (blocking)."""
+    alive = [p for p in processes if _running(p)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for process in alive:
+            with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(process.pid), sig)
+        _, alive = psutil.wait_procs(alive, timeout=grace_s)
+        if not alive:
+            return
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 class ProcessTable:

@@ -7,8 +7,10 @@ import logging
 
 from common.rpc import StandardServer, install_stop_signals
 from protos import worker_pb2, worker_pb2_grpc
+from workerd.api_runner import ApiRunner
 from workerd.config import WorkerdConfig
 from workerd.process import ProcessTable
+from workerd.reaper import Reaper, become_subreaper
 from workerd.servicer import WorkerServicer
 
 logger = logging.getLogger(__name__)
@@ -20,10 +22,17 @@ async def serve(config: WorkerdConfig) -> None:
     install_stop_signals(stop)
     config.ensure_dirs()
     table = ProcessTable()
+    reaper = Reaper(config, table)
+    if config.spec.uses_cli:
+        if not become_subreaper():
+            logger.warning("not a child subreaper: orphaned tool processes go to init")
+        await asyncio.to_thread(reaper.sweep_previous)
     name = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name
     server = StandardServer(config.paths.worker_socket(config.spec.name), [name])
-    worker_pb2_grpc.add_WorkerServicer_to_server(WorkerServicer(config, table), server.server)
+    api = ApiRunner(config)  # one Messages API client per worker (api mode), closed below
+    worker_pb2_grpc.add_WorkerServicer_to_server(WorkerServicer(config, table, api), server.server)
     await server.start()
+    reaping = asyncio.create_task(reaper.run())
     try:
         await stop.wait()
         logger.info("stopping: %d children to stop", len(table.all()))
@@ -31,3 +40,6 @@ async def serve(config: WorkerdConfig) -> None:
         # Cancelling the runs stops their children; stop_all is the backstop for stragglers.
         await server.stop(GRACE_S)
         await table.stop_all(config.stop_grace_ms / 1000)
+        reaping.cancel()
+        await asyncio.gather(reaping, return_exceptions=True)
+        await api.aclose()

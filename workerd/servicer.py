@@ -1,4 +1,5 @@
-"""Thin Worker servicer: Run streams a CliRunner's events; process listing and killing."""
+"""Thin Worker servicer: Run streams a CliRunner's (or, in api mode, an ApiRunner's) events;
+process listing and killing."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
 from common import __version__
-from common.errors import make_error
 from common.logs import request_id_var
 from protos import common_pb2 as pb
 from protos import worker_pb2, worker_pb2_grpc
+from workerd.api_runner import ApiRunner
 from workerd.config import WorkerdConfig
 from workerd.process import ProcessTable
 from workerd.runner import CliRunner
@@ -18,19 +19,21 @@ Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
 
 
 class WorkerServicer(worker_pb2_grpc.WorkerServicer):
-    def __init__(self, config: WorkerdConfig, table: ProcessTable) -> None:
+    def __init__(
+        self, config: WorkerdConfig, table: ProcessTable, api: ApiRunner | None = None
+    ) -> None:
         self._config = config
         self._table = table
         self._runner = CliRunner(config, table)
+        self._api = api or ApiRunner(config)  # its client is only made on first use
 
     async def Run(
         self, request: worker_pb2.RunRequest, context: Context
     ) -> AsyncIterator[pb.Event]:
         request_id_var.set(request.chat.request_id or "-")
-        if not self._config.spec.uses_cli:
-            yield make_error(
-                pb.INVALID_REQUEST, "api mode is not available in this version", param="model"
-            )
+        if self._config.spec.mode == "api":
+            async for event in self._api.run(request.chat):
+                yield event
             return
         async for event in self._runner.run(request.chat):
             yield event
@@ -70,6 +73,6 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
         return worker_pb2.WorkerStatus(
             name=self._config.spec.name,
             mode=self._config.spec.mode,
-            running=len(self._table.all()),
+            running=len(self._table.all()) + self._api.running,
             version=__version__,
         )

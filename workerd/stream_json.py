@@ -59,8 +59,12 @@ def status_code(status: int) -> int:
 class StreamJsonParser:
     """Feeds on decoded lines of one CLI run; remembers what it needs to judge the end."""
 
-    def __init__(self, *, tools_allowed: bool, now_ms: Callable[[], int] = _wall_ms) -> None:
+    def __init__(
+        self, *, tools_allowed: bool, structured: bool = False, now_ms: Callable[[], int] = _wall_ms
+    ) -> None:
         self.tools_allowed = tools_allowed
+        self.structured = structured
+        self._texted_messages: set[str] = set()
         self._now_ms = now_ms
         self.result_seen = False
         self.garbage_lines = 0
@@ -86,10 +90,14 @@ class StreamJsonParser:
 
     def feed(self, obj: dict[str, Any]) -> list[pb.Event]:
         kind = obj.get("type")
+        if obj.get("parent_tool_use_id") and kind in ("stream_event", "assistant"):
+            return self._tool_activity(obj) if kind == "assistant" else []  # a sub-agent's turn
         if kind == "stream_event":
             return self._stream_event(obj.get("event") or {})
         if kind == "assistant":
-            return self._assistant(obj)
+            return self._tool_activity(obj) + self._assistant(obj)
+        if kind == "user":
+            return self._tool_results(obj)
         if kind == "rate_limit_event":
             return self._rate_limit(obj.get("rate_limit_info") or {})
         if kind == "system" and obj.get("subtype") == "api_retry":
@@ -112,10 +120,38 @@ class StreamJsonParser:
                 return [pb.Event(model_info=pb.ModelInfo(model=model))]
         elif kind == "content_block_delta":
             delta = event.get("delta") or {}
-            if delta.get("type") == "text_delta" and delta.get("text"):
+            if delta.get("type") == "text_delta" and delta.get("text") and not self.structured:
                 self._streamed_messages.add(self._current_message)
-                return [pb.Event(text=pb.TextDelta(text=str(delta["text"])))]
+                return self._text(self._current_message, str(delta["text"]))
         return []
+
+    def _text(self, message_id: str, text: str) -> list[pb.Event]:
+        """Text of a later agent turn starts on a new paragraph, so turns never run together."""
+        events = []
+        if message_id not in self._texted_messages and self._texted_messages:
+            events.append(pb.Event(text=pb.TextDelta(text="\n\n")))
+        self._texted_messages.add(message_id)
+        events.append(pb.Event(text=pb.TextDelta(text=text)))
+        return events
+
+    def _tool_activity(self, obj: dict[str, Any]) -> list[pb.Event]:
+        """What the agent did: each tool call, for the event log (never client content)."""
+        blocks = (obj.get("message") or {}).get("content") or []
+        return [
+            pb.Event(activity=pb.Activity(kind="tool_use", detail=_tool_detail(block)))
+            for block in blocks
+            if isinstance(block, dict) and block.get("type") == "tool_use"
+        ]
+
+    def _tool_results(self, obj: dict[str, Any]) -> list[pb.Event]:
+        blocks = (obj.get("message") or {}).get("content") or []
+        events = []
+        for block in blocks if isinstance(blocks, list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                kind = "tool_error" if block.get("is_error") else "tool_result"
+                detail = mask_secrets(str(block.get("content", "")))[:300]
+                events.append(pb.Event(activity=pb.Activity(kind=kind, detail=detail)))
+        return events
 
     def _assistant(self, obj: dict[str, Any]) -> list[pb.Event]:
         message = obj.get("message") or {}
@@ -125,10 +161,14 @@ class StreamJsonParser:
         if message.get("id") in self._streamed_messages or message.get("model") == "<synthetic>":
             return []
         # Without partial deltas each assistant line carries one block: emit its text as is.
+        if self.structured:
+            return []
+        message_id = str(message.get("id", ""))
         return [
-            pb.Event(text=pb.TextDelta(text=str(block.get("text", ""))))
+            event
             for block in message.get("content") or []
             if isinstance(block, dict) and block.get("type") == "text" and block.get("text")
+            for event in self._text(message_id, str(block["text"]))
         ]
 
     def _rate_limit(self, info: dict[str, Any]) -> list[pb.Event]:
@@ -146,12 +186,21 @@ class StreamJsonParser:
         self.result_seen = True
         events = [pb.Event(usage=usage_of(obj.get("usage") or {}))]
         subtype = obj.get("subtype")
-        if subtype == "error_max_turns" and not self.tools_allowed:
-            # The model tried a tool in plain chat; the CLI refused it and no command ran.
-            events.append(
-                pb.Event(activity=pb.Activity(kind="tool_refused", detail="no tools in cli mode"))
-            )
+        if self.structured and not obj.get("is_error") and "structured_output" in obj:
+            text = json.dumps(obj["structured_output"], ensure_ascii=False)
+            events.insert(0, pb.Event(text=pb.TextDelta(text=text)))
             events.append(pb.Event(finish=pb.Finish(reason=pb.FINISH_STOP)))
+        elif self.structured and not obj.get("is_error"):
+            message = "the model did not return output matching the requested schema"
+            events.append(make_error(pb.UPSTREAM_ERROR, message))
+        elif subtype == "error_max_turns" and not self.tools_allowed and not self.structured:
+            # The model tried a tool in plain chat; the CLI refused it and no command ran.
+            detail = "no tools in cli mode"
+            events.append(pb.Event(activity=pb.Activity(kind="tool_refused", detail=detail)))
+            events.append(pb.Event(finish=pb.Finish(reason=pb.FINISH_STOP)))
+        elif subtype == "error_max_turns":
+            # The agent used up its turns: what it said so far stands, cut short.
+            events.append(pb.Event(finish=pb.Finish(reason=pb.FINISH_LENGTH)))
         elif obj.get("is_error"):
             events.append(self._error(obj))
         else:
@@ -200,3 +249,8 @@ def usage_of(usage: dict[str, Any]) -> pb.Usage:
         cache_read_tokens=number("cache_read_input_tokens"),
         cache_write_tokens=number("cache_creation_input_tokens"),
     )
+
+
+def _tool_detail(block: dict[str, Any]) -> str:
+    arguments = json.dumps(block.get("input", {}), ensure_ascii=False)
+    return mask_secrets(f"{block.get('name', '?')} {arguments}")[:300]

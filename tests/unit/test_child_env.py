@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workerd.child_env import FIXED, MARKER, child_env
+from workerd.child_env import FIXED, MARKER, STATE_MARKER, child_env
 
 OWN_TOKEN = "sk-ant-oat01-own-worker-token"
 OWN_KEY = "sk-ant-api03-own-worker-key"
+STATE_DIR = "/state"
 PARENT = {
     "PATH": "/custom/bin:/usr/bin",
     "LANG": "C.UTF-8",
@@ -39,6 +40,7 @@ def build(
 ) -> dict[str, str]:
     args: dict[str, Any] = {
         "worker": "w1",
+        "state_dir": STATE_DIR,
         "home": "/state/workers/w1/home",
         "config_dir": "/state/workers/w1/claude-config",
         "max_retries": 1,
@@ -106,6 +108,22 @@ def test_home_config_dir_retries_and_marker() -> None:
     assert env["CLAUDE_CODE_MAX_RETRIES"] == "2"
     assert env[MARKER] == "acct-7"
     assert MARKER == "CCP_WORKER"
+
+
+def test_state_dir_marker_tells_deployments_apart() -> None:
+    assert STATE_MARKER == "CCP_STATE_DIR"
+    assert build()[STATE_MARKER] == STATE_DIR
+    other = build(state_dir="/srv/other-proxy/state")
+    assert other[STATE_MARKER] == "/srv/other-proxy/state"
+    assert other[MARKER] == build()[MARKER]  # same worker name, different deployment
+
+
+def test_markers_are_not_inherited_from_the_parent() -> None:
+    # A workerd started by another proxy's child must not pass that proxy's markers on.
+    parent = {**PARENT, MARKER: "someone-else", STATE_MARKER: "/elsewhere"}
+    env = build(parent, worker="w1", state_dir=STATE_DIR)
+    assert env[MARKER] == "w1"
+    assert env[STATE_MARKER] == STATE_DIR
 
 
 def test_passthrough_and_fixed_values() -> None:

@@ -1,4 +1,4 @@
-"""workerd/cli_command.py: argv, stdin lines and env of one plain-chat CLI run."""
+"""workerd/cli_command.py: argv, stdin lines and env of one CLI run (cli and agent modes)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,23 @@ import pytest
 
 from protos import common_pb2 as pb
 from workerd.cli_command import (
-    HISTORY_CLOSE,
-    HISTORY_OPEN,
+    JSON_OBJECT_SCHEMA,
+    MAX_SCHEMA_BYTES,
+    AgentOptions,
+    CliInvocation,
     UnsupportedRequest,
-    build_chat_invocation,
-    conversation_blocks,
+    build_invocation,
     sampling_env,
-    system_prompt,
-    user_line,
 )
 
 BIN = "/opt/claude/bin/claude"
 SYSTEM_FILE = "/state/workers/1/chat/req-1.system.txt"
 USER_TEXT = "UNIQUE-USER-MARKER how tall is the Eiffel tower?"
 SYSTEM_TEXT = "UNIQUE-SYSTEM-MARKER You are a terse assistant."
+BUDGET = 400_000
+SCHEMA = json.dumps(
+    {"type": "object", "properties": {"height_m": {"type": "number"}}, "required": ["height_m"]}
+)
 
 
 def msg(role: pb.Role, *blocks: pb.ContentBlock) -> pb.ChatMessage:
@@ -34,15 +37,32 @@ def text(value: str) -> pb.ContentBlock:
     return pb.ContentBlock(text=value)
 
 
+def user(value: str) -> pb.ChatMessage:
+    return msg(pb.ROLE_USER, text(value))
+
+
+def assistant(value: str) -> pb.ChatMessage:
+    return msg(pb.ROLE_ASSISTANT, text(value))
+
+
 def request(*messages: pb.ChatMessage, **fields: Any) -> pb.ChatRequest:
     return pb.ChatRequest(request_id="req-1", model="sonnet", messages=list(messages), **fields)
 
 
-def simple() -> pb.ChatRequest:
-    return request(msg(pb.ROLE_SYSTEM, text(SYSTEM_TEXT)), msg(pb.ROLE_USER, text(USER_TEXT)))
+def simple(**fields: Any) -> pb.ChatRequest:
+    return request(msg(pb.ROLE_SYSTEM, text(SYSTEM_TEXT)), user(USER_TEXT), **fields)
 
 
-def stdin_message(line: str) -> dict[str, Any]:
+def build(
+    req: pb.ChatRequest,
+    agent: AgentOptions | None = None,
+    max_prompt_chars: int = BUDGET,
+) -> CliInvocation:
+    return build_invocation(BIN, req, SYSTEM_FILE, agent=agent, max_prompt_chars=max_prompt_chars)
+
+
+def decode(line: str) -> dict[str, Any]:
+    assert "\n" not in line and "\r" not in line
     obj = json.loads(line)
     assert isinstance(obj, dict)
     return obj
@@ -53,18 +73,22 @@ def flag_value(argv: list[str], flag: str) -> str:
     return argv[argv.index(flag) + 1]
 
 
-def test_argv_never_contains_prompt_or_system_text() -> None:
-    invocation = build_chat_invocation(BIN, simple(), SYSTEM_FILE)
-    for arg in invocation.argv:
-        assert "UNIQUE-USER-MARKER" not in arg
-        assert "UNIQUE-SYSTEM-MARKER" not in arg
-        assert "Eiffel" not in arg
-    assert invocation.system_prompt == SYSTEM_TEXT
-    assert USER_TEXT in "".join(invocation.stdin_lines)
+def all_lines(invocation: CliInvocation) -> list[str]:
+    return [line for _, line in invocation.history] + [invocation.final_line]
 
 
-def test_argv_shape() -> None:
-    argv = build_chat_invocation(BIN, simple(), SYSTEM_FILE).argv
+def unsupported(req: pb.ChatRequest, agent: AgentOptions | None = None) -> UnsupportedRequest:
+    with pytest.raises(UnsupportedRequest) as info:
+        build(req, agent)
+    return info.value
+
+
+# --- argv: cli mode --------------------------------------------------------------------------
+
+
+def test_cli_mode_argv_shape() -> None:
+    invocation = build(simple())
+    argv = invocation.argv
     assert argv[0] == BIN
     assert "-p" in argv
     assert flag_value(argv, "--tools") == ""
@@ -76,85 +100,226 @@ def test_argv_shape() -> None:
     assert "--verbose" in argv
     assert "--include-partial-messages" in argv
     assert "--no-session-persistence" in argv
-    assert "--system-prompt" not in argv
+    for absent in (
+        "--system-prompt",
+        "--append-system-prompt-file",
+        "--permission-mode",
+        "--allowedTools",
+        "--disallowedTools",
+        "--json-schema",
+    ):
+        assert absent not in argv, absent
     assert all(isinstance(arg, str) for arg in argv)
+    assert not invocation.tools_allowed
+    assert not invocation.structured
 
 
 def test_full_model_id_goes_to_model_flag() -> None:
     req = simple()
     req.model = "claude-opus-4-8"
-    assert flag_value(build_chat_invocation(BIN, req, SYSTEM_FILE).argv, "--model") == (
-        "claude-opus-4-8"
+    assert flag_value(build(req).argv, "--model") == "claude-opus-4-8"
+
+
+# --- argv: agent mode ------------------------------------------------------------------------
+
+
+def test_agent_mode_argv_shape() -> None:
+    invocation = build(simple(), AgentOptions(max_turns=7))
+    argv = invocation.argv
+    assert argv[0] == BIN
+    assert flag_value(argv, "--permission-mode") == "bypassPermissions"
+    assert flag_value(argv, "--max-turns") == "7"
+    assert flag_value(argv, "--append-system-prompt-file") == SYSTEM_FILE
+    assert flag_value(argv, "--model") == "sonnet"
+    assert flag_value(argv, "--input-format") == "stream-json"
+    assert "--tools" not in argv  # the agent keeps Claude Code's own tools
+    assert "--system-prompt-file" not in argv  # ... and its own system prompt
+    assert "--allowedTools" not in argv
+    assert "--disallowedTools" not in argv
+    assert invocation.tools_allowed
+    assert not invocation.structured
+
+
+def test_agent_default_max_turns() -> None:
+    argv = build(simple(), AgentOptions()).argv
+    assert flag_value(argv, "--max-turns") == str(AgentOptions().max_turns)
+
+
+def test_agent_tool_lists_are_joined_with_commas() -> None:
+    agent = AgentOptions(
+        allowed_tools=("Bash", "Read", "Edit"), disallowed_tools=("WebFetch", "WebSearch")
     )
+    argv = build(simple(), agent).argv
+    assert flag_value(argv, "--allowedTools") == "Bash,Read,Edit"
+    assert flag_value(argv, "--disallowedTools") == "WebFetch,WebSearch"
 
 
-def test_stdin_is_one_json_user_line() -> None:
-    invocation = build_chat_invocation(BIN, simple(), SYSTEM_FILE)
-    assert len(invocation.stdin_lines) == 1
-    line = invocation.stdin_lines[0]
-    obj = stdin_message(line)
-    assert obj["type"] == "user"
-    assert obj["message"]["role"] == "user"
-    assert obj["message"]["content"] == USER_TEXT
-    assert obj["parent_tool_use_id"] is None
+def test_agent_only_disallowed_tools() -> None:
+    argv = build(simple(), AgentOptions(disallowed_tools=("Bash",))).argv
+    assert "--allowedTools" not in argv
+    assert flag_value(argv, "--disallowedTools") == "Bash"
 
 
-def test_stdin_line_has_no_raw_newline_and_keeps_unicode() -> None:
-    req = request(msg(pb.ROLE_USER, text("line one\nline two\r\n\u2028 — ünïcode 🐍")))
-    (line,) = build_chat_invocation(BIN, req, SYSTEM_FILE).stdin_lines
-    assert "\n" not in line and "\r" not in line
-    assert stdin_message(line)["message"]["content"] == "line one\nline two\r\n\u2028 — ünïcode 🐍"
-
-
-def test_several_system_messages_are_joined() -> None:
+@pytest.mark.parametrize("agent", [None, AgentOptions(allowed_tools=("Bash",))])
+def test_argv_never_contains_prompt_or_system_text(agent: AgentOptions | None) -> None:
     req = request(
-        msg(pb.ROLE_SYSTEM, text("first")),
-        msg(pb.ROLE_USER, text("hi")),
-        msg(pb.ROLE_SYSTEM, text("second"), text("more")),
-        msg(pb.ROLE_SYSTEM),
+        msg(pb.ROLE_SYSTEM, text(SYSTEM_TEXT)),
+        user("UNIQUE-OLD-USER-MARKER"),
+        assistant("UNIQUE-OLD-ASSISTANT-MARKER"),
+        user(USER_TEXT),
     )
-    assert system_prompt(req) == "first\n\nsecond\nmore"
+    invocation = build(req, agent)
+    for arg in invocation.argv:
+        for marker in ("UNIQUE-", "Eiffel", "terse"):
+            assert marker not in arg
+    assert invocation.system_prompt == SYSTEM_TEXT
+    joined = "".join(all_lines(invocation))
+    assert "UNIQUE-OLD-USER-MARKER" in joined
+    assert "UNIQUE-OLD-ASSISTANT-MARKER" in joined
+    assert "Eiffel" in invocation.final_line
+    assert "UNIQUE-SYSTEM-MARKER" not in joined  # system text goes to the file only
 
 
-def test_no_system_message_is_empty_prompt() -> None:
-    req = request(msg(pb.ROLE_USER, text("hi")))
-    assert system_prompt(req) == ""
-    assert build_chat_invocation(BIN, req, SYSTEM_FILE).system_prompt == ""
+# --- unsupported requests --------------------------------------------------------------------
 
 
-def test_tools_are_unsupported() -> None:
+@pytest.mark.parametrize("agent", [None, AgentOptions()])
+def test_client_tools_are_unsupported(agent: AgentOptions | None) -> None:
     req = simple()
     req.tools.append(pb.ToolSpec(name="get_weather", parameters_json="{}"))
-    with pytest.raises(UnsupportedRequest) as info:
-        build_chat_invocation(BIN, req, SYSTEM_FILE)
-    assert info.value.param == "tools"
-
-
-@pytest.mark.parametrize("fmt", [pb.RESPONSE_FORMAT_JSON_OBJECT, pb.RESPONSE_FORMAT_JSON_SCHEMA])
-def test_response_format_is_unsupported(fmt: pb.ResponseFormat) -> None:
-    req = simple()
-    req.response_format = fmt
-    with pytest.raises(UnsupportedRequest) as info:
-        build_chat_invocation(BIN, req, SYSTEM_FILE)
-    assert info.value.param == "response_format"
+    assert unsupported(req, agent).param == "tools"
 
 
 def test_remote_image_url_is_unsupported_even_in_history() -> None:
     req = request(
         msg(pb.ROLE_USER, pb.ContentBlock(image=pb.ImageBlock(url="https://example.com/a.png"))),
-        msg(pb.ROLE_ASSISTANT, text("nice")),
-        msg(pb.ROLE_USER, text("and now?")),
+        assistant("nice"),
+        user("and now?"),
     )
-    with pytest.raises(UnsupportedRequest) as info:
-        build_chat_invocation(BIN, req, SYSTEM_FILE)
-    assert info.value.param == "messages"
+    assert unsupported(req).param == "messages"
+
+
+def test_last_message_from_assistant_is_unsupported() -> None:
+    req = request(msg(pb.ROLE_SYSTEM, text("s")), user("hi"), assistant("hello"))
+    error = unsupported(req)
+    assert error.param == "messages"
+    assert str(error)
 
 
 def test_no_user_message_is_unsupported() -> None:
-    req = request(msg(pb.ROLE_SYSTEM, text("s")), msg(pb.ROLE_ASSISTANT, text("a")))
-    with pytest.raises(UnsupportedRequest) as info:
-        build_chat_invocation(BIN, req, SYSTEM_FILE)
-    assert info.value.param == "messages"
+    assert unsupported(request(msg(pb.ROLE_SYSTEM, text("s")))).param == "messages"
+    assert unsupported(request()).param == "messages"
+
+
+# --- response_format -------------------------------------------------------------------------
+
+
+def test_json_object_becomes_object_schema() -> None:
+    invocation = build(simple(response_format=pb.RESPONSE_FORMAT_JSON_OBJECT))
+    assert json.loads(flag_value(invocation.argv, "--json-schema")) == {"type": "object"}
+    assert JSON_OBJECT_SCHEMA == {"type": "object"}
+    assert flag_value(invocation.argv, "--max-turns") == "2"  # the schema needs its tool turn
+    assert invocation.structured
+    assert not invocation.tools_allowed
+
+
+def test_json_schema_is_passed_verbatim() -> None:
+    req = simple(response_format=pb.RESPONSE_FORMAT_JSON_SCHEMA, json_schema=SCHEMA)
+    invocation = build(req)
+    assert flag_value(invocation.argv, "--json-schema") == SCHEMA
+    assert flag_value(invocation.argv, "--max-turns") == "2"
+    assert flag_value(invocation.argv, "--tools") == ""
+    assert invocation.structured
+
+
+def test_json_schema_in_agent_mode_keeps_agent_turns() -> None:
+    req = simple(response_format=pb.RESPONSE_FORMAT_JSON_SCHEMA, json_schema=SCHEMA)
+    invocation = build(req, AgentOptions(max_turns=5))
+    assert flag_value(invocation.argv, "--json-schema") == SCHEMA
+    assert flag_value(invocation.argv, "--max-turns") == "5"
+    assert invocation.structured and invocation.tools_allowed
+
+
+def test_schema_ignored_for_text_format() -> None:
+    invocation = build(simple(response_format=pb.RESPONSE_FORMAT_TEXT, json_schema=SCHEMA))
+    assert "--json-schema" not in invocation.argv
+    assert not invocation.structured
+
+
+def test_schema_at_the_size_limit_is_accepted() -> None:
+    padding = MAX_SCHEMA_BYTES - len('{"description": ""}')
+    schema = json.dumps({"description": "x" * padding})
+    assert len(schema.encode()) == MAX_SCHEMA_BYTES
+    req = simple(response_format=pb.RESPONSE_FORMAT_JSON_SCHEMA, json_schema=schema)
+    assert flag_value(build(req).argv, "--json-schema") == schema
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "x" * (MAX_SCHEMA_BYTES - len('{"description": ""}') + 1),
+        "é" * (MAX_SCHEMA_BYTES // 2),  # fewer characters than the limit, more bytes
+    ],
+)
+def test_oversized_schema_is_rejected(description: str) -> None:
+    schema = json.dumps({"description": description}, ensure_ascii=False)
+    assert MAX_SCHEMA_BYTES == 64 * 1024
+    req = simple(response_format=pb.RESPONSE_FORMAT_JSON_SCHEMA, json_schema=schema)
+    assert unsupported(req).param == "response_format"
+
+
+# --- stdin lines -----------------------------------------------------------------------------
+
+
+def test_single_turn_is_one_normal_user_line() -> None:
+    invocation = build(simple())
+    assert invocation.history == []
+    obj = decode(invocation.final_line)
+    assert obj["type"] == "user"
+    assert obj["message"] == {"role": "user", "content": USER_TEXT}
+    assert obj["parent_tool_use_id"] is None
+    assert "shouldQuery" not in obj
+
+
+def test_history_lines_replay_earlier_turns_in_order() -> None:
+    req = request(
+        msg(pb.ROLE_SYSTEM, text(SYSTEM_TEXT)),
+        user("What is 2+2?"),
+        assistant("It is 4."),
+        user("And times 3?"),
+        assistant("12."),
+        user("Minus 2?"),
+    )
+    invocation = build(req)
+    assert [role for role, _ in invocation.history] == ["user", "assistant", "user", "assistant"]
+    first, second, third, fourth = (decode(line) for _, line in invocation.history)
+    for silent, content in ((first, "What is 2+2?"), (third, "And times 3?")):
+        assert silent["type"] == "user"
+        assert silent["shouldQuery"] is False
+        assert silent["message"] == {"role": "user", "content": content}
+    for reply, content in ((second, "It is 4."), (fourth, "12.")):
+        assert reply["type"] == "assistant"
+        assert reply["message"] == {
+            "role": "assistant",
+            "content": [{"type": "text", "text": content}],
+        }
+        assert "shouldQuery" not in reply
+    final = decode(invocation.final_line)
+    assert final["message"] == {"role": "user", "content": "Minus 2?"}
+    assert "shouldQuery" not in final
+
+
+def test_every_line_is_valid_json_and_keeps_unicode() -> None:
+    tricky = 'line one\nline two\r\n\u2028 — ünïcode 🐍 "quoted" \\ back'
+    req = request(user(tricky), assistant(tricky), user(tricky))
+    invocation = build(req)
+    lines = all_lines(invocation)
+    assert len(lines) == 3
+    for line in lines:
+        obj = decode(line)
+        content = obj["message"]["content"]
+        assert tricky in (content if isinstance(content, str) else content[0]["text"])
+    assert "🐍" in invocation.final_line  # not \\u-escaped
 
 
 def test_image_block_becomes_base64_source() -> None:
@@ -166,8 +331,7 @@ def test_image_block_becomes_base64_source() -> None:
             pb.ContentBlock(image=pb.ImageBlock(media_type="image/png", data=data)),
         )
     )
-    (line,) = build_chat_invocation(BIN, req, SYSTEM_FILE).stdin_lines
-    content = stdin_message(line)["message"]["content"]
+    content = decode(build(req).final_line)["message"]["content"]
     assert content == [
         {"type": "text", "text": "what is in this image?"},
         {
@@ -181,30 +345,9 @@ def test_image_block_becomes_base64_source() -> None:
     ]
 
 
-def test_history_is_rendered_before_the_newest_user_turn() -> None:
+def test_tool_messages_become_user_turns_with_labelled_text() -> None:
     req = request(
-        msg(pb.ROLE_SYSTEM, text(SYSTEM_TEXT)),
-        msg(pb.ROLE_USER, text("What is 2+2?")),
-        msg(pb.ROLE_ASSISTANT, text("It is 4.")),
-        msg(pb.ROLE_USER, text("And times 3?")),
-    )
-    (line,) = build_chat_invocation(BIN, req, SYSTEM_FILE).stdin_lines
-    content = stdin_message(line)["message"]["content"]
-    assert isinstance(content, list) and len(content) == 2
-    transcript, newest = content
-    assert newest == {"type": "text", "text": "And times 3?"}
-    assert transcript["type"] == "text"
-    body = transcript["text"]
-    assert body.startswith(HISTORY_OPEN + "\n")
-    assert body.endswith("\n" + HISTORY_CLOSE)
-    assert body.index("User: What is 2+2?") < body.index("Assistant: It is 4.")
-    assert "And times 3?" not in body
-    assert "UNIQUE-SYSTEM-MARKER" not in body  # system text goes to the file only
-
-
-def test_history_renders_tool_calls_and_results() -> None:
-    req = request(
-        msg(pb.ROLE_USER, text("weather in Oslo?")),
+        user("weather in Oslo?"),
         msg(
             pb.ROLE_ASSISTANT,
             pb.ContentBlock(
@@ -217,52 +360,59 @@ def test_history_renders_tool_calls_and_results() -> None:
             pb.ROLE_TOOL,
             pb.ContentBlock(tool_result=pb.ToolResultBlock(tool_use_id="call_1", content="sunny")),
         ),
-        msg(pb.ROLE_ASSISTANT, text("It is sunny.")),
-        msg(pb.ROLE_USER, text("thanks")),
     )
-    blocks = conversation_blocks(req)
-    body = blocks[0]["text"]
-    assert "get_weather" in body and '{"city":"Oslo"}' in body
-    assert "Tool result:" in body and "sunny" in body
-    assert body.index("get_weather") < body.index("sunny") < body.index("It is sunny.")
-    assert blocks[1:] == [{"type": "text", "text": "thanks"}]
+    invocation = build(req)
+    assert [role for role, _ in invocation.history] == ["user", "assistant"]
+    call = decode(invocation.history[1][1])["message"]["content"]
+    assert len(call) == 1 and call[0]["type"] == "text"
+    assert "get_weather" in call[0]["text"] and '{"city":"Oslo"}' in call[0]["text"]
+    final = decode(invocation.final_line)["message"]["content"]
+    assert isinstance(final, str)
+    assert "call_1" in final and "sunny" in final
 
 
-def test_single_turn_has_no_history_block() -> None:
-    blocks = conversation_blocks(request(msg(pb.ROLE_USER, text("a"), text("b"))))
-    assert blocks == [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
-    assert all(HISTORY_OPEN not in b.get("text", "") for b in blocks)
+def test_truncation_follows_the_prompt_budget() -> None:
+    req = request(user("a" * 5_000), assistant("b" * 5_000), user("c" * 100))
+    full = build(req, max_prompt_chars=20_000)
+    assert len(full.history) == 2
+    cut = build(req, max_prompt_chars=1_000)
+    assert cut.history == []
+    final = decode(cut.final_line)["message"]["content"]
+    assert isinstance(final, list)
+    assert "2 earlier messages" in final[0]["text"]
+    assert final[1] == {"type": "text", "text": "c" * 100}
 
 
-def test_user_line_content_is_string_only_for_one_text_block() -> None:
-    one = stdin_message(user_line([{"type": "text", "text": "x"}]))
-    assert one["message"]["content"] == "x"
-    two = stdin_message(user_line([{"type": "text", "text": "x"}, {"type": "text", "text": "y"}]))
-    assert two["message"]["content"] == [
-        {"type": "text", "text": "x"},
-        {"type": "text", "text": "y"},
-    ]
+def test_system_prompt_joins_system_messages() -> None:
+    req = request(
+        msg(pb.ROLE_SYSTEM, text("first")),
+        user("hi"),
+        msg(pb.ROLE_SYSTEM, text("second"), text("more")),
+        msg(pb.ROLE_SYSTEM),
+        user("again"),
+    )
+    invocation = build(req)
+    assert invocation.system_prompt == "first\n\nsecond\nmore"
+    assert build(request(user("hi"))).system_prompt == ""
+
+
+# --- sampling env ----------------------------------------------------------------------------
 
 
 def test_sampling_env_empty_without_knobs() -> None:
     assert sampling_env(simple()) == {}
-    assert build_chat_invocation(BIN, simple(), SYSTEM_FILE).env == {}
+    assert build(simple()).env == {}
 
 
 def test_max_tokens_only() -> None:
-    env = sampling_env(request(msg(pb.ROLE_USER, text("x")), max_tokens=256))
+    env = sampling_env(request(user("x"), max_tokens=256))
     assert env == {"CLAUDE_CODE_MAX_OUTPUT_TOKENS": "256"}
 
 
 def test_sampling_knobs_go_to_extra_body_and_disable_thinking() -> None:
-    req = request(
-        msg(pb.ROLE_USER, text("x")),
-        max_tokens=1000,
-        temperature=0.7,
-        top_p=0.9,
-        stop=["END", "\n\n"],
-    )
-    env = build_chat_invocation(BIN, req, SYSTEM_FILE).env
+    req = request(user("x"), max_tokens=1000, temperature=0.7, top_p=0.9, stop=["END", "\n\n"])
+    env = build(req).env
+    assert env == sampling_env(req)
     assert env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] == "1000"
     assert env["CLAUDE_CODE_DISABLE_THINKING"] == "1"
     assert json.loads(env["CLAUDE_CODE_EXTRA_BODY"]) == {
@@ -273,12 +423,19 @@ def test_sampling_knobs_go_to_extra_body_and_disable_thinking() -> None:
 
 
 def test_zero_temperature_is_still_sent() -> None:
-    env = sampling_env(request(msg(pb.ROLE_USER, text("x")), temperature=0.0))
+    env = sampling_env(request(user("x"), temperature=0.0))
     assert json.loads(env["CLAUDE_CODE_EXTRA_BODY"]) == {"temperature": 0.0}
     assert env["CLAUDE_CODE_DISABLE_THINKING"] == "1"
     assert "CLAUDE_CODE_MAX_OUTPUT_TOKENS" not in env
 
 
-def test_stop_alone_goes_to_extra_body() -> None:
-    env = sampling_env(request(msg(pb.ROLE_USER, text("x")), stop=["STOP"]))
-    assert json.loads(env["CLAUDE_CODE_EXTRA_BODY"]) == {"stop_sequences": ["STOP"]}
+def test_top_p_alone_disables_thinking() -> None:
+    env = sampling_env(request(user("x"), top_p=0.5))
+    assert json.loads(env["CLAUDE_CODE_EXTRA_BODY"]) == {"top_p": 0.5}
+    assert env["CLAUDE_CODE_DISABLE_THINKING"] == "1"
+
+
+def test_stop_alone_goes_to_extra_body_and_keeps_thinking() -> None:
+    env = sampling_env(request(user("x"), stop=["STOP"]))
+    assert env == {"CLAUDE_CODE_EXTRA_BODY": json.dumps({"stop_sequences": ["STOP"]})}
+    assert "CLAUDE_CODE_DISABLE_THINKING" not in env

@@ -176,8 +176,12 @@ def only_error(events: list[pb.Event]) -> pb.Error:
     return errors[0]
 
 
-def parser(tools_allowed: bool = False, now_ms: int = 0) -> StreamJsonParser:
-    return StreamJsonParser(tools_allowed=tools_allowed, now_ms=lambda: now_ms)
+def parser(
+    tools_allowed: bool = False, now_ms: int = 0, structured: bool = False
+) -> StreamJsonParser:
+    return StreamJsonParser(
+        tools_allowed=tools_allowed, structured=structured, now_ms=lambda: now_ms
+    )
 
 
 def test_streamed_turn_end_to_end() -> None:
@@ -274,7 +278,9 @@ def test_assistant_without_deltas_emits_its_text_once() -> None:
         ),
     )
     assert texts(events) == ["Hello ", "world"]
-    assert kinds(events) == ["text", "text"]
+    # The tool_use block is reported as activity (before the text), never as content.
+    assert kinds(events) == ["activity", "text", "text"]
+    assert events[0].activity.kind == "tool_use"
 
 
 def test_assistant_lines_per_block_without_deltas_all_emit_text() -> None:
@@ -478,20 +484,32 @@ def test_error_max_turns_in_plain_chat_finishes_normally() -> None:
     assert p.finish(1) == []
 
 
-def test_error_max_turns_with_tools_allowed_is_an_error() -> None:
+def test_error_max_turns_with_tools_allowed_finishes_with_length() -> None:
+    # An agent that used up its turns: what it said so far stands, cut short (not an error).
+    p = parser(tools_allowed=True)
     events = run(
-        parser(tools_allowed=True),
+        p,
+        message_start(),
+        text_delta("Working on it."),
+        assistant([{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {}}]),
         {
             "type": "result",
             "subtype": "error_max_turns",
             "is_error": True,
             "api_error_status": None,
+            "stop_reason": "tool_use",
+            "terminal_reason": "max_turns",
             "errors": ["Reached maximum number of turns (1)"],
-            "usage": {},
+            "usage": {"input_tokens": 20, "output_tokens": 5},
         },
     )
-    error = only_error(events)
-    assert "maximum number of turns" in error.message
+    assert "error" not in kinds(events)
+    assert texts(events) == ["Working on it."]
+    assert kinds(events)[-2:] == ["usage", "finish"]
+    assert events[-2].usage.input_tokens == 20
+    assert events[-1].finish.reason == pb.FINISH_LENGTH
+    assert p.result_seen
+    assert p.finish(1) == []
 
 
 def test_max_output_tokens_category_finishes_with_length() -> None:
@@ -568,7 +586,9 @@ def test_finish_after_error_result_adds_nothing() -> None:
 @pytest.mark.parametrize(
     "obj",
     [
-        {"type": "user", "message": {"role": "user", "content": [{"type": "tool_result"}]}},
+        {"type": "user", "message": {"role": "user", "content": "plain text"}},
+        {"type": "user", "message": {"role": "user", "content": [{"type": "text", "text": "x"}]}},
+        {"type": "user"},
         {"type": "system", "subtype": "model_fallback", "fallback_model": "claude-haiku"},
         {"type": "system", "subtype": "thinking_tokens", "estimated_tokens": 3},
         {"type": "system", "subtype": "init"},
@@ -662,5 +682,235 @@ def test_tool_loop_second_message_streams_too() -> None:
         assistant([{"type": "text", "text": "Done."}], "msg_2"),
         result_success(),
     )
-    assert texts(events) == ["I will run a command.", "Done."]
+    # The second agent turn starts on a new paragraph (see the separator tests below).
+    assert texts(events) == ["I will run a command.", "\n\n", "Done."]
     assert kinds(events).count("model_info") == 1
+
+
+# --- agent mode: turn separation and tool activity -------------------------------------------
+
+
+def tool_use_line(
+    name: str = "Bash", tool_input: dict[str, Any] | None = None, message_id: str = "msg_1"
+) -> dict[str, Any]:
+    block = {"type": "tool_use", "id": "toolu_1", "name": name, "input": tool_input or {}}
+    return assistant([block], message_id)
+
+
+def tool_result_line(content: Any, is_error: bool = False) -> dict[str, Any]:
+    block = {"tool_use_id": "toolu_1", "type": "tool_result", "content": content}
+    block["is_error"] = is_error
+    return {
+        "type": "user",
+        "message": {"role": "user", "content": [block]},
+        "parent_tool_use_id": None,
+        "session_id": SESSION,
+        "uuid": "u",
+        "tool_use_result": {"stdout": "hi", "stderr": "", "interrupted": False},
+    }
+
+
+def activities(events: list[pb.Event]) -> list[tuple[str, str]]:
+    return [
+        (e.activity.kind, e.activity.detail) for e in events if e.WhichOneof("kind") == "activity"
+    ]
+
+
+def test_first_text_has_no_separator() -> None:
+    events = run(parser(tools_allowed=True), message_start("msg_1"), text_delta("Hi"))
+    assert texts(events) == ["Hi"]
+
+
+def test_second_agent_message_starts_with_a_paragraph_break() -> None:
+    p = parser(tools_allowed=True)
+    first = run(
+        p,
+        message_start("msg_1"),
+        text_delta("I will run "),
+        text_delta("a command."),
+        assistant([{"type": "text", "text": "I will run a command."}], "msg_1"),
+        tool_use_line(message_id="msg_1"),
+        tool_result_line("hi"),
+    )
+    assert texts(first) == ["I will run ", "a command."]
+    second = run(p, message_start("msg_2"), text_delta("It "), text_delta("printed hi."))
+    assert texts(second) == ["\n\n", "It ", "printed hi."]
+    third = run(p, message_start("msg_3"), text_delta("Done."))
+    assert texts(third) == ["\n\n", "Done."]
+
+
+def test_paragraph_break_also_without_partial_messages() -> None:
+    p = parser(tools_allowed=True)
+    events = run(
+        p,
+        assistant([{"type": "text", "text": "Let me look."}], "msg_1"),
+        tool_use_line(message_id="msg_1"),
+        tool_result_line("file.txt"),
+        assistant([{"type": "text", "text": "Found "}], "msg_2"),
+        assistant([{"type": "text", "text": "one file."}], "msg_2"),
+    )
+    assert texts(events) == ["Let me look.", "\n\n", "Found ", "one file."]
+
+
+def test_no_separator_when_the_first_message_had_no_text() -> None:
+    p = parser(tools_allowed=True)
+    events = run(
+        p,
+        message_start("msg_1"),
+        tool_use_line(message_id="msg_1"),
+        tool_result_line("hi"),
+        message_start("msg_2"),
+        text_delta("It printed hi."),
+    )
+    assert texts(events) == ["It printed hi."]
+
+
+def test_tool_use_becomes_activity_with_tool_name_and_input() -> None:
+    p = parser(tools_allowed=True)
+    events = run(p, tool_use_line("Bash", {"command": "ls -la"}))
+    assert kinds(events) == ["activity"]
+    ((kind, detail),) = activities(events)
+    assert kind == "tool_use"
+    assert detail.startswith("Bash")
+    assert "ls -la" in detail
+
+
+def test_each_tool_use_block_is_one_activity() -> None:
+    message = assistant(
+        [
+            {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"path": "a"}},
+            {"type": "tool_use", "id": "toolu_2", "name": "Grep", "input": {"pattern": "b"}},
+        ]
+    )
+    details = [detail for _, detail in activities(run(parser(tools_allowed=True), message))]
+    assert [d.split()[0] for d in details] == ["Read", "Grep"]
+
+
+def test_tool_use_detail_is_masked_and_bounded() -> None:
+    secret = "sk-ant-oat01-abcdefghijklmnopqrstuvwxyz"
+    events = run(
+        parser(tools_allowed=True),
+        tool_use_line("Bash", {"command": f"curl -H 'x-api-key: {secret}' " + "x" * 1000}),
+    )
+    ((_, detail),) = activities(events)
+    assert "abcdefghijklmnop" not in detail
+    assert len(detail) <= 300
+
+
+def test_tool_use_without_name_still_reported() -> None:
+    events = run(parser(tools_allowed=True), assistant([{"type": "tool_use", "id": "t"}]))
+    assert [kind for kind, _ in activities(events)] == ["tool_use"]
+
+
+def test_tool_result_becomes_activity() -> None:
+    events = run(parser(tools_allowed=True), tool_result_line("hi\npgid= 8293"))
+    assert kinds(events) == ["activity"]
+    ((kind, detail),) = activities(events)
+    assert kind == "tool_result"
+    assert "pgid= 8293" in detail
+
+
+def test_failed_tool_result_becomes_tool_error() -> None:
+    events = run(
+        parser(tools_allowed=True),
+        tool_result_line("<tool_use_error>Error: No such tool available: Bash", is_error=True),
+    )
+    ((kind, detail),) = activities(events)
+    assert kind == "tool_error"
+    assert "No such tool available" in detail
+
+
+def test_tool_result_detail_is_masked_and_bounded() -> None:
+    secret = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz"
+    events = run(parser(tools_allowed=True), tool_result_line(f"key={secret} " + "y" * 1000))
+    ((_, detail),) = activities(events)
+    assert "abcdefghijklmnop" not in detail
+    assert len(detail) <= 300
+
+
+def test_tool_result_with_block_list_content() -> None:
+    events = run(
+        parser(tools_allowed=True), tool_result_line([{"type": "text", "text": "listing done"}])
+    )
+    ((kind, detail),) = activities(events)
+    assert kind == "tool_result"
+    assert "listing done" in detail
+
+
+def test_tool_activity_is_never_text() -> None:
+    p = parser(tools_allowed=True)
+    events = run(
+        p,
+        tool_use_line("Bash", {"command": "echo SECRET-OUTPUT"}),
+        tool_result_line("SECRET-OUTPUT"),
+        result_success(),
+    )
+    assert texts(events) == []
+    assert kinds(events) == ["activity", "activity", "usage", "finish"]
+
+
+# --- structured output (--json-schema) -------------------------------------------------------
+
+
+def result_structured(output: Any) -> dict[str, Any]:
+    obj = result_success(text="")
+    obj["structured_output"] = output
+    return obj
+
+
+def test_structured_mode_emits_only_the_structured_output() -> None:
+    p = parser(structured=True)
+    output = {"height_m": 330, "name": "Tour Eiffel — Paris"}
+    events = run(
+        p,
+        message_start("msg_1"),
+        text_delta("Some "),
+        text_delta("prose."),
+        assistant([{"type": "text", "text": "Some prose."}], "msg_1"),
+        assistant(
+            [{"type": "tool_use", "id": "toolu_1", "name": "StructuredOutput", "input": output}],
+            "msg_1",
+        ),
+        message_start("msg_2"),
+        text_delta("More prose."),
+        assistant([{"type": "text", "text": "More prose."}], "msg_2"),
+        result_structured(output),
+    )
+    (text,) = texts(events)
+    assert json.loads(text) == output
+    assert "—" in text  # not \u-escaped
+    assert kinds(events)[-3:] == ["text", "usage", "finish"]
+    assert events[-1].finish.reason == pb.FINISH_STOP
+    assert events[-2].usage.output_tokens == 12
+
+
+def test_structured_mode_without_deltas_suppresses_assistant_text() -> None:
+    p = parser(structured=True)
+    events = run(p, assistant([{"type": "text", "text": "prose"}], "msg_1"))
+    assert texts(events) == []
+
+
+@pytest.mark.parametrize("output", [{}, [1, 2], "text", 42, None])
+def test_structured_output_of_any_json_type(output: Any) -> None:
+    events = run(parser(structured=True), result_structured(output))
+    (text,) = texts(events)
+    assert json.loads(text) == output
+    assert events[-1].finish.reason == pb.FINISH_STOP
+
+
+def test_structured_mode_error_result_is_an_error() -> None:
+    text = "API Error: 500 Internal server error."
+    events = run(
+        parser(structured=True),
+        synthetic_error(text, "server_error"),
+        result_api_error(text, 500),
+    )
+    assert only_error(events).code == pb.UPSTREAM_ERROR
+    assert texts(events) == []
+
+
+def test_structured_output_ignored_when_not_in_structured_mode() -> None:
+    p = parser()
+    events = run(p, message_start(), text_delta("plain"), result_structured({"a": 1}))
+    assert texts(events) == ["plain"]
+    assert events[-1].finish.reason == pb.FINISH_STOP

@@ -1,0 +1,99 @@
+"""The accounting database's schema, as numbered migrations applied in order.
+
+`PRAGMA user_version` holds the version a database is at; `migrate` applies every later step,
+each in its own transaction, so an interrupted upgrade leaves a consistent older version and a
+re-run does nothing. Never edit a released step: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: one row per finished request, and lifetime totals that survive pruning.
+    (
+        """CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            ts REAL NOT NULL,
+            source TEXT NOT NULL,
+            model TEXT NOT NULL,
+            worker TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            status TEXT NOT NULL,
+            error_category TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            ttft_ms INTEGER,
+            duration_ms INTEGER NOT NULL,
+            retries INTEGER NOT NULL
+        )""",
+        "CREATE INDEX requests_by_ts ON requests (ts)",
+        """CREATE TABLE totals (
+            model TEXT NOT NULL,
+            worker TEXT NOT NULL,
+            status TEXT NOT NULL,
+            error_category TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            last_ts REAL NOT NULL,
+            PRIMARY KEY (model, worker, status, error_category)
+        )""",
+    ),
+    # 2: the event log (bounded by the writer) and lifetime counts per type.
+    (
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            type TEXT NOT NULL,
+            ts REAL NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        "CREATE TABLE event_counts (type TEXT PRIMARY KEY, count INTEGER NOT NULL)",
+    ),
+    # 3: lifetime latency histograms (per-bucket counts, plus count and sum per metric).
+    (
+        """CREATE TABLE histogram_buckets (
+            metric TEXT NOT NULL,
+            le TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (metric, le)
+        )""",
+        """CREATE TABLE histogram_sums (
+            metric TEXT PRIMARY KEY,
+            count INTEGER NOT NULL,
+            sum_s REAL NOT NULL
+        )""",
+    ),
+)
+LATEST = len(MIGRATIONS)
+
+
+class SchemaTooNew(Exception):
+    """The database was written by a newer proxy; refusing beats corrupting it."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, upto: int = LATEST) -> int:
+    """Bring the database to version `upto` (default: the latest); returns the version."""
+    version = schema_version(conn)
+    if version > LATEST:
+        raise SchemaTooNew(f"database schema v{version} is newer than this proxy's v{LATEST}")
+    for number in range(version + 1, upto + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return schema_version(conn)

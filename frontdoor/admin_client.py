@@ -1,0 +1,167 @@
+"""Typed wrapper over the controller's Admin service: JSON-ready answers, errors as ApiError."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from common.rpc import open_channel
+from frontdoor.errors import ApiError
+from protos import controller_pb2, controller_pb2_grpc
+
+logger = logging.getLogger(__name__)
+DEADLINE_S = 5.0
+KILL_DEADLINE_S = 35.0  # the controller gives the workerd 30 s to interrupt, TERM and KILL
+_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_request_error"),
+    grpc.StatusCode.NOT_FOUND: (404, "not_found_error"),
+}
+
+
+def _api_error(exc: grpc.aio.AioRpcError) -> ApiError:
+    status, error_type = _STATUS.get(exc.code(), (0, ""))
+    if status:
+        return ApiError(status, exc.details() or exc.code().name, error_type)
+    logger.warning("admin call failed: %s", exc.code().name)
+    return ApiError(
+        503,
+        "the proxy's controller is unavailable; try again shortly",
+        "service_unavailable",
+        retry_after_s=2,
+    )
+
+
+def plain_numbers(value: Any) -> Any:
+    """Struct numbers are doubles: whole ones become ints again, recursively."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_numbers(item) for item in value]
+    return value
+
+
+def event_json(event: controller_pb2.ProxyEvent) -> dict[str, Any]:
+    return {"id": event.id, "type": event.type, "ts": event.ts, "data": json.loads(event.data_json)}
+
+
+def process_json(process: controller_pb2.CliProcess) -> dict[str, Any]:
+    return {
+        "pid": process.pid,
+        "worker": process.worker,
+        "requestId": process.request_id,
+        "model": process.model,
+        "state": process.state,
+        "ageS": round(process.age_s, 3),
+        "idleS": round(process.idle_s, 3),
+        "stale": process.stale,
+        "staleReason": process.stale_reason,
+    }
+
+
+def _point_json(point: controller_pb2.HistoryPoint) -> dict[str, Any]:
+    return {
+        "ts": plain_numbers(point.ts),
+        "requests": point.requests,
+        "errors": point.errors,
+        "input": point.input_tokens,
+        "output": point.output_tokens,
+        "total": point.input_tokens + point.output_tokens,
+        "avgTtftMs": point.avg_ttft_ms if point.HasField("avg_ttft_ms") else None,
+        "avgDurationMs": point.avg_duration_ms if point.HasField("avg_duration_ms") else None,
+    }
+
+
+class AdminClient:
+    """The frontdoor's view of the Admin service; every answer is plain JSON data."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self._channel = open_channel(socket_path)
+        self._admin = controller_pb2_grpc.AdminStub(self._channel)
+
+    async def stats(self) -> dict[str, Any]:
+        try:
+            reply = await self._admin.GetStats(controller_pb2.GetStatsRequest(), timeout=DEADLINE_S)
+        except grpc.aio.AioRpcError as exc:
+            raise _api_error(exc) from None
+        stats: dict[str, Any] = plain_numbers(json_format.MessageToDict(reply))
+        return stats
+
+    async def history(self, window: str) -> dict[str, Any]:
+        request = controller_pb2.GetHistoryRequest(window=window)
+        try:
+            reply = await self._admin.GetHistory(request, timeout=DEADLINE_S)
+        except grpc.aio.AioRpcError as exc:
+            raise _api_error(exc) from None
+        return {
+            "window": reply.window,
+            "bucketSeconds": reply.bucket_seconds,
+            "from": plain_numbers(reply.from_ts),
+            "to": plain_numbers(reply.to_ts),
+            "count": len(reply.points),
+            "points": [_point_json(point) for point in reply.points],
+        }
+
+    async def events(self, since_id: int, limit: int, kind: str) -> dict[str, Any]:
+        request = controller_pb2.ListEventsRequest(since_id=since_id, limit=limit, type=kind)
+        try:
+            reply = await self._admin.ListEvents(request, timeout=DEADLINE_S)
+        except grpc.aio.AioRpcError as exc:
+            raise _api_error(exc) from None
+        return {
+            "events": [event_json(event) for event in reply.events],
+            "counts": dict(reply.counts),
+            "lastId": reply.last_id,
+        }
+
+    async def processes(self) -> dict[str, Any]:
+        request = controller_pb2.ListProcessesAdminRequest()
+        try:
+            reply = await self._admin.ListProcesses(request, timeout=DEADLINE_S)
+        except grpc.aio.AioRpcError as exc:
+            raise _api_error(exc) from None
+        processes = [process_json(process) for process in reply.processes]
+        return {
+            "processes": processes,
+            "zombies": [process for process in processes if process["stale"]],
+            "maxProcessAgeMs": reply.max_process_age_ms,
+            "maxIdleMs": reply.max_idle_ms,
+            "unreachableWorkers": list(reply.unreachable_workers),
+        }
+
+    async def kill(self, pid: int) -> controller_pb2.KillProcessResult:
+        request = controller_pb2.KillProcessAdminRequest(pid=pid)
+        try:
+            reply: controller_pb2.KillProcessResult = await self._admin.KillProcess(
+                request, timeout=KILL_DEADLINE_S
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _api_error(exc) from None
+        return reply
+
+    async def watch(
+        self, since_id: int, replay: int, kind: str, chunks: bool
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Recent events, then live ones; ends when the controller goes away."""
+        request = controller_pb2.WatchEventsRequest(
+            since_id=since_id, replay=replay, type=kind, include_chunks=chunks
+        )
+        call = self._admin.WatchEvents(request)
+        try:
+            async for event in call:
+                yield event_json(event)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                logger.info("event watch ended: %s", exc.code().name)
+        finally:
+            call.cancel()
+
+    async def close(self) -> None:
+        await self._channel.close()

@@ -1,0 +1,208 @@
+"""Monitoring endpoints, all answered by the controller's Admin service (shapes: static/API.md).
+
+GET /metrics, /metrics/prometheus, /metrics/history, /events, /stream (SSE), /zombies;
+POST /kill and POST /zombies. The auth middleware guards every one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from common.logs import mask_secrets
+from frontdoor import prometheus
+from frontdoor.errors import ApiError
+from frontdoor.state import ADMIN, CONFIG
+
+logger = logging.getLogger(__name__)
+WINDOWS = ("1h", "6h", "1d", "7d")
+MAX_EVENTS = 1000
+MAX_ID = 2**62
+KEEPALIVE_S = 15.0
+WRITE_TIMEOUT_S = 30.0  # a /stream client that reads nothing for this long is dropped
+STREAM_BUFFER = 256  # events read ahead from the controller per /stream client
+_TYPE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+_Frame = dict[str, Any] | None
+
+
+def add_monitoring_routes(app: web.Application) -> None:
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics/prometheus", metrics_prometheus)
+    app.router.add_get("/metrics/history", metrics_history)
+    app.router.add_get("/events", events)
+    app.router.add_get("/stream", stream)
+    app.router.add_get("/zombies", zombies)
+    app.router.add_post("/zombies", kill)
+    app.router.add_post("/kill", kill)
+
+
+def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a whole number", param=name) from None
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be between {low} and {high}", param=name)
+    return value
+
+
+def type_query(request: web.Request) -> str:
+    kind = request.query.get("type", "").strip()
+    if not _TYPE.match(kind):
+        raise ApiError(400, "type must be an event type such as complete", param="type")
+    return kind
+
+
+def masked(request: web.Request, text: str) -> str:
+    """Defence in depth: no credential-shaped string or the proxy's token leaves as data."""
+    return mask_secrets(text, (request.app[CONFIG].auth_token,))
+
+
+def json_answer(request: web.Request, data: Any) -> web.Response:
+    return web.json_response(text=masked(request, json.dumps(data)))
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return json_answer(request, await request.app[ADMIN].stats())
+
+
+async def metrics_prometheus(request: web.Request) -> web.Response:
+    text = masked(request, prometheus.render(await request.app[ADMIN].stats()))
+    return web.Response(body=text.encode(), headers={"Content-Type": prometheus.CONTENT_TYPE})
+
+
+async def metrics_history(request: web.Request) -> web.Response:
+    window = request.query.get("window", "1h")
+    if window not in WINDOWS:
+        raise ApiError(400, f"window must be one of {', '.join(WINDOWS)}", param="window")
+    return json_answer(request, await request.app[ADMIN].history(window))
+
+
+async def events(request: web.Request) -> web.Response:
+    since_id = int_query(request, "since_id", 0, 0, MAX_ID)
+    limit = int_query(request, "limit", 50, 1, MAX_EVENTS)
+    found = await request.app[ADMIN].events(since_id, limit, type_query(request))
+    return json_answer(request, found)
+
+
+async def zombies(request: web.Request) -> web.Response:
+    return json_answer(request, await request.app[ADMIN].processes())
+
+
+async def kill(request: web.Request) -> web.Response:
+    pid = await _pid(request)
+    result = await request.app[ADMIN].kill(pid)
+    if not result.killed:
+        raise ApiError(
+            404,
+            f"pid {pid} is not a CLI process this proxy started",
+            "not_found_error",
+            code="process_not_found",
+            param="pid",
+        )
+    body = {"killed": True, "pid": pid, "worker": result.worker, "message": result.message}
+    return json_answer(request, {"result": body})
+
+
+async def _pid(request: web.Request) -> int:
+    try:
+        body = json.loads(await request.read() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, 'request body must be JSON such as {"pid": 1234}') from None
+    pid = body.get("pid") if isinstance(body, dict) else None
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
+        raise ApiError(400, "pid must be a positive whole number", param="pid")
+    return pid
+
+
+# -- GET /stream ---------------------------------------------------------------------------
+
+
+def sse_frame(event: dict[str, Any]) -> str:
+    """One event as an SSE message; logged events carry their id, live-only ones (0) do not."""
+    head = f"id: {event['id']}\n" if event["id"] else ""
+    return f"{head}data: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+def _last_event_id(request: web.Request) -> int:
+    raw = request.headers.get("Last-Event-ID", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) <= MAX_ID else 0
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    since_id = int_query(request, "since_id", _last_event_id(request), 0, MAX_ID)
+    replay = int_query(request, "replay", 50, 0, MAX_EVENTS)
+    chunks = request.query.get("chunks", "1").lower() not in ("0", "false", "no")
+    watch = request.app[ADMIN].watch(since_id, replay, type_query(request), chunks)
+    response = web.StreamResponse(headers=SSE_HEADERS)
+    await response.prepare(request)
+    await response.write(b"retry: 3000\n: connected\n\n")
+    queue: asyncio.Queue[_Frame] = asyncio.Queue(STREAM_BUFFER)
+    pump = asyncio.get_running_loop().create_task(_pump(watch, queue))
+    try:
+        await _relay(request, response, queue, pump)
+    finally:
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+    return response
+
+
+async def _pump(watch: AsyncIterator[dict[str, Any]], queue: asyncio.Queue[_Frame]) -> None:
+    """Read ahead at most STREAM_BUFFER events; beyond that the controller drops, not us."""
+    try:
+        async for event in watch:
+            await queue.put(event)
+    finally:
+        with contextlib.suppress(asyncio.QueueFull):
+            queue.put_nowait(None)
+
+
+async def _relay(
+    request: web.Request,
+    response: web.StreamResponse,
+    queue: asyncio.Queue[_Frame],
+    pump: asyncio.Task[None],
+) -> None:
+    while True:
+        try:
+            event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+        except TimeoutError:
+            if pump.done():
+                return
+            frame = b": keepalive\n\n"
+        else:
+            if event is None:
+                return
+            frame = masked(request, sse_frame(event)).encode()
+        if not await _write(request, response, frame):
+            return
+
+
+async def _write(request: web.Request, response: web.StreamResponse, frame: bytes) -> bool:
+    """False when the client is gone or stopped reading (then its connection is dropped)."""
+    try:
+        await asyncio.wait_for(response.write(frame), WRITE_TIMEOUT_S)
+    except TimeoutError:
+        logger.info("dropping a /stream client that stopped reading")
+        if request.transport is not None:
+            request.transport.abort()
+        return False
+    except ConnectionError:
+        return False
+    return True

@@ -1,0 +1,228 @@
+"""workerd/api_runner.py against the mock Messages API: credentials, limits, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protos import common_pb2 as pb
+from tests.mock_upstream import MockUpstream, echo_reply
+from workerd.api_runner import OAUTH_BETA, ApiRunner
+from workerd.config import WorkerdConfig
+
+API_KEY = "sk-ant-api03-runner-test"
+TOKEN = "sk-ant-oat01-runner-test"
+
+
+@pytest.fixture(scope="module")
+def mock() -> Iterator[MockUpstream]:
+    with MockUpstream() as server:
+        yield server
+
+
+def config(mock: MockUpstream, tmp_path: Path, entry: dict[str, Any], **env: str) -> WorkerdConfig:
+    environ = {
+        "WORKERS": json.dumps([{"name": "a", "mode": "api", **entry}]),
+        "ANTHROPIC_BASE_URL": mock.base_url,
+        "STATE_DIR": str(tmp_path),
+        **env,
+    }
+    return WorkerdConfig.from_env(environ, "a")
+
+
+@pytest.fixture
+async def runner(mock: MockUpstream, tmp_path: Path) -> AsyncIterator[ApiRunner]:
+    mock.clear()
+    api = ApiRunner(config(mock, tmp_path, {"api_key": API_KEY}, SYNC_TIMEOUT_MS="400"))
+    yield api
+    await api.aclose()
+
+
+def ask(text: str, stream: bool = True, **fields: Any) -> pb.ChatRequest:
+    message = pb.ChatMessage(role=pb.ROLE_USER, content=[pb.ContentBlock(text=text)])
+    return pb.ChatRequest(
+        request_id="r1", model="sonnet", messages=[message], stream=stream, **fields
+    )
+
+
+async def collect(api: ApiRunner, request: pb.ChatRequest) -> list[pb.Event]:
+    return [event async for event in api.run(request)]
+
+
+async def wait_for(predicate: Any, within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_run_streams_text_usage_and_finish(runner: ApiRunner, mock: MockUpstream) -> None:
+    events = await collect(runner, ask("hello", stream=False))
+
+    kinds = [e.WhichOneof("kind") for e in events]
+    assert kinds[0] == "model_info" and kinds[-2:] == ["usage", "finish"]
+    assert "".join(e.text.text for e in events if e.HasField("text")) == echo_reply("hello")
+    [sent] = mock.message_requests()
+    assert sent.json is not None and sent.json["stream"] is True
+    assert sent.json["model"] == "claude-sonnet-5" and sent.json["max_tokens"] == 4096
+    auth = sent.headers.get("x-api-key") or sent.headers.get("authorization", "")
+    assert auth.endswith(API_KEY)  # this SDK version sends a key as a bearer token
+    assert OAUTH_BETA not in sent.headers.get("anthropic-beta", "")
+    assert sent.headers.get("x-stainless-retry-count", "0") == "0"
+    assert runner.running == 0
+
+
+async def test_an_oauth_token_is_sent_as_bearer_with_the_beta(
+    mock: MockUpstream, tmp_path: Path
+) -> None:
+    mock.clear()
+    api = ApiRunner(config(mock, tmp_path, {"token": TOKEN}))
+    try:
+        events = await collect(api, ask("oauth"))
+    finally:
+        await api.aclose()
+    assert events[-1].HasField("finish")
+    [sent] = mock.message_requests()
+    assert sent.headers["authorization"] == f"Bearer {TOKEN}"
+    assert OAUTH_BETA in sent.headers["anthropic-beta"]
+    assert "x-api-key" not in sent.headers
+
+
+async def test_no_credential_is_an_auth_error_without_a_call(
+    mock: MockUpstream, tmp_path: Path
+) -> None:
+    mock.clear()
+    api = ApiRunner(config(mock, tmp_path, {}))
+    [event] = await collect(api, ask("x"))
+    assert event.error.code == pb.UPSTREAM_AUTH
+    assert mock.message_requests() == []
+
+
+async def test_an_unsupported_request_is_a_400_without_a_call(
+    runner: ApiRunner, mock: MockUpstream
+) -> None:
+    [event] = await collect(runner, ask("x", temperature=1.8))
+    assert event.error.code == pb.INVALID_REQUEST
+    assert event.error.param == "temperature"
+    assert mock.message_requests() == []
+
+
+async def test_upstream_errors_become_error_events(runner: ApiRunner) -> None:
+    [event] = await collect(runner, ask("SCN:err429:4"))
+    assert event.error.code == pb.RATE_LIMITED
+    assert event.error.retry_after_ms == 4000
+    assert API_KEY not in event.error.message
+
+
+async def test_the_time_limit_ends_the_run_and_closes_the_stream(
+    runner: ApiRunner, mock: MockUpstream
+) -> None:
+    events = await collect(runner, ask("SCN:hang", stream=False))
+
+    assert events[-1].error.code == pb.TIMEOUT
+    assert "400 ms" in events[-1].error.message
+    await wait_for(lambda: mock.open_streams == 0)
+    assert runner.running == 0
+
+
+async def test_cancelling_the_run_closes_the_upstream_stream(
+    runner: ApiRunner, mock: MockUpstream
+) -> None:
+    seen: list[pb.Event] = []
+
+    async def consume() -> None:
+        async for event in runner.run(ask("SCN:hang")):
+            seen.append(event)
+
+    task = asyncio.create_task(consume())
+    await wait_for(lambda: bool(seen) and mock.open_streams == 1)
+    assert seen[0].HasField("model_info")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await wait_for(lambda: mock.open_streams == 0)
+    assert runner.running == 0
+
+
+async def test_the_client_is_made_once_and_closed(runner: ApiRunner) -> None:
+    first = runner.client()
+    assert runner.client() is first
+    await runner.aclose()
+    assert first.is_closed()
+    assert runner.client() is not first
+
+
+def _sse(data: dict[str, Any]) -> bytes:
+    return f"event: {data['type']}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+PARTIAL_STREAM = _sse(
+    {
+        "type": "message_start",
+        "message": {
+            "id": "msg_cut",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-5",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 9, "output_tokens": 1},
+        },
+    }
+) + _sse(
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": "half an ans"},
+    }
+)
+
+
+async def cut_upstream(clean_end: bool) -> asyncio.Server:
+    """An upstream that sends the start of an answer, then ends the body or drops the socket."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+        await reader.readexactly(int(length.group(1)) if length else 0)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        writer.write(f"{len(PARTIAL_STREAM):x}\r\n".encode() + PARTIAL_STREAM + b"\r\n")
+        if clean_end:
+            writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("clean_end", [True, False])
+async def test_a_stream_cut_short_is_an_upstream_error_after_its_usage(
+    mock: MockUpstream, tmp_path: Path, clean_end: bool
+) -> None:
+    server = await cut_upstream(clean_end)
+    port = server.sockets[0].getsockname()[1]
+    settings = config(mock, tmp_path, {"api_key": API_KEY})
+    api = ApiRunner(dataclasses.replace(settings, anthropic_base_url=f"http://127.0.0.1:{port}"))
+    try:
+        events = await collect(api, ask("x"))
+    finally:
+        await api.aclose()
+        server.close()
+        await server.wait_closed()
+
+    kinds = [e.WhichOneof("kind") for e in events]
+    assert kinds == ["model_info", "text", "usage", "error"]
+    assert events[2].usage.input_tokens == 9
+    assert events[-1].error.code == pb.UPSTREAM_ERROR
+    assert ("ended before" if clean_end else "broke") in events[-1].error.message

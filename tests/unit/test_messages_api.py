@@ -1,0 +1,827 @@
+"""workerd/messages_api.py: ChatRequest -> Messages API arguments, stream events -> events."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from anthropic.types import RawMessageStreamEvent
+from pydantic import TypeAdapter
+
+from protos import common_pb2 as pb
+from workerd.messages_api import (
+    DEFAULT_MAX_TOKENS,
+    JSON_TOOL,
+    StreamTranslator,
+    UnsupportedRequest,
+    build_call,
+    error_event,
+    model_id,
+    retry_after_ms,
+)
+
+PNG = b"\x89PNG\r\n\x1a\nfake-png-bytes"
+API_KEY = "sk-ant-api03-secret-test-key"
+WEATHER_SCHEMA = {
+    "type": "object",
+    "properties": {"location": {"type": "string"}},
+    "required": ["location"],
+}
+
+
+def text(value: str) -> pb.ContentBlock:
+    return pb.ContentBlock(text=value)
+
+
+def msg(role: pb.Role, *blocks: pb.ContentBlock) -> pb.ChatMessage:
+    return pb.ChatMessage(role=role, content=list(blocks))
+
+
+def user(value: str = "hi") -> pb.ChatMessage:
+    return msg(pb.ROLE_USER, text(value))
+
+
+def call(name: str, arguments: str, call_id: str = "call_1") -> pb.ContentBlock:
+    return pb.ContentBlock(
+        tool_use=pb.ToolUseBlock(id=call_id, name=name, arguments_json=arguments)
+    )
+
+
+def result(call_id: str, content: str, is_error: bool = False) -> pb.ChatMessage:
+    block = pb.ToolResultBlock(tool_use_id=call_id, content=content, is_error=is_error)
+    return msg(pb.ROLE_TOOL, pb.ContentBlock(tool_result=block))
+
+
+def request(*messages: pb.ChatMessage, **fields: Any) -> pb.ChatRequest:
+    return pb.ChatRequest(
+        request_id="r1", model=fields.pop("model", "sonnet"), messages=list(messages), **fields
+    )
+
+
+def kwargs_of(req: pb.ChatRequest, fetch: bool = False) -> dict[str, Any]:
+    return build_call(req, fetch_remote_images=fetch).kwargs
+
+
+def rejected(req: pb.ChatRequest, fetch: bool = False) -> UnsupportedRequest:
+    with pytest.raises(UnsupportedRequest) as caught:
+        build_call(req, fetch_remote_images=fetch)
+    return caught.value
+
+
+def weather_tool(name: str = "get_weather") -> pb.ToolSpec:
+    return pb.ToolSpec(
+        name=name, description="Weather for a city", parameters_json=json.dumps(WEATHER_SCHEMA)
+    )
+
+
+# --- model and limits ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alias", "full"),
+    [
+        ("sonnet", "claude-sonnet-5"),
+        ("opus", "claude-opus-4-8"),
+        ("haiku", "claude-haiku-4-5-20251001"),
+        ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929"),
+        ("claude-opus-4-8", "claude-opus-4-8"),
+    ],
+)
+def test_model_aliases_map_to_full_ids_and_full_ids_pass(alias: str, full: str) -> None:
+    assert model_id(alias) == full
+    assert kwargs_of(request(user(), model=alias))["model"] == full
+
+
+def test_minimal_request() -> None:
+    call_ = build_call(request(user("hello")))
+    assert call_.json_tool == ""
+    assert call_.kwargs == {
+        "model": "claude-sonnet-5",
+        "max_tokens": DEFAULT_MAX_TOKENS,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
+    }
+
+
+def test_max_tokens_default_and_explicit() -> None:
+    assert kwargs_of(request(user()))["max_tokens"] == 4096
+    assert kwargs_of(request(user(), max_tokens=123))["max_tokens"] == 123
+    assert rejected(request(user(), max_tokens=0)).param == "max_tokens"
+
+
+def test_sampling_reaches_the_body_and_stop_user_map() -> None:
+    kwargs = kwargs_of(
+        request(user(), temperature=0.7, top_p=0.9, stop=["END", "STOP"], user="u-42")
+    )
+    assert kwargs["extra_body"] == {"temperature": 0.7, "top_p": 0.9}
+    assert kwargs["stop_sequences"] == ["END", "STOP"]
+    assert kwargs["metadata"] == {"user_id": "u-42"}
+
+
+def test_zero_temperature_is_sent_and_absent_knobs_are_not() -> None:
+    assert kwargs_of(request(user(), temperature=0.0))["extra_body"] == {"temperature": 0.0}
+    kwargs = kwargs_of(request(user()))
+    assert not {"extra_body", "stop_sequences", "metadata", "system", "tools"} & set(kwargs)
+
+
+def test_temperature_above_one_is_rejected() -> None:
+    error = rejected(request(user(), temperature=1.5))
+    assert error.param == "temperature"
+    assert "0 to 1" in str(error)
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def test_system_and_developer_messages_become_system() -> None:
+    kwargs = kwargs_of(
+        request(
+            msg(pb.ROLE_SYSTEM, text("Be terse.")),
+            msg(pb.ROLE_SYSTEM, text("Answer in French.")),
+            user("hi"),
+        )
+    )
+    assert kwargs["system"] == "Be terse.\n\nAnswer in French."
+    assert [m["role"] for m in kwargs["messages"]] == ["user"]
+
+
+def test_system_message_with_an_image_is_rejected() -> None:
+    image = pb.ContentBlock(image=pb.ImageBlock(media_type="image/png", data=PNG))
+    error = rejected(request(msg(pb.ROLE_SYSTEM, text("x"), image), user()))
+    assert error.param == "messages[0].content[1]"
+
+
+def test_consecutive_same_role_messages_are_merged() -> None:
+    kwargs = kwargs_of(
+        request(
+            user("one"),
+            user("two"),
+            msg(pb.ROLE_ASSISTANT, text("a")),
+            msg(pb.ROLE_ASSISTANT, text("b")),
+            user("three"),
+        )
+    )
+    assert kwargs["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}],
+        },
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+        },
+        {"role": "user", "content": [{"type": "text", "text": "three"}]},
+    ]
+
+
+def test_empty_messages_and_empty_text_blocks_are_dropped() -> None:
+    kwargs = kwargs_of(
+        request(user("q"), msg(pb.ROLE_ASSISTANT), msg(pb.ROLE_USER, text(""), text("x")))
+    )
+    assert kwargs["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "q"}, {"type": "text", "text": "x"}]}
+    ]
+
+
+def test_a_conversation_without_user_message_is_rejected() -> None:
+    assert rejected(request(msg(pb.ROLE_SYSTEM, text("only system")))).param == "messages"
+    assert rejected(request(msg(pb.ROLE_ASSISTANT, text("only me")))).param == "messages"
+
+
+def test_a_message_without_role_is_rejected() -> None:
+    assert (
+        rejected(request(user(), pb.ChatMessage(content=[text("x")]))).param == "messages[1].role"
+    )
+
+
+def test_assistant_tool_calls_and_tool_results_round_trip() -> None:
+    kwargs = kwargs_of(
+        request(
+            user("weather in Paris and Tokyo?"),
+            msg(
+                pb.ROLE_ASSISTANT,
+                text("Checking."),
+                call("get_weather", '{"location": "Paris"}', "call_a"),
+                call("get_weather", '{"location": "Tokyo"}', "call_b"),
+            ),
+            result("call_a", "18C"),
+            result("call_b", "boom", is_error=True),
+            user("thanks"),
+        )
+    )
+    assert kwargs["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "weather in Paris and Tokyo?"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Checking."},
+                {
+                    "type": "tool_use",
+                    "id": "call_a",
+                    "name": "get_weather",
+                    "input": {"location": "Paris"},
+                },
+                {
+                    "type": "tool_use",
+                    "id": "call_b",
+                    "name": "get_weather",
+                    "input": {"location": "Tokyo"},
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "call_a", "content": "18C"},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "call_b",
+                    "content": "boom",
+                    "is_error": True,
+                },
+                {"type": "text", "text": "thanks"},
+            ],
+        },
+    ]
+
+
+def test_empty_tool_arguments_and_empty_result_content() -> None:
+    kwargs = kwargs_of(
+        request(user(), msg(pb.ROLE_ASSISTANT, call("ping", "")), result("call_1", ""))
+    )
+    assert kwargs["messages"][1]["content"][0]["input"] == {}
+    assert kwargs["messages"][2]["content"] == [{"type": "tool_result", "tool_use_id": "call_1"}]
+
+
+@pytest.mark.parametrize("arguments", ['{"location": ', "[1, 2]", '"text"'])
+def test_tool_call_arguments_must_be_a_json_object(arguments: str) -> None:
+    assistant = msg(pb.ROLE_ASSISTANT, call("a", "{}", "c0"), call("b", arguments, "c1"))
+    error = rejected(request(user(), assistant))
+    assert error.param == "messages[1].tool_calls[1].function.arguments"
+    assert "c1" in str(error)
+
+
+def test_tool_call_without_id_is_rejected() -> None:
+    error = rejected(request(user(), msg(pb.ROLE_ASSISTANT, call("a", "{}", ""))))
+    assert error.param == "messages[1].tool_calls[0]"
+
+
+def test_tool_result_without_id_is_rejected() -> None:
+    assert rejected(request(user(), result("", "x"))).param == "messages[1].tool_call_id"
+
+
+def test_blocks_in_the_wrong_role_are_rejected() -> None:
+    image = pb.ContentBlock(image=pb.ImageBlock(media_type="image/png", data=PNG))
+    assert rejected(request(user(), msg(pb.ROLE_ASSISTANT, image))).param == "messages[1]"
+    assert rejected(request(msg(pb.ROLE_USER, call("a", "{}")))).param == "messages[0]"
+    assert rejected(request(user(), msg(pb.ROLE_TOOL, text("x")))).param == "messages[1]"
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+def test_data_images_become_base64_blocks() -> None:
+    image = pb.ContentBlock(image=pb.ImageBlock(media_type="image/PNG", data=PNG))
+    kwargs = kwargs_of(request(msg(pb.ROLE_USER, text("what is this?"), image)))
+    assert kwargs["messages"][0]["content"][1] == {
+        "type": "image",
+        "source": {
+            "type": "base64",
+            "media_type": "image/png",
+            "data": base64.b64encode(PNG).decode(),
+        },
+    }
+
+
+def test_unsupported_image_type_and_empty_image_are_rejected() -> None:
+    svg = pb.ContentBlock(image=pb.ImageBlock(media_type="image/svg+xml", data=b"<svg/>"))
+    error = rejected(request(msg(pb.ROLE_USER, text("x"), svg)))
+    assert error.param == "messages[0].content[1]"
+    assert "image/png" in str(error)
+    empty = pb.ContentBlock(image=pb.ImageBlock(media_type="image/png"))
+    assert rejected(request(msg(pb.ROLE_USER, empty))).param == "messages[0].content[0]"
+
+
+def test_remote_image_urls_need_the_setting() -> None:
+    remote = pb.ContentBlock(image=pb.ImageBlock(url="https://example.com/cat.png"))
+    req = request(user("first"), msg(pb.ROLE_USER, text("look"), remote))
+    error = rejected(req)
+    assert error.param == "messages[1].content[1]"
+    assert "FETCH_REMOTE_IMAGES" in str(error)
+    kwargs = kwargs_of(req, fetch=True)
+    assert kwargs["messages"][0]["content"][-1] == {
+        "type": "image",
+        "source": {"type": "url", "url": "https://example.com/cat.png"},
+    }
+
+
+# --- tools -----------------------------------------------------------------------------------
+
+
+def test_tools_become_input_schemas() -> None:
+    bare = pb.ToolSpec(name="now", parameters_json='{"properties": {}}')
+    kwargs = kwargs_of(request(user(), tools=[weather_tool(), bare]))
+    assert kwargs["tools"] == [
+        {
+            "name": "get_weather",
+            "input_schema": WEATHER_SCHEMA,
+            "description": "Weather for a city",
+        },
+        {"name": "now", "input_schema": {"type": "object", "properties": {}}},
+    ]
+    assert "tool_choice" not in kwargs
+
+
+@pytest.mark.parametrize(
+    ("parameters", "why"),
+    [('{"type": "array"}', "root type"), ("{nope", "not valid JSON"), ("[]", "JSON object")],
+)
+def test_bad_tool_schemas_are_rejected(parameters: str, why: str) -> None:
+    tool = pb.ToolSpec(name="t", parameters_json=parameters)
+    error = rejected(request(user(), tools=[weather_tool(), tool]))
+    assert error.param == "tools[1].function.parameters"
+    assert why in str(error)
+
+
+def test_duplicate_tool_names_are_rejected() -> None:
+    error = rejected(request(user(), tools=[weather_tool(), weather_tool()]))
+    assert error.param == "tools[1].function.name"
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        (pb.TOOL_CHOICE_AUTO, {"type": "auto"}),
+        (pb.TOOL_CHOICE_NONE, {"type": "none"}),
+        (pb.TOOL_CHOICE_REQUIRED, {"type": "any"}),
+    ],
+)
+def test_tool_choice_modes(mode: pb.ToolChoiceMode, expected: dict[str, str]) -> None:
+    req = request(user(), tools=[weather_tool()], tool_choice=pb.ToolChoice(mode=mode))
+    assert kwargs_of(req)["tool_choice"] == expected
+
+
+def test_named_tool_choice() -> None:
+    choice = pb.ToolChoice(mode=pb.TOOL_CHOICE_NAMED, name="get_weather")
+    req = request(user(), tools=[weather_tool()], tool_choice=choice)
+    assert kwargs_of(req)["tool_choice"] == {"type": "tool", "name": "get_weather"}
+
+
+def test_named_tool_choice_must_be_declared() -> None:
+    choice = pb.ToolChoice(mode=pb.TOOL_CHOICE_NAMED, name="missing")
+    error = rejected(request(user(), tools=[weather_tool()], tool_choice=choice))
+    assert error.param == "tool_choice"
+    assert "missing" in str(error)
+
+
+def test_tool_choice_without_tools() -> None:
+    for mode in (pb.TOOL_CHOICE_AUTO, pb.TOOL_CHOICE_NONE):
+        kwargs = kwargs_of(request(user(), tool_choice=pb.ToolChoice(mode=mode)))
+        assert "tool_choice" not in kwargs and "tools" not in kwargs
+    for mode in (pb.TOOL_CHOICE_REQUIRED, pb.TOOL_CHOICE_NAMED):
+        choice = pb.ToolChoice(mode=mode, name="x")
+        assert rejected(request(user(), tool_choice=choice)).param == "tool_choice"
+
+
+# --- response_format -------------------------------------------------------------------------
+
+
+def test_json_schema_becomes_a_forced_tool() -> None:
+    req = request(
+        user(),
+        response_format=pb.RESPONSE_FORMAT_JSON_SCHEMA,
+        json_schema=json.dumps(WEATHER_SCHEMA),
+    )
+    call_ = build_call(req)
+    assert call_.json_tool == JSON_TOOL
+    [tool] = call_.kwargs["tools"]
+    assert tool["name"] == JSON_TOOL and tool["input_schema"] == WEATHER_SCHEMA
+    assert call_.kwargs["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
+
+
+def test_json_object_forces_an_object_schema() -> None:
+    call_ = build_call(request(user(), response_format=pb.RESPONSE_FORMAT_JSON_OBJECT))
+    assert call_.json_tool == JSON_TOOL
+    assert call_.kwargs["tools"][0]["input_schema"] == {"type": "object"}
+    assert call_.kwargs["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
+
+
+def test_response_format_with_tools_is_rejected() -> None:
+    req = request(user(), tools=[weather_tool()], response_format=pb.RESPONSE_FORMAT_JSON_OBJECT)
+    assert rejected(req).param == "response_format"
+
+
+def test_response_format_with_required_tool_choice_is_rejected() -> None:
+    req = request(
+        user(),
+        response_format=pb.RESPONSE_FORMAT_JSON_OBJECT,
+        tool_choice=pb.ToolChoice(mode=pb.TOOL_CHOICE_REQUIRED),
+    )
+    assert rejected(req).param == "tool_choice"
+
+
+@pytest.mark.parametrize("schema", ["", '{"type": "string"}', "{bad"])
+def test_bad_json_schemas_are_rejected(schema: str) -> None:
+    req = request(user(), response_format=pb.RESPONSE_FORMAT_JSON_SCHEMA, json_schema=schema)
+    assert rejected(req).param == "response_format.json_schema"
+
+
+# --- stream -> events ------------------------------------------------------------------------
+
+_EVENTS: TypeAdapter[RawMessageStreamEvent] = TypeAdapter(RawMessageStreamEvent)
+
+
+def sdk(data: dict[str, Any]) -> RawMessageStreamEvent:
+    return _EVENTS.validate_python(data)
+
+
+def message_start(model: str = "claude-sonnet-5", **usage: int) -> dict[str, Any]:
+    return {
+        "type": "message_start",
+        "message": {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 11,
+                "output_tokens": 1,
+                "cache_creation_input_tokens": 7,
+                "cache_read_input_tokens": 5,
+                **usage,
+            },
+        },
+    }
+
+
+def text_start(index: int) -> dict[str, Any]:
+    return {
+        "type": "content_block_start",
+        "index": index,
+        "content_block": {"type": "text", "text": ""},
+    }
+
+
+def tool_start(index: int, call_id: str, name: str, tool_input: Any = None) -> dict[str, Any]:
+    block = {"type": "tool_use", "id": call_id, "name": name, "input": tool_input or {}}
+    return {"type": "content_block_start", "index": index, "content_block": block}
+
+
+def text_delta(index: int, value: str) -> dict[str, Any]:
+    return {
+        "type": "content_block_delta",
+        "index": index,
+        "delta": {"type": "text_delta", "text": value},
+    }
+
+
+def json_delta(index: int, partial: str) -> dict[str, Any]:
+    delta = {"type": "input_json_delta", "partial_json": partial}
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def block_stop(index: int) -> dict[str, Any]:
+    return {"type": "content_block_stop", "index": index}
+
+
+def message_delta(stop_reason: str, output_tokens: int = 13, **usage: int) -> dict[str, Any]:
+    return {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+        "usage": {"output_tokens": output_tokens, **usage},
+    }
+
+
+MESSAGE_STOP = {"type": "message_stop"}
+
+
+def translate(events: list[dict[str, Any]], json_tool: str = "") -> list[pb.Event]:
+    translator = StreamTranslator(json_tool)
+    out: list[pb.Event] = []
+    for event in events:
+        out.extend(translator.feed(sdk(event)))
+    return out + translator.finish()
+
+
+def kinds(events: list[pb.Event]) -> list[str]:
+    return [str(e.WhichOneof("kind")) for e in events]
+
+
+def test_text_stream() -> None:
+    events = translate(
+        [
+            message_start(),
+            text_start(0),
+            text_delta(0, "Hel"),
+            text_delta(0, "lo"),
+            block_stop(0),
+            message_delta("end_turn"),
+            MESSAGE_STOP,
+        ]
+    )
+    assert kinds(events) == ["model_info", "text", "text", "usage", "finish"]
+    assert events[0].model_info.model == "claude-sonnet-5"
+    assert "".join(e.text.text for e in events if e.HasField("text")) == "Hello"
+    assert events[3].usage == pb.Usage(
+        input_tokens=11, output_tokens=13, cache_read_tokens=5, cache_write_tokens=7
+    )
+    assert events[4].finish == pb.Finish(reason=pb.FINISH_STOP, model="claude-sonnet-5")
+
+
+def test_message_delta_usage_overrides_the_start_snapshot() -> None:
+    events = translate(
+        [
+            message_start(),
+            message_delta("end_turn", 20, input_tokens=12, cache_read_input_tokens=0),
+            MESSAGE_STOP,
+        ]
+    )
+    assert events[-2].usage == pb.Usage(
+        input_tokens=12, output_tokens=20, cache_read_tokens=0, cache_write_tokens=7
+    )
+
+
+def test_tool_call_after_text() -> None:
+    events = translate(
+        [
+            message_start(),
+            text_start(0),
+            text_delta(0, "Let me check."),
+            block_stop(0),
+            tool_start(1, "toolu_1", "get_weather"),
+            json_delta(1, ""),
+            json_delta(1, '{"location": '),
+            json_delta(1, '"Paris"}'),
+            block_stop(1),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ]
+    )
+    assert kinds(events) == [
+        "model_info",
+        "text",
+        "tool_call",
+        "tool_call",
+        "tool_call",
+        "usage",
+        "finish",
+    ]
+    assert events[2].tool_call == pb.ToolCallDelta(index=0, id="toolu_1", name="get_weather")
+    assert events[3].tool_call == pb.ToolCallDelta(index=0, arguments_delta='{"location": ')
+    assert events[4].tool_call == pb.ToolCallDelta(index=0, arguments_delta='"Paris"}')
+    assert events[-1].finish.reason == pb.FINISH_TOOL_CALLS
+
+
+def test_two_tool_calls_get_their_own_indexes() -> None:
+    events = translate(
+        [
+            message_start(),
+            tool_start(0, "toolu_a", "get_weather"),
+            json_delta(0, '{"location": "Paris"}'),
+            block_stop(0),
+            tool_start(1, "toolu_b", "get_time"),
+            json_delta(1, '{"tz": '),
+            json_delta(1, '"UTC"}'),
+            block_stop(1),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ]
+    )
+    calls = [e.tool_call for e in events if e.HasField("tool_call")]
+    assert [(c.index, c.id, c.name) for c in calls if c.id] == [
+        (0, "toolu_a", "get_weather"),
+        (1, "toolu_b", "get_time"),
+    ]
+    arguments: dict[int, str] = {}
+    for c in calls:
+        arguments[c.index] = arguments.get(c.index, "") + c.arguments_delta
+    assert arguments == {0: '{"location": "Paris"}', 1: '{"tz": "UTC"}'}
+
+
+def test_a_tool_call_without_input_deltas_gets_its_whole_input() -> None:
+    events = translate(
+        [
+            message_start(),
+            tool_start(0, "toolu_a", "now"),
+            block_stop(0),
+            tool_start(1, "toolu_b", "echo", {"x": 1}),
+            block_stop(1),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ]
+    )
+    arguments = [e.tool_call.arguments_delta for e in events if e.HasField("tool_call")]
+    assert arguments == ["", "{}", "", '{"x": 1}']
+
+
+def test_json_answer_streams_the_forced_tool_input_as_text() -> None:
+    events = translate(
+        [
+            message_start(),
+            text_start(0),
+            text_delta(0, "Here is the JSON:"),
+            block_stop(0),
+            tool_start(1, "toolu_1", JSON_TOOL),
+            json_delta(1, '{"location"'),
+            json_delta(1, ': "Paris"}'),
+            block_stop(1),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ],
+        json_tool=JSON_TOOL,
+    )
+    assert kinds(events) == ["model_info", "text", "text", "usage", "finish"]
+    assert "".join(e.text.text for e in events if e.HasField("text")) == '{"location": "Paris"}'
+    assert events[-1].finish.reason == pb.FINISH_STOP
+
+
+def test_json_answer_without_deltas_is_the_whole_input() -> None:
+    events = translate(
+        [
+            message_start(),
+            tool_start(0, "toolu_1", JSON_TOOL, {"a": 1}),
+            block_stop(0),
+            message_delta("tool_use"),
+        ],
+        json_tool=JSON_TOOL,
+    )
+    assert [e.text.text for e in events if e.HasField("text")] == ['{"a": 1}']
+
+
+def test_json_answer_cut_by_max_tokens_is_length() -> None:
+    events = translate(
+        [
+            message_start(),
+            tool_start(0, "t", JSON_TOOL),
+            json_delta(0, '{"a"'),
+            message_delta("max_tokens"),
+        ],
+        json_tool=JSON_TOOL,
+    )
+    assert events[-1].finish.reason == pb.FINISH_LENGTH
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "finish"),
+    [
+        ("end_turn", pb.FINISH_STOP),
+        ("stop_sequence", pb.FINISH_STOP),
+        ("max_tokens", pb.FINISH_LENGTH),
+        ("tool_use", pb.FINISH_TOOL_CALLS),
+        ("refusal", pb.FINISH_CONTENT_FILTER),
+        ("pause_turn", pb.FINISH_STOP),
+        ("model_context_window_exceeded", pb.FINISH_LENGTH),
+    ],
+)
+def test_stop_reasons(stop_reason: str, finish: pb.FinishReason) -> None:
+    events = translate([message_start(), message_delta(stop_reason), MESSAGE_STOP])
+    assert events[-1].finish.reason == finish
+
+
+def test_thinking_blocks_are_not_content() -> None:
+    thinking = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+    }
+    delta = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "thinking_delta", "thinking": "hmm"},
+    }
+    events = translate(
+        [
+            message_start(),
+            thinking,
+            delta,
+            block_stop(0),
+            text_start(1),
+            text_delta(1, "ok"),
+            message_delta("end_turn"),
+        ]
+    )
+    assert kinds(events) == ["model_info", "text", "usage", "finish"]
+
+
+def test_model_info_is_sent_once() -> None:
+    translator = StreamTranslator()
+    assert kinds(translator.feed(sdk(message_start()))) == ["model_info"]
+    assert translator.feed(sdk(message_start("claude-other"))) == []
+    assert translator.model == "claude-sonnet-5"
+
+
+def test_a_stream_cut_short_is_an_error_after_its_usage() -> None:
+    events = translate([message_start(), text_start(0), text_delta(0, "par")])
+    assert kinds(events) == ["model_info", "text", "usage", "error"]
+    assert events[-1].error.code == pb.UPSTREAM_ERROR
+    assert kinds(StreamTranslator().finish()) == ["error"]
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def status_error(
+    status: int,
+    kind: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> anthropic.APIStatusError:
+    body = {"type": "error", "error": {"type": kind, "message": message}}
+    response = httpx2.Response(
+        status,
+        headers=headers or {},
+        json=body,
+        request=httpx2.Request("POST", "https://api.anthropic.com/v1/messages"),
+    )
+    return anthropic.APIStatusError(f"Error code: {status} - {body}", response=response, body=body)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "code"),
+    [
+        (400, "invalid_request_error", pb.INVALID_REQUEST),
+        (401, "authentication_error", pb.UPSTREAM_AUTH),
+        (403, "permission_error", pb.UPSTREAM_AUTH),
+        (404, "not_found_error", pb.MODEL_NOT_FOUND),
+        (413, "request_too_large", pb.CONTEXT_TOO_LONG),
+        (429, "rate_limit_error", pb.RATE_LIMITED),
+        (500, "api_error", pb.UPSTREAM_ERROR),
+        (502, "api_error", pb.UPSTREAM_ERROR),
+        (503, "api_error", pb.UPSTREAM_ERROR),
+        (529, "overloaded_error", pb.UPSTREAM_OVERLOADED),
+    ],
+)
+def test_status_errors_map_to_codes(status: int, kind: str, code: pb.ErrorCode) -> None:
+    event = error_event(status_error(status, kind, "something happened"))
+    assert event.error.code == code
+    assert event.error.upstream_status == status
+    assert str(status) in event.error.message and "something happened" in event.error.message
+
+
+def test_prompt_too_long_is_context_too_long() -> None:
+    event = error_event(
+        status_error(400, "invalid_request_error", "prompt is too long: 300000 tokens")
+    )
+    assert event.error.code == pb.CONTEXT_TOO_LONG
+
+
+def test_retry_after_header_becomes_retry_after_ms() -> None:
+    event = error_event(status_error(429, "rate_limit_error", "slow", {"retry-after": "7"}))
+    assert event.error.retry_after_ms == 7000
+    event = error_event(status_error(529, "overloaded_error", "busy", {"retry-after-ms": "250"}))
+    assert event.error.retry_after_ms == 250
+    assert error_event(status_error(429, "rate_limit_error", "slow")).error.retry_after_ms == 0
+
+
+def test_retry_after_parsing() -> None:
+    assert retry_after_ms({"retry-after": "1.5"}) == 1500
+    assert retry_after_ms({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0
+    assert retry_after_ms({"retry-after-ms": "x", "retry-after": "2"}) == 2000
+    assert retry_after_ms({}) == 0
+
+
+def test_an_error_event_inside_a_200_stream_maps_by_its_type() -> None:
+    event = error_event(status_error(200, "overloaded_error", "Overloaded"))
+    assert event.error.code == pb.UPSTREAM_OVERLOADED
+    assert event.error.upstream_status == 529
+    event = error_event(status_error(200, "something_new", "?"))
+    assert event.error.code == pb.UPSTREAM_ERROR
+
+
+def test_connection_errors_and_timeouts() -> None:
+    req = httpx2.Request("POST", "https://api.anthropic.com/v1/messages")
+    event = error_event(anthropic.APIConnectionError(request=req))
+    assert event.error.code == pb.UPSTREAM_ERROR
+    assert error_event(anthropic.APITimeoutError(request=req)).error.code == pb.TIMEOUT
+    assert error_event(anthropic.AnthropicError("odd")).error.code == pb.UPSTREAM_ERROR
+
+
+def test_error_messages_never_carry_the_key() -> None:
+    error = status_error(401, "authentication_error", f"invalid x-api-key {API_KEY}")
+    message = error_event(error, secrets=[API_KEY]).error.message
+    assert API_KEY not in message
+    assert "[redacted]" in message
+    other = status_error(401, "authentication_error", "bad key sk-ant-api03-someone-else")
+    assert "sk-ant-api03-someone-else" not in error_event(other).error.message
+
+
+def test_transport_errors_raised_mid_stream() -> None:
+    event = error_event(httpx2.RemoteProtocolError("peer closed connection"))
+    assert event.error.code == pb.UPSTREAM_ERROR
+    assert "RemoteProtocolError" in event.error.message
+    assert error_event(httpx2.ReadTimeout("slow")).error.code == pb.TIMEOUT
+    assert error_event(ValueError("bad SSE JSON")).error.code == pb.UPSTREAM_ERROR
+
+
+def test_usage_so_far_only_once_the_message_started() -> None:
+    translator = StreamTranslator()
+    assert translator.usage_so_far() == []
+    translator.feed(sdk(message_start()))
+    [event] = translator.usage_so_far()
+    assert event.usage.input_tokens == 11

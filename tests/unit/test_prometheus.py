@@ -1,0 +1,96 @@
+"""The Prometheus renderer: typed families that the reference parser reads back exactly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from frontdoor.prometheus import escape_label, format_value, render
+
+
+def stats() -> dict[str, Any]:
+    return {
+        "tokens": {
+            "totals": {"input": 100, "output": 40, "cacheRead": 30, "cacheWrite": 10, "total": 140}
+        },
+        "requestCounts": [
+            {"model": "sonnet", "worker": "1", "status": "ok", "requests": 5},
+            {"model": 'we"ird\\model', "worker": "2", "status": "TIMEOUT", "requests": 1},
+        ],
+        "errors": {"byCategory": {"timeout": 1}},
+        "queue": {"depth": 3, "inFlight": 2, "rejected": 4, "timeouts": 1},
+        "workers": [
+            {"name": "1", "state": "up", "inFlight": 2},
+            {"name": "2", "state": "draining", "inFlight": 0},
+        ],
+        "affinity": {"hits": 7, "misses": 2, "moves": 1},
+        "processes": {"total": 2},
+        "latency": {
+            "ttft": {
+                "count": 3,
+                "sumS": 1.25,
+                "buckets": [{"le": "0.5", "count": 2}, {"le": "+Inf", "count": 3}],
+            },
+            "duration": {"count": 0, "sumS": 0, "buckets": [{"le": "+Inf", "count": 0}]},
+        },
+    }
+
+
+def parsed(text: str) -> dict[str, Any]:
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def test_every_family_parses_with_its_type() -> None:
+    families = parsed(render(stats()))
+    assert {name: f.type for name, f in families.items()} == {
+        "ccproxy_requests": "counter",
+        "ccproxy_tokens": "counter",
+        "ccproxy_errors": "counter",
+        "ccproxy_queue_depth": "gauge",
+        "ccproxy_in_flight": "gauge",
+        "ccproxy_worker_in_flight": "gauge",
+        "ccproxy_worker_state": "gauge",
+        "ccproxy_queue_rejected": "counter",
+        "ccproxy_queue_timeouts": "counter",
+        "ccproxy_affinity": "counter",
+        "ccproxy_processes": "gauge",
+        "ccproxy_time_to_first_token_seconds": "histogram",
+        "ccproxy_request_duration_seconds": "histogram",
+    }
+
+
+def test_values_and_labels_survive_the_round_trip() -> None:
+    families = parsed(render(stats()))
+    requests = {
+        (s.labels["model"], s.labels["status"]): s.value
+        for s in families["ccproxy_requests"].samples
+    }
+    assert requests == {("sonnet", "ok"): 5, ('we"ird\\model', "TIMEOUT"): 1}
+    tokens = {s.labels["kind"]: s.value for s in families["ccproxy_tokens"].samples}
+    assert tokens == {"input": 60, "output": 40, "cache_read": 30, "cache_write": 10}
+    states = {
+        (s.labels["worker"], s.labels["state"])
+        for s in families["ccproxy_worker_state"].samples
+        if s.value == 1
+    }
+    assert states == {("1", "up"), ("2", "draining")}
+    ttft = {s.name: s.value for s in families["ccproxy_time_to_first_token_seconds"].samples}
+    assert ttft["ccproxy_time_to_first_token_seconds_count"] == 3
+    assert ttft["ccproxy_time_to_first_token_seconds_sum"] == 1.25
+    assert families["ccproxy_queue_depth"].samples[0].value == 3
+
+
+def test_an_empty_snapshot_still_renders_valid_text() -> None:
+    families = parsed(render({}))
+    assert families["ccproxy_requests"].samples == []
+    assert families["ccproxy_queue_depth"].samples[0].value == 0
+
+
+def test_formatting_helpers() -> None:
+    assert escape_label('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
+    assert (format_value(3.0), format_value(0.25), format_value(float("inf"))) == (
+        "3",
+        "0.25",
+        "+Inf",
+    )

@@ -1,0 +1,113 @@
+"""One `api` mode run: the Anthropic Messages API through the official SDK, always streaming.
+
+One client per worker (its own connection pool), closed when the worker stops. The run owns its
+upstream stream: however the run ends (finish, error, timeout, the gRPC call cancelled), the
+HTTP response is closed before the run returns, so nothing keeps generating for nobody.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+from anthropic.types import RawMessageStreamEvent
+
+from common.errors import make_error
+from protos import common_pb2 as pb
+from workerd.config import WorkerdConfig
+from workerd.messages_api import StreamTranslator, UnsupportedRequest, build_call, error_event
+
+logger = logging.getLogger(__name__)
+OAUTH_BETA = "oauth-2025-04-20"
+
+Stream = anthropic.AsyncStream[RawMessageStreamEvent]
+
+
+class ApiRunner:
+    """Runs requests on this worker's account through the Messages API."""
+
+    def __init__(self, config: WorkerdConfig) -> None:
+        self._config = config
+        self._client: anthropic.AsyncAnthropic | None = None
+        self.running = 0
+
+    @property
+    def has_credential(self) -> bool:
+        return bool(self._config.spec.api_key or self._config.spec.token)
+
+    def client(self) -> anthropic.AsyncAnthropic:
+        """The worker's client, made on first use: API key, else the OAuth token (best effort)."""
+        if self._client is None:
+            spec = self._config.spec
+            options: dict[str, Any] = {
+                "base_url": self._config.anthropic_base_url or None,
+                "max_retries": 0,  # the controller retries, on another worker when it can
+            }
+            if spec.api_key:
+                options["api_key"] = spec.api_key
+            else:
+                options["auth_token"] = spec.token
+                options["default_headers"] = {"anthropic-beta": OAUTH_BETA}
+            self._client = anthropic.AsyncAnthropic(**options)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    async def run(self, request: pb.ChatRequest) -> AsyncIterator[pb.Event]:
+        if not self.has_credential:
+            yield make_error(
+                pb.UPSTREAM_AUTH,
+                f"worker {self._config.spec.name} is in api mode but has no api_key or token",
+            )
+            return
+        try:
+            call = build_call(request, fetch_remote_images=self._config.fetch_remote_images)
+        except UnsupportedRequest as exc:
+            yield make_error(pb.INVALID_REQUEST, str(exc), param=exc.param)
+            return
+        config = self._config
+        limit_ms = config.stream_timeout_ms if request.stream else config.sync_timeout_ms
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_ms / 1000
+        translator = StreamTranslator(call.json_tool)
+        stream: Stream | None = None
+        self.running += 1
+        try:
+            try:
+                # No `yield` inside a timeout block: the deadline must only ever cancel our await.
+                async with asyncio.timeout_at(deadline):
+                    stream = await self.client().messages.create(
+                        stream=True, timeout=limit_ms / 1000, **call.kwargs
+                    )
+                while True:
+                    async with asyncio.timeout_at(deadline):
+                        item = await anext(stream, None)
+                    if item is None:
+                        break
+                    for event in translator.feed(item):
+                        yield event
+            except TimeoutError:
+                for event in translator.usage_so_far():
+                    yield event
+                yield make_error(
+                    pb.TIMEOUT, f"the request exceeded its time limit of {limit_ms} ms"
+                )
+                return
+            except Exception as exc:  # SDK errors, and transport errors raised mid-stream as is
+                logger.warning("Messages API call failed: %s", type(exc).__name__)
+                for event in translator.usage_so_far():
+                    yield event
+                yield error_event(exc, config.spec.secrets())
+                return
+            for event in translator.finish():
+                yield event
+        finally:
+            self.running -= 1
+            if stream is not None:
+                await asyncio.shield(stream.close())

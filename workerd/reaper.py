@@ -1,0 +1,129 @@
+"""The reaper: the one owner of process age, process silence, orphans and left-over processes.
+
+Each tick it stops children older than MAX_PROCESS_AGE_MS, silent longer than their idle limit,
+or orphaned (their request is gone); stops tool processes that outlived their CLI (workerd is
+a child subreaper, so they become its children) and collects them; and removes agent work dirs
+past their retention. At start-up it sweeps every process a previous incarnation of this worker
+left behind, recognised by the markers in its environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from workerd.child_env import MARKER, STATE_MARKER
+from workerd.config import WorkerdConfig
+from workerd.process import CliProcess, ProcessTable, kill_process_groups
+
+logger = logging.getLogger(__name__)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass(frozen=True)
+class ReapDecision:
+    child: CliProcess
+    reason: str
+
+
+def decide(children: list[CliProcess], max_age_s: float) -> list[ReapDecision]:
+    """Pure: which children must go, and why (age first, then silence, then orphans)."""
+    decisions = []
+    for child in children:
+        if child.age_s() > max_age_s:
+            decisions.append(ReapDecision(child, "age"))
+        elif child.idle_limit_s and child.idle_s() > child.idle_limit_s:
+            decisions.append(ReapDecision(child, "idle"))
+        elif child.owner is not None and child.owner.done():
+            decisions.append(ReapDecision(child, "orphaned"))
+    return decisions
+
+
+def become_subreaper() -> bool:
+    """Orphaned tool processes re-parent to workerd instead of init, so they can be reaped."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+class Reaper:
+    """Periodic cleanup for one worker."""
+
+    def __init__(self, config: WorkerdConfig, table: ProcessTable) -> None:
+        self._config = config
+        self._table = table
+        self.reaped = 0
+
+    async def run(self) -> None:
+        interval = self._config.cli.reaper_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            await self.tick()
+
+    async def tick(self) -> None:
+        max_age = self._config.max_process_age_ms / 1000
+        grace = self._config.stop_grace_ms / 1000
+        for decision in decide(self._table.all(), max_age):
+            logger.warning("reaping child %d: %s", decision.child.pid, decision.reason)
+            self.reaped += 1
+            await decision.child.stop(grace, decision.reason)
+            self._table.remove(decision.child)
+        await asyncio.to_thread(self._collect_strays, grace)
+        await asyncio.to_thread(self._prune_workdirs, time.time())
+
+    def _collect_strays(self, grace: float) -> None:
+        """Children that are not CLI runs: tool processes orphaned onto us. Stop and collect."""
+        ours = {child.pid for child in self._table.all()}
+        try:
+            strays = [p for p in psutil.Process().children() if p.pid not in ours]
+        except psutil.Error:
+            return
+        live = [p for p in strays if p.status() != psutil.STATUS_ZOMBIE]
+        if live:
+            logger.warning("stopping %d orphaned tool processes", len(live))
+            kill_process_groups(live, grace)
+        for process in strays:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(process.pid, os.WNOHANG)
+
+    def _prune_workdirs(self, now: float) -> None:
+        retention = self._config.cli.workdir_retention_ms / 1000
+        busy = {str(child.workdir) for child in self._table.all() if child.workdir}
+        for path in self._config.work_root.glob("*"):
+            with contextlib.suppress(OSError):
+                if str(path) not in busy and now - path.stat().st_mtime > retention:
+                    shutil.rmtree(path)
+
+    def sweep_previous(self) -> int:
+        """Stop every process a previous incarnation of this worker left (blocking, at start)."""
+        name, state = self._config.spec.name, str(self._config.paths.root)
+        me = os.getpid()
+        leftovers = [p for p in psutil.process_iter() if p.pid != me and _marked(p, name, state)]
+        if leftovers:
+            logger.warning("sweeping %d processes left by a previous workerd", len(leftovers))
+            kill_process_groups(leftovers, self._config.stop_grace_ms / 1000)
+        return len(leftovers)
+
+
+def _marked(process: psutil.Process, worker: str, state: str) -> bool:
+    try:
+        env = process.environ()
+    except psutil.Error:
+        return False
+    return env.get(MARKER) == worker and env.get(STATE_MARKER) == state
+
+
+def work_dir_for(root: Path, request_id: str) -> Path:
+    safe = "".join(ch for ch in request_id if ch.isalnum() or ch in "-_")[:64] or "run"
+    return root / safe

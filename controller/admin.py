@@ -42,6 +42,9 @@ async def _abort(context: Context, code: grpc.StatusCode, message: str) -> NoRet
     raise AssertionError("unreachable")  # context.abort raises
 
 
+SUBSCRIBED = "subscribed"
+
+
 class AdminServicer(controller_pb2_grpc.AdminServicer):
     def __init__(
         self, scheduler: Scheduler, accounting: Accounting, live: LiveStats, started_at: float
@@ -236,6 +239,8 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
             else:
                 backlog = bus.recent(0, min(max(request.replay, 0), MAX_REPLAY), request.type)
             last = bus.last_id  # everything up to here was replayed or is older than asked
+            # Tells the caller the live subscription exists: nothing after this can be missed.
+            yield controller_pb2.ProxyEvent(id=0, type=SUBSCRIBED, data_json="{}")
             for event in backlog:
                 yield event_proto(event)
             while True:

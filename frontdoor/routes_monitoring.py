@@ -149,11 +149,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
     replay = int_query(request, "replay", 50, 0, MAX_EVENTS)
     chunks = request.query.get("chunks", "1").lower() not in ("0", "false", "no")
     watch = request.app[ADMIN].watch(since_id, replay, type_query(request), chunks)
+    queue: asyncio.Queue[_Frame] = asyncio.Queue(STREAM_BUFFER)
+    pump = asyncio.get_running_loop().create_task(_pump(watch, queue))
+    if await queue.get() is None:  # the controller's first message says the feed is live
+        pump.cancel()
+        raise ApiError(503, "the event feed is unavailable; retry shortly", "service_unavailable")
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
     await response.write(b"retry: 3000\n: connected\n\n")
-    queue: asyncio.Queue[_Frame] = asyncio.Queue(STREAM_BUFFER)
-    pump = asyncio.get_running_loop().create_task(_pump(watch, queue))
     try:
         await _relay(request, response, queue, pump)
     finally:

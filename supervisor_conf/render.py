@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def programs(workers: tuple[WorkerSpec, ...]) -> list[Program]:
 def render(
     workers: tuple[WorkerSpec, ...], *, state: Path, repo: Path, python: str, log_to_terminal: bool
 ) -> str:
-    main = (_HERE / "supervisord.conf.tmpl").read_text().format(state=state)
+    # As root, say so explicitly: supervisord otherwise warns on every start that it kept root.
+    user_line = "user=root\n" if os.geteuid() == 0 else ""
+    main = (_HERE / "supervisord.conf.tmpl").read_text().format(state=state, user_line=user_line)
     template = (_HERE / "program.conf.tmpl").read_text()
     sections = [main]
     for program in programs(workers):

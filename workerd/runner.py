@@ -29,6 +29,7 @@ from workerd.stream_json import StreamJsonParser
 
 logger = logging.getLogger(__name__)
 HANDSHAKE_TIMEOUT_S = 30.0
+OPERATOR_KILL = "killed by an operator"
 _OUTPUT = frozenset({"text", "tool_call", "finish"})
 
 
@@ -174,6 +175,9 @@ class CliRunner:
         if child.kill_reason == "idle":
             idle = int(child.idle_limit_s * 1000)
             return [make_error(pb.TIMEOUT, f"the Claude CLI produced no output for {idle} ms")]
+        if child.kill_reason == OPERATOR_KILL:
+            # Deliberate: the client learns why, and the controller does not retry it elsewhere.
+            return [make_error(pb.CANCELLED, "the run was stopped by an operator")]
         if child.kill_reason:
             return [make_error(pb.TIMEOUT, f"the Claude CLI was stopped ({child.kill_reason})")]
         events = parser.finish(code)

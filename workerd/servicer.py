@@ -13,7 +13,7 @@ from protos import worker_pb2, worker_pb2_grpc
 from workerd.api_runner import ApiRunner
 from workerd.config import WorkerdConfig
 from workerd.process import ProcessTable
-from workerd.runner import CliRunner
+from workerd.runner import OPERATOR_KILL, CliRunner
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
 
@@ -64,7 +64,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             return worker_pb2.KillProcessReply(
                 killed=False, message="not a process this worker started"
             )
-        await child.stop(self._config.stop_grace_ms / 1000)
+        await child.stop(self._config.stop_grace_ms / 1000, OPERATOR_KILL)
         return worker_pb2.KillProcessReply(killed=True, message="stopped")
 
     async def Status(

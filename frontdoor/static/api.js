@@ -6,6 +6,7 @@ const TOKEN_KEY = "ccp.dashboard.token";
 
 export class AuthError extends Error {}
 export class Unavailable extends Error {}
+export class Unreachable extends Unavailable {}
 
 // -- token ----------------------------------------------------------------------------------
 
@@ -42,7 +43,7 @@ async function request(method, path, body) {
       credentials: "omit",
     });
   } catch (err) {
-    throw new Unavailable(`network: ${err.message}`);
+    throw new Unreachable(`network: ${err.message}`);
   }
   if (response.status === 401) throw new AuthError("the token was refused");
   let payload = null;

@@ -54,6 +54,7 @@ function render() {
   if (!state.dirty) return;
   state.dirty = false;
   const m = state.metrics;
+  byId("dashboard").classList.toggle("is-stale", Boolean(state.metricsError));
   renderHeader();
   renderTokens(m && m.tokens, live.liveByFamily());
   const liveTokens = m && m.tokens.live ? m.tokens.live : sumLive(live.liveByFamily());
@@ -149,7 +150,9 @@ async function pollMetrics() {
     state.metricsError = "";
   } catch (err) {
     if (err instanceof api.AuthError) throw err;
-    state.metricsError = err instanceof api.Unavailable ? "metrics unavailable" : `metrics: ${err.message}`;
+    if (err instanceof api.Unreachable) state.metricsError = "proxy unreachable · retrying";
+    else if (err instanceof api.Unavailable) state.metricsError = "metrics unavailable";
+    else state.metricsError = `metrics: ${err.message}`;
   }
   scheduleRender();
 }
@@ -201,6 +204,7 @@ function every(ms, fn) {
 
 const REFRESH_ON = new Set(["complete", "error", "started", "cooldown_start", "cooldown_end", "worker_drain", "worker_resume", "worker_state", "kill"]);
 let refreshTimer = 0;
+let historyTimer = 0;
 
 /** A lifecycle event changes the figures: fetch /metrics soon (at most once a second) and the
  * history at most every 5 s, instead of waiting for the next regular poll. */
@@ -210,7 +214,13 @@ function refreshSoon() {
     refreshTimer = 0;
     if (!state.running) return;
     guarded(pollMetrics).catch((err) => console.warn(err));
-    if (Date.now() - state.historyAt > 5000) guarded(pollHistory).catch((err) => console.warn(err));
+    if (!historyTimer) {
+      const wait = Math.max(0, state.historyAt + 5000 - Date.now());
+      historyTimer = setTimeout(() => {
+        historyTimer = 0;
+        if (state.running) guarded(pollHistory).catch((err) => console.warn(err));
+      }, wait);
+    }
   }, 1000);
 }
 

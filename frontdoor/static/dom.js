@@ -1,5 +1,5 @@
 // DOM and formatting helpers. Every string reaches the page through textContent or an
-// attribute set by the DOM API: nothing here (or anywhere in the dashboard) uses innerHTML.
+// attribute set by the DOM API: no string is ever parsed as HTML, here or anywhere else.
 
 /** Create an element: el("div", {class: "x", title: "t"}, "text", childNode, ...). */
 export function el(tag, attrs, ...children) {
@@ -9,7 +9,10 @@ export function el(tag, attrs, ...children) {
       if (value === undefined || value === null || value === false) continue;
       if (key === "class") node.className = value;
       else if (key === "text") node.textContent = String(value);
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (key.startsWith("on")) {
+        // listeners only: an on* attribute is never set from a string
+        if (typeof value === "function") node.addEventListener(key.slice(2), value);
+      }
       else node.setAttribute(key, value === true ? "" : String(value));
     }
   }

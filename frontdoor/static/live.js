@@ -47,7 +47,6 @@ export class LiveFeed {
     this.frame = 0;
     this.lastLogRender = 0;
     this.logTimer = 0;
-    this.sawChunks = false;
     this.paused = false;
     byId("events-pause").addEventListener("change", (e) => {
       this.paused = e.target.checked;
@@ -114,7 +113,6 @@ export class LiveFeed {
         card.note = `attempt ${d.attempt ?? 1}${d.waited_ms ? ` · waited ${fmtMs(d.waited_ms)}` : ""}`;
         break;
       case "chunk": {
-        this.sawChunks = true;
         const piece = chunkText(d);
         card.chars += piece.length;
         card.text = (card.text + piece).slice(-MAX_CARD_TEXT);
@@ -245,9 +243,10 @@ export class LiveFeed {
     setText(r.worker, c.worker ? `W${c.worker}` : "unassigned");
     setText(r.note, c.note);
     r.text.hidden = !c.text;
-    setText(r.text, c.chars > c.text.length ? "…" + c.text : c.text);
+    setText(r.text, c.chars > c.text.length ? "…" + c.text : c.text.trimStart());
     const chars = c.chars ? `${fmtInt(c.chars)} chars${c.state === "running" ? ` · ~${fmtInt(Math.ceil(c.chars / 4))} tok` : ""}` : "";
-    setText(r.chars, chars || (this.sawChunks ? "" : "lifecycle only"));
+    const idle = c.state === "running" ? "waiting for text" : c.state === "queued" ? "" : "no text streamed";
+    setText(r.chars, chars || idle);
     this.updateAge(c);
   }
 

@@ -311,7 +311,7 @@ export function renderQueue(queue, latency) {
         ),
       )
     : el("p", { class: "muted small", text: "no source is waiting or has been refused" });
-  fill(node, tiles, waits, el("h3", { text: "per source" }), table);
+  fill(node, tiles, waits, el("h3", { text: "per source" }), el("div", { class: "table-wrap" }, table));
 }
 
 // -- rate limits ----------------------------------------------------------------------------
@@ -446,7 +446,7 @@ export class ProcessesPanel {
     this.table = el(
       "table",
       { class: "tbl procs" },
-      el("thead", {}, el("tr", {}, heads.map((h) => el("th", { text: h })))),
+      el("thead", {}, el("tr", {}, heads.map((h, i) => el("th", { class: i >= 5 && i <= 7 ? "num" : "", text: h })))),
       this.tbody,
     );
     this.list = new KeyedList(this.tbody, (p) => p.pid, (p) => this.make(p));

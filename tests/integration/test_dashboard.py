@@ -13,8 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Error,
+    Locator,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from tests.stack import ARTIFACTS, FAKE_CLAUDE, TOKEN, Stack
 
@@ -41,7 +50,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workers = [
         {**entry, "name": name, "token": f"sk-ant-oat01-dashboard-{name}"} for name in ("1", "2")
     ]
-    running = Stack({"WORKERS": json.dumps(workers)}).start()
+    # One attempt: a CLI killed from the page fails its request instead of moving on.
+    running = Stack({"WORKERS": json.dumps(workers), "MAX_ATTEMPTS": "1"}).start()
     yield running
     running.stop()
 
@@ -87,6 +97,16 @@ def chat(stack: Stack, text: str, source: str, model: str = "sonnet", stream: bo
         client.chat.completions.create(model=model, messages=messages, extra_headers=headers)
 
 
+def killed_chat(stack: Stack, outcome: list[str]) -> None:
+    """A long request that the test kills from the page: it must end as an error."""
+    try:
+        chat(stack, "FAKE:sleep:60 long", "long-job", stream=False)
+    except openai.APIError:
+        outcome.append("failed")
+    else:
+        outcome.append("answered")
+
+
 def test_shell_and_assets_are_public_but_data_is_not(stack: Stack) -> None:
     with urllib.request.urlopen(stack.base_url + "/dashboard/proxy", timeout=10) as response:
         headers = response.headers
@@ -115,34 +135,48 @@ def test_dashboard_shows_workers_live_requests_and_escapes_sources(
     assert "token=" not in tab.url  # the fragment is moved into sessionStorage at once
     expect(tab.locator("#hdr-status")).to_have_text("live", timeout=UI_TIMEOUT_MS)
 
-    warm_up = [
+    requests = [
         threading.Thread(target=chat, args=(stack, f"hello {n}", source, model, n % 2 == 0))
         for n, (source, model) in enumerate(
             [("my-ide", "sonnet"), ("agent-runner", "opus"), ("batch/cron", "haiku")]
         )
     ]
-    for thread in warm_up:
+    requests.append(threading.Thread(target=chat, args=(stack, "FAKE:sleep:2 hi", XSS_SOURCE)))
+    outcome: list[str] = []
+    requests.append(threading.Thread(target=killed_chat, args=(stack, outcome)))
+    for thread in requests:
         thread.start()
-    running = threading.Thread(target=chat, args=(stack, "FAKE:sleep:3 tell me", XSS_SOURCE))
-    running.start()
 
-    card = tab.locator("#live-cards .rcard", has=tab.locator(".card-source", has_text=XSS_SOURCE))
+    card = live_card(tab, XSS_SOURCE)
     expect(card).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(card.locator(".card-source")).to_have_text(XSS_SOURCE)
     expect(card.locator(".card-state")).to_have_text("streaming", timeout=UI_TIMEOUT_MS)
-    for thread in [*warm_up, running]:
-        thread.join(timeout=30)
     expect(card.locator(".card-state")).to_have_text("✓ done", timeout=UI_TIMEOUT_MS)
     expect(tab.locator("#events-body")).to_contain_text(XSS_SOURCE, timeout=UI_TIMEOUT_MS)
     expect(tab.locator("#token-strip .tok-big").first).not_to_have_text("–", timeout=UI_TIMEOUT_MS)
-
+    process = tab.locator("#proc-body tbody tr", has_text="long-job")
+    expect(process).to_be_visible(timeout=UI_TIMEOUT_MS)
     assert tab.evaluate("typeof window.__xss") == "undefined"
     assert tab.locator("#dashboard img").count() == 0  # the payload never became an element
     tab.wait_for_timeout(2500)  # one more poll, so every panel shows the finished requests
-    shot = save_screenshot(tab)
-    print(f"dashboard screenshot: {shot}")
+    print(f"dashboard screenshot: {save_screenshot(tab)}")
+
+    process.get_by_role("button", name="Kill").click()  # asks first; the request then fails
+    expect(tab.locator("#confirm")).to_have_attribute("open", "", timeout=UI_TIMEOUT_MS)
+    tab.locator("#confirm button[value=ok]").click()
+    expect(live_card(tab, "long-job").locator(".card-state")).to_have_text(
+        "✕ failed", timeout=UI_TIMEOUT_MS
+    )
+    expect(process).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    for thread in requests:
+        thread.join(timeout=30)
+    assert outcome == ["failed"]
     assert tab.evaluate("typeof window.__xss") == "undefined"
     assert problems == []
+
+
+def live_card(tab: Page, source: str) -> Locator:
+    return tab.locator("#live-cards .rcard", has=tab.locator(".card-source", has_text=source))
 
 
 def save_screenshot(tab: Page) -> Path:

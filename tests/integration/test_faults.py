@@ -78,6 +78,7 @@ def test_silent_cli_is_cut_by_the_idle_limit_and_killed(fake_stack: Stack) -> No
     error = completion_error(fake_stack, "FAKE:hang")
 
     assert error.status_code == 504
+    assert "produced no output for 1500 ms" in error.message  # the reaper's idle limit cut it
     assert time.monotonic() - started < 30
     # The fake ignores SIGINT and SIGTERM: only the SIGKILL step of the stop sequence ends it.
     wait_until(lambda: cli_children(fake_stack.state_dir) == [], 10, "the hung CLI to be killed")

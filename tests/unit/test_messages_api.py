@@ -16,13 +16,11 @@ from protos import common_pb2 as pb
 from workerd.messages_api import (
     DEFAULT_MAX_TOKENS,
     JSON_TOOL,
-    StreamTranslator,
     UnsupportedRequest,
     build_call,
-    error_event,
     model_id,
-    retry_after_ms,
 )
+from workerd.messages_stream import StreamTranslator, error_event, retry_after_ms
 
 PNG = b"\x89PNG\r\n\x1a\nfake-png-bytes"
 API_KEY = "sk-ant-api03-secret-test-key"

@@ -136,6 +136,17 @@ class AdminClient:
             "unreachableWorkers": list(reply.unreachable_workers),
         }
 
+    async def set_draining(self, name: str, draining: bool) -> None:
+        """Drain (no new requests) or resume one worker; 404 for an unknown name."""
+        call = self._admin.DrainWorker if draining else self._admin.ResumeWorker
+        try:
+            await call(controller_pb2.WorkerRef(name=name), timeout=5.0)
+        except grpc.aio.AioRpcError as exc:
+            error = _api_error(exc)
+            if error.status == 404:
+                error.param, error.code = "name", "worker_not_found"
+            raise error from None
+
     async def kill(self, pid: int) -> controller_pb2.KillProcessResult:
         request = controller_pb2.KillProcessAdminRequest(pid=pid)
         try:

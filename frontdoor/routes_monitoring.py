@@ -46,6 +46,8 @@ def add_monitoring_routes(app: web.Application) -> None:
     app.router.add_get("/zombies", zombies)
     app.router.add_post("/zombies", kill)
     app.router.add_post("/kill", kill)
+    app.router.add_post("/admin/workers/{name}/drain", drain_worker)
+    app.router.add_post("/admin/workers/{name}/resume", resume_worker)
 
 
 def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -128,6 +130,26 @@ async def _pid(request: web.Request) -> int:
     if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
         raise ApiError(400, "pid must be a positive whole number", param="pid")
     return pid
+
+
+# -- POST /admin/workers/{name}/drain|resume -------------------------------------------------
+
+
+async def drain_worker(request: web.Request) -> web.Response:
+    return await _set_draining(request, True)
+
+
+async def resume_worker(request: web.Request) -> web.Response:
+    return await _set_draining(request, False)
+
+
+async def _set_draining(request: web.Request, draining: bool) -> web.Response:
+    name = request.match_info["name"]
+    admin = request.app[ADMIN]
+    await admin.set_draining(name, draining)
+    stats = await admin.stats()
+    worker = next(w for w in stats["workers"] if w["name"] == name)
+    return web.json_response({"worker": worker})
 
 
 # -- GET /stream ---------------------------------------------------------------------------

@@ -337,3 +337,25 @@ def test_totals_and_events_are_identical_after_a_full_restart(tmp_path: Path) ->
     startup = [e for e in replayed["events"] if e["type"] == "startup"]
     assert startup[-1]["id"] > events["lastId"] and startup[-1]["data"]["restored"] > 0
     assert newer["events"] and min(e["id"] for e in newer["events"]) == events["lastId"] + 1
+
+
+def test_drain_and_resume_over_http(stack: Stack) -> None:
+    status, _, raw = stack.request("POST", "/admin/workers/a/drain", b"")
+    assert status == 200, raw
+    assert json.loads(raw)["worker"]["draining"] is True
+    assert {chat_worker(stack, f"avoid a {n}") for n in range(3)} == {"b"}
+    status, _, raw = stack.request("POST", "/admin/workers/a/resume", b"")
+    assert status == 200 and json.loads(raw)["worker"]["draining"] is False
+    error = assert_openai_error(stack, "POST", "/admin/workers/nope/drain", 404, b"")
+    assert (error["param"], error["code"]) == ("name", "worker_not_found")
+    status, _, _ = stack.request(
+        "POST", "/admin/workers/a/drain", b"", headers={"Authorization": "Bearer x"}
+    )
+    assert status == 401
+
+
+def chat_worker(stack: Stack, text: str) -> str:
+    raw = stack.client().chat.completions.with_raw_response.create(
+        model="sonnet", messages=[{"role": "user", "content": text}]
+    )
+    return raw.headers["x-proxy-worker"]

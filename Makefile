@@ -53,7 +53,8 @@ run: setup
 CHROMIUM := /usr/bin/chromium
 
 $(CHROMIUM):
-	apt-get update && apt-get install -y --no-install-recommends chromium
+	$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive \
+		sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends chromium' 
 
 test: setup claude $(CHROMIUM)
 	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) $(PY) -m pytest $(PYTEST_ARGS)

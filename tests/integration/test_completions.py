@@ -108,6 +108,17 @@ def test_malformed_json_is_400(cli_stack: Stack) -> None:
     assert "JSON" in error["message"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b"\xff\xfe not utf-8", b'{"model": "sonnet", "messages": "hi"}', b"null"],
+)
+def test_hostile_bodies_are_400_and_the_stack_lives_on(cli_stack: Stack, body: bytes) -> None:
+    status, _, raw = cli_stack.request("POST", "/v1/chat/completions", body)
+    assert status == 400, raw
+    assert json.loads(raw)["error"]["type"] == "invalid_request_error"
+    assert cli_stack.get("/health")[0] == 200
+
+
 def test_missing_messages_is_400_naming_the_field(cli_stack: Stack) -> None:
     status, _, raw = cli_stack.request("POST", "/v1/chat/completions", b'{"model": "sonnet"}')
     assert status == 400

@@ -17,7 +17,7 @@ from controller.scheduler import Scheduler
 from controller.servicer import ControllerServicer
 from controller.stats import LiveStats
 from controller.worker_pool import WorkerHandle, WorkerPool
-from protos import controller_pb2, controller_pb2_grpc
+from protos import controller_pb2, controller_pb2_grpc, worker_pb2
 
 logger = logging.getLogger(__name__)
 GRACE_S = 5.0
@@ -36,6 +36,7 @@ async def serve(config: ControllerConfig) -> None:
     pool = WorkerPool(config.workers, config.paths)
     scheduler = Scheduler(config, pool, events)
     pool.on_change = _health_watcher(scheduler)
+    pool.on_reap = _reap_reporter(events)
     server = _build_server(
         config, scheduler, AdminServicer(scheduler, accounting, live, time.time())
     )
@@ -91,3 +92,21 @@ def _health_watcher(scheduler: Scheduler) -> Callable[[], Awaitable[None]]:
         scheduler.dispatch()
 
     return on_change
+
+
+def _reap_reporter(events: EventBus) -> Callable[[str, worker_pb2.ReapRecord], None]:
+    """A workerd's reaper stopped something: it goes into the event log (and the live feed)."""
+
+    def report(worker: str, record: worker_pb2.ReapRecord) -> None:
+        events.emit(
+            "reap",
+            worker=worker,
+            pid=record.pid,
+            request_id=record.request_id,
+            model=record.model,
+            reason=record.reason,
+            age_s=round(record.age_s, 1),
+            idle_s=round(record.idle_s, 1),
+        )
+
+    return report

@@ -51,6 +51,15 @@ class WorkerClient:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
+    async def status(self, deadline_s: float = 2.0) -> worker_pb2.WorkerStatus | None:
+        try:
+            reply: worker_pb2.WorkerStatus = await self._worker.Status(
+                worker_pb2.StatusRequest(), timeout=deadline_s
+            )
+        except grpc.aio.AioRpcError:
+            return None
+        return reply
+
     async def list_processes(self, deadline_s: float = 2.0) -> worker_pb2.ProcessList:
         reply: worker_pb2.ProcessList = await self._worker.ListProcesses(
             worker_pb2.ListProcessesRequest(), timeout=deadline_s

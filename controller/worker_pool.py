@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from common.paths import StatePaths
 from common.workers import WorkerSpec
 from controller.worker_client import WorkerClient
-from protos import controller_pb2
+from protos import controller_pb2, worker_pb2
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ class WorkerHandle:
     seen_up: bool = field(default=False)
     draining: bool = False
     last_used: float = 0.0
+    incarnation: float = 0.0  # the workerd's start time, from its Status
+    reaps_seen: int = 0
 
     @property
     def state(self) -> str:
@@ -55,6 +57,7 @@ class WorkerPool:
 
     def __init__(self, specs: tuple[WorkerSpec, ...], paths: StatePaths) -> None:
         self.on_change: Callable[[], Awaitable[None]] | None = None
+        self.on_reap: Callable[[str, worker_pb2.ReapRecord], None] | None = None
         self.handles = {
             spec.name: WorkerHandle(spec, WorkerClient(spec.name, paths.worker_socket(spec.name)))
             for spec in specs
@@ -82,7 +85,22 @@ class WorkerPool:
             logger.info("worker %s %s", handle.spec.name, "up" if serving else "down")
         handle.up = serving
         handle.seen_up = handle.seen_up or serving
+        if serving:
+            await self._collect_reaps(handle)
         return changed
+
+    async def _collect_reaps(self, handle: WorkerHandle) -> None:
+        """Report what the workerd's reaper stopped since the last look (ids restart per start)."""
+        status = await handle.client.status()
+        if status is None:
+            return
+        if status.started_at != handle.incarnation:
+            handle.incarnation, handle.reaps_seen = status.started_at, 0
+        for record in status.recent_reaps:
+            if record.id > handle.reaps_seen:
+                handle.reaps_seen = record.id
+                if self.on_reap is not None:
+                    self.on_reap(handle.spec.name, record)
 
     async def close(self) -> None:
         await asyncio.gather(*(h.client.close() for h in self.handles.values()))

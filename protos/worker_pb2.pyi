@@ -62,13 +62,37 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WorkerStatus(_message.Message):
-    __slots__ = ("name", "mode", "running", "version")
+    __slots__ = ("name", "mode", "running", "version", "started_at", "recent_reaps")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECENT_REAPS_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     running: int
     version: str
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., running: _Optional[int] = ..., version: _Optional[str] = ...) -> None: ...
+    started_at: float
+    recent_reaps: _containers.RepeatedCompositeFieldContainer[ReapRecord]
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., running: _Optional[int] = ..., version: _Optional[str] = ..., started_at: _Optional[float] = ..., recent_reaps: _Optional[_Iterable[_Union[ReapRecord, _Mapping]]] = ...) -> None: ...
+
+class ReapRecord(_message.Message):
+    __slots__ = ("id", "pid", "request_id", "model", "reason", "age_s", "idle_s", "ts")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AGE_S_FIELD_NUMBER: _ClassVar[int]
+    IDLE_S_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    pid: int
+    request_id: str
+    model: str
+    reason: str
+    age_s: float
+    idle_s: float
+    ts: float
+    def __init__(self, id: _Optional[int] = ..., pid: _Optional[int] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., reason: _Optional[str] = ..., age_s: _Optional[float] = ..., idle_s: _Optional[float] = ..., ts: _Optional[float] = ...) -> None: ...

@@ -16,17 +16,20 @@ import logging
 import os
 import shutil
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from protos import worker_pb2
 from workerd.child_env import MARKER, STATE_MARKER
 from workerd.config import WorkerdConfig
 from workerd.process import CliProcess, ProcessTable, kill_process_groups
 
 logger = logging.getLogger(__name__)
 PR_SET_CHILD_SUBREAPER = 36
+RECENT_REAPS = 200
 
 
 @dataclass(frozen=True)
@@ -58,12 +61,28 @@ def become_subreaper() -> bool:
 
 
 class Reaper:
-    """Periodic cleanup for one worker."""
+    """Periodic cleanup for one worker; `recent` remembers what it stopped, for the controller."""
 
     def __init__(self, config: WorkerdConfig, table: ProcessTable) -> None:
         self._config = config
         self._table = table
         self.reaped = 0
+        self.recent: deque[worker_pb2.ReapRecord] = deque(maxlen=RECENT_REAPS)
+
+    def _record(self, pid: int, reason: str, child: CliProcess | None = None) -> None:
+        self.reaped += 1
+        self.recent.append(
+            worker_pb2.ReapRecord(
+                id=self.reaped,
+                pid=pid,
+                request_id=child.request_id if child else "",
+                model=child.model if child else "",
+                reason=reason,
+                age_s=child.age_s() if child else 0.0,
+                idle_s=child.idle_s() if child else 0.0,
+                ts=time.time(),
+            )
+        )
 
     async def run(self) -> None:
         interval = self._config.cli.reaper_interval_ms / 1000
@@ -76,7 +95,7 @@ class Reaper:
         grace = self._config.stop_grace_ms / 1000
         for decision in decide(self._table.all(), max_age):
             logger.warning("reaping child %d: %s", decision.child.pid, decision.reason)
-            self.reaped += 1
+            self._record(decision.child.pid, decision.reason, decision.child)
             await decision.child.stop(grace, decision.reason)
             self._table.remove(decision.child)
         await asyncio.to_thread(self._collect_strays, grace)
@@ -92,6 +111,8 @@ class Reaper:
         live = [p for p in strays if p.status() != psutil.STATUS_ZOMBIE]
         if live:
             logger.warning("stopping %d orphaned tool processes", len(live))
+            for process in live:
+                self._record(process.pid, "orphaned tool")
             kill_process_groups(live, grace)
         for process in strays:
             with contextlib.suppress(ChildProcessError, OSError):

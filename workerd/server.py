@@ -30,7 +30,9 @@ async def serve(config: WorkerdConfig) -> None:
     name = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name
     server = StandardServer(config.paths.worker_socket(config.spec.name), [name])
     api = ApiRunner(config)  # one Messages API client per worker (api mode), closed below
-    worker_pb2_grpc.add_WorkerServicer_to_server(WorkerServicer(config, table, api), server.server)
+    worker_pb2_grpc.add_WorkerServicer_to_server(
+        WorkerServicer(config, table, api, reaper), server.server
+    )
     await server.start()
     reaping = asyncio.create_task(reaper.run())
     try:

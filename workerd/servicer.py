@@ -3,6 +3,7 @@ process listing and killing."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
@@ -13,6 +14,7 @@ from protos import worker_pb2, worker_pb2_grpc
 from workerd.api_runner import ApiRunner
 from workerd.config import WorkerdConfig
 from workerd.process import ProcessTable
+from workerd.reaper import Reaper
 from workerd.runner import OPERATOR_KILL, CliRunner
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
@@ -20,10 +22,16 @@ Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
 
 class WorkerServicer(worker_pb2_grpc.WorkerServicer):
     def __init__(
-        self, config: WorkerdConfig, table: ProcessTable, api: ApiRunner | None = None
+        self,
+        config: WorkerdConfig,
+        table: ProcessTable,
+        api: ApiRunner | None = None,
+        reaper: Reaper | None = None,
     ) -> None:
         self._config = config
         self._table = table
+        self._reaper = reaper
+        self._started_at = time.time()
         self._runner = CliRunner(config, table)
         self._api = api or ApiRunner(config)  # its client is only made on first use
 
@@ -75,4 +83,6 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             mode=self._config.spec.mode,
             running=len(self._table.all()) + self._api.running,
             version=__version__,
+            started_at=self._started_at,
+            recent_reaps=list(self._reaper.recent) if self._reaper else [],
         )

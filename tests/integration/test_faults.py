@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import psutil
 import pytest
 
 from tests.mock_upstream import MockUpstream
-from tests.stack import FAKE_CLAUDE, REPO, Stack, claude_bin, cli_children, wait_until
+from tests.stack import FAKE_CLAUDE, REPO, TOKEN, Stack, claude_bin, cli_children, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -82,6 +83,11 @@ def test_silent_cli_is_cut_by_the_idle_limit_and_killed(fake_stack: Stack) -> No
     assert time.monotonic() - started < 30
     # The fake ignores SIGINT and SIGTERM: only the SIGKILL step of the stop sequence ends it.
     wait_until(lambda: cli_children(fake_stack.state_dir) == [], 10, "the hung CLI to be killed")
+    wait_until(
+        lambda: any(e["reason"] == "idle" for e in fake_stack.events("reap")),
+        10,
+        "the reap to reach the event log",
+    )
 
 
 def test_client_disconnect_mid_stream_stops_the_cli(tmp_path: Path, upstream: MockUpstream) -> None:
@@ -177,3 +183,38 @@ def test_supervisord_restarts_a_killed_workerd(fake_stack: Stack) -> None:
     wait_until(
         lambda: fake_stack.get("/health")[1]["workers"]["up"] == 2, 20, "both workers up again"
     )
+
+
+def test_kill_9_of_the_controller_mid_stream_ends_the_stream_and_the_cli(
+    upstream: MockUpstream,
+) -> None:
+    workers = [{"name": "1", "bin": claude_bin(), "token": "sk-ant-oat01-test", "mode": "cli"}]
+    stack = Stack({"WORKERS": json.dumps(workers), "ANTHROPIC_BASE_URL": upstream.base_url}).start()
+    try:
+        body = {
+            "model": "sonnet",
+            "stream": True,
+            "messages": [{"role": "user", "content": "SCN:slow:200"}],
+        }
+        request = urllib.request.Request(
+            stack.base_url + "/v1/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            first = response.readline()
+            assert first.startswith(b"data: ")
+            wait_until(lambda: len(cli_children(stack.state_dir)) == 1, 10, "the CLI to run")
+            os.kill(int(stack.supervisorctl("pid", "controller").strip()), signal.SIGKILL)
+            rest = response.read().decode()
+        # The client learns the stream broke (an error event, then [DONE]): never a fake "stop".
+        events = [e for e in rest.split("\n\n") if e.strip()]
+        assert events[-1] == "data: [DONE]"
+        assert '"error"' in events[-2]
+        assert '"finish_reason":"stop"' not in rest
+        wait_until(
+            lambda: cli_children(stack.state_dir) == [], 15, "the orphaned run's CLI to stop"
+        )
+        wait_until(lambda: stack.get("/health")[0] == 200, 30, "the controller to come back")
+    finally:
+        stack.stop()

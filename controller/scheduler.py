@@ -105,6 +105,7 @@ class Scheduler:
         self.in_flight = 0
         self.rejected: collections.Counter[str] = collections.Counter()
         self._wake = asyncio.Event()
+        self._next_tick_at = 0.0  # when run_ticks looks next (clock time)
 
     # -- admission -------------------------------------------------------------------------
 
@@ -120,7 +121,8 @@ class Scheduler:
         if not waiter.future.done():
             self._refuse_if_full(entry)
             self._refuse_hopeless(entry)
-            self._wake.set()  # the tick loop recomputes when to look again
+            if waiter.blocked != "capacity" and waiter.retry_at < self._next_tick_at:
+                self._wake.set()  # a limit frees up before the planned look: plan again
             self.events.emit(
                 "queued",
                 request_id=waiter.request.request_id,
@@ -303,8 +305,10 @@ class Scheduler:
         """Notice ended cooldowns and freed rate windows: nothing else wakes waiting requests."""
         while True:
             self._wake.clear()
+            wait = self._next_tick_s()
+            self._next_tick_at = self.clock() + wait
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._next_tick_s())
+                await asyncio.wait_for(self._wake.wait(), wait)
             for worker in self.cooldowns.ended(self.wall()):
                 self.events.emit("cooldown_end", worker=worker)
             self.affinity.sweep(self.clock())

@@ -10,27 +10,31 @@ from common.errors import make_error
 from protos import common_pb2 as pb
 
 _END = None
+READ_AHEAD = 256
 
 
 class EventFeed:
-    """Events from the controller, read ahead by one task; `None` marks the end."""
+    """Events from the controller, read ahead by one task; `None` marks the end.
+
+    The read-ahead is bounded: a slow client slows the gRPC stream (flow control reaches the
+    worker) instead of the frontdoor buffering a whole answer in memory.
+    """
 
     def __init__(self, events: AsyncIterable[pb.Event]) -> None:
-        self._queue: asyncio.Queue[pb.Event | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[pb.Event | None] = asyncio.Queue(READ_AHEAD)
         self._task = asyncio.get_running_loop().create_task(self._pump(events))
 
     async def _pump(self, events: AsyncIterable[pb.Event]) -> None:
         try:
             async for event in events:
-                self._queue.put_nowait(event)
+                await self._queue.put(event)
         except asyncio.CancelledError:
-            raise
+            raise  # the reader is gone: nobody waits for the end marker
         except Exception as exc:  # a broken stream must still end the response cleanly
-            self._queue.put_nowait(
+            await self._queue.put(
                 make_error(pb.INTERNAL, f"event stream failed: {type(exc).__name__}")
             )
-        finally:
-            self._queue.put_nowait(_END)
+        await self._queue.put(_END)
 
     async def next(self, within_s: float | None = None) -> pb.Event | None:
         """The next event, None at the end; raises TimeoutError when nothing came in time."""

@@ -202,3 +202,14 @@ def test_models_and_health(cli_stack: Stack) -> None:
     assert status == 200
     assert health["status"] == "ok"
     assert health["workers"] == {"up": 2, "total": 2}
+
+
+def test_a_large_answer_arrives_whole_streamed_and_not(cli_stack: Stack) -> None:
+    size = 300_000
+    whole = ask(cli_stack, f"SCN:big:{size}").choices[0].message.content or ""
+    assert len(whole) == size and whole.startswith("0123456789")
+    stream = cli_stack.client().chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": f"SCN:big:{size}"}], stream=True
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert streamed == whole

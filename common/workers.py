@@ -65,7 +65,10 @@ def _default_workers(environ: Environ, agents: bool) -> tuple[WorkerSpec, ...]:
     api_key = environ.get("ANTHROPIC_API_KEY", "").strip()
     if not token and not api_key:
         return ()
-    entry: dict[str, Any] = {"name": "1", "token": token, "api_key": api_key}
+    # The OAuth token (flat-rate CLI account) wins; the API key is the fallback (billed).
+    entry: dict[str, Any] = (
+        {"name": "1", "token": token} if token else {"name": "1", "api_key": api_key}
+    )
     return (_parse_entry(entry, 0, agents),)
 
 

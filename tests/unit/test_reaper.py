@@ -16,8 +16,12 @@ from typing import cast
 import psutil
 import pytest
 
-from workerd.process import CliProcess, kill_process_groups
-from workerd.reaper import ReapDecision, decide, work_dir_for
+from common.paths import StatePaths
+from common.workers import WorkerSpec
+from workerd.cli_settings import CliSettings
+from workerd.config import WorkerdConfig
+from workerd.process import CliProcess, ProcessTable, kill_process_groups
+from workerd.reaper import ReapDecision, Reaper, decide, work_dir_for
 
 MAX_AGE_S = 100.0
 
@@ -274,3 +278,30 @@ def test_kill_process_groups_ignores_dead_processes(
     proc.wait(timeout=5)
     kill_process_groups([handle], GRACE_S)  # no error, nothing to signal
     kill_process_groups([], GRACE_S)
+
+
+def test_old_agent_work_dirs_are_pruned_and_fresh_ones_kept(tmp_path: Path) -> None:
+    config = WorkerdConfig(
+        spec=WorkerSpec(name="w", mode="agent"),
+        paths=StatePaths(tmp_path),
+        claude_bin="/bin/true",
+        anthropic_base_url="",
+        stream_timeout_ms=1000,
+        sync_timeout_ms=1000,
+        max_process_age_ms=1000,
+        max_idle_ms=1000,
+        cli_max_retries=0,
+        stop_grace_ms=100,
+        cli=CliSettings(workdir_retention_ms=60_000),
+    )
+    old, fresh = config.work_root / "old-run", config.work_root / "fresh-run"
+    for path in (old, fresh):
+        (path / "sub").mkdir(parents=True)
+        (path / "sub" / "file.txt").write_text("x")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+
+    Reaper(config, ProcessTable())._prune_workdirs(time.time())
+
+    assert not old.exists()
+    assert (fresh / "sub" / "file.txt").exists()

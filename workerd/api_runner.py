@@ -18,7 +18,7 @@ from anthropic.types import RawMessageStreamEvent
 from common.errors import make_error
 from protos import common_pb2 as pb
 from workerd.config import WorkerdConfig
-from workerd.messages_api import UnsupportedRequest, build_call
+from workerd.messages_api import MessagesCall, UnsupportedRequest, build_call
 from workerd.messages_stream import StreamTranslator, error_event
 
 logger = logging.getLogger(__name__)
@@ -74,41 +74,44 @@ class ApiRunner:
             return
         config = self._config
         limit_ms = config.stream_timeout_ms if request.stream else config.sync_timeout_ms
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit_ms / 1000
         translator = StreamTranslator(call.json_tool)
-        stream: Stream | None = None
         self.running += 1
         try:
-            try:
-                # No `yield` inside a timeout block: the deadline must only ever cancel our await.
-                async with asyncio.timeout_at(deadline):
-                    stream = await self.client().messages.create(
-                        stream=True, timeout=limit_ms / 1000, **call.kwargs
-                    )
-                while True:
-                    async with asyncio.timeout_at(deadline):
-                        item = await anext(stream, None)
-                    if item is None:
-                        break
-                    for event in translator.feed(item):
-                        yield event
-            except TimeoutError:
-                for event in translator.usage_so_far():
-                    yield event
-                yield make_error(
-                    pb.TIMEOUT, f"the request exceeded its time limit of {limit_ms} ms"
+            async for event in self._stream(call, translator, limit_ms):
+                yield event
+        except TimeoutError:
+            for event in translator.usage_so_far():
+                yield event
+            yield make_error(pb.TIMEOUT, f"the request exceeded its time limit of {limit_ms} ms")
+        except Exception as exc:  # SDK errors, and transport errors raised mid-stream as is
+            logger.warning("Messages API call failed: %s", type(exc).__name__)
+            for event in translator.usage_so_far():
+                yield event
+            yield error_event(exc, config.spec.secrets())
+        finally:
+            self.running -= 1
+
+    async def _stream(
+        self, call: MessagesCall, translator: StreamTranslator, limit_ms: int
+    ) -> AsyncIterator[pb.Event]:
+        """The upstream call, translated; the stream is closed however the run ends."""
+        deadline = asyncio.get_running_loop().time() + limit_ms / 1000
+        stream: Stream | None = None
+        try:
+            # No `yield` inside a timeout block: the deadline must only ever cancel our await.
+            async with asyncio.timeout_at(deadline):
+                stream = await self.client().messages.create(
+                    stream=True, timeout=limit_ms / 1000, **call.kwargs
                 )
-                return
-            except Exception as exc:  # SDK errors, and transport errors raised mid-stream as is
-                logger.warning("Messages API call failed: %s", type(exc).__name__)
-                for event in translator.usage_so_far():
+            while True:
+                async with asyncio.timeout_at(deadline):
+                    item = await anext(stream, None)
+                if item is None:
+                    break
+                for event in translator.feed(item):
                     yield event
-                yield error_event(exc, config.spec.secrets())
-                return
             for event in translator.finish():
                 yield event
         finally:
-            self.running -= 1
             if stream is not None:
                 await asyncio.shield(stream.close())

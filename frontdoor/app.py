@@ -13,7 +13,7 @@ from frontdoor.middleware import auth_middleware, error_middleware
 from frontdoor.routes_dashboard import add_dashboard_routes
 from frontdoor.routes_health import health
 from frontdoor.routes_monitoring import add_monitoring_routes
-from frontdoor.routes_openai import chat_completions, list_models
+from frontdoor.routes_openai import chat_completions, get_model, list_models
 from frontdoor.state import ADMIN, CONFIG, CONTROLLER
 
 
@@ -38,6 +38,7 @@ def create_app(
     app.cleanup_ctx.append(controller_lifetime)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model}", get_model)
     app.router.add_get("/health", health)
     add_monitoring_routes(app)
     add_dashboard_routes(app)

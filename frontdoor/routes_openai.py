@@ -109,10 +109,18 @@ def _with_headers(error: ApiError, request_id: str, worker: str) -> ApiError:
     return error
 
 
+def _model_json(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "claude-code-proxy"}
+
+
 async def list_models(request: web.Request) -> web.Response:
-    created = int(time.time())
-    data: list[dict[str, Any]] = [
-        {"id": name, "object": "model", "created": created, "owned_by": "claude-code-proxy"}
-        for name in request.app[CONFIG].models.listed()
-    ]
+    data = [_model_json(name) for name in request.app[CONFIG].models.listed()]
     return web.json_response({"object": "list", "data": data})
+
+
+async def get_model(request: web.Request) -> web.Response:
+    """GET /v1/models/{id}: any name a completion would accept, else 404."""
+    name = request.match_info["model"]
+    if request.app[CONFIG].models.resolve(name) is None:
+        raise ApiError(404, f"model {name!r} is not served here", code="model_not_found")
+    return web.json_response(_model_json(name))

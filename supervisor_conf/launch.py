@@ -13,6 +13,7 @@ from pathlib import Path
 
 from common.config import ConfigError, Environ, load_dotenv
 from common.paths import StatePaths
+from common.workers import NO_WORKER_HINT
 from controller.config import ControllerConfig
 from frontdoor.config import FrontdoorConfig
 from supervisor_conf.render import render
@@ -57,9 +58,12 @@ def main() -> None:
     names = ", ".join(f"{w.name} ({w.mode})" for w in controller.workers) or "none configured"
     print(
         f"Claude Code Proxy on http://{frontdoor.host}:{frontdoor.port}  workers: {names}  "
-        f"state: {paths.root}",
+        f"state: {paths.root}\n"
+        f"dashboard: http://{frontdoor.host}:{frontdoor.port}/dashboard/proxy#token=<PROXY_AUTH_TOKEN>",
         flush=True,
     )
+    if not controller.workers:
+        print(f"note: {NO_WORKER_HINT}", flush=True)
     supervisord = str(Path(sys.executable).parent / "supervisord")
     os.execve(supervisord, [supervisord, "-n", "-c", str(conf)], environ)
 

@@ -198,6 +198,9 @@ def test_worker_token_reaches_upstream_only_as_its_own(
 def test_models_and_health(cli_stack: Stack) -> None:
     models = [m.id for m in cli_stack.client().models.list()]
     assert "sonnet" in models and "claude-sonnet-5" in models
+    assert cli_stack.client().models.retrieve("claude-code/opus").id == "claude-code/opus"
+    with pytest.raises(openai.NotFoundError):
+        cli_stack.client().models.retrieve("gpt-4o")
     status, health = cli_stack.get("/health")
     assert status == 200
     assert health["status"] == "ok"

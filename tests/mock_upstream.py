@@ -20,6 +20,7 @@ Scenarios: ``echo`` (default), ``err400|401|404|500|529``, ``err429[:secs]``,
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import re
@@ -38,6 +39,9 @@ INPUT_TOKENS = 11
 CACHE_WRITE_TOKENS = 7
 CACHE_READ_TOKENS = 5
 OUTPUT_TOKENS = 13
+PIXEL_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 MARKER_RE = re.compile(r"SCN:([a-z0-9_]+)(?::(\S+))?")
 REMINDER_PREFIX = "<system-reminder>"
@@ -322,6 +326,8 @@ class MockUpstream:
             return web.Response(status=200)
         if request.path == "/v1/messages" and request.method == "POST":
             return await self._messages(request, rec)
+        if request.path == "/files/pixel.png" and request.method == "GET":
+            return web.Response(body=PIXEL_PNG, content_type="image/png")  # a remote image
         msg = f"mock: no route for {request.method} {request.path}"
         return web.json_response(_error_body("not_found_error", msg), status=404)
 

@@ -23,6 +23,7 @@ from protos import common_pb2 as pb
 from workerd.child_env import child_env
 from workerd.cli_command import CliInvocation, UnsupportedRequest, build_invocation
 from workerd.config import WorkerdConfig
+from workerd.image_fetch import ImageFetchError, inline_remote_images
 from workerd.process import CliProcess, ProcessTable
 from workerd.reaper import work_dir_for
 from workerd.stream_json import StreamJsonParser
@@ -49,6 +50,12 @@ class CliRunner:
         return self._config.spec.mode == "agent"
 
     async def run(self, request: pb.ChatRequest) -> AsyncIterator[pb.Event]:
+        if self._config.fetch_remote_images:
+            try:
+                await inline_remote_images(request)
+            except ImageFetchError as exc:
+                yield make_error(pb.INVALID_REQUEST, str(exc), param="messages")
+                return
         worker_dir = self._config.paths.worker_dir(self._config.spec.name)
         with tempfile.TemporaryDirectory(dir=worker_dir) as tmp:
             system_file = Path(tmp) / "system-prompt.txt"

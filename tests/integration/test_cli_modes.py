@@ -10,6 +10,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import openai
@@ -17,7 +18,7 @@ import psutil
 import pytest
 
 from protos import worker_pb2, worker_pb2_grpc
-from tests.mock_upstream import MockUpstream
+from tests.mock_upstream import PIXEL_PNG, MockUpstream
 from tests.stack import Stack, claude_bin, cli_children, wait_until
 
 pytestmark = pytest.mark.stack
@@ -211,3 +212,55 @@ def _alive(process: psutil.Process) -> bool:
         return process.is_running()
     except psutil.Error:
         return False
+
+
+def remote_image_message(url: str) -> Any:
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "SCN:image look"},
+                {"type": "image_url", "image_url": {"url": url}},
+            ],
+        }
+    ]
+
+
+def test_a_remote_image_is_refused_unless_fetching_is_enabled(
+    chat_stack: Stack, upstream: MockUpstream
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        chat_stack.client().chat.completions.create(
+            model="sonnet", messages=remote_image_message(upstream.base_url + "/files/pixel.png")
+        )
+    assert "data: URL" in caught.value.message
+
+
+def test_a_remote_image_is_fetched_and_inlined_when_enabled(upstream: MockUpstream) -> None:
+    settings = {
+        "WORKERS": workers("cli"),
+        "ANTHROPIC_BASE_URL": upstream.base_url,
+        "FETCH_REMOTE_IMAGES": "true",
+    }
+    stack = Stack(settings).start()
+    try:
+        upstream.clear()
+        completion = stack.client().chat.completions.create(
+            model="sonnet", messages=remote_image_message(upstream.base_url + "/files/pixel.png")
+        )
+        assert completion.choices[0].message.content == "saw 1 images"
+        body = upstream.message_requests()[-1].json
+        assert body is not None
+        image = next(b for b in body["messages"][-1]["content"] if b.get("type") == "image")
+        assert image["source"] == {
+            "type": "base64",
+            "media_type": "image/png",
+            "data": base64.b64encode(PIXEL_PNG).decode(),
+        }
+        with pytest.raises(openai.BadRequestError) as caught:
+            stack.client().chat.completions.create(
+                model="sonnet", messages=remote_image_message(upstream.base_url + "/nope.png")
+            )
+        assert "HTTP 404" in caught.value.message
+    finally:
+        stack.stop()

@@ -93,7 +93,13 @@ class ChatCompletionRequest(OpenAIBase):
     response_format: ResponseFormat | None = None
     user: str | None = Field(default=None, max_length=256)
     logprobs: bool | None = None
+    top_logprobs: int | None = None
     parallel_tool_calls: bool | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    modalities: list[str] | None = None
+    audio: dict[str, Any] | None = None
 
     @property
     def include_usage(self) -> bool:

@@ -30,8 +30,7 @@ def to_chat_request(body: ChatCompletionRequest, model: str, request_id: str) ->
     """Validate what pydantic cannot and build the neutral request."""
     if body.n is not None and body.n > 1:
         raise ApiError(400, "n > 1 is not supported; send separate requests", param="n")
-    if body.logprobs:
-        raise ApiError(400, "logprobs are not available from Claude", param="logprobs")
+    _reject_unavailable(body)
     request = pb.ChatRequest(
         request_id=request_id,
         model=model,
@@ -52,6 +51,19 @@ def to_chat_request(body: ChatCompletionRequest, model: str, request_id: str) ->
     _add_tools(request, body)
     _add_response_format(request, body)
     return request
+
+
+def _reject_unavailable(body: ChatCompletionRequest) -> None:
+    """Settings no Claude mode can honour get a 400, not a silent no-op (defaults pass)."""
+    if body.logprobs or body.top_logprobs:
+        raise ApiError(400, "logprobs are not available from Claude", param="logprobs")
+    for name in ("frequency_penalty", "presence_penalty"):
+        if getattr(body, name):
+            raise ApiError(400, f"{name} is not supported by Claude; leave it at 0", param=name)
+    if body.logit_bias:
+        raise ApiError(400, "logit_bias is not supported by Claude", param="logit_bias")
+    if body.audio is not None or any(m != "text" for m in body.modalities or ()):
+        raise ApiError(400, "only text output is available", param="modalities")
 
 
 def _message(message: Message, index: int) -> pb.ChatMessage:

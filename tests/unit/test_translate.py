@@ -409,3 +409,38 @@ def test_response_format_json_schema() -> None:
 )
 def test_response_format_json_schema_requires_schema(fmt: dict[str, Any]) -> None:
     assert _reject(response_format=fmt).param == "response_format.json_schema"
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"frequency_penalty": 0.5}, "frequency_penalty"),
+        ({"presence_penalty": -1}, "presence_penalty"),
+        ({"logit_bias": {"50256": -100}}, "logit_bias"),
+        ({"top_logprobs": 3}, "logprobs"),
+        ({"modalities": ["text", "audio"]}, "modalities"),
+        ({"audio": {"voice": "alloy", "format": "wav"}}, "modalities"),
+    ],
+)
+def test_settings_claude_cannot_honour_are_400(extra: dict[str, Any], param: str) -> None:
+    body = ChatCompletionRequest.model_validate(
+        {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}], **extra}
+    )
+    with pytest.raises(ApiError) as caught:
+        to_chat_request(body, "sonnet", "rid")
+    assert caught.value.status == 400 and caught.value.param == param
+
+
+def test_neutral_defaults_of_unsupported_settings_pass() -> None:
+    body = ChatCompletionRequest.model_validate(
+        {
+            "model": "sonnet",
+            "messages": [{"role": "user", "content": "hi"}],
+            "frequency_penalty": 0,
+            "presence_penalty": 0.0,
+            "logit_bias": {},
+            "modalities": ["text"],
+            "logprobs": False,
+        }
+    )
+    assert to_chat_request(body, "sonnet", "rid").model == "sonnet"

@@ -389,6 +389,8 @@ class MockUpstream:
             text = ("0123456789" * (size // 10 + 1))[:size]
             chunks = [text[i : i + BIG_CHUNK] for i in range(0, size, BIG_CHUNK)]
             return _Reply([_Block("text", chunks or [""])])
+        if name == "maxtok":  # the answer stops at the max_tokens limit
+            return _Reply([_Block("text", ["cut ", "short"])], stop_reason="max_tokens")
         if name == "image":
             count = sum(1 for b in turn.last_user if b.get("type") == "image")
             return _Reply([_Block("text", [f"saw {count} images"])])

@@ -153,6 +153,8 @@ class CliRunner:
                     yield event
                 if parser.result_seen:
                     child.close_stdin()  # the turn is over: let the CLI exit on its own
+                elif parser.done:
+                    return  # complete before the CLI thinks so: disposing of the run stops it
         except RunTimeout as exc:
             yield make_error(pb.TIMEOUT, str(exc))
 

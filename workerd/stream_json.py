@@ -67,6 +67,8 @@ class StreamJsonParser:
         self._texted_messages: set[str] = set()
         self._now_ms = now_ms
         self.result_seen = False
+        self.done = False  # nothing more to read: the answer is complete
+        self._message_usage: dict[str, Any] = {}
         self.garbage_lines = 0
         self._model_sent = False
         self._streamed_messages: set[str] = set()
@@ -114,10 +116,13 @@ class StreamJsonParser:
         if kind == "message_start":
             message = event.get("message") or {}
             self._current_message = str(message.get("id", ""))
+            self._message_usage = dict(message.get("usage") or {})
             model = str(message.get("model", ""))
             if model and not self._model_sent:
                 self._model_sent = True
                 return [pb.Event(model_info=pb.ModelInfo(model=model))]
+        elif kind == "message_delta":
+            return self._message_delta(event)
         elif kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta" and delta.get("text") and not self.structured:
@@ -125,10 +130,24 @@ class StreamJsonParser:
                 return self._text(self._current_message, str(delta["text"]))
         return []
 
+    def _message_delta(self, event: dict[str, Any]) -> list[pb.Event]:
+        """A plain chat cut at the client's max_tokens ends here, with finish_reason length.
+
+        Left alone, the CLI would ask the model to continue (several more upstream calls and
+        more text than the client allowed); the run stops the CLI once `done` is set.
+        """
+        self._message_usage.update((event.get("usage") or {}).items())
+        stop = (event.get("delta") or {}).get("stop_reason")
+        if stop != "max_tokens" or self.tools_allowed or self.structured:
+            return []
+        self.done = True
+        usage = pb.Event(usage=usage_of(self._message_usage))
+        return [usage, pb.Event(finish=pb.Finish(reason=pb.FINISH_LENGTH))]
+
     def _text(self, message_id: str, text: str) -> list[pb.Event]:
         """Text of a later agent turn starts on a new paragraph, so turns never run together."""
         events = []
-        if message_id not in self._texted_messages and self._texted_messages:
+        if self.tools_allowed and message_id not in self._texted_messages and self._texted_messages:
             events.append(pb.Event(text=pb.TextDelta(text="\n\n")))
         self._texted_messages.add(message_id)
         events.append(pb.Event(text=pb.TextDelta(text=text)))
@@ -184,6 +203,7 @@ class StreamJsonParser:
 
     def _result(self, obj: dict[str, Any]) -> list[pb.Event]:
         self.result_seen = True
+        self.done = True
         events = [pb.Event(usage=usage_of(obj.get("usage") or {}))]
         subtype = obj.get("subtype")
         if self.structured and not obj.get("is_error") and "structured_output" in obj:
@@ -230,7 +250,7 @@ class StreamJsonParser:
 
     def finish(self, returncode: int | None) -> list[pb.Event]:
         """Called once the CLI's stdout closed; an error if it never produced a result."""
-        if self.result_seen:
+        if self.done:
             return []
         detail = f"exit code {returncode}" if returncode is not None else "no exit code"
         if self.garbage_lines:

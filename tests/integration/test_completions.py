@@ -216,3 +216,18 @@ def test_a_large_answer_arrives_whole_streamed_and_not(cli_stack: Stack) -> None
     )
     streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert streamed == whole
+
+
+def test_an_answer_cut_at_max_tokens_ends_with_length_and_no_continuation(
+    cli_stack: Stack, upstream: MockUpstream
+) -> None:
+    upstream.clear()
+    completion = cli_stack.client().chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "SCN:maxtok"}], max_tokens=5
+    )
+    assert completion.choices[0].message.content == "cut short"
+    assert completion.choices[0].finish_reason == "length"
+    assert completion.usage is not None and completion.usage.completion_tokens == OUTPUT_TOKENS
+    posts = upstream.message_requests()
+    assert len(posts) == 1  # the CLI's own "continue" turn never went out
+    assert posts[0].json is not None and posts[0].json["max_tokens"] == 5

@@ -914,3 +914,38 @@ def test_structured_output_ignored_when_not_in_structured_mode() -> None:
     events = run(p, message_start(), text_delta("plain"), result_structured({"a": 1}))
     assert texts(events) == ["plain"]
     assert events[-1].finish.reason == pb.FINISH_STOP
+
+
+def test_a_plain_chat_cut_at_max_tokens_is_done_with_length() -> None:
+    parser = StreamJsonParser(tools_allowed=False)
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": "m1",
+            "model": "claude-sonnet-5",
+            "usage": {"input_tokens": 4, "cache_read_input_tokens": 2, "output_tokens": 1},
+        },
+    }
+    parser.feed({"type": "stream_event", "event": start})
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "max_tokens"},
+        "usage": {"output_tokens": 5},
+    }
+    events = parser.feed({"type": "stream_event", "event": delta})
+    assert parser.done and not parser.result_seen
+    assert [e.WhichOneof("kind") for e in events] == ["usage", "finish"]
+    assert events[0].usage.output_tokens == 5 and events[0].usage.cache_read_tokens == 2
+    assert events[1].finish.reason == pb.FINISH_LENGTH
+    assert parser.finish(0) == []
+
+
+def test_an_agent_cut_at_max_tokens_goes_on() -> None:
+    parser = StreamJsonParser(tools_allowed=True)
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "max_tokens"},
+        "usage": {"output_tokens": 5},
+    }
+    assert parser.feed({"type": "stream_event", "event": delta}) == []
+    assert not parser.done

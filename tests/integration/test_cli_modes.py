@@ -264,3 +264,21 @@ def test_a_remote_image_is_fetched_and_inlined_when_enabled(upstream: MockUpstre
         assert "HTTP 404" in caught.value.message
     finally:
         stack.stop()
+
+
+def test_sampling_settings_reach_upstream(chat_stack: Stack, upstream: MockUpstream) -> None:
+    upstream.clear()
+    chat_stack.client().chat.completions.create(
+        model="sonnet",
+        messages=[{"role": "user", "content": "sample"}],
+        temperature=0.2,
+        top_p=0.9,
+        stop=["END"],
+        max_completion_tokens=77,
+    )
+    body = upstream.message_requests()[-1].json
+    assert body is not None
+    assert (body["temperature"], body["top_p"]) == (0.2, 0.9)
+    assert body["stop_sequences"] == ["END"]
+    assert body["max_tokens"] == 77
+    assert "thinking" not in body  # the API refuses sampling settings with thinking on

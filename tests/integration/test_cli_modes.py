@@ -282,3 +282,22 @@ def test_sampling_settings_reach_upstream(chat_stack: Stack, upstream: MockUpstr
     assert body["stop_sequences"] == ["END"]
     assert body["max_tokens"] == 77
     assert "thinking" not in body  # the API refuses sampling settings with thinking on
+
+
+def test_disallowed_agent_tools_do_not_run(upstream: MockUpstream, tmp_path: Path) -> None:
+    settings = {
+        "WORKERS": workers("agent"),
+        "ANTHROPIC_BASE_URL": upstream.base_url,
+        "AGENT_DISALLOWED_TOOLS": "Bash",
+    }
+    stack = Stack(settings).start()
+    try:
+        made = tmp_path / "must-not-exist"
+        stack.client().chat.completions.create(
+            model="sonnet", messages=[{"role": "user", "content": f"SCN:tool_bash:{made}"}]
+        )
+        assert not made.exists()
+        errors = [e for e in stack.events("activity") if e["activity"] == "tool_error"]
+        assert errors and "Bash" in errors[-1]["detail"]
+    finally:
+        stack.stop()

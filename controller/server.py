@@ -13,6 +13,7 @@ from controller.accounting import Accounting
 from controller.admin import AdminServicer
 from controller.config import ControllerConfig
 from controller.events import EVENT_LOG_SIZE, EventBus
+from controller.recovery import interrupted_requests
 from controller.scheduler import Scheduler
 from controller.servicer import ControllerServicer
 from controller.stats import LiveStats
@@ -33,6 +34,8 @@ async def serve(config: ControllerConfig) -> None:
     live = LiveStats()
     events.sinks += [accounting.observe, live.observe]
     events.emit("startup", version=__version__, restored=len(restored))
+    for interrupted in interrupted_requests(restored, time.time()):
+        events.emit("error", **interrupted)  # cut off by a crash: still one accounting row
     pool = WorkerPool(config.workers, config.paths)
     scheduler = Scheduler(config, pool, events)
     pool.on_change = _health_watcher(scheduler)

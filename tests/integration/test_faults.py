@@ -216,5 +216,11 @@ def test_kill_9_of_the_controller_mid_stream_ends_the_stream_and_the_cli(
             lambda: cli_children(stack.state_dir) == [], 15, "the orphaned run's CLI to stop"
         )
         wait_until(lambda: stack.get("/health")[0] == 200, 30, "the controller to come back")
+        # The cut-off request still ends as one accounting row, closed by the new controller.
+        closed = [e for e in stack.events("error") if e["status"] == "INTERRUPTED"]
+        assert len(closed) == 1 and closed[0]["source"] == "127.0.0.1"
+        metrics = stack.get("/metrics")[1]
+        assert metrics["tokens"]["totals"]["requests"] == 1
+        assert metrics["errors"]["byCategory"].get("interrupted") == 1
     finally:
         stack.stop()

@@ -51,10 +51,12 @@ class WorkerClient:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
-    async def status(self, deadline_s: float = 2.0) -> worker_pb2.WorkerStatus | None:
+    async def status(
+        self, reaps_after: int = 0, deadline_s: float = 2.0
+    ) -> worker_pb2.WorkerStatus | None:
         try:
             reply: worker_pb2.WorkerStatus = await self._worker.Status(
-                worker_pb2.StatusRequest(), timeout=deadline_s
+                worker_pb2.StatusRequest(reaps_after=reaps_after), timeout=deadline_s
             )
         except grpc.aio.AioRpcError:
             return None

@@ -91,7 +91,7 @@ class WorkerPool:
 
     async def _collect_reaps(self, handle: WorkerHandle) -> None:
         """Report what the workerd's reaper stopped since the last look (ids restart per start)."""
-        status = await handle.client.status()
+        status = await handle.client.status(reaps_after=handle.reaps_seen)
         if status is None:
             return
         if status.started_at != handle.incarnation:

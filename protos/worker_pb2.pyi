@@ -58,8 +58,10 @@ class KillProcessReply(_message.Message):
     def __init__(self, killed: _Optional[bool] = ..., message: _Optional[str] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("reaps_after",)
+    REAPS_AFTER_FIELD_NUMBER: _ClassVar[int]
+    reaps_after: int
+    def __init__(self, reaps_after: _Optional[int] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
     __slots__ = ("name", "mode", "running", "version", "started_at", "recent_reaps")

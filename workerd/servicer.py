@@ -84,5 +84,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             running=len(self._table.all()) + self._api.running,
             version=__version__,
             started_at=self._started_at,
-            recent_reaps=list(self._reaper.recent) if self._reaper else [],
+            recent_reaps=[r for r in self._reaper.recent if r.id > request.reaps_after]
+            if self._reaper
+            else [],
         )

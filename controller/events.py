@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import time
 from collections import deque
@@ -30,9 +29,6 @@ class ProxyEvent:
     type: str
     ts: float
     data: dict[str, Any]
-
-    def to_json(self) -> str:
-        return json.dumps({"id": self.id, "type": self.type, "ts": self.ts, "data": self.data})
 
 
 class EventBus:

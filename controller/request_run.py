@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from common.errors import error_code_name, make_error, wire_error
+from common.events import is_output
 from controller.affinity import conversation_key
+from controller.fair_queue import PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL
 from controller.ratelimit import estimate_tokens
 from controller.scheduler import DispatchError, Lease, Scheduler, Waiter
 from controller.usage import error_category
@@ -24,8 +26,11 @@ from controller.worker_pool import WorkerHandle
 from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
-_OUTPUT = frozenset({"text", "tool_call", "finish"})
-_PRIORITY = {pb.PRIORITY_HIGH: 0, pb.PRIORITY_NORMAL: 1, pb.PRIORITY_LOW: 2}
+_PRIORITY = {
+    pb.PRIORITY_HIGH: PRIORITY_HIGH,
+    pb.PRIORITY_NORMAL: PRIORITY_NORMAL,
+    pb.PRIORITY_LOW: PRIORITY_LOW,
+}
 OVERLOAD_COOLDOWN_S = 15.0
 RATE_LIMIT_COOLDOWN_S = 60.0
 AUTH_COOLDOWN_S = 300.0
@@ -95,7 +100,9 @@ class RequestRun:
                     yield pb.Event(error=outcome.error)
                 return
             await self._before_retry(lease, outcome.error)
-            waiter = self._waiter(frozenset(self.tried), 0)  # retries go first within their source
+            waiter = self._waiter(
+                frozenset(self.tried), PRIORITY_HIGH
+            )  # retries go first in their source
 
     def _waiter(self, exclude: frozenset[str], priority: int) -> Waiter:
         system = "\n".join(_text(m) for m in self.request.messages if m.role == pb.ROLE_SYSTEM)
@@ -130,7 +137,7 @@ class RequestRun:
                     if outcome.output_started:
                         yield event
                     return
-                if kind in _OUTPUT and not outcome.output_started:
+                if is_output(event) and not outcome.output_started:
                     outcome.output_started = True
                     self.first_output_at = self.first_output_at or self.scheduler.clock()
                     for earlier in held:

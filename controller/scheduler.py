@@ -32,7 +32,6 @@ from controller.worker_pool import WorkerHandle, WorkerPool
 from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
-_PRIORITY = {pb.PRIORITY_HIGH: 0, pb.PRIORITY_NORMAL: 1, pb.PRIORITY_LOW: 2}
 TICK_MAX_S = 1.0
 
 

@@ -17,7 +17,12 @@ from frontdoor.event_feed import EventFeed
 from frontdoor.openai_models import ChatCompletionRequest
 from frontdoor.responses import CompletionAccumulator
 from frontdoor.state import CONFIG, CONTROLLER
-from frontdoor.streaming import StreamContext, response_headers, stream_completion
+from frontdoor.streaming import (
+    StreamContext,
+    response_headers,
+    stream_completion,
+    with_response_headers,
+)
 from frontdoor.translate import to_chat_request
 from protos import common_pb2 as pb
 
@@ -93,20 +98,15 @@ async def _complete(feed: EventFeed, context: StreamContext) -> web.Response:
             worker = event.started.worker
         elif kind == "error":
             error = ApiError.from_event(event.error)
-            raise _with_headers(error, context.request_id, worker)
+            raise with_response_headers(error, context.request_id, worker)
         finished = finished or kind == "finish"
         result.add(event)
     if not finished:
         lost = make_error(pb.WORKER_CRASHED, "the worker ended without a result")
-        raise _with_headers(ApiError.from_event(lost.error), context.request_id, worker)
+        raise with_response_headers(ApiError.from_event(lost.error), context.request_id, worker)
     return web.json_response(
         result.response(), headers=response_headers(context.request_id, worker)
     )
-
-
-def _with_headers(error: ApiError, request_id: str, worker: str) -> ApiError:
-    error.extra_headers.update(response_headers(request_id, worker))
-    return error
 
 
 def _model_json(name: str) -> dict[str, Any]:

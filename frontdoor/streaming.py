@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from common.errors import make_error
+from common.events import is_output
 from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
 from frontdoor.responses import SSE_DONE, ChunkBuilder, sse_data
@@ -20,7 +21,6 @@ from frontdoor.state import CONFIG
 from protos import common_pb2 as pb
 
 KEEPALIVE_S = 15.0
-_OUTPUT = frozenset({"text", "tool_call", "finish"})
 
 
 @dataclass
@@ -38,6 +38,12 @@ def response_headers(request_id: str, worker: str) -> dict[str, str]:
     if worker:
         headers["X-Proxy-Worker"] = worker
     return headers
+
+
+def with_response_headers(error: ApiError, request_id: str, worker: str) -> ApiError:
+    """An error that still tells the client its request id and the worker that tried."""
+    error.extra_headers.update(response_headers(request_id, worker))
+    return error
 
 
 class _Stream:
@@ -64,14 +70,12 @@ class _Stream:
                 return held
             if event is None:
                 event = make_error(pb.WORKER_CRASHED, "the worker ended without a result")
-            kind = event.WhichOneof("kind")
-            if kind == "error":
+            if event.HasField("error"):
                 error = ApiError.from_event(event.error)
-                error.extra_headers.update(response_headers(self.context.request_id, self.worker))
-                raise error
+                raise with_response_headers(error, self.context.request_id, self.worker)
             self.note(event)
             held.append(event)
-            if kind in _OUTPUT:
+            if is_output(event):
                 return held
 
     def note(self, event: pb.Event) -> None:

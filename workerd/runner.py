@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from common.errors import make_error
+from common.events import is_output
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.child_env import child_env
@@ -31,7 +32,6 @@ from workerd.stream_json import StreamJsonParser
 logger = logging.getLogger(__name__)
 HANDSHAKE_TIMEOUT_S = 30.0
 OPERATOR_KILL = "killed by an operator"
-_OUTPUT = frozenset({"text", "tool_call", "finish"})
 
 
 class RunTimeout(Exception):
@@ -149,7 +149,7 @@ class CliRunner:
                         yield event
                     return
                 for event in parser.feed_line(line):
-                    output_seen = output_seen or event.WhichOneof("kind") in _OUTPUT
+                    output_seen = output_seen or is_output(event)
                     yield event
                 if parser.result_seen:
                     child.close_stdin()  # the turn is over: let the CLI exit on its own

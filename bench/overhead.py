@@ -18,7 +18,7 @@ from bench.report import write_result
 from protos import common_pb2 as pb
 from tests.mock_upstream import MockUpstream
 from tests.stack import Stack, claude_bin
-from workerd.cli_command import build_invocation
+from workerd.cli.command import build_invocation
 
 ROUNDS = 8
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from common.config import ConfigError, Environ, env_bool, env_int, env_str
 from common.paths import StatePaths
 from common.workers import WorkerSpec, parse_workers
-from workerd.cli_settings import CliSettings
+from workerd.cli.settings import CliSettings
 
 PINNED_CLI = Path(__file__).resolve().parent.parent / ".tools/claude/node_modules/.bin/claude"
 

@@ -7,10 +7,10 @@ import logging
 
 from common.rpc import StandardServer, install_stop_signals
 from protos import worker_pb2, worker_pb2_grpc
-from workerd.api_runner import ApiRunner
+from workerd.api.runner import ApiRunner
+from workerd.cli.process import ProcessTable
+from workerd.cli.reaper import Reaper, become_subreaper
 from workerd.config import WorkerdConfig
-from workerd.process import ProcessTable
-from workerd.reaper import Reaper, become_subreaper
 from workerd.servicer import WorkerServicer
 
 logger = logging.getLogger(__name__)

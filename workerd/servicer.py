@@ -11,11 +11,11 @@ from common import __version__
 from common.logs import request_id_var
 from protos import common_pb2 as pb
 from protos import worker_pb2, worker_pb2_grpc
-from workerd.api_runner import ApiRunner
+from workerd.api.runner import ApiRunner
+from workerd.cli.process import ProcessTable
+from workerd.cli.reaper import Reaper
+from workerd.cli.runner import OPERATOR_KILL, CliRunner
 from workerd.config import WorkerdConfig
-from workerd.process import ProcessTable
-from workerd.reaper import Reaper
-from workerd.runner import OPERATOR_KILL, CliRunner
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
 

@@ -1,4 +1,4 @@
-"""workerd/api_runner.py against the mock Messages API: credentials, limits, cancellation."""
+"""workerd/api/runner.py against the mock Messages API: credentials, limits, cancellation."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from protos import common_pb2 as pb
 from tests.mock_upstream import MockUpstream, echo_reply
-from workerd.api_runner import OAUTH_BETA, ApiRunner
+from workerd.api.runner import OAUTH_BETA, ApiRunner
 from workerd.config import WorkerdConfig
 
 API_KEY = "sk-ant-api03-runner-test"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workerd.child_env import FIXED, MARKER, STATE_MARKER, child_env
+from workerd.cli.child_env import FIXED, MARKER, STATE_MARKER, child_env
 
 OWN_TOKEN = "sk-ant-oat01-own-worker-token"
 OWN_KEY = "sk-ant-api03-own-worker-key"

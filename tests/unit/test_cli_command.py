@@ -1,4 +1,4 @@
-"""workerd/cli_command.py: argv, stdin lines and env of one CLI run (cli and agent modes)."""
+"""workerd/cli/command.py: argv, stdin lines and env of one CLI run (cli and agent modes)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from protos import common_pb2 as pb
-from workerd.cli_command import (
+from workerd.cli.command import (
     JSON_OBJECT_SCHEMA,
     MAX_SCHEMA_BYTES,
     AgentOptions,

@@ -1,4 +1,4 @@
-"""workerd/cli_settings.py: agent options, prompt budget, timers and reaper settings from env."""
+"""workerd/cli/settings.py: agent options, prompt budget, timers and reaper settings from env."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from common.config import ConfigError
-from workerd.cli_command import AgentOptions
-from workerd.cli_settings import DEFAULT_TIMERS, CliSettings, FamilyTimers
+from workerd.cli.command import AgentOptions
+from workerd.cli.settings import DEFAULT_TIMERS, CliSettings, FamilyTimers
 
 
 def timeouts(spec: Any) -> dict[str, str]:

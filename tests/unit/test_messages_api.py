@@ -13,14 +13,14 @@ from anthropic.types import RawMessageStreamEvent
 from pydantic import TypeAdapter
 
 from protos import common_pb2 as pb
-from workerd.messages_api import (
+from workerd.api.messages_api import (
     DEFAULT_MAX_TOKENS,
     JSON_TOOL,
     UnsupportedRequest,
     build_call,
     model_id,
 )
-from workerd.messages_stream import StreamTranslator, error_event, retry_after_ms
+from workerd.api.messages_stream import StreamTranslator, error_event, retry_after_ms
 
 PNG = b"\x89PNG\r\n\x1a\nfake-png-bytes"
 API_KEY = "sk-ant-api03-secret-test-key"

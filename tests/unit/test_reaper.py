@@ -18,10 +18,10 @@ import pytest
 
 from common.paths import StatePaths
 from common.workers import WorkerSpec
-from workerd.cli_settings import CliSettings
+from workerd.cli.process import CliProcess, ProcessTable, kill_process_groups
+from workerd.cli.reaper import ReapDecision, Reaper, decide, work_dir_for
+from workerd.cli.settings import CliSettings
 from workerd.config import WorkerdConfig
-from workerd.process import CliProcess, ProcessTable, kill_process_groups
-from workerd.reaper import ReapDecision, Reaper, decide, work_dir_for
 
 MAX_AGE_S = 100.0
 

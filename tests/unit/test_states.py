@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from workerd.states import ALLOWED, ChildState, InvalidTransition, check_transition
+from workerd.cli.states import ALLOWED, ChildState, InvalidTransition, check_transition
 
 LEGAL = {
     (ChildState.STARTING, ChildState.RUNNING),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from protos import common_pb2 as pb
-from workerd.stream_json import StreamJsonParser, status_code, usage_of
+from workerd.cli.stream_json import StreamJsonParser, status_code, usage_of
 
 SESSION = "b38f8af3-0000-4000-8000-000000000001"
 RESULT_USAGE = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from protos import common_pb2 as pb
-from workerd.cli_command import UnsupportedRequest
+from workerd.cli.command import UnsupportedRequest
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",

@@ -21,13 +21,13 @@ from common.errors import make_error
 from common.events import is_output
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
-from workerd.child_env import child_env
-from workerd.cli_command import CliInvocation, UnsupportedRequest, build_invocation
+from workerd.cli.child_env import child_env
+from workerd.cli.command import CliInvocation, UnsupportedRequest, build_invocation
+from workerd.cli.process import CliProcess, ProcessTable
+from workerd.cli.reaper import work_dir_for
+from workerd.cli.stream_json import StreamJsonParser
 from workerd.config import WorkerdConfig
 from workerd.image_fetch import ImageFetchError, inline_remote_images
-from workerd.process import CliProcess, ProcessTable
-from workerd.reaper import work_dir_for
-from workerd.stream_json import StreamJsonParser
 
 logger = logging.getLogger(__name__)
 HANDSHAKE_TIMEOUT_S = 30.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protos import common_pb2 as pb
-from workerd.prompt_builder import (
+from workerd.cli.prompt import (
     ConversationError,
     assistant_line,
     render,

@@ -1,4 +1,4 @@
-"""workerd/prompt_builder.py: an OpenAI-style conversation as stream-json turns, within a budget."""
+"""workerd/cli/prompt.py: an OpenAI-style conversation as stream-json turns, within a budget."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from protos import common_pb2 as pb
-from workerd.prompt_builder import (
+from workerd.cli.prompt import (
     CONTINUATION,
     TRUNCATION_MARKER,
     ConversationError,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from workerd.states import ChildState, check_transition
+from workerd.cli.states import ChildState, check_transition
 
 logger = logging.getLogger(__name__)
 STDOUT_LIMIT = 64 * 1024 * 1024  # a single stream-json line can be very large (cli-protocol.md 1.1)

@@ -23,9 +23,9 @@ from pathlib import Path
 import psutil
 
 from protos import worker_pb2
-from workerd.child_env import MARKER, STATE_MARKER
+from workerd.cli.child_env import MARKER, STATE_MARKER
+from workerd.cli.process import CliProcess, ProcessTable, kill_process_groups
 from workerd.config import WorkerdConfig
-from workerd.process import CliProcess, ProcessTable, kill_process_groups
 
 logger = logging.getLogger(__name__)
 PR_SET_CHILD_SUBREAPER = 36

@@ -17,9 +17,9 @@ from anthropic.types import RawMessageStreamEvent
 
 from common.errors import make_error
 from protos import common_pb2 as pb
+from workerd.api.messages_api import MessagesCall, UnsupportedRequest, build_call
+from workerd.api.messages_stream import StreamTranslator, error_event
 from workerd.config import WorkerdConfig
-from workerd.messages_api import MessagesCall, UnsupportedRequest, build_call
-from workerd.messages_stream import StreamTranslator, error_event
 
 logger = logging.getLogger(__name__)
 OAUTH_BETA = "oauth-2025-04-20"

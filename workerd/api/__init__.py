@@ -1,0 +1,1 @@
+"""The Messages API path: the anthropic SDK, request building and stream translation."""

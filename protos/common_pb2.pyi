@@ -295,8 +295,20 @@ class ModelInfo(_message.Message):
     model: str
     def __init__(self, model: _Optional[str] = ...) -> None: ...
 
+class SessionInfo(_message.Message):
+    __slots__ = ("served", "rebuild_reason", "pid", "bytes_written")
+    SERVED_FIELD_NUMBER: _ClassVar[int]
+    REBUILD_REASON_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    BYTES_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    served: str
+    rebuild_reason: str
+    pid: int
+    bytes_written: int
+    def __init__(self, served: _Optional[str] = ..., rebuild_reason: _Optional[str] = ..., pid: _Optional[int] = ..., bytes_written: _Optional[int] = ...) -> None: ...
+
 class Event(_message.Message):
-    __slots__ = ("started", "text", "tool_call", "usage", "finish", "error", "rate_limit", "activity", "model_info")
+    __slots__ = ("started", "text", "tool_call", "usage", "finish", "error", "rate_limit", "activity", "model_info", "session")
     STARTED_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
@@ -306,6 +318,7 @@ class Event(_message.Message):
     RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     MODEL_INFO_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
     started: Started
     text: TextDelta
     tool_call: ToolCallDelta
@@ -315,4 +328,5 @@ class Event(_message.Message):
     rate_limit: RateLimitStatus
     activity: Activity
     model_info: ModelInfo
-    def __init__(self, started: _Optional[_Union[Started, _Mapping]] = ..., text: _Optional[_Union[TextDelta, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCallDelta, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., rate_limit: _Optional[_Union[RateLimitStatus, _Mapping]] = ..., activity: _Optional[_Union[Activity, _Mapping]] = ..., model_info: _Optional[_Union[ModelInfo, _Mapping]] = ...) -> None: ...
+    session: SessionInfo
+    def __init__(self, started: _Optional[_Union[Started, _Mapping]] = ..., text: _Optional[_Union[TextDelta, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCallDelta, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., rate_limit: _Optional[_Union[RateLimitStatus, _Mapping]] = ..., activity: _Optional[_Union[Activity, _Mapping]] = ..., model_info: _Optional[_Union[ModelInfo, _Mapping]] = ..., session: _Optional[_Union[SessionInfo, _Mapping]] = ...) -> None: ...

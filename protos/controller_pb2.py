@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from protos import common_pb2 as protos_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17protos/controller.proto\x12\nccproxy.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x13protos/common.proto\"B\n\x11ListEventsRequest\x12\x10\n\x08since_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0c\n\x04type\x18\x03 \x01(\t\"E\n\nProxyEvent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\n\n\x02ts\x18\x03 \x01(\x01\x12\x11\n\tdata_json\x18\x04 \x01(\t\"\xa6\x01\n\tEventList\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.ccproxy.v1.ProxyEvent\x12\x31\n\x06\x63ounts\x18\x02 \x03(\x0b\x32!.ccproxy.v1.EventList.CountsEntry\x12\x0f\n\x07last_id\x18\x03 \x01(\x03\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x19\n\tWorkerRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1b\n\x19ListProcessesAdminRequest\"\x9f\x01\n\nCliProcess\x12\x0b\n\x03pid\x18\x01 \x01(\x05\x12\x0e\n\x06worker\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\r\n\x05\x61ge_s\x18\x06 \x01(\x01\x12\x0e\n\x06idle_s\x18\x07 \x01(\x01\x12\r\n\x05stale\x18\x08 \x01(\x08\x12\x14\n\x0cstale_reason\x18\t \x01(\t\"\x88\x01\n\rProcessReport\x12)\n\tprocesses\x18\x01 \x03(\x0b\x32\x16.ccproxy.v1.CliProcess\x12\x1b\n\x13unreachable_workers\x18\x02 \x03(\t\x12\x1a\n\x12max_process_age_ms\x18\x03 \x01(\x03\x12\x13\n\x0bmax_idle_ms\x18\x04 \x01(\x03\"&\n\x17KillProcessAdminRequest\x12\x0b\n\x03pid\x18\x01 \x01(\x05\"Q\n\x11KillProcessResult\x12\x0e\n\x06killed\x18\x01 \x01(\x08\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x0e\n\x06worker\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x11\n\x0fGetStatsRequest\"#\n\x11GetHistoryRequest\x12\x0e\n\x06window\x18\x01 \x01(\t\"\xc5\x01\n\x0cHistoryPoint\x12\n\n\x02ts\x18\x01 \x01(\x01\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x03\x12\x14\n\x0cinput_tokens\x18\x04 \x01(\x03\x12\x15\n\routput_tokens\x18\x05 \x01(\x03\x12\x18\n\x0b\x61vg_ttft_ms\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x1c\n\x0f\x61vg_duration_ms\x18\x07 \x01(\x01H\x01\x88\x01\x01\x42\x0e\n\x0c_avg_ttft_msB\x12\n\x10_avg_duration_ms\"{\n\x07History\x12\x0e\n\x06window\x18\x01 \x01(\t\x12\x16\n\x0e\x62ucket_seconds\x18\x02 \x01(\x05\x12\x0f\n\x07\x66rom_ts\x18\x03 \x01(\x01\x12\r\n\x05to_ts\x18\x04 \x01(\x01\x12(\n\x06points\x18\x05 \x03(\x0b\x32\x18.ccproxy.v1.HistoryPoint\"\\\n\x12WatchEventsRequest\x12\x10\n\x08since_id\x18\x01 \x01(\x03\x12\x0e\n\x06replay\x18\x02 \x01(\x05\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x16\n\x0einclude_chunks\x18\x04 \x01(\x08\"\x14\n\x12ListWorkersRequest\"\x99\x02\n\nWorkerInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x11\n\tin_flight\x18\x04 \x01(\x05\x12\x16\n\x0emax_concurrent\x18\x05 \x01(\x05\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x10\n\x08requests\x18\x07 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x08 \x01(\x03\x12\x0f\n\x07\x61\x64\x64ress\x18\t \x01(\t\x12\x10\n\x08\x64raining\x18\n \x01(\x08\x12\x15\n\rcooling_until\x18\x0b \x01(\x03\x12\x16\n\x0e\x63ooling_reason\x18\x0c \x01(\t\x12\x14\n\x0cquota_status\x18\r \x01(\t\x12\x17\n\x0fquota_resets_at\x18\x0e \x01(\x03\"p\n\nWorkerList\x12\'\n\x07workers\x18\x01 \x03(\x0b\x32\x16.ccproxy.v1.WorkerInfo\x12\x16\n\x0emax_concurrent\x18\x02 \x01(\x05\x12\x11\n\tin_flight\x18\x03 \x01(\x05\x12\x0e\n\x06queued\x18\x04 \x01(\x05\x32\x46\n\nController\x12\x38\n\x08\x43omplete\x12\x17.ccproxy.v1.ChatRequest\x1a\x11.ccproxy.v1.Event0\x01\x32\x82\x05\n\x05\x41\x64min\x12\x45\n\x0bListWorkers\x12\x1e.ccproxy.v1.ListWorkersRequest\x1a\x16.ccproxy.v1.WorkerList\x12\x42\n\nListEvents\x12\x1d.ccproxy.v1.ListEventsRequest\x1a\x15.ccproxy.v1.EventList\x12<\n\x0b\x44rainWorker\x12\x15.ccproxy.v1.WorkerRef\x1a\x16.ccproxy.v1.WorkerInfo\x12=\n\x0cResumeWorker\x12\x15.ccproxy.v1.WorkerRef\x1a\x16.ccproxy.v1.WorkerInfo\x12Q\n\rListProcesses\x12%.ccproxy.v1.ListProcessesAdminRequest\x1a\x19.ccproxy.v1.ProcessReport\x12Q\n\x0bKillProcess\x12#.ccproxy.v1.KillProcessAdminRequest\x1a\x1d.ccproxy.v1.KillProcessResult\x12@\n\x08GetStats\x12\x1b.ccproxy.v1.GetStatsRequest\x1a\x17.google.protobuf.Struct\x12@\n\nGetHistory\x12\x1d.ccproxy.v1.GetHistoryRequest\x1a\x13.ccproxy.v1.History\x12G\n\x0bWatchEvents\x12\x1e.ccproxy.v1.WatchEventsRequest\x1a\x16.ccproxy.v1.ProxyEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17protos/controller.proto\x12\nccproxy.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x13protos/common.proto\"B\n\x11ListEventsRequest\x12\x10\n\x08since_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0c\n\x04type\x18\x03 \x01(\t\"E\n\nProxyEvent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\n\n\x02ts\x18\x03 \x01(\x01\x12\x11\n\tdata_json\x18\x04 \x01(\t\"\xa6\x01\n\tEventList\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.ccproxy.v1.ProxyEvent\x12\x31\n\x06\x63ounts\x18\x02 \x03(\x0b\x32!.ccproxy.v1.EventList.CountsEntry\x12\x0f\n\x07last_id\x18\x03 \x01(\x03\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x19\n\tWorkerRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1b\n\x19ListProcessesAdminRequest\"\xc8\x01\n\nCliProcess\x12\x0b\n\x03pid\x18\x01 \x01(\x05\x12\x0e\n\x06worker\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\r\n\x05\x61ge_s\x18\x06 \x01(\x01\x12\x0e\n\x06idle_s\x18\x07 \x01(\x01\x12\r\n\x05stale\x18\x08 \x01(\x08\x12\x14\n\x0cstale_reason\x18\t \x01(\t\x12\x11\n\trss_bytes\x18\n \x01(\x03\x12\x14\n\x0c\x63onversation\x18\x0b \x01(\t\"\x88\x01\n\rProcessReport\x12)\n\tprocesses\x18\x01 \x03(\x0b\x32\x16.ccproxy.v1.CliProcess\x12\x1b\n\x13unreachable_workers\x18\x02 \x03(\t\x12\x1a\n\x12max_process_age_ms\x18\x03 \x01(\x03\x12\x13\n\x0bmax_idle_ms\x18\x04 \x01(\x03\"&\n\x17KillProcessAdminRequest\x12\x0b\n\x03pid\x18\x01 \x01(\x05\"Q\n\x11KillProcessResult\x12\x0e\n\x06killed\x18\x01 \x01(\x08\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x0e\n\x06worker\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x11\n\x0fGetStatsRequest\"#\n\x11GetHistoryRequest\x12\x0e\n\x06window\x18\x01 \x01(\t\"\xc5\x01\n\x0cHistoryPoint\x12\n\n\x02ts\x18\x01 \x01(\x01\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x03\x12\x14\n\x0cinput_tokens\x18\x04 \x01(\x03\x12\x15\n\routput_tokens\x18\x05 \x01(\x03\x12\x18\n\x0b\x61vg_ttft_ms\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x1c\n\x0f\x61vg_duration_ms\x18\x07 \x01(\x01H\x01\x88\x01\x01\x42\x0e\n\x0c_avg_ttft_msB\x12\n\x10_avg_duration_ms\"{\n\x07History\x12\x0e\n\x06window\x18\x01 \x01(\t\x12\x16\n\x0e\x62ucket_seconds\x18\x02 \x01(\x05\x12\x0f\n\x07\x66rom_ts\x18\x03 \x01(\x01\x12\r\n\x05to_ts\x18\x04 \x01(\x01\x12(\n\x06points\x18\x05 \x03(\x0b\x32\x18.ccproxy.v1.HistoryPoint\"\\\n\x12WatchEventsRequest\x12\x10\n\x08since_id\x18\x01 \x01(\x03\x12\x0e\n\x06replay\x18\x02 \x01(\x05\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x16\n\x0einclude_chunks\x18\x04 \x01(\x08\"\x14\n\x12ListWorkersRequest\"\xe3\x04\n\nWorkerInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x11\n\tin_flight\x18\x04 \x01(\x05\x12\x16\n\x0emax_concurrent\x18\x05 \x01(\x05\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x10\n\x08requests\x18\x07 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x08 \x01(\x03\x12\x0f\n\x07\x61\x64\x64ress\x18\t \x01(\t\x12\x10\n\x08\x64raining\x18\n \x01(\x08\x12\x15\n\rcooling_until\x18\x0b \x01(\x03\x12\x16\n\x0e\x63ooling_reason\x18\x0c \x01(\t\x12\x14\n\x0cquota_status\x18\r \x01(\t\x12\x17\n\x0fquota_resets_at\x18\x0e \x01(\x03\x12\x13\n\x0b\x63li_version\x18\x0f \x01(\t\x12\x0c\n\x04warm\x18\x10 \x01(\x05\x12\x0e\n\x06parked\x18\x11 \x01(\x05\x12\x19\n\x11running_processes\x18\x12 \x01(\x05\x12\x16\n\x0eidle_rss_bytes\x18\x13 \x01(\x03\x12\x16\n\x0ewarm_fallbacks\x18\x14 \x03(\t\x12\x32\n\x06served\x18\x15 \x03(\x0b\x32\".ccproxy.v1.WorkerInfo.ServedEntry\x12\x36\n\x08rebuilds\x18\x16 \x03(\x0b\x32$.ccproxy.v1.WorkerInfo.RebuildsEntry\x1a-\n\x0bServedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a/\n\rRebuildsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"p\n\nWorkerList\x12\'\n\x07workers\x18\x01 \x03(\x0b\x32\x16.ccproxy.v1.WorkerInfo\x12\x16\n\x0emax_concurrent\x18\x02 \x01(\x05\x12\x11\n\tin_flight\x18\x03 \x01(\x05\x12\x0e\n\x06queued\x18\x04 \x01(\x05\x32\x46\n\nController\x12\x38\n\x08\x43omplete\x12\x17.ccproxy.v1.ChatRequest\x1a\x11.ccproxy.v1.Event0\x01\x32\x82\x05\n\x05\x41\x64min\x12\x45\n\x0bListWorkers\x12\x1e.ccproxy.v1.ListWorkersRequest\x1a\x16.ccproxy.v1.WorkerList\x12\x42\n\nListEvents\x12\x1d.ccproxy.v1.ListEventsRequest\x1a\x15.ccproxy.v1.EventList\x12<\n\x0b\x44rainWorker\x12\x15.ccproxy.v1.WorkerRef\x1a\x16.ccproxy.v1.WorkerInfo\x12=\n\x0cResumeWorker\x12\x15.ccproxy.v1.WorkerRef\x1a\x16.ccproxy.v1.WorkerInfo\x12Q\n\rListProcesses\x12%.ccproxy.v1.ListProcessesAdminRequest\x1a\x19.ccproxy.v1.ProcessReport\x12Q\n\x0bKillProcess\x12#.ccproxy.v1.KillProcessAdminRequest\x1a\x1d.ccproxy.v1.KillProcessResult\x12@\n\x08GetStats\x12\x1b.ccproxy.v1.GetStatsRequest\x1a\x17.google.protobuf.Struct\x12@\n\nGetHistory\x12\x1d.ccproxy.v1.GetHistoryRequest\x1a\x13.ccproxy.v1.History\x12G\n\x0bWatchEvents\x12\x1e.ccproxy.v1.WatchEventsRequest\x1a\x16.ccproxy.v1.ProxyEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENTLIST_COUNTSENTRY']._loaded_options = None
   _globals['_EVENTLIST_COUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_WORKERINFO_SERVEDENTRY']._loaded_options = None
+  _globals['_WORKERINFO_SERVEDENTRY']._serialized_options = b'8\001'
+  _globals['_WORKERINFO_REBUILDSENTRY']._loaded_options = None
+  _globals['_WORKERINFO_REBUILDSENTRY']._serialized_options = b'8\001'
   _globals['_LISTEVENTSREQUEST']._serialized_start=90
   _globals['_LISTEVENTSREQUEST']._serialized_end=156
   _globals['_PROXYEVENT']._serialized_start=158
@@ -48,31 +52,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTPROCESSESADMINREQUEST']._serialized_start=425
   _globals['_LISTPROCESSESADMINREQUEST']._serialized_end=452
   _globals['_CLIPROCESS']._serialized_start=455
-  _globals['_CLIPROCESS']._serialized_end=614
-  _globals['_PROCESSREPORT']._serialized_start=617
-  _globals['_PROCESSREPORT']._serialized_end=753
-  _globals['_KILLPROCESSADMINREQUEST']._serialized_start=755
-  _globals['_KILLPROCESSADMINREQUEST']._serialized_end=793
-  _globals['_KILLPROCESSRESULT']._serialized_start=795
-  _globals['_KILLPROCESSRESULT']._serialized_end=876
-  _globals['_GETSTATSREQUEST']._serialized_start=878
-  _globals['_GETSTATSREQUEST']._serialized_end=895
-  _globals['_GETHISTORYREQUEST']._serialized_start=897
-  _globals['_GETHISTORYREQUEST']._serialized_end=932
-  _globals['_HISTORYPOINT']._serialized_start=935
-  _globals['_HISTORYPOINT']._serialized_end=1132
-  _globals['_HISTORY']._serialized_start=1134
-  _globals['_HISTORY']._serialized_end=1257
-  _globals['_WATCHEVENTSREQUEST']._serialized_start=1259
-  _globals['_WATCHEVENTSREQUEST']._serialized_end=1351
-  _globals['_LISTWORKERSREQUEST']._serialized_start=1353
-  _globals['_LISTWORKERSREQUEST']._serialized_end=1373
-  _globals['_WORKERINFO']._serialized_start=1376
-  _globals['_WORKERINFO']._serialized_end=1657
-  _globals['_WORKERLIST']._serialized_start=1659
-  _globals['_WORKERLIST']._serialized_end=1771
-  _globals['_CONTROLLER']._serialized_start=1773
-  _globals['_CONTROLLER']._serialized_end=1843
-  _globals['_ADMIN']._serialized_start=1846
-  _globals['_ADMIN']._serialized_end=2488
+  _globals['_CLIPROCESS']._serialized_end=655
+  _globals['_PROCESSREPORT']._serialized_start=658
+  _globals['_PROCESSREPORT']._serialized_end=794
+  _globals['_KILLPROCESSADMINREQUEST']._serialized_start=796
+  _globals['_KILLPROCESSADMINREQUEST']._serialized_end=834
+  _globals['_KILLPROCESSRESULT']._serialized_start=836
+  _globals['_KILLPROCESSRESULT']._serialized_end=917
+  _globals['_GETSTATSREQUEST']._serialized_start=919
+  _globals['_GETSTATSREQUEST']._serialized_end=936
+  _globals['_GETHISTORYREQUEST']._serialized_start=938
+  _globals['_GETHISTORYREQUEST']._serialized_end=973
+  _globals['_HISTORYPOINT']._serialized_start=976
+  _globals['_HISTORYPOINT']._serialized_end=1173
+  _globals['_HISTORY']._serialized_start=1175
+  _globals['_HISTORY']._serialized_end=1298
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=1300
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=1392
+  _globals['_LISTWORKERSREQUEST']._serialized_start=1394
+  _globals['_LISTWORKERSREQUEST']._serialized_end=1414
+  _globals['_WORKERINFO']._serialized_start=1417
+  _globals['_WORKERINFO']._serialized_end=2028
+  _globals['_WORKERINFO_SERVEDENTRY']._serialized_start=1934
+  _globals['_WORKERINFO_SERVEDENTRY']._serialized_end=1979
+  _globals['_WORKERINFO_REBUILDSENTRY']._serialized_start=1981
+  _globals['_WORKERINFO_REBUILDSENTRY']._serialized_end=2028
+  _globals['_WORKERLIST']._serialized_start=2030
+  _globals['_WORKERLIST']._serialized_end=2142
+  _globals['_CONTROLLER']._serialized_start=2144
+  _globals['_CONTROLLER']._serialized_end=2214
+  _globals['_ADMIN']._serialized_start=2217
+  _globals['_ADMIN']._serialized_end=2859
 # @@protoc_insertion_point(module_scope)

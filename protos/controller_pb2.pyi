@@ -58,7 +58,7 @@ class ListProcessesAdminRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class CliProcess(_message.Message):
-    __slots__ = ("pid", "worker", "request_id", "model", "state", "age_s", "idle_s", "stale", "stale_reason")
+    __slots__ = ("pid", "worker", "request_id", "model", "state", "age_s", "idle_s", "stale", "stale_reason", "rss_bytes", "conversation")
     PID_FIELD_NUMBER: _ClassVar[int]
     WORKER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,8 @@ class CliProcess(_message.Message):
     IDLE_S_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
     STALE_REASON_FIELD_NUMBER: _ClassVar[int]
+    RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
     pid: int
     worker: str
     request_id: str
@@ -77,7 +79,9 @@ class CliProcess(_message.Message):
     idle_s: float
     stale: bool
     stale_reason: str
-    def __init__(self, pid: _Optional[int] = ..., worker: _Optional[str] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., state: _Optional[str] = ..., age_s: _Optional[float] = ..., idle_s: _Optional[float] = ..., stale: _Optional[bool] = ..., stale_reason: _Optional[str] = ...) -> None: ...
+    rss_bytes: int
+    conversation: str
+    def __init__(self, pid: _Optional[int] = ..., worker: _Optional[str] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., state: _Optional[str] = ..., age_s: _Optional[float] = ..., idle_s: _Optional[float] = ..., stale: _Optional[bool] = ..., stale_reason: _Optional[str] = ..., rss_bytes: _Optional[int] = ..., conversation: _Optional[str] = ...) -> None: ...
 
 class ProcessReport(_message.Message):
     __slots__ = ("processes", "unreachable_workers", "max_process_age_ms", "max_idle_ms")
@@ -168,7 +172,21 @@ class ListWorkersRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WorkerInfo(_message.Message):
-    __slots__ = ("name", "mode", "state", "in_flight", "max_concurrent", "last_error", "requests", "errors", "address", "draining", "cooling_until", "cooling_reason", "quota_status", "quota_resets_at")
+    __slots__ = ("name", "mode", "state", "in_flight", "max_concurrent", "last_error", "requests", "errors", "address", "draining", "cooling_until", "cooling_reason", "quota_status", "quota_resets_at", "cli_version", "warm", "parked", "running_processes", "idle_rss_bytes", "warm_fallbacks", "served", "rebuilds")
+    class ServedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class RebuildsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +201,14 @@ class WorkerInfo(_message.Message):
     COOLING_REASON_FIELD_NUMBER: _ClassVar[int]
     QUOTA_STATUS_FIELD_NUMBER: _ClassVar[int]
     QUOTA_RESETS_AT_FIELD_NUMBER: _ClassVar[int]
+    CLI_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WARM_FIELD_NUMBER: _ClassVar[int]
+    PARKED_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_PROCESSES_FIELD_NUMBER: _ClassVar[int]
+    IDLE_RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WARM_FALLBACKS_FIELD_NUMBER: _ClassVar[int]
+    SERVED_FIELD_NUMBER: _ClassVar[int]
+    REBUILDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     state: str
@@ -197,7 +223,15 @@ class WorkerInfo(_message.Message):
     cooling_reason: str
     quota_status: str
     quota_resets_at: int
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., state: _Optional[str] = ..., in_flight: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., last_error: _Optional[str] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., address: _Optional[str] = ..., draining: _Optional[bool] = ..., cooling_until: _Optional[int] = ..., cooling_reason: _Optional[str] = ..., quota_status: _Optional[str] = ..., quota_resets_at: _Optional[int] = ...) -> None: ...
+    cli_version: str
+    warm: int
+    parked: int
+    running_processes: int
+    idle_rss_bytes: int
+    warm_fallbacks: _containers.RepeatedScalarFieldContainer[str]
+    served: _containers.ScalarMap[str, int]
+    rebuilds: _containers.ScalarMap[str, int]
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., state: _Optional[str] = ..., in_flight: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., last_error: _Optional[str] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., address: _Optional[str] = ..., draining: _Optional[bool] = ..., cooling_until: _Optional[int] = ..., cooling_reason: _Optional[str] = ..., quota_status: _Optional[str] = ..., quota_resets_at: _Optional[int] = ..., cli_version: _Optional[str] = ..., warm: _Optional[int] = ..., parked: _Optional[int] = ..., running_processes: _Optional[int] = ..., idle_rss_bytes: _Optional[int] = ..., warm_fallbacks: _Optional[_Iterable[str]] = ..., served: _Optional[_Mapping[str, int]] = ..., rebuilds: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class WorkerList(_message.Message):
     __slots__ = ("workers", "max_concurrent", "in_flight", "queued")

@@ -8,15 +8,17 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RunRequest(_message.Message):
-    __slots__ = ("chat", "attempt")
+    __slots__ = ("chat", "attempt", "conversation_key")
     CHAT_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_KEY_FIELD_NUMBER: _ClassVar[int]
     chat: _common_pb2.ChatRequest
     attempt: int
-    def __init__(self, chat: _Optional[_Union[_common_pb2.ChatRequest, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
+    conversation_key: str
+    def __init__(self, chat: _Optional[_Union[_common_pb2.ChatRequest, _Mapping]] = ..., attempt: _Optional[int] = ..., conversation_key: _Optional[str] = ...) -> None: ...
 
 class ProcessInfo(_message.Message):
-    __slots__ = ("pid", "request_id", "model", "state", "age_s", "idle_s", "worker")
+    __slots__ = ("pid", "request_id", "model", "state", "age_s", "idle_s", "worker", "rss_bytes", "conversation", "signature")
     PID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +26,9 @@ class ProcessInfo(_message.Message):
     AGE_S_FIELD_NUMBER: _ClassVar[int]
     IDLE_S_FIELD_NUMBER: _ClassVar[int]
     WORKER_FIELD_NUMBER: _ClassVar[int]
+    RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     pid: int
     request_id: str
     model: str
@@ -31,7 +36,10 @@ class ProcessInfo(_message.Message):
     age_s: float
     idle_s: float
     worker: str
-    def __init__(self, pid: _Optional[int] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., state: _Optional[str] = ..., age_s: _Optional[float] = ..., idle_s: _Optional[float] = ..., worker: _Optional[str] = ...) -> None: ...
+    rss_bytes: int
+    conversation: str
+    signature: str
+    def __init__(self, pid: _Optional[int] = ..., request_id: _Optional[str] = ..., model: _Optional[str] = ..., state: _Optional[str] = ..., age_s: _Optional[float] = ..., idle_s: _Optional[float] = ..., worker: _Optional[str] = ..., rss_bytes: _Optional[int] = ..., conversation: _Optional[str] = ..., signature: _Optional[str] = ...) -> None: ...
 
 class ListProcessesRequest(_message.Message):
     __slots__ = ()
@@ -64,20 +72,30 @@ class StatusRequest(_message.Message):
     def __init__(self, reaps_after: _Optional[int] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
-    __slots__ = ("name", "mode", "running", "version", "started_at", "recent_reaps")
+    __slots__ = ("name", "mode", "running", "version", "started_at", "recent_reaps", "cli_version", "warm", "parked", "idle_rss_bytes", "warm_fallbacks")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     RECENT_REAPS_FIELD_NUMBER: _ClassVar[int]
+    CLI_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WARM_FIELD_NUMBER: _ClassVar[int]
+    PARKED_FIELD_NUMBER: _ClassVar[int]
+    IDLE_RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WARM_FALLBACKS_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     running: int
     version: str
     started_at: float
     recent_reaps: _containers.RepeatedCompositeFieldContainer[ReapRecord]
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., running: _Optional[int] = ..., version: _Optional[str] = ..., started_at: _Optional[float] = ..., recent_reaps: _Optional[_Iterable[_Union[ReapRecord, _Mapping]]] = ...) -> None: ...
+    cli_version: str
+    warm: int
+    parked: int
+    idle_rss_bytes: int
+    warm_fallbacks: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., running: _Optional[int] = ..., version: _Optional[str] = ..., started_at: _Optional[float] = ..., recent_reaps: _Optional[_Iterable[_Union[ReapRecord, _Mapping]]] = ..., cli_version: _Optional[str] = ..., warm: _Optional[int] = ..., parked: _Optional[int] = ..., idle_rss_bytes: _Optional[int] = ..., warm_fallbacks: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReapRecord(_message.Message):
     __slots__ = ("id", "pid", "request_id", "model", "reason", "age_s", "idle_s", "ts")

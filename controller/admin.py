@@ -133,7 +133,11 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
                 continue
             for child in reply.processes:
                 reason = stale_reason(
-                    child.age_s, child.idle_s, config.max_process_age_ms, config.max_idle_ms
+                    child.age_s,
+                    child.idle_s,
+                    config.max_process_age_ms,
+                    config.max_idle_ms,
+                    child.state,
                 )
                 report.processes.append(
                     controller_pb2.CliProcess(
@@ -146,6 +150,8 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
                         idle_s=child.idle_s,
                         stale=bool(reason),
                         stale_reason=reason,
+                        rss_bytes=child.rss_bytes,
+                        conversation=child.conversation,
                     )
                 )
         return report

@@ -57,6 +57,7 @@ class RequestRun:
         self.status = "cancelled"
         self.mode = ""
         self.usage = pb.Usage()
+        self.key = self._conversation_key()
 
     async def events(self) -> AsyncIterator[pb.Event]:
         request = self.request
@@ -104,12 +105,16 @@ class RequestRun:
                 frozenset(self.tried), PRIORITY_HIGH
             )  # retries go first in their source
 
-    def _waiter(self, exclude: frozenset[str], priority: int) -> Waiter:
+    def _conversation_key(self) -> str:
+        """The same on every turn of a conversation: affinity and the workerd's held process
+        both follow it."""
         system = "\n".join(_text(m) for m in self.request.messages if m.role == pb.ROLE_SYSTEM)
         first_user = next((_text(m) for m in self.request.messages if m.role == pb.ROLE_USER), "")
-        key = conversation_key(self.request.session_key, self.request.source, system, first_user)
+        return conversation_key(self.request.session_key, self.request.source, system, first_user)
+
+    def _waiter(self, exclude: frozenset[str], priority: int) -> Waiter:
         chars = sum(len(_text(m)) for m in self.request.messages)
-        return Waiter(self.request, key, estimate_tokens(chars), exclude, priority)
+        return Waiter(self.request, self.key, estimate_tokens(chars), exclude, priority)
 
     async def _attempt(self, lease: Lease, outcome: Outcome) -> AsyncIterator[pb.Event]:
         handle = lease.handle
@@ -127,9 +132,11 @@ class RequestRun:
         yield pb.Event(started=pb.Started(worker=name, mode=handle.spec.mode, attempt=attempt))
         held: list[pb.Event] = []
         try:
-            async for event in handle.client.run(self.request, attempt):
+            async for event in handle.client.run(self.request, attempt, self.key):
                 kind = event.WhichOneof("kind")
                 self._observe(handle, event)
+                if kind == "session":
+                    continue  # how the worker served the turn: counted, never the client's
                 if kind == "usage":
                     outcome.usage.CopyFrom(event.usage)
                 if kind == "error":
@@ -153,7 +160,8 @@ class RequestRun:
                 yield pb.Event(error=outcome.error)
 
     def _observe(self, handle: WorkerHandle, event: pb.Event) -> None:
-        """Quota signals put the worker's account in cooldown; everything else passes."""
+        """Quota signals put the worker's account in cooldown; errors, how the turn was served
+        and what an agent did are counted and logged."""
         name = handle.spec.name
         kind = event.WhichOneof("kind")
         if kind == "rate_limit":
@@ -164,6 +172,8 @@ class RequestRun:
                 self.scheduler.start_cooldown(name, wait, "usage limit reached")
         elif kind == "error":
             self._note_error(handle, event.error)
+        elif kind == "session":
+            self._note_session(handle, event.session)
         elif kind == "activity":
             self.scheduler.events.emit(
                 "activity",
@@ -172,6 +182,18 @@ class RequestRun:
                 activity=event.activity.kind,
                 detail=event.activity.detail,
             )
+
+    def _note_session(self, handle: WorkerHandle, info: pb.SessionInfo) -> None:
+        handle.sessions.note(info)
+        self.scheduler.events.emit(
+            "session",
+            request_id=self.request.request_id,
+            worker=handle.spec.name,
+            served=info.served,
+            rebuild_reason=info.rebuild_reason,
+            pid=info.pid,
+            bytes_written=info.bytes_written,
+        )
 
     def _note_error(self, handle: WorkerHandle, error: pb.Error) -> None:
         handle.errors += 1

@@ -40,6 +40,7 @@ async def serve(config: ControllerConfig) -> None:
     scheduler = Scheduler(config, pool, events)
     pool.on_change = _health_watcher(scheduler)
     pool.on_reap = _reap_reporter(events)
+    pool.on_warm_fallback = _fallback_reporter(events)
     server = _build_server(
         config, scheduler, AdminServicer(scheduler, accounting, live, time.time())
     )
@@ -111,5 +112,14 @@ def _reap_reporter(events: EventBus) -> Callable[[str, worker_pb2.ReapRecord], N
             age_s=round(record.age_s, 1),
             idle_s=round(record.idle_s, 1),
         )
+
+    return report
+
+
+def _fallback_reporter(events: EventBus) -> Callable[[str, str], None]:
+    """A workerd's warm processes of one signature failed: it spawns that signature cold now."""
+
+    def report(worker: str, signature: str) -> None:
+        events.emit("warm_fallback", worker=worker, signature=signature)
 
     return report

@@ -17,6 +17,7 @@ from common import __version__
 from controller.config import ControllerConfig
 from controller.events import ProxyEvent
 from controller.scheduler import Scheduler
+from controller.sessions import sessions_section, worker_sessions
 from protos import controller_pb2
 
 WAIT_SAMPLES = 1000
@@ -108,6 +109,7 @@ def build_stats(
             "byCategory": db.breakdown["errorsByCategory"],
             "recent": db.breakdown["recentErrors"],
         },
+        "sessions": _sessions(scheduler, processes),
         "affinity": _affinity(scheduler),
         "rateLimits": _rate_limits(scheduler),
         "latency": db.latency,
@@ -135,14 +137,34 @@ def _queue(scheduler: Scheduler, live: LiveStats) -> dict[str, Any]:
 
 def _processes(report: controller_pb2.ProcessReport) -> dict[str, Any]:
     by_worker: dict[str, int] = {}
+    by_state: dict[str, int] = {}
     for process in report.processes:
         by_worker[process.worker] = by_worker.get(process.worker, 0) + 1
+        by_state[process.state] = by_state.get(process.state, 0) + 1
     return {
         "total": len(report.processes),
         "stale": sum(1 for p in report.processes if p.stale),
         "byWorker": by_worker,
+        "byState": by_state,
+        "rssBytes": sum(p.rss_bytes for p in report.processes),
         "unreachableWorkers": list(report.unreachable_workers),
     }
+
+
+def _sessions(scheduler: Scheduler, report: controller_pb2.ProcessReport) -> dict[str, Any]:
+    """How CLI turns were served and what each worker holds; running RSS from the listing."""
+    running_rss: dict[str, int] = {}
+    for process in report.processes:
+        if process.state == "running":
+            running_rss[process.worker] = running_rss.get(process.worker, 0) + process.rss_bytes
+    return sessions_section(
+        {
+            name: worker_sessions(
+                handle.spec.mode, handle.cli_pool, handle.sessions, running_rss.get(name, 0)
+            )
+            for name, handle in scheduler.pool.handles.items()
+        }
+    )
 
 
 def _workers(scheduler: Scheduler, traffic: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -153,6 +175,7 @@ def _workers(scheduler: Scheduler, traffic: dict[str, dict[str, Any]]) -> list[d
             {
                 "name": info.name,
                 "mode": info.mode,
+                "cliVersion": info.cli_version,
                 "state": info.state,
                 "draining": info.draining,
                 "inFlight": info.in_flight,

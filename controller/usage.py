@@ -21,6 +21,8 @@ TTFT_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 DURATION_BUCKETS_S = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 HISTOGRAMS = {"ttft": TTFT_BUCKETS_S, "duration": DURATION_BUCKETS_S}
 INF = "+Inf"
+IDLE_BY_DESIGN = frozenset({"ready", "parked"})
+"""CLI process states that wait for a request: silence is their job, never a sign of a hang."""
 _CATEGORY_BY_STATUS = {
     "NO_WORKER_CONFIGURED": "no_worker",
     "NO_WORKER_AVAILABLE": "no_worker",
@@ -182,10 +184,16 @@ def cumulative(metric: str, counts: Mapping[str, int]) -> list[dict[str, Any]]:
     return buckets
 
 
-def stale_reason(age_s: float, idle_s: float, max_age_ms: int, max_idle_ms: int) -> str:
-    """Why a CLI child counts as stale ('age' or 'idle'), or '' while it is healthy."""
+def stale_reason(
+    age_s: float, idle_s: float, max_age_ms: int, max_idle_ms: int, state: str = "running"
+) -> str:
+    """Why a CLI child counts as stale ('age' or 'idle'), or '' while it is healthy.
+
+    A warm (`ready`) or `parked` process waits for a request: silence is its job, so it is
+    never stale for idle (workerd recycles those by their own limits); its age still counts.
+    """
     if age_s * 1000 > max_age_ms:
         return "age"
-    if idle_s * 1000 > max_idle_ms:
+    if state not in IDLE_BY_DESIGN and idle_s * 1000 > max_idle_ms:
         return "idle"
     return ""

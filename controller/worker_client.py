@@ -29,9 +29,13 @@ class WorkerClient:
         self._worker = worker_pb2_grpc.WorkerStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
-    async def run(self, request: pb.ChatRequest, attempt: int) -> AsyncIterator[pb.Event]:
+    async def run(
+        self, request: pb.ChatRequest, attempt: int, conversation_key: str = ""
+    ) -> AsyncIterator[pb.Event]:
+        """Stream one attempt; `conversation_key` lets the workerd continue the conversation's
+        held CLI process."""
         call = self._worker.Run(
-            worker_pb2.RunRequest(chat=request, attempt=attempt),
+            worker_pb2.RunRequest(chat=request, attempt=attempt, conversation_key=conversation_key),
             metadata=((REQUEST_ID_KEY, request.request_id),),
         )
         try:

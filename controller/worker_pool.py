@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from common.paths import StatePaths
 from common.workers import WorkerSpec
+from controller.sessions import PoolState, SessionCounts, new_fallbacks
 from controller.worker_client import WorkerClient
 from protos import controller_pb2, worker_pb2
 
@@ -31,6 +32,8 @@ class WorkerHandle:
     last_used: float = 0.0
     incarnation: float = 0.0  # the workerd's start time, from its Status
     reaps_seen: int = 0
+    cli_pool: PoolState = field(default_factory=PoolState)  # from its last Status
+    sessions: SessionCounts = field(default_factory=SessionCounts)  # since the controller started
 
     @property
     def state(self) -> str:
@@ -49,6 +52,14 @@ class WorkerHandle:
             last_error=self.last_error,
             requests=self.requests,
             errors=self.errors,
+            cli_version=self.cli_pool.cli_version,
+            warm=self.cli_pool.warm,
+            parked=self.cli_pool.parked,
+            running_processes=self.cli_pool.running,
+            idle_rss_bytes=self.cli_pool.idle_rss_bytes,
+            warm_fallbacks=self.cli_pool.warm_fallbacks,
+            served=self.sessions.served_json(),
+            rebuilds=self.sessions.rebuilds_json(),
         )
 
 
@@ -58,6 +69,7 @@ class WorkerPool:
     def __init__(self, specs: tuple[WorkerSpec, ...], paths: StatePaths) -> None:
         self.on_change: Callable[[], Awaitable[None]] | None = None
         self.on_reap: Callable[[str, worker_pb2.ReapRecord], None] | None = None
+        self.on_warm_fallback: Callable[[str, str], None] | None = None  # worker, signature
         self.handles = {
             spec.name: WorkerHandle(spec, WorkerClient(spec.name, paths.worker_socket(spec.name)))
             for spec in specs
@@ -68,6 +80,7 @@ class WorkerPool:
         if handle.up:
             logger.warning("worker %s down: %s", name, reason)
         handle.up = False
+        handle.cli_pool = handle.cli_pool.gone()
 
     async def watch_health(self, interval: float) -> None:
         """Poll every workerd's health service until cancelled."""
@@ -86,16 +99,28 @@ class WorkerPool:
         handle.up = serving
         handle.seen_up = handle.seen_up or serving
         if serving:
-            await self._collect_reaps(handle)
+            await self._collect_status(handle)
+        else:
+            handle.cli_pool = handle.cli_pool.gone()
         return changed
 
-    async def _collect_reaps(self, handle: WorkerHandle) -> None:
-        """Report what the workerd's reaper stopped since the last look (ids restart per start)."""
+    async def _collect_status(self, handle: WorkerHandle) -> None:
+        """Keep the workerd's process figures; report what its reaper stopped since the last
+        look and the signatures that newly fell back to cold spawns (both restart per start)."""
         status = await handle.client.status(reaps_after=handle.reaps_seen)
         if status is None:
             return
+        fallbacks_before = handle.cli_pool.warm_fallbacks
         if status.started_at != handle.incarnation:
             handle.incarnation, handle.reaps_seen = status.started_at, 0
+            fallbacks_before = ()
+        handle.cli_pool = PoolState.from_status(status)
+        for signature in new_fallbacks(fallbacks_before, handle.cli_pool.warm_fallbacks):
+            logger.warning(
+                "worker %s: warm processes of %s failed, cold spawns", handle.spec.name, signature
+            )
+            if self.on_warm_fallback is not None:
+                self.on_warm_fallback(handle.spec.name, signature)
         for record in status.recent_reaps:
             if record.id > handle.reaps_seen:
                 handle.reaps_seen = record.id

@@ -1,0 +1,127 @@
+"""Pure: how a worker's CLI turns were served, and the state of its warm and parked processes.
+
+workerd reports one `SessionInfo` per CLI turn (live, warm or cold, and why a conversation had
+to be rebuilt) and, in its Status, how many processes it holds warm or parked and their memory.
+The controller keeps both per worker here, on the worker's handle; nothing is shared between
+workers and nothing is global. Counts start at zero when the controller starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from protos import common_pb2 as pb
+from protos import worker_pb2
+
+SERVED = ("live", "warm", "cold")
+"""How a turn was served: the conversation's held process, a pool process, a cold spawn."""
+REBUILD_REASONS = ("edited", "signature", "failed", "evicted", "expired", "gone", "budget")
+"""Why a conversation with history could not be continued in its held process."""
+MAX_LABEL = 32  # a reported value longer than this is cut: it becomes a metric label
+
+
+def _label(value: str) -> str:
+    return value.strip()[:MAX_LABEL]
+
+
+def _with_known(known: Iterable[str], counts: Mapping[str, int]) -> dict[str, int]:
+    """Every known key (zero when unseen), then any other key that was counted."""
+    shown = {key: counts.get(key, 0) for key in known}
+    shown.update({key: n for key, n in sorted(counts.items()) if key not in shown})
+    return shown
+
+
+@dataclass
+class SessionCounts:
+    """Turns one worker served, by how, and conversations it rebuilt, by reason."""
+
+    served: dict[str, int] = field(default_factory=dict)
+    rebuilds: dict[str, int] = field(default_factory=dict)
+
+    def note(self, info: pb.SessionInfo) -> None:
+        served, reason = _label(info.served), _label(info.rebuild_reason)
+        if served:
+            self.served[served] = self.served.get(served, 0) + 1
+        if reason:
+            self.rebuilds[reason] = self.rebuilds.get(reason, 0) + 1
+
+    def served_json(self) -> dict[str, int]:
+        return _with_known(SERVED, self.served)
+
+    def rebuilds_json(self) -> dict[str, int]:
+        return _with_known(REBUILD_REASONS, self.rebuilds)
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """What a workerd's last Status said about its CLI processes."""
+
+    cli_version: str = ""
+    warm: int = 0
+    parked: int = 0
+    running: int = 0
+    idle_rss_bytes: int = 0
+    warm_fallbacks: tuple[str, ...] = ()
+
+    @classmethod
+    def from_status(cls, status: worker_pb2.WorkerStatus) -> PoolState:
+        return cls(
+            cli_version=status.cli_version,
+            warm=status.warm,
+            parked=status.parked,
+            running=status.running,
+            idle_rss_bytes=status.idle_rss_bytes,
+            warm_fallbacks=tuple(status.warm_fallbacks),
+        )
+
+    def gone(self) -> PoolState:
+        """The workerd stopped answering: it holds no process any more. Its version and its
+        fallbacks stay (a new incarnation's Status replaces them; an old one's are not news)."""
+        return PoolState(cli_version=self.cli_version, warm_fallbacks=self.warm_fallbacks)
+
+
+def new_fallbacks(before: Iterable[str], after: Iterable[str]) -> list[str]:
+    """Signatures in `after` that `before` did not have, in `after`'s order."""
+    seen = set(before)
+    return [signature for signature in after if signature not in seen]
+
+
+def worker_sessions(
+    mode: str, pool: PoolState, counts: SessionCounts, running_rss_bytes: int = 0
+) -> dict[str, Any]:
+    """One worker's entry of the /metrics `sessions.byWorker` section (the RSS of its running
+    processes comes from the process listing: Status reports only the idle ones')."""
+    return {
+        "mode": mode,
+        "cliVersion": pool.cli_version,
+        "served": counts.served_json(),
+        "rebuilds": counts.rebuilds_json(),
+        "warm": pool.warm,
+        "parked": pool.parked,
+        "running": pool.running,
+        "idleRssBytes": pool.idle_rss_bytes,
+        "runningRssBytes": running_rss_bytes,
+        "warmFallbacks": list(pool.warm_fallbacks),
+    }
+
+
+def sessions_section(by_worker: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Totals over every worker, and the per-worker entries as given."""
+    served: dict[str, int] = {}
+    rebuilds: dict[str, int] = {}
+    processes = {"warm": 0, "parked": 0, "running": 0, "idleRssBytes": 0, "runningRssBytes": 0}
+    for entry in by_worker.values():
+        for how, n in entry["served"].items():
+            served[how] = served.get(how, 0) + n
+        for reason, n in entry["rebuilds"].items():
+            rebuilds[reason] = rebuilds.get(reason, 0) + n
+        for key in processes:
+            processes[key] += entry[key]
+    return {
+        "served": _with_known(SERVED, served),
+        "rebuilds": _with_known(REBUILD_REASONS, rebuilds),
+        "processes": processes,
+        "byWorker": {name: dict(entry) for name, entry in by_worker.items()},
+    }

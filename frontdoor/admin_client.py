@@ -63,6 +63,8 @@ def process_json(process: controller_pb2.CliProcess) -> dict[str, Any]:
         "idleS": round(process.idle_s, 3),
         "stale": process.stale,
         "staleReason": process.stale_reason,
+        "rssBytes": process.rss_bytes,
+        "conversation": process.conversation,
     }
 
 
@@ -128,9 +130,14 @@ class AdminClient:
         except grpc.aio.AioRpcError as exc:
             raise _api_error(exc) from None
         processes = [process_json(process) for process in reply.processes]
+        by_state: dict[str, int] = {}
+        for process in processes:
+            by_state[process["state"]] = by_state.get(process["state"], 0) + 1
         return {
             "processes": processes,
             "zombies": [process for process in processes if process["stale"]],
+            "byState": by_state,
+            "rssBytes": sum(process["rssBytes"] for process in processes),
             "maxProcessAgeMs": reply.max_process_age_ms,
             "maxIdleMs": reply.max_idle_ms,
             "unreachableWorkers": list(reply.unreachable_workers),

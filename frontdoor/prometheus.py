@@ -12,6 +12,7 @@ from typing import Any
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 WORKER_STATES = ("up", "down", "starting", "draining", "cooling")
+CLI_PROCESS_STATES = ("warm", "parked", "running")
 Sample = tuple[str, Mapping[str, str], float]  # name suffix, labels, value
 
 
@@ -125,11 +126,79 @@ def _load(stats: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _cli_workers(stats: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(name, sessions entry) of every worker that runs CLI processes (not `api` ones)."""
+    by_worker: Mapping[str, Mapping[str, Any]] = stats.get("sessions", {}).get("byWorker", {})
+    return [(name, entry) for name, entry in by_worker.items() if entry.get("mode") != "api"]
+
+
+def _sessions(stats: Mapping[str, Any]) -> list[str]:
+    workers = _cli_workers(stats)
+    turns: list[Sample] = [
+        ("", {"worker": name, "served": how}, n)
+        for name, entry in workers
+        for how, n in entry.get("served", {}).items()
+    ]
+    rebuilds: list[Sample] = [
+        ("", {"worker": name, "reason": reason}, n)
+        for name, entry in workers
+        for reason, n in entry.get("rebuilds", {}).items()
+    ]
+    processes: list[Sample] = [
+        ("", {"worker": name, "state": state}, entry.get(state, 0))
+        for name, entry in workers
+        for state in CLI_PROCESS_STATES
+    ]
+    idle_rss: list[Sample] = [
+        ("", {"worker": name}, entry.get("idleRssBytes", 0)) for name, entry in workers
+    ]
+    info: list[Sample] = [
+        (
+            "",
+            {
+                "worker": w["name"],
+                "mode": w.get("mode", ""),
+                "cli_version": w.get("cliVersion", ""),
+            },
+            1,
+        )
+        for w in stats.get("workers", [])
+    ]
+    return [
+        *family(
+            "ccproxy_cli_turns_total",
+            "counter",
+            "CLI turns by how they were served: live, warm, cold (since start).",
+            turns,
+        ),
+        *family(
+            "ccproxy_cli_rebuilds_total",
+            "counter",
+            "Conversations rebuilt instead of continued, by reason (since start).",
+            rebuilds,
+        ),
+        *family(
+            "ccproxy_cli_processes",
+            "gauge",
+            "CLI processes per worker: warm, parked, running.",
+            processes,
+        ),
+        *family(
+            "ccproxy_cli_idle_rss_bytes",
+            "gauge",
+            "Memory of a worker's warm and parked CLI processes.",
+            idle_rss,
+        ),
+        *family("ccproxy_worker_info", "gauge", "1 per worker: its mode and CLI version.", info),
+    ]
+
+
 def render(stats: Mapping[str, Any]) -> str:
     latency = stats.get("latency", {})
     lines = [
         *_traffic(stats),
         *_load(stats),
+        *_sessions(stats),
         *histogram(
             "ccproxy_time_to_first_token_seconds",
             "Time from arrival to first output.",

@@ -21,9 +21,31 @@ def stats() -> dict[str, Any]:
         "errors": {"byCategory": {"timeout": 1}},
         "queue": {"depth": 3, "inFlight": 2, "rejected": 4, "timeouts": 1},
         "workers": [
-            {"name": "1", "state": "up", "inFlight": 2},
-            {"name": "2", "state": "draining", "inFlight": 0},
+            {"name": "1", "mode": "cli", "cliVersion": "2.1.197", "state": "up", "inFlight": 2},
+            {"name": "2", "mode": "api", "cliVersion": "", "state": "draining", "inFlight": 0},
         ],
+        "sessions": {
+            "byWorker": {
+                "1": {
+                    "mode": "cli",
+                    "served": {"live": 7, "warm": 2, "cold": 1},
+                    "rebuilds": {"edited": 1, "gone": 0},
+                    "warm": 2,
+                    "parked": 3,
+                    "running": 1,
+                    "idleRssBytes": 1_073_741_824,
+                },
+                "2": {
+                    "mode": "api",
+                    "served": {"live": 0, "warm": 0, "cold": 0},
+                    "rebuilds": {},
+                    "warm": 0,
+                    "parked": 0,
+                    "running": 0,
+                    "idleRssBytes": 0,
+                },
+            }
+        },
         "affinity": {"hits": 7, "misses": 2, "moves": 1},
         "processes": {"total": 2},
         "latency": {
@@ -55,6 +77,11 @@ def test_every_family_parses_with_its_type() -> None:
         "ccproxy_queue_timeouts": "counter",
         "ccproxy_affinity": "counter",
         "ccproxy_processes": "gauge",
+        "ccproxy_cli_turns": "counter",
+        "ccproxy_cli_rebuilds": "counter",
+        "ccproxy_cli_processes": "gauge",
+        "ccproxy_cli_idle_rss_bytes": "gauge",
+        "ccproxy_worker_info": "gauge",
         "ccproxy_time_to_first_token_seconds": "histogram",
         "ccproxy_request_duration_seconds": "histogram",
     }
@@ -81,10 +108,43 @@ def test_values_and_labels_survive_the_round_trip() -> None:
     assert families["ccproxy_queue_depth"].samples[0].value == 3
 
 
+def test_cli_sessions_per_worker() -> None:
+    families = parsed(render(stats()))
+
+    def samples(name: str, *labels: str) -> dict[tuple[str, ...], float]:
+        return {tuple(s.labels[k] for k in labels): s.value for s in families[name].samples}
+
+    # api workers hold no CLI process: they have no cli_* series
+    assert samples("ccproxy_cli_turns", "worker", "served") == {
+        ("1", "live"): 7,
+        ("1", "warm"): 2,
+        ("1", "cold"): 1,
+    }
+    assert samples("ccproxy_cli_rebuilds", "worker", "reason") == {
+        ("1", "edited"): 1,
+        ("1", "gone"): 0,
+    }
+    assert samples("ccproxy_cli_processes", "worker", "state") == {
+        ("1", "warm"): 2,
+        ("1", "parked"): 3,
+        ("1", "running"): 1,
+    }
+    assert samples("ccproxy_cli_idle_rss_bytes", "worker") == {("1",): 1_073_741_824}
+    assert samples("ccproxy_worker_info", "worker", "mode", "cli_version") == {
+        ("1", "cli", "2.1.197"): 1,
+        ("2", "api", ""): 1,
+    }
+    text = render(stats())
+    assert 'ccproxy_cli_turns_total{worker="1",served="live"} 7' in text
+    assert 'ccproxy_worker_info{worker="1",mode="cli",cli_version="2.1.197"} 1' in text
+
+
 def test_an_empty_snapshot_still_renders_valid_text() -> None:
     families = parsed(render({}))
     assert families["ccproxy_requests"].samples == []
     assert families["ccproxy_queue_depth"].samples[0].value == 0
+    assert families["ccproxy_cli_turns"].samples == []
+    assert families["ccproxy_worker_info"].samples == []
 
 
 def test_formatting_helpers() -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from common.rpc import StandardServer, install_stop_signals
 from protos import worker_pb2, worker_pb2_grpc
 from workerd.api.runner import ApiRunner
+from workerd.cli.child_env import child_env
+from workerd.cli.engine import SessionEngine
 from workerd.cli.process import ProcessTable
 from workerd.cli.reaper import Reaper, become_subreaper
+from workerd.cli.version import probe_version, warn_if_untested
 from workerd.config import WorkerdConfig
 from workerd.servicer import WorkerServicer
 
@@ -22,18 +26,24 @@ async def serve(config: WorkerdConfig) -> None:
     install_stop_signals(stop)
     config.ensure_dirs()
     table = ProcessTable()
-    reaper = Reaper(config, table)
+    engine = SessionEngine(config, table)
+    reaper = Reaper(config, table, engine)
+    cli_version = ""
     if config.spec.uses_cli:
         if not become_subreaper():
             logger.warning("not a child subreaper: orphaned tool processes go to init")
         await asyncio.to_thread(reaper.sweep_previous)
+        cli_version = await probe_version(config.claude_bin, _probe_env(config))
+        warn_if_untested(cli_version, config.claude_bin)
     name = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name
     server = StandardServer(config.paths.worker_socket(config.spec.name), [name])
     api = ApiRunner(config)  # one Messages API client per worker (api mode), closed below
     worker_pb2_grpc.add_WorkerServicer_to_server(
-        WorkerServicer(config, table, api, reaper), server.server
+        WorkerServicer(config, table, api, reaper, engine, cli_version), server.server
     )
     await server.start()
+    if config.spec.uses_cli:
+        await engine.start()
     reaping = asyncio.create_task(reaper.run())
     try:
         await stop.wait()
@@ -41,7 +51,25 @@ async def serve(config: WorkerdConfig) -> None:
     finally:
         # Cancelling the runs stops their children; stop_all is the backstop for stragglers.
         await server.stop(GRACE_S)
+        await engine.close()  # nothing warm or parked outlives the worker
         await table.stop_all(config.stop_grace_ms / 1000)
         reaping.cancel()
         await asyncio.gather(reaping, return_exceptions=True)
         await api.aclose()
+
+
+def _probe_env(config: WorkerdConfig) -> dict[str, str]:
+    """The children's environment, so `--version` sees what the runs will see."""
+    return child_env(
+        os.environ,
+        worker=config.spec.name,
+        state_dir=str(config.paths.root),
+        home=str(config.home),
+        config_dir=str(config.config_dir),
+        token="",
+        api_key="",
+        base_url="",
+        max_retries=config.cli_max_retries,
+        extra=dict(config.spec.env),
+        request={},
+    )

@@ -1,5 +1,5 @@
-"""Thin Worker servicer: Run streams a CliRunner's (or, in api mode, an ApiRunner's) events;
-process listing and killing."""
+"""Thin Worker servicer: Run streams the CLI path's events (or, in api mode, the Messages API
+path's); process listing and killing; the worker's status."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from common.logs import request_id_var
 from protos import common_pb2 as pb
 from protos import worker_pb2, worker_pb2_grpc
 from workerd.api.runner import ApiRunner
-from workerd.cli.process import ProcessTable
+from workerd.cli.engine import SessionEngine
+from workerd.cli.process import CliProcess, ProcessTable
 from workerd.cli.reaper import Reaper
 from workerd.cli.runner import OPERATOR_KILL, CliRunner
+from workerd.cli.states import ChildState
 from workerd.config import WorkerdConfig
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
@@ -27,13 +29,17 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
         table: ProcessTable,
         api: ApiRunner | None = None,
         reaper: Reaper | None = None,
+        engine: SessionEngine | None = None,
+        cli_version: str = "",
     ) -> None:
         self._config = config
         self._table = table
         self._reaper = reaper
         self._started_at = time.time()
-        self._runner = CliRunner(config, table)
+        self._engine = engine or SessionEngine(config, table)
+        self._runner = CliRunner(config, self._engine)
         self._api = api or ApiRunner(config)  # its client is only made on first use
+        self._cli_version = cli_version
 
     async def Run(
         self, request: worker_pb2.RunRequest, context: Context
@@ -43,25 +49,31 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             async for event in self._api.run(request.chat):
                 yield event
             return
-        async for event in self._runner.run(request.chat):
+        key = request.conversation_key or request.chat.session_key
+        async for event in self._runner.run(request.chat, key):
             yield event
 
     async def ListProcesses(
         self, request: worker_pb2.ListProcessesRequest, context: Context
     ) -> worker_pb2.ProcessList:
         return worker_pb2.ProcessList(
-            processes=[
-                worker_pb2.ProcessInfo(
-                    pid=child.pid,
-                    request_id=child.request_id,
-                    model=child.model,
-                    state=child.state.value,
-                    age_s=child.age_s(),
-                    idle_s=child.idle_s(),
-                    worker=self._config.spec.name,
-                )
-                for child in self._table.all()
-            ]
+            processes=[self._process_info(child) for child in self._table.all()]
+        )
+
+    def _process_info(self, child: CliProcess) -> worker_pb2.ProcessInfo:
+        running = child.state is ChildState.RUNNING
+        return worker_pb2.ProcessInfo(
+            pid=child.pid,
+            request_id=child.request_id,
+            model=child.model,
+            state=child.state.value,
+            # A running process is judged by its turn's age; an idle one by its lifetime.
+            age_s=child.busy_s() if running else child.age_s(),
+            idle_s=child.idle_s() if running else 0.0,
+            worker=self._config.spec.name,
+            rss_bytes=child.rss_bytes(),
+            conversation=child.conversation,
+            signature=child.signature,
         )
 
     async def KillProcess(
@@ -72,19 +84,31 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             return worker_pb2.KillProcessReply(
                 killed=False, message="not a process this worker started"
             )
-        await child.stop(self._config.stop_grace_ms / 1000, OPERATOR_KILL)
+        slot = self._engine.pool.get(child.pid)
+        if slot is not None and slot.state is not ChildState.RUNNING:
+            await self._engine.retire(slot, OPERATOR_KILL)
+        else:
+            await child.stop(self._config.stop_grace_ms / 1000, OPERATOR_KILL)
         return worker_pb2.KillProcessReply(killed=True, message="stopped")
 
     async def Status(
         self, request: worker_pb2.StatusRequest, context: Context
     ) -> worker_pb2.WorkerStatus:
+        children = self._table.all()
+        by_state = {state: [c for c in children if c.state is state] for state in ChildState}
+        idle = by_state[ChildState.READY] + by_state[ChildState.PARKED]
         return worker_pb2.WorkerStatus(
             name=self._config.spec.name,
             mode=self._config.spec.mode,
-            running=len(self._table.all()) + self._api.running,
+            running=len(by_state[ChildState.RUNNING]) + self._api.running,
             version=__version__,
             started_at=self._started_at,
             recent_reaps=[r for r in self._reaper.recent if r.id > request.reaps_after]
             if self._reaper
             else [],
+            cli_version=self._cli_version,
+            warm=len(by_state[ChildState.READY]),
+            parked=len(by_state[ChildState.PARKED]),
+            idle_rss_bytes=sum(child.rss_bytes() for child in idle),
+            warm_fallbacks=self._engine.pool.fallbacks(time.monotonic()),
         )

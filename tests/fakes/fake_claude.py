@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """A scriptable stand-in for the `claude` CLI, for fault cases the real CLI cannot produce.
 
-Reads the first stream-json user line from stdin and acts on a marker in its text:
+Speaks the stream-json protocol as the CLI does over a long-lived process: answers the
+`initialize` control request, acknowledges silent user lines (`shouldQuery: false`) with an
+empty result, takes assistant lines into its history, and answers every other user line as
+one turn, acting on a marker in its text:
   FAKE:crash    print init, then exit 3 without a result
+  FAKE:crash_if_warm  crash like FAKE:crash when `initialize` came first (a warm process)
   FAKE:garbage  print lines that are not JSON, then exit 0
   FAKE:hang     print init, then sleep until killed (ignores SIGINT and SIGTERM)
   FAKE:sleep:S  answer after S seconds
   FAKE:crash_once:PATH  crash when PATH does not exist yet (creating it), else answer
   (none)        answer "fake says: <text>" as a well-formed stream-json run
-Every run appends "<pid> <worker> <marker>" to $FAKE_CLAUDE_LOG when set.
+Every answered turn appends "<pid> <worker> <marker>" to $FAKE_CLAUDE_LOG when set; every
+stdin line is appended to $FAKE_CLAUDE_STDIN_DIR/<pid>.jsonl when set. It exits at stdin EOF.
 """
 
 from __future__ import annotations
@@ -61,9 +66,24 @@ def answer(text: str) -> None:
     )
 
 
-def main() -> None:
-    line = sys.stdin.readline()
-    text = prompt_text(line) if line.strip() else ""
+def record_stdin(line: str) -> None:
+    folder = os.environ.get("FAKE_CLAUDE_STDIN_DIR")
+    if folder:
+        with open(os.path.join(folder, f"{os.getpid()}.jsonl"), "a", encoding="utf-8") as handle:
+            handle.write(line if line.endswith("\n") else line + "\n")
+
+
+def silent_result() -> None:
+    emit({"type": "result", "subtype": "success", "is_error": False, "num_turns": 0, "result": ""})
+
+
+def control_response(request_id: str) -> None:
+    response = {"subtype": "success", "request_id": request_id, "response": {"pid": os.getpid()}}
+    emit({"type": "control_response", "response": response})
+
+
+def turn(line: str, warm: bool) -> None:
+    text = prompt_text(line)
     marker = next((word for word in text.split() if word.startswith("FAKE:")), "FAKE:echo")
     log = os.environ.get("FAKE_CLAUDE_LOG")
     if log:
@@ -74,21 +94,39 @@ def main() -> None:
     if name == "crash_once" and not os.path.exists(arg):
         open(arg, "w").close()
         marker = "FAKE:crash"
+    if name == "crash_if_warm" and warm:
+        marker = "FAKE:crash"
     if name == "sleep":
         time.sleep(float(arg))
     if marker == "FAKE:crash":
         sys.stderr.write("fake crash: secret sk-ant-oat01-shouldnotleak\n")
         sys.exit(3)
     if marker == "FAKE:garbage":
-        print("this is not json")
-        print("{half a json")
-        return
+        print("this is not json", flush=True)
+        print("{half a json", flush=True)
+        sys.exit(0)
     if marker == "FAKE:hang":
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         while True:
             time.sleep(60)
     answer(text)
+
+
+def main() -> None:
+    warm = False
+    while line := sys.stdin.readline():
+        record_stdin(line)
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        if obj.get("type") == "control_request":
+            warm = warm or obj["request"].get("subtype") == "initialize"
+            control_response(obj["request_id"])
+        elif obj.get("type") == "user" and obj.get("shouldQuery") is False:
+            silent_result()
+        elif obj.get("type") == "user":
+            turn(line, warm)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ def chat_stack(upstream: MockUpstream) -> Iterator[Stack]:
         "WORKERS": workers("cli"),
         "ANTHROPIC_BASE_URL": upstream.base_url,
         "CLI_TIMEOUTS": json.dumps({"sonnet": {"first_output_ms": 2500}}),
+        "MAX_IDLE_PROCESSES": "0",  # every process is a run's: "none left" is exact
     }
     stack = Stack(settings).start()
     yield stack

@@ -1,4 +1,4 @@
-"""workerd/reaper.py decide()/work_dir_for() and workerd/process.py kill_process_groups()."""
+"""workerd/cli/reaper.py decide(), workdirs.work_dir_for() and process.kill_process_groups()."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ import pytest
 from common.paths import StatePaths
 from common.workers import WorkerSpec
 from workerd.cli.process import CliProcess, ProcessTable, kill_process_groups
-from workerd.cli.reaper import ReapDecision, Reaper, decide, work_dir_for
+from workerd.cli.reaper import ReapDecision, Reaper, decide
 from workerd.cli.settings import CliSettings
+from workerd.cli.states import ChildState
+from workerd.cli.workdirs import work_dir_for
 from workerd.config import WorkerdConfig
 
 MAX_AGE_S = 100.0
@@ -43,8 +45,9 @@ class FakeChild:
     idle: float = 0.0
     idle_limit_s: float = 0.0
     owner: FakeOwner | None = None
+    state: ChildState = ChildState.RUNNING
 
-    def age_s(self) -> float:
+    def busy_s(self) -> float:
         return self.age
 
     def idle_s(self) -> float:
@@ -116,6 +119,14 @@ def test_one_decision_per_child_in_table_order() -> None:
         FakeChild("d", owner=FakeOwner(finished=True)),
     ]
     assert reasons(*children) == [("a", "age"), ("c", "idle"), ("d", "orphaned")]
+
+
+@pytest.mark.parametrize("state", [ChildState.READY, ChildState.PARKED, ChildState.STARTING])
+def test_idle_processes_are_left_to_the_session_engine(state: ChildState) -> None:
+    """Warm and parked processes are silent and owner-less by design: not stale, not orphans."""
+    done = FakeOwner(finished=True)
+    child = FakeChild("idle", age=MAX_AGE_S * 2, idle=1e6, idle_limit_s=10, owner=done, state=state)
+    assert reasons(child) == []
 
 
 def test_decision_keeps_the_child_object() -> None:

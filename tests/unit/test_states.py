@@ -1,4 +1,4 @@
-"""workerd/states.py: the lifecycle of a CLI child."""
+"""workerd/cli/states.py: the lifecycle of a CLI process (warm, running, parked, retired)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ import pytest
 from workerd.cli.states import ALLOWED, ChildState, InvalidTransition, check_transition
 
 LEGAL = {
+    (ChildState.STARTING, ChildState.READY),
     (ChildState.STARTING, ChildState.RUNNING),
+    (ChildState.READY, ChildState.RUNNING),
+    (ChildState.READY, ChildState.STOPPING),
+    (ChildState.READY, ChildState.EXITED),
+    (ChildState.RUNNING, ChildState.PARKED),
+    (ChildState.PARKED, ChildState.RUNNING),
+    (ChildState.PARKED, ChildState.STOPPING),
+    (ChildState.PARKED, ChildState.EXITED),
     (ChildState.STARTING, ChildState.STOPPING),
     (ChildState.STARTING, ChildState.EXITED),
     (ChildState.RUNNING, ChildState.STOPPING),
@@ -54,4 +62,11 @@ def test_every_state_can_reach_exited() -> None:
 
 
 def test_values_are_lowercase_names() -> None:
-    assert [s.value for s in ChildState] == ["starting", "running", "stopping", "exited"]
+    assert [s.value for s in ChildState] == [
+        "starting",
+        "ready",
+        "running",
+        "parked",
+        "stopping",
+        "exited",
+    ]

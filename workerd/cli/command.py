@@ -6,15 +6,19 @@ the system prompt goes into a file, the conversation into stream-json lines on s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from protos import common_pb2 as pb
 from workerd.cli.prompt import (
     ConversationError,
+    Turn,
     assistant_line,
-    render,
+    conversation_turns,
+    fit,
     system_prompt,
     user_line,
 )
@@ -41,6 +45,32 @@ class AgentOptions:
 
 
 @dataclass(frozen=True)
+class Signature:
+    """Everything fixed when a CLI process starts; requests with equal signatures share one.
+
+    The system prompt goes into a file per process (never argv), so `argv` takes its path.
+    """
+
+    bin_path: str
+    mode: str  # cli or agent
+    model: str
+    flags: tuple[str, ...]
+    system_flag: str  # --system-prompt-file (cli) or --append-system-prompt-file (agent)
+    system_prompt: str
+    env: tuple[tuple[str, str], ...]  # per-request settings the CLI reads from its environment
+    tools_allowed: bool = False
+    structured: bool = False
+
+    def argv(self, system_file: str) -> list[str]:
+        return [self.bin_path, *self.flags, self.system_flag, system_file]
+
+    @cached_property
+    def key(self) -> str:
+        """A short, stable id: equal signatures have equal keys (shown on /zombies, in events)."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
 class CliInvocation:
     """Everything needed to start one CLI run and feed it."""
 
@@ -51,6 +81,9 @@ class CliInvocation:
     env: dict[str, str] = field(default_factory=dict)
     tools_allowed: bool = False
     structured: bool = False
+    signature: Signature | None = None
+    turns: list[Turn] = field(default_factory=list)
+    """The whole conversation as the client sent it (before the budget cut)."""
 
 
 def build_invocation(
@@ -67,31 +100,50 @@ def build_invocation(
             "tools need a worker in api mode; CLI workers run their own", "tools"
         )
     try:
-        conversation = render(list(request.messages), max_prompt_chars)
+        turns = conversation_turns(list(request.messages))
     except ConversationError as exc:
         raise UnsupportedRequest(str(exc), "messages") from None
     schema = _schema(request)
-    argv = [bin_path, *_common_flags(request.model)]
-    argv += (
-        _agent_flags(agent, system_file) if agent else _chat_flags(system_file, schema is not None)
-    )
+    flags = _common_flags(request.model)
+    flags += _agent_flags(agent) if agent else _chat_flags(schema is not None)
     if schema is not None:
-        argv += ["--json-schema", schema]
-    history = [
-        ("user", user_line(turn, silent=True))
-        if turn.role == "user"
-        else ("assistant", assistant_line(turn))
-        for turn in conversation.history
-    ]
-    return CliInvocation(
-        argv=argv,
+        flags += ["--json-schema", schema]
+    env = sampling_env(request)
+    signature = Signature(
+        bin_path=bin_path,
+        mode="agent" if agent else "cli",
+        model=request.model,
+        flags=tuple(flags),
+        system_flag="--append-system-prompt-file" if agent else "--system-prompt-file",
         system_prompt=system_prompt(list(request.messages)),
-        history=history,
-        final_line=user_line(conversation.current),
-        env=sampling_env(request),
+        env=tuple(sorted(env.items())),
         tools_allowed=agent is not None,
         structured=schema is not None,
     )
+    conversation = fit(turns, max_prompt_chars)
+    history, final_line = turn_lines(conversation.history, conversation.current)
+    return CliInvocation(
+        argv=signature.argv(system_file),
+        system_prompt=signature.system_prompt,
+        history=history,
+        final_line=final_line,
+        env=env,
+        tools_allowed=signature.tools_allowed,
+        structured=signature.structured,
+        signature=signature,
+        turns=turns,
+    )
+
+
+def turn_lines(history: list[Turn], current: Turn) -> tuple[list[tuple[str, str]], str]:
+    """Stdin lines for earlier turns (user lines silent) and the line the CLI answers."""
+    lines = [
+        ("user", user_line(turn, silent=True))
+        if turn.role == "user"
+        else ("assistant", assistant_line(turn))
+        for turn in history
+    ]
+    return lines, user_line(current)
 
 
 def _common_flags(model: str) -> list[str]:
@@ -113,22 +165,14 @@ def _common_flags(model: str) -> list[str]:
     ]
 
 
-def _chat_flags(system_file: str, structured: bool) -> list[str]:
+def _chat_flags(structured: bool) -> list[str]:
     # The client's system prompt replaces Claude Code's; a schema needs a second turn for its tool.
-    return [
-        "--tools",
-        "",
-        "--max-turns",
-        "2" if structured else "1",
-        "--system-prompt-file",
-        system_file,
-    ]
+    return ["--tools", "", "--max-turns", "2" if structured else "1"]
 
 
-def _agent_flags(agent: AgentOptions, system_file: str) -> list[str]:
+def _agent_flags(agent: AgentOptions) -> list[str]:
     # Claude Code's own prompt stays (its tools need it); the client's is appended to it.
     flags = ["--permission-mode", "bypassPermissions", "--max-turns", str(agent.max_turns)]
-    flags += ["--append-system-prompt-file", system_file]
     if agent.allowed_tools:
         flags += ["--allowedTools", ",".join(agent.allowed_tools)]
     if agent.disallowed_tools:

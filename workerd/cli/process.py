@@ -36,7 +36,10 @@ class CliProcess:
         self.model = model
         self.state = ChildState.STARTING
         self.started_at = time.monotonic()
+        self.busy_since = self.started_at  # start of the current turn (or of the process)
         self.last_output_at = self.started_at
+        self.conversation = ""  # short id of the conversation it runs or holds
+        self.signature = ""  # short id of its spawn signature
         self.stderr_tail = b""
         self.kill_reason = ""  # set by whoever decided to stop it: "idle", "age", "orphaned", ...
         self.idle_limit_s = 0.0  # 0: no limit
@@ -59,9 +62,32 @@ class CliProcess:
             start_new_session=True,
             limit=STDOUT_LIMIT,
         )
-        child = cls(proc, request_id, model)
-        child._move(ChildState.RUNNING)
-        return child
+        return cls(proc, request_id, model)
+
+    def lend(self, request_id: str, idle_limit_s: float) -> None:
+        """READY, PARKED or STARTING -> RUNNING: a turn for `request_id`, owned by this task."""
+        self._move(ChildState.RUNNING)
+        self.request_id = request_id
+        self.owner = asyncio.current_task()
+        self.busy_since = self.last_output_at = time.monotonic()
+        self.idle_limit_s = idle_limit_s
+
+    def settle(self, state: ChildState) -> None:
+        """STARTING -> READY, or RUNNING -> PARKED: idle, owned by nobody, no silence limit."""
+        self._move(state)
+        self.owner = None
+        self.idle_limit_s = 0.0
+        self.busy_since = time.monotonic()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    def rss_bytes(self) -> int:
+        try:
+            return int(self._ps.memory_info().rss)
+        except psutil.Error:
+            return 0
 
     def _move(self, target: ChildState) -> None:
         if self.state is target:
@@ -142,13 +168,17 @@ class CliProcess:
     def age_s(self) -> float:
         return time.monotonic() - self.started_at
 
+    def busy_s(self) -> float:
+        """How long its current turn has run (the reaper's age limit is per turn)."""
+        return time.monotonic() - self.busy_since
+
     def idle_s(self) -> float:
         return time.monotonic() - self.last_output_at
 
 
 def kill_process_groups(processes: Sequence[psutil.Process], grace_s: float) -> None:
     """TERM each live process's group, then KILL what is left after `grace_s` (blocking)."""
-    alive = [p for p in processes if _running(p)]
+    alive = [p for p in processes if is_live_process(p)]
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for process in alive:
             with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
@@ -158,7 +188,7 @@ def kill_process_groups(processes: Sequence[psutil.Process], grace_s: float) -> 
             return
 
 
-def _running(process: psutil.Process) -> bool:
+def is_live_process(process: psutil.Process) -> bool:
     try:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -166,10 +196,23 @@ def _running(process: psutil.Process) -> bool:
 
 
 class ProcessTable:
-    """Every child this workerd started and has not yet seen exit."""
+    """Every child this workerd started and has not yet seen exit.
+
+    A child is registered under `registering`, and the reaper looks for strays under the same
+    lock: a child forked but not yet registered is never taken for an orphan.
+    """
 
     def __init__(self) -> None:
         self._children: dict[int, CliProcess] = {}
+        self.registering = asyncio.Lock()
+
+    async def spawn(
+        self, argv: Sequence[str], env: dict[str, str], cwd: str, request_id: str, model: str
+    ) -> CliProcess:
+        async with self.registering:
+            child = await CliProcess.spawn(argv, env, cwd, request_id, model)
+            self.add(child)
+        return child
 
     def add(self, child: CliProcess) -> None:
         self._children[child.pid] = child

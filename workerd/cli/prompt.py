@@ -46,13 +46,27 @@ class RenderedConversation:
 
 
 def render(messages: list[pb.ChatMessage], budget_chars: int) -> RenderedConversation:
+    return fit(conversation_turns(messages), budget_chars)
+
+
+def conversation_turns(messages: list[pb.ChatMessage]) -> list[Turn]:
+    """The whole conversation as alternating turns, ending on the user turn to answer."""
     turns = _merge([_turn(m) for m in messages if m.role != pb.ROLE_SYSTEM])
     if not turns or turns[-1].role != "user":
         raise ConversationError("the last message must be a user or tool message")
-    placeholder = turns[0].role == "assistant"
-    if placeholder:
+    if turns[0].role == "assistant":
         turns.insert(0, Turn("user", [_text(CONTINUATION)]))
-    kept, dropped = _fit(turns, budget_chars)
+    return turns
+
+
+def fits(turns: list[Turn], budget_chars: int) -> bool:
+    return sum(turn.chars() for turn in turns) <= budget_chars
+
+
+def fit(turns: list[Turn], budget_chars: int) -> RenderedConversation:
+    """The newest turns within the budget; a marker says how many earlier ones were cut."""
+    placeholder = turns[0].blocks == [_text(CONTINUATION)]
+    kept, dropped = _fit([Turn(t.role, list(t.blocks)) for t in turns], budget_chars)
     dropped -= int(placeholder and dropped > 0)  # the placeholder is not a client message
     if dropped:
         kept[0].blocks.insert(0, _text(TRUNCATION_MARKER.format(count=dropped)))

@@ -1,10 +1,12 @@
 """The reaper: the one owner of process age, process silence, orphans and left-over processes.
 
-Each tick it stops children older than MAX_PROCESS_AGE_MS, silent longer than their idle limit,
-or orphaned (their request is gone); stops tool processes that outlived their CLI (workerd is
-a child subreaper, so they become its children) and collects them; and removes agent work dirs
-past their retention. At start-up it sweeps every process a previous incarnation of this worker
-left behind, recognised by the markers in its environment.
+Each tick it stops running children whose turn is older than MAX_PROCESS_AGE_MS, silent longer
+than their idle limit, or orphaned (their request is gone); has the session engine retire idle
+processes past the warm and conversation limits (never the silence limit: idle is their job);
+stops tool processes that outlived their CLI (workerd is a child subreaper, so they become its
+children) and collects them; and removes agent work dirs past their retention. At start-up it
+sweeps every process a previous incarnation of this worker left behind, recognised by the
+markers in its environment.
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ import shutil
 import time
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
 from protos import worker_pb2
 from workerd.cli.child_env import MARKER, STATE_MARKER
-from workerd.cli.process import CliProcess, ProcessTable, kill_process_groups
+from workerd.cli.process import CliProcess, ProcessTable, is_live_process, kill_process_groups
+from workerd.cli.states import ChildState
 from workerd.config import WorkerdConfig
+
+if TYPE_CHECKING:
+    from workerd.cli.engine import SessionEngine
 
 logger = logging.getLogger(__name__)
 PR_SET_CHILD_SUBREAPER = 36
@@ -39,10 +45,15 @@ class ReapDecision:
 
 
 def decide(children: list[CliProcess], max_age_s: float) -> list[ReapDecision]:
-    """Pure: which children must go, and why (age first, then silence, then orphans)."""
+    """Pure: which running children must go, and why (age first, then silence, then orphans).
+
+    Idle ones (warm, parked) are the session engine's: their limits are of another kind.
+    """
     decisions = []
     for child in children:
-        if child.age_s() > max_age_s:
+        if child.state is not ChildState.RUNNING:
+            continue
+        if child.busy_s() > max_age_s:
             decisions.append(ReapDecision(child, "age"))
         elif child.idle_limit_s and child.idle_s() > child.idle_limit_s:
             decisions.append(ReapDecision(child, "idle"))
@@ -63,9 +74,12 @@ def become_subreaper() -> bool:
 class Reaper:
     """Periodic cleanup for one worker; `recent` remembers what it stopped, for the controller."""
 
-    def __init__(self, config: WorkerdConfig, table: ProcessTable) -> None:
+    def __init__(
+        self, config: WorkerdConfig, table: ProcessTable, engine: SessionEngine | None = None
+    ) -> None:
         self._config = config
         self._table = table
+        self._engine = engine
         self.reaped = 0
         self.recent: deque[worker_pb2.ReapRecord] = deque(maxlen=RECENT_REAPS)
 
@@ -98,17 +112,25 @@ class Reaper:
             self._record(decision.child.pid, decision.reason, decision.child)
             await decision.child.stop(grace, decision.reason)
             self._table.remove(decision.child)
-        await asyncio.to_thread(self._collect_strays, grace)
+        if self._engine is not None:
+            for child, reason in await self._engine.expire():
+                self._record(child.pid, reason, child)
+        async with self._table.registering:  # no child is between fork and registration
+            strays = await asyncio.to_thread(self._find_strays)
+        await asyncio.to_thread(self._collect_strays, strays, grace)
         await asyncio.to_thread(self._prune_workdirs, time.time())
 
-    def _collect_strays(self, grace: float) -> None:
-        """Children that are not CLI runs: tool processes orphaned onto us. Stop and collect."""
+    def _find_strays(self) -> list[psutil.Process]:
+        """Children that are not CLI processes: tool processes orphaned onto us."""
         ours = {child.pid for child in self._table.all()}
         try:
-            strays = [p for p in psutil.Process().children() if p.pid not in ours]
+            return [p for p in psutil.Process().children() if p.pid not in ours]
         except psutil.Error:
-            return
-        live = [p for p in strays if p.status() != psutil.STATUS_ZOMBIE]
+            return []
+
+    def _collect_strays(self, strays: list[psutil.Process], grace: float) -> None:
+        """Stop the strays' process groups and collect them."""
+        live = [p for p in strays if is_live_process(p)]
         if live:
             logger.warning("stopping %d orphaned tool processes", len(live))
             for process in live:
@@ -143,8 +165,3 @@ def _marked(process: psutil.Process, worker: str, state: str) -> bool:
     except psutil.Error:
         return False
     return env.get(MARKER) == worker and env.get(STATE_MARKER) == state
-
-
-def work_dir_for(root: Path, request_id: str) -> Path:
-    safe = "".join(ch for ch in request_id if ch.isalnum() or ch in "-_")[:64] or "run"
-    return root / safe

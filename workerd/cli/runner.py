@@ -1,30 +1,31 @@
-"""One CLI run from request to last event: spawn, replay history, parse, enforce its timers.
+"""One CLI turn from request to last event: a process from the engine, the turn, its timers.
 
-The run owns its child: whatever way the run ends (result, error, timeout, cancellation by the
-client), the child is stopped and reaped before the run returns. Timers: the run owns the
-request's total limit and the first-output limit; the reaper owns silence and process age and
-records why it stopped a child, which the run then reports.
+The engine lends the run a process (its conversation's, a warm one or a new one) and takes it
+back afterwards: parked for the conversation when the turn succeeded, stopped and reaped
+otherwise, whatever way the run ended (result, error, timeout, cancellation by the client).
+Timers: the run owns the request's total limit and the first-output limit; the reaper owns
+silence and per-turn age and records why it stopped a child, which the run then reports.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import os
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
 
 from common.errors import make_error
 from common.events import is_output
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
-from workerd.cli.child_env import child_env
 from workerd.cli.command import CliInvocation, UnsupportedRequest, build_invocation
-from workerd.cli.process import CliProcess, ProcessTable
-from workerd.cli.reaper import work_dir_for
+from workerd.cli.engine import Lease, SessionEngine
+from workerd.cli.process import CliProcess
+from workerd.cli.prompt import Turn
+from workerd.cli.sessions import WARM
 from workerd.cli.stream_json import StreamJsonParser
 from workerd.config import WorkerdConfig
 from workerd.image_fetch import ImageFetchError, inline_remote_images
@@ -38,95 +39,115 @@ class RunTimeout(Exception):
     """A timer owned by the run expired."""
 
 
-class CliRunner:
-    """Runs requests on this worker's account through fresh CLI children."""
+@dataclass
+class TurnOutcome:
+    """What one turn did: whether its process may hold the conversation for the next one."""
 
-    def __init__(self, config: WorkerdConfig, table: ProcessTable) -> None:
+    result_ok: bool = False
+    failed: bool = False
+    output_seen: bool = False
+    text: list[str] = field(default_factory=list)
+
+    def observe(self, event: pb.Event) -> None:
+        kind = event.WhichOneof("kind")
+        self.output_seen = self.output_seen or is_output(event)
+        if kind == "text":
+            self.text.append(event.text.text)
+        elif kind == "error":
+            self.failed = True
+
+    def held(self, invocation: CliInvocation) -> list[Turn] | None:
+        """The conversation the process now holds, as the client will send it back; None
+        when it must not be continued (a failed, cut or structured turn: cli-protocol 3.4)."""
+        reply = "".join(self.text)
+        if not self.result_ok or self.failed or not reply or invocation.structured:
+            return None
+        return [*invocation.turns, Turn("assistant", [{"type": "text", "text": reply}])]
+
+
+class CliRunner:
+    """Runs requests on this worker's account through the engine's CLI processes."""
+
+    def __init__(self, config: WorkerdConfig, engine: SessionEngine) -> None:
         self._config = config
-        self._table = table
+        self._engine = engine
 
     @property
     def agent(self) -> bool:
         return self._config.spec.mode == "agent"
 
-    async def run(self, request: pb.ChatRequest) -> AsyncIterator[pb.Event]:
+    async def run(self, request: pb.ChatRequest, key: str = "") -> AsyncIterator[pb.Event]:
         if self._config.fetch_remote_images:
             try:
                 await inline_remote_images(request)
             except ImageFetchError as exc:
                 yield make_error(pb.INVALID_REQUEST, str(exc), param="messages")
                 return
-        worker_dir = self._config.paths.worker_dir(self._config.spec.name)
-        with tempfile.TemporaryDirectory(dir=worker_dir) as tmp:
-            system_file = Path(tmp) / "system-prompt.txt"
-            try:
-                invocation = self._invocation(request, str(system_file))
-            except UnsupportedRequest as exc:
-                yield make_error(pb.INVALID_REQUEST, str(exc), param=exc.param)
-                return
-            system_file.write_text(invocation.system_prompt, encoding="utf-8")
-            child = await self._spawn(invocation, request)
-            if child is None:
+        try:
+            invocation = self._invocation(request)
+        except UnsupportedRequest as exc:
+            yield make_error(pb.INVALID_REQUEST, str(exc), param=exc.param)
+            return
+        cold = False
+        while True:
+            lease = await self._engine.acquire(invocation, key, request, cold=cold)
+            if lease is None:
                 yield make_error(pb.WORKER_CRASHED, "the Claude CLI could not be started")
                 return
+            yield lease.session_event()
+            outcome = TurnOutcome()
+            warm_failed = False
             try:
-                async for event in self._events(child, invocation, request):
-                    yield event
+                async with contextlib.aclosing(
+                    self._events(lease, invocation, request, outcome)
+                ) as events:
+                    async for event in events:
+                        if self._warm_failure(lease, outcome, event) and not cold:
+                            warm_failed = True
+                            break
+                        outcome.observe(event)
+                        yield event
             finally:
-                await asyncio.shield(self._dispose(child))
+                held = outcome.held(invocation)
+                await asyncio.shield(self._engine.release(lease, held, "failed"))
+            if not warm_failed:
+                return
+            # A warm process died on its first message: this request goes cold, and so do the
+            # next ones of this signature for a while (the worker says so).
+            cold = True
+            assert invocation.signature is not None
+            self._engine.fall_back(invocation.signature)
+            detail = f"signature {invocation.signature.key}: warm process failed, spawning cold"
+            yield pb.Event(activity=pb.Activity(kind="warm_fallback", detail=detail))
 
-    def _invocation(self, request: pb.ChatRequest, system_file: str) -> CliInvocation:
+    @staticmethod
+    def _warm_failure(lease: Lease, outcome: TurnOutcome, event: pb.Event) -> bool:
+        return (
+            lease.plan.served == WARM
+            and not outcome.output_seen
+            and event.WhichOneof("kind") == "error"
+            and event.error.code == pb.WORKER_CRASHED
+        )
+
+    def _invocation(self, request: pb.ChatRequest) -> CliInvocation:
         settings = self._config.cli
         return build_invocation(
             self._config.claude_bin,
             request,
-            system_file,
+            "",  # each process gets its own system prompt file (the engine writes it)
             agent=settings.agent if self.agent else None,
             max_prompt_chars=settings.max_prompt_chars,
         )
 
-    async def _spawn(self, invocation: CliInvocation, request: pb.ChatRequest) -> CliProcess | None:
-        config = self._config
-        cwd = config.chat_dir
-        if self.agent:  # a fresh, private working directory per request
-            cwd = work_dir_for(config.work_root, request.request_id)
-            cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
-        extra_env = dict(invocation.env)
-        if self.agent and os.geteuid() == 0:
-            extra_env["IS_SANDBOX"] = "1"  # the CLI refuses to skip permissions as root otherwise
-        env = child_env(
-            os.environ,
-            worker=config.spec.name,
-            state_dir=str(config.paths.root),
-            home=str(config.home),
-            config_dir=str(config.config_dir),
-            token=config.spec.token,
-            api_key=config.spec.api_key,
-            base_url=config.anthropic_base_url,
-            max_retries=config.cli_max_retries,
-            extra=dict(config.spec.env),
-            request=extra_env,
-        )
-        try:
-            child = await CliProcess.spawn(
-                invocation.argv, env, str(cwd), request.request_id, request.model
-            )
-        except OSError as exc:
-            logger.error("cannot start %s: %s", config.claude_bin, exc)
-            return None
-        child.workdir = cwd if self.agent else None
-        timers = config.cli.timers_for(request.model)
-        # Agents may stay silent for long while their tools run: only MAX_IDLE_MS applies.
-        idle_ms = config.max_idle_ms if self.agent else min(timers.idle_ms, config.max_idle_ms)
-        child.idle_limit_s = idle_ms / 1000
-        self._table.add(child)
-        logger.info("child %d started (%s, model %s)", child.pid, config.spec.mode, request.model)
-        return child
-
     async def _events(
-        self, child: CliProcess, invocation: CliInvocation, request: pb.ChatRequest
-    ) -> AsyncIterator[pb.Event]:
+        self,
+        lease: Lease,
+        invocation: CliInvocation,
+        request: pb.ChatRequest,
+        outcome: TurnOutcome,
+    ) -> AsyncGenerator[pb.Event, None]:
         config = self._config
+        child = lease.child
         limit_ms = config.stream_timeout_ms if request.stream else config.sync_timeout_ms
         deadline = time.monotonic() + limit_ms / 1000
         first_ms = config.cli.timers_for(request.model).first_output_ms
@@ -137,8 +158,8 @@ class CliRunner:
             tools_allowed=invocation.tools_allowed, structured=invocation.structured
         )
         try:
-            await self._replay_history(child, invocation, deadline)
-            await child.send_lines([invocation.final_line])
+            await self._replay_history(child, lease.history, deadline)
+            await child.send_lines([lease.final_line])
             output_seen = False
             while True:
                 waiting_first = not output_seen and first_output_by < deadline
@@ -152,9 +173,10 @@ class CliRunner:
                     output_seen = output_seen or is_output(event)
                     yield event
                 if parser.result_seen:
-                    child.close_stdin()  # the turn is over: let the CLI exit on its own
-                elif parser.done:
-                    return  # complete before the CLI thinks so: disposing of the run stops it
+                    outcome.result_ok = parser.result_clean
+                    return  # the turn is over; the process stays for the conversation
+                if parser.done:
+                    return  # complete before the CLI thinks so: the engine retires it
         except RunTimeout as exc:
             yield make_error(pb.TIMEOUT, str(exc))
 
@@ -166,12 +188,12 @@ class CliRunner:
             raise RunTimeout(why) from None
 
     async def _replay_history(
-        self, child: CliProcess, invocation: CliInvocation, deadline: float
+        self, child: CliProcess, history: list[tuple[str, str]], deadline: float
     ) -> None:
         """Earlier turns go in as real messages: each silent user line is acknowledged first."""
         until = min(deadline, time.monotonic() + HANDSHAKE_TIMEOUT_S)
         why = "the Claude CLI did not accept the conversation history"
-        for role, line in invocation.history:
+        for role, line in history:
             await child.send_lines([line])
             if role == "user":
                 while (ack := await self._read(child, until, why)) and not _is_result(ack):
@@ -194,14 +216,6 @@ class CliRunner:
             tail = mask_secrets(child.stderr_tail.decode(errors="replace").strip())[-500:]
             logger.warning("child %d ended without a result (code %s): %s", child.pid, code, tail)
         return events
-
-    async def _dispose(self, child: CliProcess) -> None:
-        try:
-            await child.stop(self._config.stop_grace_ms / 1000, "request ended")
-        finally:
-            self._table.remove(child)
-            if child.workdir is not None:
-                os.utime(child.workdir)  # retention counts from the end of the run
 
 
 def _is_result(line: bytes) -> bool:

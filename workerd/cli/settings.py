@@ -25,6 +25,29 @@ class FamilyTimers:
 
 
 @dataclass(frozen=True)
+class SessionSettings:
+    """How many CLI processes a worker keeps between requests, and for how long."""
+
+    warm_processes: int = 2
+    """Ready processes kept for the most recently requested signatures (WARM_PROCESSES)."""
+    max_idle_processes: int = 4
+    """Warm and parked processes together, at most (MAX_IDLE_PROCESSES); 0 turns both off."""
+    warm_max_age_ms: int = 600_000
+    """A warm process is recycled after this long (WARM_MAX_AGE_MS)."""
+    conversation_idle_ms: int = 300_000
+    """A conversation's process is parked this long for its next turn (CONVERSATION_IDLE_MS)."""
+
+    @classmethod
+    def from_env(cls, environ: Environ) -> SessionSettings:
+        return cls(
+            warm_processes=env_int(environ, "WARM_PROCESSES", 2, minimum=0),
+            max_idle_processes=env_int(environ, "MAX_IDLE_PROCESSES", 4, minimum=0),
+            warm_max_age_ms=env_int(environ, "WARM_MAX_AGE_MS", 600_000, minimum=1_000),
+            conversation_idle_ms=env_int(environ, "CONVERSATION_IDLE_MS", 300_000, minimum=1_000),
+        )
+
+
+@dataclass(frozen=True)
 class CliSettings:
     """Settings of CLI children (cli and agent modes)."""
 
@@ -37,6 +60,7 @@ class CliSettings:
     reaper_interval_ms: int = 5_000
     workdir_retention_ms: int = 3_600_000
     """Agent working directories are removed this long after their run ended."""
+    sessions: SessionSettings = field(default_factory=SessionSettings)
 
     @classmethod
     def from_env(cls, environ: Environ) -> CliSettings:
@@ -52,6 +76,7 @@ class CliSettings:
             workdir_retention_ms=env_int(
                 environ, "AGENT_WORKDIR_RETENTION_MS", 3_600_000, minimum=0
             ),
+            sessions=SessionSettings.from_env(environ),
         )
 
     def timers_for(self, model: str) -> FamilyTimers:

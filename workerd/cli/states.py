@@ -1,4 +1,9 @@
-"""States of a CLI child and the transitions allowed between them (stdlib only)."""
+"""States of a CLI process and the transitions allowed between them (stdlib only).
+
+A process starts, becomes ready once it has answered `initialize` (a warm process), runs a
+turn, and is then parked for its conversation or retired. A cold spawn goes straight from
+starting to running. Retiring is stopping, then exited.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,25 @@ import enum
 
 class ChildState(enum.Enum):
     STARTING = "starting"
+    READY = "ready"  # warm: answered `initialize`, waiting for a request
     RUNNING = "running"
+    PARKED = "parked"  # between turns, holding its conversation
     STOPPING = "stopping"  # interrupt or signals sent, waiting for it to go
     EXITED = "exited"
 
 
+IDLE_STATES = frozenset({ChildState.READY, ChildState.PARKED})
+
 ALLOWED = {
-    ChildState.STARTING: {ChildState.RUNNING, ChildState.STOPPING, ChildState.EXITED},
-    ChildState.RUNNING: {ChildState.STOPPING, ChildState.EXITED},
+    ChildState.STARTING: {
+        ChildState.READY,
+        ChildState.RUNNING,
+        ChildState.STOPPING,
+        ChildState.EXITED,
+    },
+    ChildState.READY: {ChildState.RUNNING, ChildState.STOPPING, ChildState.EXITED},
+    ChildState.RUNNING: {ChildState.PARKED, ChildState.STOPPING, ChildState.EXITED},
+    ChildState.PARKED: {ChildState.RUNNING, ChildState.STOPPING, ChildState.EXITED},
     ChildState.STOPPING: {ChildState.EXITED},
     ChildState.EXITED: set(),
 }

@@ -67,6 +67,7 @@ class StreamJsonParser:
         self._texted_messages: set[str] = set()
         self._now_ms = now_ms
         self.result_seen = False
+        self.result_clean = False  # a plain success: the process may be given another turn
         self.done = False  # nothing more to read: the answer is complete
         self._message_usage: dict[str, Any] = {}
         self.garbage_lines = 0
@@ -203,6 +204,7 @@ class StreamJsonParser:
 
     def _result(self, obj: dict[str, Any]) -> list[pb.Event]:
         self.result_seen = True
+        self.result_clean = obj.get("subtype") == "success" and not obj.get("is_error")
         self.done = True
         events = [pb.Event(usage=usage_of(obj.get("usage") or {}))]
         subtype = obj.get("subtype")

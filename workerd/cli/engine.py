@@ -1,0 +1,322 @@
+"""The session engine: the one owner of a worker's CLI processes between requests.
+
+It spawns processes (cold for a request, or warm ahead of demand: ready once they answered
+`initialize`), lends one to each request as the pool plans (live, warm or cold), parks it for
+its conversation after a turn that succeeded, and retires it otherwise. The decisions are the
+pool's (sessions.py, pure); this module does the process I/O around them. docs/claude-cli.md
+("Warm processes and live conversations") has the CLI facts this relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from protos import common_pb2 as pb
+from workerd.cli.child_env import child_env
+from workerd.cli.command import CliInvocation, Signature, turn_lines
+from workerd.cli.process import CliProcess, ProcessTable
+from workerd.cli.prompt import Turn, fits
+from workerd.cli.sessions import COLD, LIVE, Plan, PoolLimits, SessionPool, Slot
+from workerd.cli.states import ChildState
+from workerd.cli.workdirs import work_dir_for
+from workerd.config import WorkerdConfig
+
+logger = logging.getLogger(__name__)
+HANDSHAKE_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Lease:
+    """A process lent to one request, and what to write to it."""
+
+    child: CliProcess
+    slot: Slot
+    plan: Plan
+    history: list[tuple[str, str]]  # earlier turns not yet in the process
+    final_line: str
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(len(line.encode()) + 1 for _, line in self.history) + len(self.final_line) + 1
+
+    def session_event(self) -> pb.Event:
+        info = pb.SessionInfo(
+            served=self.plan.served,
+            rebuild_reason=self.plan.rebuild_reason,
+            pid=self.child.pid,
+            bytes_written=self.bytes_written,
+        )
+        return pb.Event(session=info)
+
+
+def limits_of(config: WorkerdConfig) -> PoolLimits:
+    sessions = config.cli.sessions
+    return PoolLimits(
+        warm_processes=sessions.warm_processes,
+        max_idle=sessions.max_idle_processes,
+        warm_max_age_s=sessions.warm_max_age_ms / 1000,
+        conversation_idle_s=sessions.conversation_idle_ms / 1000,
+        max_age_s=config.max_process_age_ms / 1000,
+    )
+
+
+class SessionEngine:
+    """Spawns, warms, lends, parks and retires this worker's CLI processes."""
+
+    def __init__(
+        self,
+        config: WorkerdConfig,
+        table: ProcessTable,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._table = table
+        self._clock = clock
+        self.pool = SessionPool(limits_of(config))
+        self._prompt_dirs: dict[int, Path] = {}
+        self._workdirs: dict[int, Path] = {}
+        self._wake = asyncio.Event()
+        self._warming: asyncio.Task[None] | None = None
+
+    @property
+    def agent(self) -> bool:
+        return self._config.spec.mode == "agent"
+
+    async def start(self) -> None:
+        self._warming = asyncio.create_task(self._keep_warm())
+
+    async def close(self) -> None:
+        """Stop warming and retire every idle process (running ones end with their runs)."""
+        if self._warming is not None:
+            self._warming.cancel()
+            await asyncio.gather(self._warming, return_exceptions=True)
+        idle = self.pool.slots(ChildState.STARTING, ChildState.READY, ChildState.PARKED)
+        await asyncio.gather(*(self.retire(slot, "stopping") for slot in idle))
+
+    # --- the request path -----------------------------------------------------------------
+
+    async def acquire(
+        self, invocation: CliInvocation, key: str, request: pb.ChatRequest, cold: bool = False
+    ) -> Lease | None:
+        """A process for this request: its conversation's, a warm one, or a new one."""
+        signature = invocation.signature
+        assert signature is not None
+        self.pool.learn(signature)
+        budget = self._config.cli.max_prompt_chars
+        while True:
+            plan = self.pool.plan(
+                signature, key, invocation.turns, fits(invocation.turns, budget), self._clock()
+            )
+            if cold and plan.served != LIVE:
+                plan = Plan(COLD, None, plan.turns, plan.rebuild_reason)
+            if plan.slot is None:
+                return await self._cold(invocation, plan, key, request)
+            child = self._table.get(plan.slot.pid)
+            if child is not None and child.alive:
+                break
+            await self.retire(plan.slot, "gone")  # died while idle: plan again
+        self.pool.take(plan.slot, key, self._clock())
+        child.lend(request.request_id, self._idle_limit_s(request.model))
+        child.model, child.conversation = request.model, key[-12:]
+        self._wake.set()  # a warm process was taken: start its replacement
+        return self._lease(child, plan.slot, plan, invocation)
+
+    async def _cold(
+        self, invocation: CliInvocation, plan: Plan, key: str, request: pb.ChatRequest
+    ) -> Lease | None:
+        signature = invocation.signature
+        assert signature is not None
+        child = await self._spawn(signature, request.request_id)
+        if child is None:
+            return None
+        now = self._clock()
+        slot = Slot(child.pid, signature, ChildState.RUNNING, born=now, since=now, key=key)
+        self.pool.add(slot)
+        child.lend(request.request_id, self._idle_limit_s(request.model))
+        child.conversation = key[-12:]
+        self._wake.set()
+        return self._lease(child, slot, plan, invocation)
+
+    def _lease(self, child: CliProcess, slot: Slot, plan: Plan, invocation: CliInvocation) -> Lease:
+        if plan.served == LIVE:
+            history, final = turn_lines(plan.turns[:-1], plan.turns[-1])
+        else:
+            history, final = invocation.history, invocation.final_line
+        return Lease(child, slot, plan, history, final)
+
+    async def release(self, lease: Lease, held: list[Turn] | None, reason: str) -> None:
+        """After the turn: park the process holding `held`, or retire it for `reason`."""
+        slot, child = lease.slot, lease.child
+        if held is None or not child.alive or self.pool.limits.max_idle <= 0:
+            await self.retire(slot, reason if held is None else "evicted")
+            return
+        evicted = self.pool.park(slot.pid, held, self._clock())
+        child.settle(ChildState.PARKED)
+        if slot.pid in self._workdirs:
+            os.utime(self._workdirs[slot.pid])  # retention counts from the last turn
+        await asyncio.gather(*(self.retire(s, "evicted") for s in evicted))
+        self._wake.set()
+
+    def fall_back(self, signature: Signature) -> bool:
+        """A warm process failed on its first message: cold spawns for this signature."""
+        fresh = self.pool.fall_back(signature, self._clock())
+        if fresh:
+            logger.warning("warm processes of signature %s failed: cold spawns", signature.key)
+        return fresh
+
+    # --- retiring -------------------------------------------------------------------------
+
+    async def retire(self, slot: Slot, reason: str) -> None:
+        """Forget the process and stop it; its files go with it."""
+        self.pool.remove(slot.pid, reason)
+        child = self._table.get(slot.pid)
+        try:
+            if child is not None:
+                await child.stop(self._config.stop_grace_ms / 1000, reason)
+        finally:
+            if child is not None:
+                self._table.remove(child)
+            prompt_dir = self._prompt_dirs.pop(slot.pid, None)
+            if prompt_dir is not None:
+                shutil.rmtree(prompt_dir, ignore_errors=True)
+            workdir = self._workdirs.pop(slot.pid, None)
+            if workdir is not None:
+                with contextlib.suppress(OSError):
+                    os.utime(workdir)
+            self._wake.set()
+
+    async def expire(self) -> list[tuple[CliProcess, str]]:
+        """Retire idle processes past their limits or dead; returns what went and why."""
+        now = self._clock()
+        due = self.pool.expired(now)
+        for slot in self.pool.slots(ChildState.READY, ChildState.PARKED):
+            child = self._table.get(slot.pid)
+            if (child is None or not child.alive) and all(s is not slot for s, _ in due):
+                due.append((slot, "gone"))
+        gone = [(self._table.get(slot.pid), reason) for slot, reason in due]
+        await asyncio.gather(*(self.retire(slot, reason) for slot, reason in due))
+        return [(child, reason) for child, reason in gone if child is not None]
+
+    # --- warm processes -------------------------------------------------------------------
+
+    async def _keep_warm(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while wanted := self.pool.warm_wanted(self._clock()):
+                room = self.pool.room_for_warm()
+                if room is None:
+                    break
+                await asyncio.gather(*(self.retire(s, "evicted") for s in room))
+                await self._warm_up(wanted[0])
+
+    async def _warm_up(self, signature: Signature) -> None:
+        child = await self._spawn(signature, "")
+        if child is None:
+            self.fall_back(signature)
+            return
+        now = self._clock()
+        slot = Slot(child.pid, signature, ChildState.STARTING, born=now, since=now)
+        self.pool.add(slot)
+        try:
+            ready = await self._initialize(child)
+        except asyncio.CancelledError:
+            await asyncio.shield(self.retire(slot, "stopping"))
+            raise
+        if not ready:
+            self.fall_back(signature)
+            await self.retire(slot, "warm start failed")
+            return
+        if slot.state is ChildState.STARTING:
+            slot.state, slot.since = ChildState.READY, self._clock()
+            child.settle(ChildState.READY)
+            logger.info("child %d warm for signature %s", child.pid, signature.key)
+
+    @staticmethod
+    async def _initialize(child: CliProcess) -> bool:
+        """The `initialize` control request, answered: the process is ready for a message."""
+        request_id = f"init-{uuid.uuid4().hex[:8]}"
+        request = {"subtype": "initialize"}
+        line = {"type": "control_request", "request_id": request_id, "request": request}
+        await child.send_lines([json.dumps(line)])
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                raw = await asyncio.wait_for(child.read_line(), left)
+            except TimeoutError:
+                return False
+            if not raw:
+                return False
+            with contextlib.suppress(ValueError, AttributeError):
+                response = json.loads(raw).get("response") or {}
+                if response.get("request_id") == request_id:
+                    return bool(response.get("subtype") == "success")
+        return False
+
+    # --- spawning -------------------------------------------------------------------------
+
+    async def _spawn(self, signature: Signature, request_id: str) -> CliProcess | None:
+        config = self._config
+        prompt_dir = Path(tempfile.mkdtemp(dir=config.paths.worker_dir(config.spec.name)))
+        system_file = prompt_dir / "system-prompt.txt"
+        system_file.write_text(signature.system_prompt, encoding="utf-8")
+        cwd = config.chat_dir
+        if self.agent:  # a private working directory per conversation (or warm process)
+            cwd = work_dir_for(config.work_root, request_id or f"warm-{uuid.uuid4().hex[:12]}")
+            cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            child = await self._table.spawn(
+                signature.argv(str(system_file)),
+                self._env(signature),
+                str(cwd),
+                request_id,
+                signature.model,
+            )
+        except OSError as exc:
+            logger.error("cannot start %s: %s", signature.bin_path, exc)
+            shutil.rmtree(prompt_dir, ignore_errors=True)
+            return None
+        child.signature = signature.key
+        child.workdir = cwd if self.agent else None
+        self._prompt_dirs[child.pid] = prompt_dir
+        if self.agent:
+            self._workdirs[child.pid] = cwd
+        logger.info("child %d started (%s, model %s)", child.pid, signature.mode, signature.model)
+        return child
+
+    def _env(self, signature: Signature) -> dict[str, str]:
+        config = self._config
+        extra_env = dict(signature.env)
+        if self.agent and os.geteuid() == 0:
+            extra_env["IS_SANDBOX"] = "1"  # the CLI refuses to skip permissions as root otherwise
+        return child_env(
+            os.environ,
+            worker=config.spec.name,
+            state_dir=str(config.paths.root),
+            home=str(config.home),
+            config_dir=str(config.config_dir),
+            token=config.spec.token,
+            api_key=config.spec.api_key,
+            base_url=config.anthropic_base_url,
+            max_retries=config.cli_max_retries,
+            extra=dict(config.spec.env),
+            request=extra_env,
+        )
+
+    def _idle_limit_s(self, model: str) -> float:
+        # Agents may stay silent for long while their tools run: only MAX_IDLE_MS applies.
+        config = self._config
+        timers = config.cli.timers_for(model)
+        idle_ms = config.max_idle_ms if self.agent else min(timers.idle_ms, config.max_idle_ms)
+        return idle_ms / 1000

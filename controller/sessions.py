@@ -108,7 +108,8 @@ def worker_sessions(
 
 
 def sessions_section(by_worker: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Totals over every worker, and the per-worker entries as given."""
+    """Totals over every worker (processes: CLI workers only, an `api` worker's `running`
+    counts its API calls), and the per-worker entries as given."""
     served: dict[str, int] = {}
     rebuilds: dict[str, int] = {}
     processes = {"warm": 0, "parked": 0, "running": 0, "idleRssBytes": 0, "runningRssBytes": 0}
@@ -117,6 +118,8 @@ def sessions_section(by_worker: Mapping[str, Mapping[str, Any]]) -> dict[str, An
             served[how] = served.get(how, 0) + n
         for reason, n in entry["rebuilds"].items():
             rebuilds[reason] = rebuilds.get(reason, 0) + n
+        if entry["mode"] == "api":
+            continue
         for key in processes:
             processes[key] += entry[key]
     return {

@@ -112,6 +112,7 @@ def test_the_sessions_section_sums_every_worker() -> None:
         {
             "1": worker_sessions("cli", PoolState("2.1", 2, 1, 0, 300), one, 0),
             "2": worker_sessions("agent", PoolState("2.2", 1, 0, 1, 200), two, 500),
+            "3": worker_sessions("api", PoolState("", 0, 0, 4, 0), SessionCounts(), 0),
         }
     )
     assert section["served"] == {"live": 2, "warm": 0, "cold": 1}
@@ -125,6 +126,7 @@ def test_the_sessions_section_sums_every_worker() -> None:
     }
     assert section["byWorker"]["2"]["cliVersion"] == "2.2"
     assert section["byWorker"]["2"]["mode"] == "agent"
+    assert section["byWorker"]["3"]["running"] == 4  # API calls: not in the process totals
 
 
 def test_warm_and_parked_processes_are_never_stale_for_silence() -> None:

@@ -120,10 +120,34 @@ function normalizeTokens(raw) {
   };
 }
 
-function normalizeWorker(w) {
+const SERVED = ["live", "warm", "cold"];
+
+/** One worker's CLI processes and turns (`sessions.byWorker`); null from a server without them. */
+function normalizeCli(raw) {
+  if (!raw || typeof raw !== "object") return null;
+  const served = {};
+  for (const how of SERVED) served[how] = num((raw.served || {})[how]);
+  const rebuilds = {};
+  for (const [reason, n] of Object.entries(raw.rebuilds || {})) if (num(n)) rebuilds[str(reason)] = num(n);
+  return {
+    warm: num(raw.warm),
+    parked: num(raw.parked),
+    running: num(raw.running),
+    idleRss: num(raw.idleRssBytes),
+    runningRss: num(raw.runningRssBytes),
+    served,
+    turns: SERVED.reduce((a, how) => a + served[how], 0),
+    rebuilds,
+    fallbacks: (raw.warmFallbacks || []).map(str),
+  };
+}
+
+function normalizeWorker(w, sessions) {
   return {
     name: str(w.name),
     mode: str(w.mode),
+    cliVersion: str(w.cliVersion) || str(sessions && sessions.cliVersion),
+    cli: normalizeCli(sessions),
     state: str(w.state) || "unknown",
     draining: Boolean(w.draining),
     inFlight: num(w.inFlight),
@@ -282,7 +306,10 @@ function normalizeConfig(raw) {
 export function normalizeMetrics(raw) {
   raw = raw || {};
   const tokens = normalizeTokens(raw.tokens);
-  const workers = (raw.workers || []).map(normalizeWorker);
+  const sessions = raw.sessions || {};
+  const byWorker = sessions.byWorker || {};
+  const workers = (raw.workers || []).map((w) => normalizeWorker(w, byWorker[w.name]));
+  const totals = raw.sessions ? normalizeCli(sessions) : null; // served and rebuilds, all workers
   const totalRequests = workers.reduce((a, w) => a + w.requests, 0);
   for (const w of workers) w.share = totalRequests ? w.requests / totalRequests : 0;
   const affinity = raw.affinity || null;
@@ -303,6 +330,7 @@ export function normalizeMetrics(raw) {
       lookups: num(affinity.lookups),
       active: num(affinity.active),
     },
+    sessions: totals && { served: totals.served, turns: totals.turns, rebuilds: totals.rebuilds },
     limits: normalizeLimits(raw.rateLimits, workers),
     errors: normalizeErrors(raw.errors),
     processes: raw.processes || null,
@@ -324,6 +352,8 @@ export function normalizeProcesses(raw) {
     idleS: p.idleS === undefined || p.idleS === null ? null : num(p.idleS),
     stale: Boolean(p.stale),
     staleReason: str(p.staleReason),
+    rssBytes: num(p.rssBytes),
+    conversation: str(p.conversation),
   }));
   return {
     processes,

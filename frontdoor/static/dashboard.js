@@ -60,7 +60,7 @@ function render() {
   const liveTokens = m && m.tokens.live ? m.tokens.live : sumLive(live.liveByFamily());
   const procCount = state.processes ? state.processes.processes.length : m && m.processes ? m.processes.total : null;
   renderLiveBar(m ? m.queue.active : 0, m ? m.queue.queued : 0, liveTokens, procCount);
-  workers.render(m && m.workers, m && m.affinity);
+  workers.render(m && m.workers, m && m.affinity, m && m.sessions);
   renderQueue(m && m.queue, m && m.latency);
   renderLimits(m && m.limits);
   renderErrors(m && m.errors);
@@ -202,7 +202,7 @@ function every(ms, fn) {
   state.timers.push(setInterval(run, ms));
 }
 
-const REFRESH_ON = new Set(["complete", "error", "started", "cooldown_start", "cooldown_end", "worker_drain", "worker_resume", "worker_state", "kill"]);
+const REFRESH_ON = new Set(["complete", "error", "started", "cooldown_start", "cooldown_end", "worker_drain", "worker_resume", "worker_state", "kill", "warm_fallback"]);
 let refreshTimer = 0;
 let historyTimer = 0;
 

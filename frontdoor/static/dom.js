@@ -73,6 +73,16 @@ export function fmtDuration(seconds) {
   return `${s}s`;
 }
 
+/** Bytes -> "512 KiB", "300 MiB", "1.2 GiB" (binary units, as ps and top count memory). */
+export function fmtBytes(n) {
+  const v = Math.max(0, Number(n) || 0);
+  const GiB = 1024 ** 3;
+  if (v >= GiB) return `${(v / GiB).toFixed(v >= 10 * GiB ? 0 : 1)} GiB`;
+  if (v >= 1024 ** 2) return `${Math.round(v / 1024 ** 2)} MiB`;
+  if (v >= 1024) return `${Math.round(v / 1024)} KiB`;
+  return `${Math.round(v)} B`;
+}
+
 export function fmtMs(ms) {
   if (ms === null || ms === undefined) return "–";
   const v = Number(ms);

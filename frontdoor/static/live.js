@@ -29,6 +29,8 @@ const TYPE_CLASS = {
   worker_resume: "t-ok",
   worker_state: "t-moved",
   startup: "t-request",
+  session: "t-session",
+  warm_fallback: "t-warn",
 };
 const HIDDEN_KEYS = new Set(["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"]);
 
@@ -117,6 +119,13 @@ export class LiveFeed {
         card.chars += piece.length;
         card.text = (card.text + piece).slice(-MAX_CARD_TEXT);
         card.state = "running";
+        break;
+      }
+      case "session": {
+        // how the worker served the turn: its conversation's live process, a warm one, or cold
+        const how = String(d.served ?? "");
+        const rebuilt = d.rebuild_reason ? ` (rebuilt: ${d.rebuild_reason})` : "";
+        if (how) card.note = `${card.note ? `${card.note} · ` : ""}${how}${rebuilt}`;
         break;
       }
       case "retry":

@@ -7,6 +7,7 @@ import {
   el,
   fill,
   fmtAgo,
+  fmtBytes,
   fmtClock,
   fmtCompact,
   fmtDuration,
@@ -162,6 +163,7 @@ export class WorkersPanel {
       dot: el("i", { class: "dot" }),
       name: el("span", { class: "w-name" }),
       mode: el("span", { class: "badge" }),
+      version: el("span", { class: "badge badge-cli" }),
       state: el("span", { class: "state" }),
       active: el("span", { class: "w-active" }),
       shareFill: el("div", { class: "share-fill" }),
@@ -172,7 +174,14 @@ export class WorkersPanel {
       quota: el("span", { class: "quota" }),
       lastError: el("div", { class: "w-error" }),
       button: el("button", { type: "button", class: "btn btn-small" }),
+      cli: el("div", { class: "w-cli" }),
+      idle: el("span", { class: "w-procs" }),
+      running: el("span", { class: "w-procs" }),
+      turns: el("span", { class: "w-turns" }),
+      rebuilds: el("span", { class: "w-rebuilds" }),
+      fallbacks: el("span", { class: "w-fallbacks" }),
     };
+    r.cli.append(r.idle, r.running, r.turns, r.rebuilds, r.fallbacks);
     r.button.addEventListener("click", () => {
       const worker = this.workers.find((x) => x.name === r.button.dataset.worker);
       if (!worker) return;
@@ -181,9 +190,10 @@ export class WorkersPanel {
     const node = el(
       "div",
       { class: "worker" },
-      el("div", { class: "w-head" }, r.dot, r.name, r.mode, r.state, el("span", { class: "spacer" }), r.active, r.button),
+      el("div", { class: "w-head" }, r.dot, r.name, r.mode, r.version, r.state, el("span", { class: "spacer" }), r.active, r.button),
       el("div", { class: "share" }, r.shareFill),
       el("div", { class: "w-stats" }, r.shareText, r.requests, r.errors, r.last, r.quota),
+      r.cli,
       r.lastError,
     );
     return { node, update: (item) => this.update(r, item) };
@@ -196,6 +206,10 @@ export class WorkersPanel {
     setText(r.name, `W${w.name}`);
     setText(r.mode, w.mode || "–");
     r.mode.hidden = !w.mode;
+    setText(r.version, w.cliVersion ? `CLI ${w.cliVersion}` : "");
+    r.version.hidden = !w.cliVersion;
+    r.version.title = w.cliVersion ? `this worker runs Claude Code ${w.cliVersion}` : "";
+    updateCli(r, w);
     r.state.className = `state ${st.cls}`;
     setText(r.state, st.text);
     setText(r.active, `● ${w.inFlight}${w.maxConcurrent ? `/${w.maxConcurrent}` : ""} active`);
@@ -227,7 +241,7 @@ export class WorkersPanel {
     }
   }
 
-  render(workers, affinity) {
+  render(workers, affinity, sessions) {
     this.workers = workers || [];
     this.list.sync(this.workers);
     this.message.hidden = Boolean(workers && workers.length);
@@ -235,7 +249,7 @@ export class WorkersPanel {
     const list = this.workers;
     const up = list.filter((w) => w.state === "up" && !w.draining).length;
     setText(byId("workers-summary"), workers ? `${up}/${list.length} taking requests` : "");
-    renderAffinity(affinity);
+    renderAffinity(affinity, sessions);
   }
 
   /** Countdown refresh every second without new data. */
@@ -247,7 +261,27 @@ export class WorkersPanel {
   }
 }
 
-function renderAffinity(affinity) {
+/** A CLI worker's warm, parked and running processes with their memory, and how it served turns. */
+function updateCli(r, w) {
+  const c = w.cli;
+  r.cli.hidden = !c || (w.mode === "api" && !c.turns && !c.running);
+  if (r.cli.hidden) return;
+  const idleRss = c.idleRss ? ` · ${fmtBytes(c.idleRss)}` : "";
+  setText(r.idle, `${fmtInt(c.warm)} warm · ${fmtInt(c.parked)} parked${idleRss}`);
+  r.idle.title = "processes waiting for a request (warm) or holding a conversation between turns (parked), and their memory";
+  setText(r.running, `${fmtInt(c.running)} running${c.runningRss ? ` · ${fmtBytes(c.runningRss)}` : ""}`);
+  const s = c.served;
+  setText(r.turns, c.turns ? `turns: ${fmtInt(s.live)} live · ${fmtInt(s.warm)} warm · ${fmtInt(s.cold)} cold` : "no CLI turn yet");
+  r.turns.title = "live: the conversation's held process went on · warm: a process started ahead · cold: spawned for the request";
+  const rebuilds = Object.entries(c.rebuilds).sort((a, b) => b[1] - a[1]);
+  setText(r.rebuilds, rebuilds.length ? `rebuilt: ${rebuilds.map(([k, n]) => `${k} ${fmtInt(n)}`).join(", ")}` : "");
+  r.rebuilds.hidden = !rebuilds.length;
+  setText(r.fallbacks, c.fallbacks.length ? `cold only: ${c.fallbacks.length} signature${c.fallbacks.length > 1 ? "s" : ""}` : "");
+  r.fallbacks.title = c.fallbacks.length ? `warm processes failed for: ${c.fallbacks.join(", ")}` : "";
+  r.fallbacks.hidden = !c.fallbacks.length;
+}
+
+function renderAffinity(affinity, sessions) {
   const node = byId("affinity");
   if (!affinity) return fill(node);
   const pairs = [
@@ -257,6 +291,9 @@ function renderAffinity(affinity) {
     ["moved", fmtInt(affinity.moves)],
     ["conversations", fmtInt(affinity.active)],
   ];
+  if (sessions && sessions.turns) {
+    pairs.push(["turns live", `${Math.round((sessions.served.live / sessions.turns) * 100)}%`]);
+  }
   fill(node, pairs.map(([k, v]) => el("span", { class: "kv" }, el("span", { class: "k", text: k }), el("span", { class: "v", text: v }))));
 }
 
@@ -434,6 +471,16 @@ export function renderConfig(groups) {
 
 // -- processes ------------------------------------------------------------------------------
 
+// A process's state as the table shows it: `ready` is a warm process waiting for a request.
+const PROCESS_STATES = {
+  running: { label: "running", cls: "ps-running", rank: 0, hint: "running a turn" },
+  starting: { label: "starting", cls: "ps-starting", rank: 1, hint: "starting up" },
+  parked: { label: "parked", cls: "ps-parked", rank: 2, hint: "holding its conversation between turns" },
+  ready: { label: "warm", cls: "ps-ready", rank: 3, hint: "started ahead, waiting for a request" },
+  stopping: { label: "stopping", cls: "ps-stopping", rank: 4, hint: "being stopped" },
+};
+const processState = (state) => PROCESS_STATES[state] || { label: state || "–", cls: "", rank: 5, hint: "" };
+
 export class ProcessesPanel {
   /** lookup(requestId) -> {source, model, chars} from the live feed, or undefined. */
   constructor({ onKill, lookup }) {
@@ -441,19 +488,19 @@ export class ProcessesPanel {
     this.lookup = lookup;
     this.body = byId("proc-body");
     this.tbody = el("tbody");
-    this.empty = el("p", { class: "muted small", text: "no CLI process running" });
-    const heads = ["pid", "worker", "state", "model", "source", "live output", "age", "idle", "request", ""];
+    this.empty = el("p", { class: "muted small", text: "no CLI process" });
+    const heads = ["pid", "worker", "state", "model", "source", "live output", "rss", "age", "idle", "conversation · request", ""];
     this.table = el(
       "table",
       { class: "tbl procs" },
-      el("thead", {}, el("tr", {}, heads.map((h, i) => el("th", { class: i >= 5 && i <= 7 ? "num" : "", text: h })))),
+      el("thead", {}, el("tr", {}, heads.map((h, i) => el("th", { class: i >= 5 && i <= 8 ? "num" : "", text: h })))),
       this.tbody,
     );
     this.list = new KeyedList(this.tbody, (p) => p.pid, (p) => this.make(p));
   }
 
   make() {
-    const cells = Array.from({ length: 9 }, () => el("td"));
+    const cells = Array.from({ length: 10 }, () => el("td"));
     const kill = el("button", { type: "button", class: "btn btn-small btn-danger", text: "Kill" });
     kill.addEventListener("click", () => this.onKill(Number(kill.dataset.pid), kill));
     const node = el("tr", {}, cells, el("td", { class: "num" }, kill));
@@ -463,26 +510,34 @@ export class ProcessesPanel {
   update(node, cells, kill, p) {
     const seen = (this.lookup && this.lookup(p.requestId)) || {};
     const source = p.source || seen.source || "";
+    const state = processState(p.state);
     node.className = p.stale ? "stale" : "";
+    node.dataset.state = p.state;
     kill.dataset.pid = String(p.pid);
     const reason = p.staleReason ? `stale: ${p.staleReason}` : "stale";
     fill(cells[0], String(p.pid), p.stale ? el("span", { class: "tag tag-stale", text: reason }) : null);
     cells[0].className = "mono";
     setText(cells[1], p.worker ? `W${p.worker}` : "–");
-    setText(cells[2], p.state || "–");
+    fill(cells[2], el("span", { class: `tag ${state.cls}`, text: state.label, title: state.hint }));
     setText(cells[3], p.model || seen.model || "–");
     setText(cells[4], source ? truncate(source, 28) : "–");
     cells[4].title = source;
     cells[4].className = "mono clip";
     setText(cells[5], seen.chars ? `~${fmtInt(Math.ceil(seen.chars / 4))} tok` : "–");
-    setText(cells[6], p.ageS === null ? "–" : fmtDuration(p.ageS));
-    setText(cells[7], p.idleS === null ? "–" : fmtDuration(p.idleS));
-    cells[5].className = cells[6].className = cells[7].className = "num";
-    cells[6].classList.toggle("bad", p.staleReason === "age");
-    cells[7].classList.toggle("bad", p.staleReason === "idle");
-    setText(cells[8], truncate(p.requestId, 20));
-    cells[8].title = p.requestId;
-    cells[8].className = "mono clip muted";
+    setText(cells[6], p.rssBytes ? fmtBytes(p.rssBytes) : "–");
+    cells[6].title = p.rssBytes ? `${fmtInt(p.rssBytes)} bytes resident` : "";
+    setText(cells[7], p.ageS === null ? "–" : fmtDuration(p.ageS));
+    setText(cells[8], p.idleS === null ? "–" : fmtDuration(p.idleS));
+    cells[5].className = cells[6].className = cells[7].className = cells[8].className = "num";
+    cells[7].classList.toggle("bad", p.staleReason === "age");
+    cells[8].classList.toggle("bad", p.staleReason === "idle");
+    fill(
+      cells[9],
+      p.conversation ? el("span", { class: "conv", text: truncate(p.conversation, 16), title: `conversation ${p.conversation}` }) : null,
+      truncate(p.requestId, 20),
+    );
+    cells[9].title = p.requestId;
+    cells[9].className = "mono clip muted";
   }
 
   render(data) {
@@ -491,13 +546,21 @@ export class ProcessesPanel {
       setText(byId("proc-summary"), "");
       return unavailable(this.body, "process list");
     }
-    const procs = data.processes.slice().sort((a, b) => Number(b.stale) - Number(a.stale) || (b.ageS || 0) - (a.ageS || 0));
+    const procs = data.processes
+      .slice()
+      .sort((a, b) => Number(b.stale) - Number(a.stale) || processState(a.state).rank - processState(b.state).rank || (b.ageS || 0) - (a.ageS || 0));
     this.list.sync(procs);
     const want = procs.length ? this.table : this.empty;
     if (this.body.firstChild !== want || this.body.childNodes.length !== 1) this.body.replaceChildren(want);
     const stale = procs.filter((p) => p.stale).length;
-    const limits = data.maxAgeMs ? ` · stale after ${fmtDuration(data.maxAgeMs / 1000)} or ${fmtDuration(data.maxIdleMs / 1000)} idle` : "";
+    const count = (state) => procs.filter((p) => p.state === state).length;
+    const states = ["running", "ready", "parked"].map((st) => `${count(st)} ${processState(st).label}`).join(" · ");
+    const rss = procs.reduce((a, p) => a + p.rssBytes, 0);
+    const limits = data.maxAgeMs ? ` · stale after ${fmtDuration(data.maxAgeMs / 1000)}, or ${fmtDuration(data.maxIdleMs / 1000)} silent while running` : "";
     const unreachable = data.unreachable.length ? ` · unreachable: ${data.unreachable.map((w) => `W${w}`).join(", ")}` : "";
-    setText(byId("proc-summary"), `${procs.length} running${stale ? ` · ${stale} stale` : ""}${limits}${unreachable}`);
+    setText(
+      byId("proc-summary"),
+      `${procs.length} processes: ${states}${rss ? ` · ${fmtBytes(rss)}` : ""}${stale ? ` · ${stale} stale` : ""}${limits}${unreachable}`,
+    );
   }
 }

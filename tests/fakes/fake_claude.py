@@ -7,6 +7,7 @@ empty result, takes assistant lines into its history, and answers every other us
 one turn, acting on a marker in its text:
   FAKE:crash    print init, then exit 3 without a result
   FAKE:crash_if_warm  crash like FAKE:crash when `initialize` came first (a warm process)
+  FAKE:error    end the turn with an API error result (is_error, status 500); stay alive
   FAKE:garbage  print lines that are not JSON, then exit 0
   FAKE:hang     print init, then sleep until killed (ignores SIGINT and SIGTERM)
   FAKE:sleep:S  answer after S seconds
@@ -101,6 +102,10 @@ def turn(line: str, warm: bool) -> None:
     if marker == "FAKE:crash":
         sys.stderr.write("fake crash: secret sk-ant-oat01-shouldnotleak\n")
         sys.exit(3)
+    if marker == "FAKE:error":
+        result = {"type": "result", "subtype": "success", "is_error": True}
+        emit({**result, "api_error_status": 500, "result": "API Error: 500 fake failure"})
+        return
     if marker == "FAKE:garbage":
         print("this is not json", flush=True)
         print("{half a json", flush=True)

@@ -111,7 +111,7 @@ async def test_a_warm_process_serves_a_new_conversation_without_a_spawn(worker: 
     assert text == "fake says: again"
     lines = worker.stdin(second.pid)
     assert lines[0]["type"] == "control_request"  # initialize came before any request
-    assert [line["message"] for line in user_lines(lines)] == [  # type: ignore[index]
+    assert [line["message"] for line in user_lines(lines)] == [
         {"role": "user", "content": "again"}
     ]
 

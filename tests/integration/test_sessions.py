@@ -1,0 +1,132 @@
+"""Warm processes and live conversations on the real stack.
+
+The real pinned CLI against the mock upstream shows what the model sees (the whole history,
+byte-stable, whether a turn was continued live or rebuilt); the fake CLI shows that a stop or
+a kill -9 of workerd leaves no warm or parked process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.mock_upstream import MockUpstream
+from tests.stack import FAKE_CLAUDE, Stack, claude_bin, cli_children, wait_until
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def session_stack(upstream: MockUpstream) -> Iterator[Stack]:
+    """One real-CLI worker with the default pool (2 warm, 4 idle at most)."""
+    workers = [{"name": "w", "bin": claude_bin(), "token": "sk-ant-oat01-test", "mode": "cli"}]
+    stack = Stack({"WORKERS": json.dumps(workers), "ANTHROPIC_BASE_URL": upstream.base_url})
+    stack.start()
+    yield stack
+    stack.stop()
+    assert cli_children(stack.state_dir) == []
+
+
+def ask(stack: Stack, messages: list[dict[str, str]], session: str) -> tuple[str, dict[str, Any]]:
+    """One turn; its answer and the `session` event the controller logged for it."""
+    raw = stack.client().chat.completions.with_raw_response.create(
+        model="sonnet",
+        messages=messages,  # type: ignore[arg-type]
+        extra_headers={"X-Session-Id": session},
+    )
+    request_id = raw.headers["X-Request-Id"]
+    answer = raw.parse().choices[0].message.content or ""
+
+    def logged() -> list[dict[str, Any]]:
+        return [e for e in stack.events("session") if e["request_id"] == request_id]
+
+    wait_until(lambda: bool(logged()), 10, "the turn's session event")
+    return answer, logged()[0]
+
+
+def processes(stack: Stack, state: str) -> list[dict[str, Any]]:
+    return [p for p in stack.get("/zombies")[1]["processes"] if p["state"] == state]
+
+
+def test_a_warm_process_then_the_live_process_serve_a_conversation(
+    session_stack: Stack, upstream: MockUpstream
+) -> None:
+    ask(session_stack, [{"role": "user", "content": "teach the worker this signature"}], "s0")
+    wait_until(lambda: len(processes(session_stack, "ready")) == 2, 30, "two warm processes")
+    warm_pids = {p["pid"] for p in processes(session_stack, "ready")}
+
+    first = [{"role": "user", "content": "My name is Bob."}]
+    reply, turn1 = ask(session_stack, first, "s1")
+
+    assert turn1["served"] == "warm" and turn1["pid"] in warm_pids  # no spawn on the request path
+    second = [*first, {"role": "assistant", "content": reply}, {"role": "user", "content": "And?"}]
+    before = len(upstream.message_requests())
+    _, turn2 = ask(session_stack, second, "s1")
+
+    assert (turn2["served"], turn2["pid"]) == ("live", turn1["pid"])
+    assert turn2["bytes_written"] < turn1["bytes_written"] + 200  # only the new turn
+    live = upstream.message_requests()[before:]
+    assert len(live) == 1 and live[0].json is not None
+    texts = [_texts(m) for m in live[0].json["messages"]]
+    assert texts == [["My name is Bob."], [reply], ["And?"]]  # the whole history upstream
+
+    # The same conversation rebuilt in another process reaches the model in the same bytes.
+    before = len(upstream.message_requests())
+    _, rebuilt = ask(session_stack, second, "s2")
+    assert rebuilt["served"] in ("warm", "cold") and rebuilt["rebuild_reason"] == "gone"
+    replayed = upstream.message_requests()[before:]
+    assert replayed[-1].json is not None
+    assert json.dumps(replayed[-1].json["messages"]) == json.dumps(live[0].json["messages"])
+
+    sessions = session_stack.get("/metrics")[1]["sessions"]
+    served = sessions["workers"]["w"]["served"] if "workers" in sessions else sessions["served"]
+    assert served["live"] >= 1 and served["warm"] >= 1
+
+
+def _texts(message: dict[str, Any]) -> list[str]:
+    content = message["content"]
+    if isinstance(content, str):
+        return [content]
+    # The CLI adds a <system-reminder> block (the date) to the first user message.
+    blocks = [b["text"] for b in content if b.get("type") == "text"]
+    return [text for text in blocks if not text.startswith("<system-reminder>")]
+
+
+@pytest.mark.parametrize("how", ["stop", "kill -9"])
+def test_no_warm_or_parked_process_outlives_its_workerd(how: str, tmp_path: Path) -> None:
+    workers = [{"name": "f", "bin": str(FAKE_CLAUDE), "token": "sk-ant-oat01-fake"}]
+    stack = Stack({"WORKERS": json.dumps(workers), "STOP_GRACE_MS": "300"}).start()
+    try:
+        ask(stack, [{"role": "user", "content": "hello"}], "s")
+        wait_until(
+            lambda: len(processes(stack, "ready")) == 2 and len(processes(stack, "parked")) == 1,
+            20,
+            "two warm processes and a parked one",
+        )
+        held = [psutil.Process(p["pid"]) for p in stack.get("/zombies")[1]["processes"]]
+        if how == "kill -9":
+            old = int(stack.supervisorctl("pid", "workerd-f").strip())
+            os.kill(old, signal.SIGKILL)
+            wait_until(lambda: not any(_alive(p) for p in held), 20, "the held processes to go")
+        else:
+            stack.stop()
+            assert not any(_alive(p) for p in held)
+            assert cli_children(stack.state_dir) == []
+    finally:
+        if stack.process is not None and stack.process.poll() is None:
+            stack.stop()
+    assert cli_children(stack.state_dir) == []
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -32,11 +32,11 @@ from workerd.config import WorkerdConfig
 class Worker:
     """One in-process CLI worker: table, engine, runner and reaper around the fake CLI."""
 
-    def __init__(self, tmp: Path, **sessions: int) -> None:
+    def __init__(self, tmp: Path, mode: str = "cli", **sessions: int) -> None:
         self.stdin_dir = tmp / "stdin"
         self.stdin_dir.mkdir()
         spec = WorkerSpec(
-            name="w", mode="cli", env=(("FAKE_CLAUDE_STDIN_DIR", str(self.stdin_dir)),)
+            name="w", mode=mode, env=(("FAKE_CLAUDE_STDIN_DIR", str(self.stdin_dir)),)
         )
         self.config = WorkerdConfig(
             spec=spec,
@@ -111,9 +111,7 @@ async def test_a_warm_process_serves_a_new_conversation_without_a_spawn(worker: 
     assert text == "fake says: again"
     lines = worker.stdin(second.pid)
     assert lines[0]["type"] == "control_request"  # initialize came before any request
-    assert [line["message"] for line in user_lines(lines)] == [
-        {"role": "user", "content": "again"}
-    ]
+    assert [line["message"] for line in user_lines(lines)] == [{"role": "user", "content": "again"}]
 
 
 async def test_a_continued_conversation_writes_only_the_new_turn(worker: Worker) -> None:
@@ -244,5 +242,25 @@ async def test_a_sweep_during_spawns_never_takes_a_new_child_for_a_stray(tmp_pat
         assert not [r for r in worker.reaper.recent if r.reason == "orphaned tool"]
         assert all(worker.table.get(pid) is not None for pid in pids)
         assert all(psutil.Process(pid).status() != "zombie" for pid in pids)
+    finally:
+        await worker.close()
+
+
+async def test_an_agent_conversation_keeps_its_work_dir_live_and_rebuilt(tmp_path: Path) -> None:
+    worker = Worker(tmp_path, mode="agent")
+    await worker.engine.start()
+    try:
+        first, reply, _ = await worker.ask("conv", "make a file")
+        workdir = psutil.Process(first.pid).cwd()
+        assert workdir.startswith(str(worker.config.work_root))
+        live, _, _ = await worker.ask("conv", "make a file", reply, "and another")
+        assert live.served == "live" and psutil.Process(live.pid).cwd() == workdir
+
+        rebuilt, _, _ = await worker.ask("conv", "make a file", "edited", "again")
+
+        assert rebuilt.rebuild_reason == "edited" and rebuilt.pid != first.pid
+        assert psutil.Process(rebuilt.pid).cwd() == workdir
+        other, _, _ = await worker.ask("other", "a new conversation")
+        assert psutil.Process(other.pid).cwd() != workdir
     finally:
         await worker.close()

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,15 @@ from workerd.cli.child_env import child_env
 from workerd.cli.command import CliInvocation, Signature, turn_lines
 from workerd.cli.process import CliProcess, ProcessTable
 from workerd.cli.prompt import Turn, fits
-from workerd.cli.sessions import COLD, LIVE, Plan, PoolLimits, SessionPool, Slot
+from workerd.cli.sessions import (
+    COLD,
+    LIVE,
+    REMEMBERED_CONVERSATIONS,
+    Plan,
+    PoolLimits,
+    SessionPool,
+    Slot,
+)
 from workerd.cli.states import ChildState
 from workerd.cli.workdirs import work_dir_for
 from workerd.config import WorkerdConfig
@@ -86,6 +95,7 @@ class SessionEngine:
         self.pool = SessionPool(limits_of(config))
         self._prompt_dirs: dict[int, Path] = {}
         self._workdirs: dict[int, Path] = {}
+        self._conversation_dirs: OrderedDict[str, Path] = OrderedDict()  # agent mode
         self._wake = asyncio.Event()
         self._warming: asyncio.Task[None] | None = None
 
@@ -118,10 +128,12 @@ class SessionEngine:
             plan = self.pool.plan(
                 signature, key, invocation.turns, fits(invocation.turns, budget), self._clock()
             )
-            if cold and plan.served != LIVE:
+            workdir = self._conversation_dir(key)
+            if (cold or workdir is not None) and plan.served != LIVE:
+                # An agent conversation rebuilt keeps its files: a process started in its dir.
                 plan = Plan(COLD, None, plan.turns, plan.rebuild_reason)
             if plan.slot is None:
-                return await self._cold(invocation, plan, key, request)
+                return await self._cold(invocation, plan, key, request, workdir)
             child = self._table.get(plan.slot.pid)
             if child is not None and child.alive:
                 break
@@ -133,11 +145,16 @@ class SessionEngine:
         return self._lease(child, plan.slot, plan, invocation)
 
     async def _cold(
-        self, invocation: CliInvocation, plan: Plan, key: str, request: pb.ChatRequest
+        self,
+        invocation: CliInvocation,
+        plan: Plan,
+        key: str,
+        request: pb.ChatRequest,
+        workdir: Path | None,
     ) -> Lease | None:
         signature = invocation.signature
         assert signature is not None
-        child = await self._spawn(signature, request.request_id)
+        child = await self._spawn(signature, request.request_id, workdir)
         if child is None:
             return None
         now = self._clock()
@@ -163,8 +180,12 @@ class SessionEngine:
             return
         evicted = self.pool.park(slot.pid, held, self._clock())
         child.settle(ChildState.PARKED)
-        if slot.pid in self._workdirs:
+        if slot.pid in self._workdirs and slot.key:
             os.utime(self._workdirs[slot.pid])  # retention counts from the last turn
+            self._conversation_dirs[slot.key] = self._workdirs[slot.pid]
+            self._conversation_dirs.move_to_end(slot.key)
+            while len(self._conversation_dirs) > REMEMBERED_CONVERSATIONS:
+                self._conversation_dirs.popitem(last=False)
         await asyncio.gather(*(self.retire(s, "evicted") for s in evicted))
         self._wake.set()
 
@@ -266,14 +287,22 @@ class SessionEngine:
 
     # --- spawning -------------------------------------------------------------------------
 
-    async def _spawn(self, signature: Signature, request_id: str) -> CliProcess | None:
+    def _conversation_dir(self, key: str) -> Path | None:
+        """Agent mode: the working directory an earlier turn of this conversation used."""
+        path = self._conversation_dirs.get(key) if key and self.agent else None
+        return path if path is not None and path.is_dir() else None
+
+    async def _spawn(
+        self, signature: Signature, request_id: str, workdir: Path | None = None
+    ) -> CliProcess | None:
         config = self._config
         prompt_dir = Path(tempfile.mkdtemp(dir=config.paths.worker_dir(config.spec.name)))
         system_file = prompt_dir / "system-prompt.txt"
         system_file.write_text(signature.system_prompt, encoding="utf-8")
         cwd = config.chat_dir
         if self.agent:  # a private working directory per conversation (or warm process)
-            cwd = work_dir_for(config.work_root, request_id or f"warm-{uuid.uuid4().hex[:12]}")
+            name = request_id or f"warm-{uuid.uuid4().hex[:12]}"
+            cwd = workdir or work_dir_for(config.work_root, name)
             cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             child = await self._table.spawn(

@@ -155,6 +155,47 @@ def test_prometheus_text_parses_and_agrees_with_metrics(stack: Stack) -> None:
     assert up == {"a", "b"}
 
 
+def test_cli_sessions_reach_metrics_events_and_prometheus(stack: Stack) -> None:
+    """Every CLI turn is counted once, by how it was served, on every monitoring view."""
+    before = get_ok(stack, "/metrics")["sessions"]
+    client = stack.client()
+    history: Any = [{"role": "user", "content": "a conversation"}]
+    ids = []
+    for turn in ("and a second turn", "and a third"):
+        raw = client.chat.completions.with_raw_response.create(
+            model="sonnet", messages=history, extra_headers={"X-Session-Id": "sessions-test"}
+        )
+        ids.append(raw.headers["x-request-id"])
+        answer = raw.parse().choices[0].message.content
+        history += [{"role": "assistant", "content": answer}, {"role": "user", "content": turn}]
+    sessions = get_ok(stack, "/metrics")["sessions"]
+    assert set(sessions) == {"served", "rebuilds", "processes", "byWorker"}
+    assert set(sessions["byWorker"]) == {"a", "b"}
+    grown = {k: sessions["served"][k] - before["served"][k] for k in ("live", "warm", "cold")}
+    assert sum(grown.values()) == 2 and all(n >= 0 for n in grown.values())
+    logged = {e["request_id"]: e for e in stack.events("session") if e["request_id"] in ids}
+    assert set(logged) == set(ids)
+    assert {e["served"] for e in logged.values()} <= {"live", "warm", "cold"}
+    assert len({e["worker"] for e in logged.values()}) == 1  # the conversation stayed put
+    assert all(e["pid"] > 0 and e["bytes_written"] > 0 for e in logged.values())
+
+    status, _, raw_text = stack.request("GET", "/metrics/prometheus")
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(raw_text.decode())}
+    served = get_ok(stack, "/metrics")["sessions"]["served"]
+    assert sum(s.value for s in families["ccproxy_cli_turns"].samples) == sum(served.values())
+    states = {
+        (s.labels["worker"], s.labels["state"]) for s in families["ccproxy_cli_processes"].samples
+    }
+    assert states == {(w, st) for w in ("a", "b") for st in ("warm", "parked", "running")}
+    info = {(s.labels["worker"], s.labels["mode"]) for s in families["ccproxy_worker_info"].samples}
+    assert info == {("a", "cli"), ("b", "cli")}
+    assert {s.labels["worker"] for s in families["ccproxy_cli_idle_rss_bytes"].samples} == {
+        "a",
+        "b",
+    }
+
+
 @pytest.mark.parametrize(
     ("window", "bucket", "count"),
     [("1h", 60, 60), ("6h", 300, 72), ("1d", 900, 96), ("7d", 3600, 168)],
@@ -253,14 +294,21 @@ def test_zombies_and_kill(stack: Stack) -> None:
         except openai.APIStatusError as exc:
             failures.append(exc)
 
+    def running() -> list[dict[str, Any]]:
+        """The processes running a turn (warm ones started ahead may wait beside them)."""
+        return [p for p in get_ok(stack, "/zombies")["processes"] if p["state"] == "running"]
+
     thread = threading.Thread(target=hang)
     thread.start()
-    wait_until(lambda: bool(get_ok(stack, "/zombies")["processes"]), 20, "the CLI child to show")
+    wait_until(lambda: bool(running()), 20, "the CLI child to show")
     listing = get_ok(stack, "/zombies")
-    assert set(listing) >= {"processes", "zombies", "maxProcessAgeMs", "maxIdleMs"}
-    child = listing["processes"][0]
+    assert set(listing) >= {"processes", "zombies", "maxProcessAgeMs", "maxIdleMs", "byState"}
+    child = running()[0]
     assert child["worker"] in ("a", "b") and child["stale"] is False and listing["zombies"] == []
     assert psutil.pid_exists(child["pid"])
+    for process in listing["processes"]:
+        assert process["state"] in ("starting", "ready", "running", "parked", "stopping")
+        assert process["rssBytes"] > 0 and set(process) >= {"conversation", "requestId"}
 
     status, _, raw = stack.request("POST", "/zombies", json.dumps({"pid": child["pid"]}).encode())
     assert status == 200, raw
@@ -275,7 +323,8 @@ def test_zombies_and_kill(stack: Stack) -> None:
     assert failures and failures[0].status_code == 499
     assert failures[0].body["type"] == "cancelled"  # type: ignore[index]
     wait_until(lambda: not psutil.pid_exists(child["pid"]), 10, "the child to be gone")
-    assert get_ok(stack, "/zombies")["processes"] == []
+    assert running() == []
+    assert child["pid"] not in {p["pid"] for p in get_ok(stack, "/zombies")["processes"]}
     kills = [e for e in stack.events("kill") if e["pid"] == child["pid"]]
     assert kills and kills[0]["killed"] is True and kills[0]["manual"] is True
 

@@ -53,6 +53,9 @@ def fake_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack,
         "WORKERS": fake_workers(("a", "b"), log),
         "MAX_CONCURRENT": "2",
         "PRIMARY_WORKER": "a",
+        # Cold runs only: a failure on a warm process is retried cold by its own worker
+        # (test_engine.py), and these tests are about the controller's retries.
+        "MAX_IDLE_PROCESSES": "0",
     }
     stack = Stack(settings).start()
     yield stack, log

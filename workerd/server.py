@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 from common.rpc import StandardServer, install_stop_signals
 from protos import worker_pb2, worker_pb2_grpc
 from workerd.api.runner import ApiRunner
-from workerd.cli.child_env import child_env
 from workerd.cli.engine import SessionEngine
 from workerd.cli.process import ProcessTable
 from workerd.cli.reaper import Reaper, become_subreaper
@@ -33,7 +31,7 @@ async def serve(config: WorkerdConfig) -> None:
         if not become_subreaper():
             logger.warning("not a child subreaper: orphaned tool processes go to init")
         await asyncio.to_thread(reaper.sweep_previous)
-        cli_version = await probe_version(config.claude_bin, _probe_env(config))
+        cli_version = await probe_version(config.claude_bin, engine.environment({}))
         warn_if_untested(cli_version, config.claude_bin)
     name = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name
     server = StandardServer(config.paths.worker_socket(config.spec.name), [name])
@@ -56,20 +54,3 @@ async def serve(config: WorkerdConfig) -> None:
         reaping.cancel()
         await asyncio.gather(reaping, return_exceptions=True)
         await api.aclose()
-
-
-def _probe_env(config: WorkerdConfig) -> dict[str, str]:
-    """The children's environment, so `--version` sees what the runs will see."""
-    return child_env(
-        os.environ,
-        worker=config.spec.name,
-        state_dir=str(config.paths.root),
-        home=str(config.home),
-        config_dir=str(config.config_dir),
-        token="",
-        api_key="",
-        base_url="",
-        max_retries=config.cli_max_retries,
-        extra=dict(config.spec.env),
-        request={},
-    )

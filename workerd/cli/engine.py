@@ -325,10 +325,14 @@ class SessionEngine:
         return child
 
     def _env(self, signature: Signature) -> dict[str, str]:
-        config = self._config
         extra_env = dict(signature.env)
         if self.agent and os.geteuid() == 0:
             extra_env["IS_SANDBOX"] = "1"  # the CLI refuses to skip permissions as root otherwise
+        return self.environment(extra_env)
+
+    def environment(self, request_env: dict[str, str]) -> dict[str, str]:
+        """A child's environment: this worker's account and settings, then the request's."""
+        config = self._config
         return child_env(
             os.environ,
             worker=config.spec.name,
@@ -340,7 +344,7 @@ class SessionEngine:
             base_url=config.anthropic_base_url,
             max_retries=config.cli_max_retries,
             extra=dict(config.spec.env),
-            request=extra_env,
+            request=request_env,
         )
 
     def _idle_limit_s(self, model: str) -> float:

@@ -1,13 +1,32 @@
-"""python -m bench: run every benchmark; results land in bench/results/."""
+"""python -m bench [--only NAME ...]: run the benchmarks; results land in bench/results/."""
 
 from __future__ import annotations
 
-from bench import overhead, queue_cost
+import argparse
+from collections.abc import Callable
+
+from bench import overhead, queue_cost, sessions
+
+BENCHMARKS: dict[str, Callable[[], None]] = {
+    "queue_cost": queue_cost.main,
+    "overhead": overhead.main,
+    "sessions": sessions.main,
+}
 
 
-def main() -> None:
-    queue_cost.main()
-    overhead.main()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(BENCHMARKS),
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
+    args = parser.parse_args(argv)
+    for name, run in BENCHMARKS.items():
+        if args.only is None or name in args.only:
+            run()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Proxy overhead: one completion through the whole stack vs the same CLI run started directly.
 
 Both sides run the pinned CLI with the same flags against the same mock upstream on 127.0.0.1,
-interleaved in one run, so the ratio isolates what frontdoor, controller and workerd add.
+interleaved in one run, so the ratio isolates what frontdoor, controller and workerd add. The
+stack runs with MAX_IDLE_PROCESSES=0 (a new process per request, no warm pool) and the direct
+run gets workerd's child environment, so both sides pay the same start-up.
 """
 
 from __future__ import annotations
@@ -12,38 +14,60 @@ import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.report import write_result
 from protos import common_pb2 as pb
 from tests.mock_upstream import MockUpstream
 from tests.stack import Stack, claude_bin
+from workerd.cli.child_env import child_env
 from workerd.cli.command import build_invocation
 
 ROUNDS = 8
 
 
-def _direct_run(base_url: str, home: Path) -> float:
+@dataclass(frozen=True)
+class DirectCli:
+    """A `claude -p` started by hand the way workerd starts one: its argv, env and user line."""
+
+    argv: list[str]
+    env: dict[str, str]
+    final_line: str
+
+
+def direct_cli(base_url: str, home: Path, text: str = "bench direct") -> DirectCli:
+    """The proxy's flags and child environment for a one-message chat, in `home`."""
     request = pb.ChatRequest(request_id="bench", model="sonnet")
-    request.messages.add(role=pb.ROLE_USER).content.add(text="bench direct")
+    request.messages.add(role=pb.ROLE_USER).content.add(text=text)
     system = home / "system.txt"
     system.write_text("")
     invocation = build_invocation(
         claude_bin(), request, str(system), agent=None, max_prompt_chars=400_000
     )
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "CLAUDE_CONFIG_DIR": str(home / "config"),
-        "ANTHROPIC_BASE_URL": base_url,
-        "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-bench",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    }
+    env = child_env(
+        os.environ,
+        worker="bench",
+        state_dir=str(home),
+        home=str(home),
+        config_dir=str(home / "config"),
+        token="sk-ant-oat01-bench",
+        api_key="",
+        base_url=base_url,
+        max_retries=1,
+        extra={},
+        request=invocation.env,
+    )
+    return DirectCli(invocation.argv, env, invocation.final_line)
+
+
+def _direct_run(base_url: str, home: Path) -> float:
+    cli = direct_cli(base_url, home)
     started = time.monotonic()
     subprocess.run(
-        invocation.argv,
-        input=invocation.final_line + "\n",
-        env=env,
+        cli.argv,
+        input=cli.final_line + "\n",
+        env=cli.env,
         cwd=home,
         capture_output=True,
         text=True,
@@ -64,7 +88,14 @@ def _proxy_run(stack: Stack) -> float:
 def main() -> None:
     with MockUpstream() as upstream:
         workers = [{"name": "1", "bin": claude_bin(), "token": "sk-ant-oat01-bench", "mode": "cli"}]
-        stack = Stack({"WORKERS": json.dumps(workers), "ANTHROPIC_BASE_URL": upstream.base_url})
+        # One spawn per request on both sides: warm processes and live conversations would
+        # hide the start-up this ratio compares (bench/sessions.py measures what they save).
+        settings = {
+            "WORKERS": json.dumps(workers),
+            "ANTHROPIC_BASE_URL": upstream.base_url,
+            "MAX_IDLE_PROCESSES": "0",
+        }
+        stack = Stack(settings)
         stack.start()
         try:
             home = Path(tempfile.mkdtemp(prefix="ccp-bench-"))

@@ -17,7 +17,16 @@ from protos import worker_pb2
 
 SERVED = ("live", "warm", "cold")
 """How a turn was served: the conversation's held process, a pool process, a cold spawn."""
-REBUILD_REASONS = ("edited", "signature", "failed", "evicted", "expired", "gone", "budget")
+REBUILD_REASONS = (
+    "edited",
+    "signature",
+    "budget",
+    "failed",
+    "evicted",
+    "expired",
+    "gone",
+    "unknown",
+)
 """Why a conversation with history could not be continued in its held process."""
 MAX_LABEL = 32  # a reported value longer than this is cut: it becomes a metric label
 

@@ -127,7 +127,7 @@ def test_another_conversation_never_takes_a_parked_process() -> None:
     p = pool()
     parked(p, 7, "conv", HELD)
     plan = p.plan(SIG, "other", NEXT, fits=True, now=1.0)
-    assert (plan.served, plan.rebuild_reason) == (COLD, "gone")
+    assert (plan.served, plan.rebuild_reason) == (COLD, "unknown")
 
 
 def test_edited_history_is_rebuilt_in_a_warm_process() -> None:
@@ -168,11 +168,17 @@ def test_the_longest_matching_held_conversation_wins() -> None:
 
 def test_a_process_that_went_remembers_why_for_its_conversation() -> None:
     p = pool()
-    for pid, reason in ((1, "failed"), (2, "evicted"), (3, "expired")):
+    for pid, reason in ((1, "failed"), (2, "evicted"), (3, "expired"), (4, "gone")):
         parked(p, pid, f"k{pid}", HELD)
         p.remove(pid, reason)
         assert p.plan(SIG, f"k{pid}", NEXT, fits=True, now=1.0).rebuild_reason == reason
-    assert p.plan(SIG, "never-seen", NEXT, fits=True, now=1.0).rebuild_reason == "gone"
+    assert p.plan(SIG, "never-seen", NEXT, fits=True, now=1.0).rebuild_reason == "unknown"
+
+
+def test_with_pooling_off_nothing_counts_as_a_rebuild() -> None:
+    p = pool(max_idle=0)
+    p.remove(1, "evicted")
+    assert p.plan(SIG, "k", NEXT, fits=True, now=1.0).rebuild_reason == ""
 
 
 def test_a_first_turn_has_no_rebuild_reason() -> None:

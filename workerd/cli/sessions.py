@@ -7,8 +7,10 @@ A request is served, in order of preference, by
   cold  a process spawned for it.
 When a conversation with history is not continued live, the plan says why (`rebuild_reason`):
 edited (the history differs from what the process holds), signature (another model, system
-prompt or setting), budget (the conversation must be cut to fit), or why its process went:
-failed, evicted, expired, gone.
+prompt or setting), budget (the conversation must be cut to fit), why its process went
+(failed, evicted, expired, gone: it died while idle), or unknown (this worker never held it:
+it came from another worker, a restart, or a client that built the history itself). With
+pooling off (`max_idle` 0) nothing is ever held, so nothing counts as a rebuild.
 
 Idle processes (warm and parked) are bounded by `max_idle`; `warm_processes` of them are kept
 ready for the most recently requested signatures and the rest hold conversations, the least
@@ -114,7 +116,7 @@ class SessionPool:
         self, signature: Signature, key: str, turns: list[Turn], fits: bool, now: float
     ) -> Plan:
         reason = ""
-        if key and len(turns) > 1:
+        if key and len(turns) > 1 and self.limits.max_idle > 0:
             slot, reason = self._live(signature, key, turns, fits, now)
             if slot is not None:
                 return Plan(LIVE, slot, turns[len(slot.held) :])
@@ -128,7 +130,7 @@ class SessionPool:
     ) -> tuple[Slot | None, str]:
         parked = [s for s in self.slots(ChildState.PARKED) if s.key == key]
         if not parked:
-            return None, self._gone.get(key, "gone")
+            return None, self._gone.get(key, "unknown")
         reason = "edited"
         for slot in sorted(parked, key=lambda s: -len(s.held)):
             if not extends(turns, slot.held):

@@ -34,12 +34,15 @@ def session_stack(upstream: MockUpstream) -> Iterator[Stack]:
     assert cli_children(stack.state_dir) == []
 
 
-def ask(stack: Stack, messages: list[dict[str, str]], session: str) -> tuple[str, dict[str, Any]]:
+def ask(
+    stack: Stack, messages: list[dict[str, str]], session: str, **settings: Any
+) -> tuple[str, dict[str, Any]]:
     """One turn; its answer and the `session` event the controller logged for it."""
     raw = stack.client().chat.completions.with_raw_response.create(
         model="sonnet",
         messages=messages,  # type: ignore[arg-type]
         extra_headers={"X-Session-Id": session},
+        **settings,
     )
     request_id = raw.headers["X-Request-Id"]
     answer = raw.parse().choices[0].message.content or ""
@@ -88,6 +91,34 @@ def test_a_warm_process_then_the_live_process_serve_a_conversation(
     sessions = session_stack.get("/metrics")[1]["sessions"]
     served = sessions["workers"]["w"]["served"] if "workers" in sessions else sessions["served"]
     assert served["live"] >= 1 and served["warm"] >= 1
+
+
+def test_new_sampling_settings_reach_the_model_through_the_live_process(
+    session_stack: Stack, upstream: MockUpstream
+) -> None:
+    """max_tokens, temperature and stop change between turns without leaving the process."""
+    history = [{"role": "user", "content": "one"}]
+    reply, first = ask(session_stack, history, "tuned", max_tokens=300)
+    bodies = []
+    for n, settings in enumerate(
+        [{"max_tokens": 700, "temperature": 0.3, "stop": ["ZZ"]}, {}], start=2
+    ):
+        history += [{"role": "assistant", "content": reply}, {"role": "user", "content": f"{n}"}]
+        before = len(upstream.message_requests())
+        reply, turn = ask(session_stack, history, "tuned", **settings)
+        assert (turn["served"], turn["pid"]) == ("live", first["pid"])
+        bodies.append(upstream.message_requests()[before:][-1].json or {})
+    tuned, plain = bodies
+    assert (tuned["max_tokens"], tuned["temperature"], tuned["stop_sequences"]) == (
+        700,
+        0.3,
+        ["ZZ"],
+    )
+    assert "thinking" not in tuned  # sampling settings need thinking off
+    assert (
+        plain["max_tokens"] != 700 and "temperature" not in plain and "stop_sequences" not in plain
+    )
+    assert [_texts(m) for m in plain["messages"]][-1] == ["3"]
 
 
 def _texts(message: dict[str, Any]) -> list[str]:

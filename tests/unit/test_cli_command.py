@@ -12,11 +12,13 @@ from protos import common_pb2 as pb
 from workerd.cli.command import (
     JSON_OBJECT_SCHEMA,
     MAX_SCHEMA_BYTES,
+    SAMPLING_KEYS,
     AgentOptions,
     CliInvocation,
     UnsupportedRequest,
     build_invocation,
     sampling_env,
+    settings_request,
 )
 
 BIN = "/opt/claude/bin/claude"
@@ -439,3 +441,27 @@ def test_stop_alone_goes_to_extra_body_and_keeps_thinking() -> None:
     env = sampling_env(request(user("x"), stop=["STOP"]))
     assert env == {"CLAUDE_CODE_EXTRA_BODY": json.dumps({"stop_sequences": ["STOP"]})}
     assert "CLAUDE_CODE_DISABLE_THINKING" not in env
+
+
+def test_sampling_settings_are_not_part_of_the_signature() -> None:
+    plain = build(simple())
+    tuned = build(simple(max_tokens=50, temperature=0.2))
+    assert tuned.signature == plain.signature  # one warm process serves both
+    assert tuned.env != plain.env
+    other_model = simple()
+    other_model.model = "opus"
+    assert build(other_model).signature != plain.signature
+
+
+def test_settings_request_sets_given_keys_and_clears_the_others() -> None:
+    assert settings_request({"CLAUDE_CODE_MAX_OUTPUT_TOKENS": "50"}) == {
+        "subtype": "apply_flag_settings",
+        "settings": {
+            "env": {
+                "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "50",
+                "CLAUDE_CODE_EXTRA_BODY": "",
+                "CLAUDE_CODE_DISABLE_THINKING": "",
+            }
+        },
+    }
+    assert set(settings_request({})["settings"]["env"]) == set(SAMPLING_KEYS)

@@ -57,9 +57,13 @@ class Worker:
         self.runner = CliRunner(self.config, self.engine)
         self.reaper = Reaper(self.config, self.table, self.engine)
 
-    async def ask(self, key: str, *texts: str) -> tuple[pb.SessionInfo, str, list[pb.Event]]:
+    async def ask(
+        self, key: str, *texts: str, max_tokens: int | None = None
+    ) -> tuple[pb.SessionInfo, str, list[pb.Event]]:
         """One request: alternate user/assistant texts, the last a user turn."""
         request = pb.ChatRequest(request_id=f"r-{key}-{len(texts)}", model="sonnet")
+        if max_tokens is not None:
+            request.max_tokens = max_tokens
         for n, text in enumerate(texts):
             role = pb.ROLE_USER if n % 2 == 0 else pb.ROLE_ASSISTANT
             request.messages.add(role=role).content.add(text=text)
@@ -264,3 +268,31 @@ async def test_an_agent_conversation_keeps_its_work_dir_live_and_rebuilt(tmp_pat
         assert psutil.Process(other.pid).cwd() != workdir
     finally:
         await worker.close()
+
+
+async def test_new_sampling_settings_go_to_a_live_process_without_a_rebuild(
+    worker: Worker,
+) -> None:
+    first, reply, _ = await worker.ask("conv", "hi", max_tokens=100)
+    assert worker.stdin(first.pid)[0]["type"] == "user"  # a cold spawn got them in its env
+
+    second, reply2, _ = await worker.ask("conv", "hi", reply, "longer please", max_tokens=900)
+
+    assert (second.served, second.pid) == ("live", first.pid)
+    controls = [line for line in worker.stdin(first.pid) if line["type"] == "control_request"]
+    assert [c["request"] for c in controls] == [  # before the new turn, once
+        {
+            "subtype": "apply_flag_settings",
+            "settings": {
+                "env": {
+                    "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "900",
+                    "CLAUDE_CODE_EXTRA_BODY": "",
+                    "CLAUDE_CODE_DISABLE_THINKING": "",
+                }
+            },
+        }
+    ]
+    history = ("hi", reply, "longer please", reply2, "more")
+    third, _, _ = await worker.ask("conv", *history, max_tokens=900)
+    assert third.served == "live"  # the same settings again: nothing to send
+    assert len([line for line in worker.stdin(first.pid) if line["type"] == "control_request"]) == 1

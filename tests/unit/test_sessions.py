@@ -24,7 +24,6 @@ SIG = Signature(
     flags=("-p",),
     system_flag="--system-prompt-file",
     system_prompt="be brief",
-    env=(),
 )
 OTHER = replace(SIG, model="opus")
 
@@ -78,7 +77,7 @@ def test_signature_key_is_stable_and_distinguishes() -> None:
     assert SIG.key == replace(SIG).key
     assert len(SIG.key) == 12
     assert SIG.key != OTHER.key
-    assert SIG.key != replace(SIG, env=(("CLAUDE_CODE_MAX_OUTPUT_TOKENS", "10"),)).key
+    assert SIG.key != replace(SIG, system_prompt="be long").key
     assert SIG.argv("/tmp/s.txt") == ["/bin/claude", "-p", "--system-prompt-file", "/tmp/s.txt"]
 
 

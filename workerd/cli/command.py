@@ -24,6 +24,14 @@ from workerd.cli.prompt import (
 )
 
 MAX_SCHEMA_BYTES = 64 * 1024
+# The per-request settings the CLI reads from its environment; a running process takes new
+# values through `apply_flag_settings` (docs/claude-cli.md, "What can change on a running
+# process"), so they are not part of the spawn signature. "" clears a value.
+SAMPLING_KEYS = (
+    "CLAUDE_CODE_MAX_OUTPUT_TOKENS",
+    "CLAUDE_CODE_EXTRA_BODY",
+    "CLAUDE_CODE_DISABLE_THINKING",
+)
 JSON_OBJECT_SCHEMA = {"type": "object"}
 
 
@@ -57,7 +65,6 @@ class Signature:
     flags: tuple[str, ...]
     system_flag: str  # --system-prompt-file (cli) or --append-system-prompt-file (agent)
     system_prompt: str
-    env: tuple[tuple[str, str], ...]  # per-request settings the CLI reads from its environment
     tools_allowed: bool = False
     structured: bool = False
 
@@ -116,7 +123,6 @@ def build_invocation(
         flags=tuple(flags),
         system_flag="--append-system-prompt-file" if agent else "--system-prompt-file",
         system_prompt=system_prompt(list(request.messages)),
-        env=tuple(sorted(env.items())),
         tools_allowed=agent is not None,
         structured=schema is not None,
     )
@@ -192,8 +198,15 @@ def _schema(request: pb.ChatRequest) -> str | None:
     return request.json_schema
 
 
+def settings_request(env: dict[str, str]) -> dict[str, Any]:
+    """The control request that gives a running process these sampling settings (and clears
+    the ones not given: a value set earlier stays otherwise)."""
+    values = {key: env.get(key, "") for key in SAMPLING_KEYS}
+    return {"subtype": "apply_flag_settings", "settings": {"env": values}}
+
+
 def sampling_env(request: pb.ChatRequest) -> dict[str, str]:
-    """Request-level knobs the CLI takes from its environment (cli-protocol.md 5.1)."""
+    """Request-level knobs the CLI takes from its environment (docs/claude-cli.md)."""
     env: dict[str, str] = {}
     if request.HasField("max_tokens"):
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(request.max_tokens)

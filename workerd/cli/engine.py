@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from protos import common_pb2 as pb
 from workerd.cli.child_env import child_env
@@ -154,7 +155,7 @@ class SessionEngine:
     ) -> Lease | None:
         signature = invocation.signature
         assert signature is not None
-        child = await self._spawn(signature, request.request_id, workdir)
+        child = await self._spawn(signature, request.request_id, workdir, invocation.env)
         if child is None:
             return None
         now = self._clock()
@@ -251,7 +252,7 @@ class SessionEngine:
         slot = Slot(child.pid, signature, ChildState.STARTING, born=now, since=now)
         self.pool.add(slot)
         try:
-            ready = await self._initialize(child)
+            ready = await control(child, {"subtype": "initialize"})
         except asyncio.CancelledError:
             await asyncio.shield(self.retire(slot, "stopping"))
             raise
@@ -264,27 +265,6 @@ class SessionEngine:
             child.settle(ChildState.READY)
             logger.info("child %d warm for signature %s", child.pid, signature.key)
 
-    @staticmethod
-    async def _initialize(child: CliProcess) -> bool:
-        """The `initialize` control request, answered: the process is ready for a message."""
-        request_id = f"init-{uuid.uuid4().hex[:8]}"
-        request = {"subtype": "initialize"}
-        line = {"type": "control_request", "request_id": request_id, "request": request}
-        await child.send_lines([json.dumps(line)])
-        deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                raw = await asyncio.wait_for(child.read_line(), left)
-            except TimeoutError:
-                return False
-            if not raw:
-                return False
-            with contextlib.suppress(ValueError, AttributeError):
-                response = json.loads(raw).get("response") or {}
-                if response.get("request_id") == request_id:
-                    return bool(response.get("subtype") == "success")
-        return False
-
     # --- spawning -------------------------------------------------------------------------
 
     def _conversation_dir(self, key: str) -> Path | None:
@@ -293,7 +273,11 @@ class SessionEngine:
         return path if path is not None and path.is_dir() else None
 
     async def _spawn(
-        self, signature: Signature, request_id: str, workdir: Path | None = None
+        self,
+        signature: Signature,
+        request_id: str,
+        workdir: Path | None = None,
+        sampling: dict[str, str] | None = None,
     ) -> CliProcess | None:
         config = self._config
         prompt_dir = Path(tempfile.mkdtemp(dir=config.paths.worker_dir(config.spec.name)))
@@ -307,7 +291,7 @@ class SessionEngine:
         try:
             child = await self._table.spawn(
                 signature.argv(str(system_file)),
-                self._env(signature),
+                {**self._env(), **(sampling or {})},
                 str(cwd),
                 request_id,
                 signature.model,
@@ -317,6 +301,7 @@ class SessionEngine:
             shutil.rmtree(prompt_dir, ignore_errors=True)
             return None
         child.signature = signature.key
+        child.sampling = dict(sampling or {})
         child.workdir = cwd if self.agent else None
         self._prompt_dirs[child.pid] = prompt_dir
         if self.agent:
@@ -324,8 +309,8 @@ class SessionEngine:
         logger.info("child %d started (%s, model %s)", child.pid, signature.mode, signature.model)
         return child
 
-    def _env(self, signature: Signature) -> dict[str, str]:
-        extra_env = dict(signature.env)
+    def _env(self) -> dict[str, str]:
+        extra_env = {}
         if self.agent and os.geteuid() == 0:
             extra_env["IS_SANDBOX"] = "1"  # the CLI refuses to skip permissions as root otherwise
         return self.environment(extra_env)
@@ -353,3 +338,27 @@ class SessionEngine:
         timers = config.cli.timers_for(model)
         idle_ms = config.max_idle_ms if self.agent else min(timers.idle_ms, config.max_idle_ms)
         return idle_ms / 1000
+
+
+async def control(child: CliProcess, request: dict[str, Any]) -> bool:
+    """One control request, answered with success within the handshake time.
+
+    Used on idle processes only (`initialize`, `apply_flag_settings`): nothing else is printed
+    while a process waits, so the next line with our request id is the answer.
+    """
+    request_id = f"{request['subtype'][:8]}-{uuid.uuid4().hex[:8]}"
+    line = {"type": "control_request", "request_id": request_id, "request": request}
+    await child.send_lines([json.dumps(line)])
+    deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            raw = await asyncio.wait_for(child.read_line(), left)
+        except TimeoutError:
+            return False
+        if not raw:
+            return False
+        with contextlib.suppress(ValueError, AttributeError):
+            response = json.loads(raw).get("response") or {}
+            if response.get("request_id") == request_id:
+                return bool(response.get("subtype") == "success")
+    return False

@@ -40,6 +40,7 @@ class CliProcess:
         self.last_output_at = self.started_at
         self.conversation = ""  # short id of the conversation it runs or holds
         self.signature = ""  # short id of its spawn signature
+        self.sampling: dict[str, str] = {}  # the sampling settings it runs with now
         self.stderr_tail = b""
         self.kill_reason = ""  # set by whoever decided to stop it: "idle", "age", "orphaned", ...
         self.idle_limit_s = 0.0  # 0: no limit

@@ -21,8 +21,13 @@ from common.errors import make_error
 from common.events import is_output
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
-from workerd.cli.command import CliInvocation, UnsupportedRequest, build_invocation
-from workerd.cli.engine import Lease, SessionEngine
+from workerd.cli.command import (
+    CliInvocation,
+    UnsupportedRequest,
+    build_invocation,
+    settings_request,
+)
+from workerd.cli.engine import Lease, SessionEngine, control
 from workerd.cli.process import CliProcess
 from workerd.cli.prompt import Turn
 from workerd.cli.sessions import WARM
@@ -158,6 +163,12 @@ class CliRunner:
             tools_allowed=invocation.tools_allowed, structured=invocation.structured
         )
         try:
+            if child.sampling != invocation.env:  # a warm or live process: new settings first
+                if not await control(child, settings_request(invocation.env)):
+                    message = "the Claude CLI did not accept the request's settings"
+                    yield make_error(pb.WORKER_CRASHED, message)
+                    return
+                child.sampling = dict(invocation.env)
             await self._replay_history(child, lease.history, deadline)
             await child.send_lines([lease.final_line])
             output_seen = False

@@ -13,8 +13,9 @@ one turn, acting on a marker in its text:
   FAKE:sleep:S  answer after S seconds
   FAKE:crash_once:PATH  crash when PATH does not exist yet (creating it), else answer
   (none)        answer "fake says: <text>" as a well-formed stream-json run
-`--version` prints 9.9.9. Every answered turn appends "<pid> <worker> <marker>" to $FAKE_CLAUDE_LOG when set; every
-stdin line is appended to $FAKE_CLAUDE_STDIN_DIR/<pid>.jsonl when set. It exits at stdin EOF.
+`--version` prints 9.9.9. Every answered turn appends "<pid> <worker> <marker>" to
+$FAKE_CLAUDE_LOG when set; every stdin line is appended to $FAKE_CLAUDE_STDIN_DIR/<pid>.jsonl
+when set. It exits at stdin EOF.
 """
 
 from __future__ import annotations

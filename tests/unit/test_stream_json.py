@@ -1,4 +1,4 @@
-"""workerd/stream_json.py: CLI stream-json lines -> internal events (cli-protocol.md 1)."""
+"""workerd/cli/stream_json.py: CLI stream-json lines -> internal events (docs/claude-cli.md)."""
 
 from __future__ import annotations
 
@@ -284,7 +284,7 @@ def test_assistant_without_deltas_emits_its_text_once() -> None:
 
 
 def test_assistant_lines_per_block_without_deltas_all_emit_text() -> None:
-    # cli-protocol.md 1.5: one assistant line per content block, all sharing message.id.
+    # docs/claude-cli.md "Stream-json output": one assistant line per block, one message.id.
     p = parser()
     events = run(
         p,

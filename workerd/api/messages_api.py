@@ -25,7 +25,7 @@ __all__ = [
     "model_id",
 ]
 
-# Family aliases -> the model the CLI would run for them (cli-protocol.md 5.1).
+# Family aliases -> the model the CLI would run for them (docs/claude-cli.md, "Versions").
 MODEL_IDS = {
     "sonnet": "claude-sonnet-5",
     "opus": "claude-opus-4-8",

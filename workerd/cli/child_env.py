@@ -23,7 +23,7 @@ PASSTHROUGH = (
     "NODE_EXTRA_CA_CERTS",
     "SSL_CERT_FILE",
 )
-# Set for every child: headless, quiet, no side traffic (cli-protocol.md 4.3, 7.3).
+# Set for every child: headless, quiet, no side traffic (docs/claude-cli.md, "Invocation").
 FIXED = {
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     "DISABLE_AUTOUPDATER": "1",

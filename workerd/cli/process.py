@@ -1,9 +1,9 @@
 """CLI children: spawn in their own process group, read their output, stop them for sure.
 
-Stopping follows cli-protocol.md 6.3: SIGINT first (the CLI ends its turn and kills its tool
-processes), close stdin, then SIGTERM and finally SIGKILL to the whole process group. Tool
-processes run in sessions of their own, so the descendants seen before the first signal are
-stopped too, group by group, once the CLI is gone.
+Stopping follows docs/claude-cli.md ("Stopping a CLI"): SIGINT first (the CLI ends its turn and
+kills its tool processes), close stdin, then SIGTERM and finally SIGKILL to the whole process
+group. Tool processes run in sessions of their own, so the descendants seen before the first
+signal are stopped too, group by group, once the CLI is gone.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import psutil
 from workerd.cli.states import ChildState, check_transition
 
 logger = logging.getLogger(__name__)
-STDOUT_LIMIT = 64 * 1024 * 1024  # a single stream-json line can be very large (cli-protocol.md 1.1)
+STDOUT_LIMIT = 64 * 1024 * 1024  # a single stream-json line can be very large (docs/claude-cli.md)
 STDERR_TAIL = 8 * 1024
 
 

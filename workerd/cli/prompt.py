@@ -1,11 +1,12 @@
 """Pure: render an OpenAI-style conversation as the CLI's stream-json turns, within a budget.
 
-Prior turns are replayed as structured messages (cli-protocol.md 2.4): each earlier user turn
-is written with `shouldQuery: false` and each assistant turn as an `assistant` line, so the
-upstream sees real alternating messages, byte-stable from one request to the next. Tool calls
-and results of earlier turns are rendered as labelled text inside their messages. When the
-conversation exceeds the budget, the oldest turns go first; the newest user turn always stays
-and a marker says where history was cut. The system prompt is not counted: it always stays.
+Prior turns are replayed as structured messages (docs/claude-cli.md, "Replaying history"): each
+earlier user turn is written with `shouldQuery: false` and each assistant turn as an `assistant`
+line, so the upstream sees real alternating messages, byte-stable from one request to the next.
+Tool calls and results of earlier turns are rendered as labelled text inside their messages.
+When the conversation exceeds the budget, the oldest turns go first; the newest user turn always
+stays and a marker says where history was cut. The system prompt is not counted: it always
+stays.
 """
 
 from __future__ import annotations

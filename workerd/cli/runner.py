@@ -63,7 +63,8 @@ class TurnOutcome:
 
     def held(self, invocation: CliInvocation) -> list[Turn] | None:
         """The conversation the process now holds, as the client will send it back; None
-        when it must not be continued (a failed, cut or structured turn: cli-protocol 3.4)."""
+        when it must not be continued: a failed, cut or structured turn (the CLI keeps a
+        failed turn in its history: docs/claude-cli.md, "Errors and retries")."""
         reply = "".join(self.text)
         if not self.result_ok or self.failed or not reply or invocation.structured:
             return None

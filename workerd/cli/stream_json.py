@@ -1,4 +1,4 @@
-"""Pure: the CLI's stream-json output lines -> neutral internal events (cli-protocol.md 1).
+"""Pure: the CLI's stream-json output lines -> neutral internal events (docs/claude-cli.md).
 
 Text reaches the client from `stream_event` text deltas as they arrive. `result` is
 authoritative for usage and success; an `is_error` result becomes an Error event mapped from
@@ -110,7 +110,7 @@ class StreamJsonParser:
             return [pb.Event(activity=pb.Activity(kind="api_retry", detail=detail))]
         if kind == "result":
             return self._result(obj)
-        return []  # unknown types and subtypes are ignored on purpose (cli-protocol.md 1.8)
+        return []  # unknown types and subtypes are ignored on purpose (docs/claude-cli.md)
 
     def _stream_event(self, event: dict[str, Any]) -> list[pb.Event]:
         kind = event.get("type")

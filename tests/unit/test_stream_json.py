@@ -6,9 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from anthropic.types import RawMessageStreamEvent
+from pydantic import TypeAdapter
 
 from protos import common_pb2 as pb
-from workerd.cli.stream_json import StreamJsonParser, status_code, usage_of
+from workerd.api.messages_stream import StreamTranslator
+from workerd.cli.stream_json import BRIDGE_PREFIX, StreamJsonParser, status_code, usage_of
 
 SESSION = "b38f8af3-0000-4000-8000-000000000001"
 RESULT_USAGE = {
@@ -949,3 +952,412 @@ def test_an_agent_cut_at_max_tokens_goes_on() -> None:
     }
     assert parser.feed({"type": "stream_event", "event": delta}) == []
     assert not parser.done
+
+
+# --- client tools over MCP (issue 9) ---------------------------------------------------------
+
+_SDK_EVENTS: TypeAdapter[RawMessageStreamEvent] = TypeAdapter(RawMessageStreamEvent)
+
+
+def client_parser(tools_allowed: bool = False, resumed: bool = False) -> StreamJsonParser:
+    return StreamJsonParser(tools_allowed=tools_allowed, client_tools=True, resumed=resumed)
+
+
+def raw_start(message_id: str = "msg_1", **usage: int) -> dict[str, Any]:
+    """A complete upstream message_start (valid for the SDK too)."""
+    return {
+        "type": "message_start",
+        "message": {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-opus-4-8",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 11,
+                "output_tokens": 1,
+                "cache_creation_input_tokens": 7,
+                "cache_read_input_tokens": 5,
+                **usage,
+            },
+        },
+    }
+
+
+def raw_text_start(index: int) -> dict[str, Any]:
+    block = {"type": "text", "text": ""}
+    return {"type": "content_block_start", "index": index, "content_block": block}
+
+
+def raw_text(index: int, text: str) -> dict[str, Any]:
+    delta = {"type": "text_delta", "text": text}
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def raw_tool_start(index: int, call_id: str, name: str, tool_input: Any = None) -> dict[str, Any]:
+    block = {"type": "tool_use", "id": call_id, "name": name, "input": tool_input or {}}
+    return {"type": "content_block_start", "index": index, "content_block": block}
+
+
+def raw_json(index: int, partial: str) -> dict[str, Any]:
+    delta = {"type": "input_json_delta", "partial_json": partial}
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def raw_stop(index: int) -> dict[str, Any]:
+    return {"type": "content_block_stop", "index": index}
+
+
+def raw_message_delta(stop_reason: str, output_tokens: int = 13, **usage: Any) -> dict[str, Any]:
+    return {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+        "usage": {"output_tokens": output_tokens, **usage},
+    }
+
+
+RAW_MESSAGE_STOP = {"type": "message_stop"}
+
+
+def cli_lines(raw: list[dict[str, Any]], prefix: str = BRIDGE_PREFIX) -> list[dict[str, Any]]:
+    """The CLI's lines for upstream events: tool names as the model saw them, and one
+    `assistant` line per finished block just before its content_block_stop (docs/claude-cli.md)."""
+    lines: list[dict[str, Any]] = []
+    blocks: dict[int, dict[str, Any]] = {}
+    partials: dict[int, str] = {}
+    message_id = ""
+    for event in raw:
+        event = json.loads(json.dumps(event))
+        kind = event["type"]
+        if kind == "message_start":
+            message_id = event["message"]["id"]
+        elif kind == "content_block_start":
+            block = event["content_block"]
+            if block["type"] == "tool_use":
+                block["name"] = prefix + block["name"]
+            blocks[event["index"]] = block
+        elif kind == "content_block_delta":
+            delta = event["delta"]
+            block = blocks[event["index"]]
+            if delta["type"] == "text_delta":
+                block["text"] += delta["text"]
+            else:
+                partials[event["index"]] = partials.get(event["index"], "") + delta["partial_json"]
+        elif kind == "content_block_stop":
+            block = blocks.pop(event["index"])
+            if event["index"] in partials:
+                block["input"] = json.loads(partials.pop(event["index"]))
+            lines.append(assistant([block], message_id))
+        lines.append(stream(event))
+    return lines
+
+
+def api_worker(raw: list[dict[str, Any]]) -> list[pb.Event]:
+    """What an api worker's StreamTranslator makes of the same upstream events."""
+    translator = StreamTranslator()
+    events: list[pb.Event] = []
+    for event in raw:
+        events.extend(translator.feed(_SDK_EVENTS.validate_python(event)))
+    return events + translator.finish()
+
+
+def tool_calls(events: list[pb.Event]) -> list[pb.ToolCallDelta]:
+    return [e.tool_call for e in events if e.WhichOneof("kind") == "tool_call"]
+
+
+ONE_CALL_AFTER_TEXT = [
+    raw_start(),
+    raw_text_start(0),
+    raw_text(0, "Let me "),
+    raw_text(0, "check."),
+    raw_stop(0),
+    raw_tool_start(1, "toolu_1", "get_weather"),
+    raw_json(1, ""),
+    raw_json(1, '{"location": '),
+    raw_json(1, '"Paris", "unit'),
+    raw_json(1, '": "c"}'),
+    raw_stop(1),
+    raw_message_delta("tool_use", 40),
+    RAW_MESSAGE_STOP,
+]
+TWO_CALLS = [
+    raw_start(),
+    raw_tool_start(0, "toolu_a", "get_weather"),
+    raw_json(0, '{"location": "Paris"}'),
+    raw_stop(0),
+    raw_tool_start(1, "toolu_b", "get-time_v2"),
+    raw_json(1, '{"tz": '),
+    raw_json(1, '"CET"}'),
+    raw_stop(1),
+    raw_message_delta("tool_use"),
+    RAW_MESSAGE_STOP,
+]
+WHOLE_INPUTS = [
+    raw_start(),
+    raw_tool_start(0, "toolu_x", "ping"),
+    raw_stop(0),
+    raw_tool_start(1, "toolu_y", "lookup", {"city": "Zürich", "n": [1, 2]}),
+    raw_stop(1),
+    raw_message_delta("tool_use"),
+    RAW_MESSAGE_STOP,
+]
+
+
+@pytest.mark.parametrize("raw", [ONE_CALL_AFTER_TEXT, TWO_CALLS, WHOLE_INPUTS])
+def test_client_tool_calls_match_an_api_worker(raw: list[dict[str, Any]]) -> None:
+    cli = run(client_parser(), *cli_lines(raw))
+    api = api_worker(raw)
+    assert tool_calls(cli) == tool_calls(api)  # ids, indexes, names and every fragment
+    assert texts(cli) == texts(api)
+    assert [k for k in kinds(cli) if k != "model_info"] == [
+        k for k in kinds(api) if k != "model_info"
+    ]
+    assert cli[-2].usage == api[-2].usage
+    assert cli[-1].finish.reason == api[-1].finish.reason == pb.FINISH_TOOL_CALLS
+
+
+def test_text_then_one_client_call_in_three_fragments() -> None:
+    p = client_parser()
+    events = run(p, *cli_lines(ONE_CALL_AFTER_TEXT))
+    assert kinds(events) == [
+        "model_info",
+        "text",
+        "text",
+        "tool_call",
+        "tool_call",
+        "tool_call",
+        "tool_call",
+        "usage",
+        "finish",
+    ]
+    assert texts(events) == ["Let me ", "check."]
+    first, *fragments = tool_calls(events)
+    assert first == pb.ToolCallDelta(index=0, id="toolu_1", name="get_weather", arguments_delta="")
+    assert [(f.index, f.id, f.name) for f in fragments] == [(0, "", "")] * 3
+    assert "".join(f.arguments_delta for f in fragments) == '{"location": "Paris", "unit": "c"}'
+    assert [f.arguments_delta for f in fragments] == ['{"location": ', '"Paris", "unit', '": "c"}']
+    assert activities(events) == []  # the client's call is content, not agent activity
+
+
+def test_two_client_calls_in_one_message() -> None:
+    p = client_parser()
+    calls = tool_calls(run(p, *cli_lines(TWO_CALLS)))
+    starts = [(c.index, c.id, c.name) for c in calls if c.id]
+    assert starts == [(0, "toolu_a", "get_weather"), (1, "toolu_b", "get-time_v2")]
+    arguments: dict[int, str] = {}
+    for call in calls:
+        arguments[call.index] = arguments.get(call.index, "") + call.arguments_delta
+    assert arguments == {0: '{"location": "Paris"}', 1: '{"tz": "CET"}'}
+    assert p.awaiting_tools == ["toolu_a", "toolu_b"]
+
+
+def test_a_call_whose_input_comes_whole_with_its_block_start() -> None:
+    calls = tool_calls(run(client_parser(), *cli_lines(WHOLE_INPUTS)))
+    assert [(c.index, c.id, c.name, c.arguments_delta) for c in calls] == [
+        (0, "toolu_x", "ping", ""),
+        (0, "", "", "{}"),
+        (1, "toolu_y", "lookup", ""),
+        (1, "", "", json.dumps({"city": "Zürich", "n": [1, 2]})),
+    ]
+
+
+def test_the_pause_ends_the_response_with_usage_then_tool_calls() -> None:
+    p = client_parser()
+    lines = cli_lines(ONE_CALL_AFTER_TEXT[:-2])
+    events = run(p, *lines)
+    assert not p.done and p.awaiting_tools == []
+    # message_delta: final output figures; a null leaves the message_start figure as it was.
+    delta = raw_message_delta("tool_use", 40, input_tokens=12, cache_read_input_tokens=None)
+    events = run(p, stream(delta))
+    assert kinds(events) == ["usage", "finish"]
+    assert events[0].usage == pb.Usage(
+        input_tokens=12, output_tokens=40, cache_read_tokens=5, cache_write_tokens=7
+    )
+    assert events[1].finish.reason == pb.FINISH_TOOL_CALLS
+    assert p.done and not p.result_seen
+    assert p.awaiting_tools == ["toolu_1"]
+    assert p.finish(None) == []
+    assert run(p, stream(RAW_MESSAGE_STOP), rate_limit_event("allowed"))[0].rate_limit.status
+
+
+def test_the_pause_bills_every_message_of_the_response() -> None:
+    # An agent with client tools: its own Bash step does not pause, the client's call does.
+    p = client_parser(tools_allowed=True)
+    bash = [
+        raw_start("msg_1", input_tokens=100, cache_read_input_tokens=0),
+        raw_tool_start(0, "toolu_bash", "Bash"),
+        raw_json(0, '{"command": "ls"}'),
+        raw_stop(0),
+        raw_message_delta("tool_use", 20),
+        RAW_MESSAGE_STOP,
+    ]
+    events = run(p, *cli_lines(bash, prefix=""), tool_result_line("a.txt"))
+    assert tool_calls(events) == []
+    assert [kind for kind, _ in activities(events)] == ["tool_use", "tool_result"]
+    assert activities(events)[0][1].startswith("Bash")
+    assert not p.done
+    client = [raw_start("msg_2", input_tokens=150, cache_read_input_tokens=100), *TWO_CALLS[1:]]
+    events = run(p, *cli_lines(client))
+    assert [c.index for c in tool_calls(events) if c.id] == [0, 1]
+    assert kinds(events)[-2:] == ["usage", "finish"]
+    assert events[-2].usage == pb.Usage(
+        input_tokens=250, output_tokens=33, cache_read_tokens=100, cache_write_tokens=14
+    )
+    assert p.done and p.awaiting_tools == ["toolu_a", "toolu_b"]
+
+
+def test_a_resumed_parser_bills_only_its_own_messages() -> None:
+    # The CLI turn: msg_1 (calls out, billed by the first response), then after the results
+    # msg_2 (the continuation); its result.usage sums both.
+    first = client_parser()
+    paused = run(first, *cli_lines(TWO_CALLS))
+    p = client_parser(resumed=True)
+    continuation = [
+        raw_start("msg_2", input_tokens=30, cache_read_input_tokens=18),
+        raw_text_start(0),
+        raw_text(0, "Sunny, 21 °C."),
+        raw_stop(0),
+        raw_message_delta("end_turn", 9),
+        RAW_MESSAGE_STOP,
+    ]
+    result = result_success(text="Sunny, 21 °C.")
+    result["usage"] = {
+        "input_tokens": 41,
+        "output_tokens": 22,
+        "cache_read_input_tokens": 23,
+        "cache_creation_input_tokens": 14,
+    }
+    events = run(p, tool_result_line("21 °C"), *cli_lines(continuation), result)
+    assert texts(events) == ["Sunny, 21 °C."]
+    assert kinds(events)[-2:] == ["usage", "finish"]
+    assert events[-2].usage == pb.Usage(
+        input_tokens=30, output_tokens=9, cache_read_tokens=18, cache_write_tokens=7
+    )
+    assert events[-1].finish.reason == pb.FINISH_STOP
+    # Both responses together bill what the CLI turn cost.
+    total = pb.Usage()
+    for usage in (paused[-2].usage, events[-2].usage):
+        total.input_tokens += usage.input_tokens
+        total.output_tokens += usage.output_tokens
+        total.cache_read_tokens += usage.cache_read_tokens
+        total.cache_write_tokens += usage.cache_write_tokens
+    assert total == usage_of(result["usage"])
+    assert p.result_seen and p.awaiting_tools == []
+
+
+def test_a_resumed_parser_sums_several_messages() -> None:
+    p = client_parser(tools_allowed=True, resumed=True)
+    events = run(
+        p,
+        stream(raw_start("msg_2", input_tokens=10)),
+        stream(raw_message_delta("tool_use", 3)),
+        stream(raw_start("msg_3", input_tokens=20)),
+        stream(raw_message_delta("end_turn", 4)),
+        result_success(),
+    )
+    assert events[-2].usage == pb.Usage(
+        input_tokens=30, output_tokens=7, cache_read_tokens=10, cache_write_tokens=14
+    )
+
+
+def test_without_resumed_the_result_usage_stands() -> None:
+    p = client_parser()
+    events = run(p, *cli_lines(ONE_CALL_AFTER_TEXT[:5]), result_success())
+    assert events[-2].usage == usage_of(RESULT_USAGE)
+
+
+def test_block_indexes_reset_per_message_but_call_indexes_do_not() -> None:
+    p = client_parser(tools_allowed=True)
+    events = run(
+        p,
+        stream(raw_start("msg_1")),
+        stream(raw_tool_start(0, "toolu_1", BRIDGE_PREFIX + "f")),
+        stream(raw_json(0, "{}")),
+        stream(raw_stop(0)),
+        stream(raw_message_delta("max_tokens")),  # an agent goes on: no pause
+        stream(raw_start("msg_2")),
+        stream(raw_json(0, '{"stale": 1}')),  # block 0 of msg_1 is gone
+        stream(raw_stop(0)),
+        stream(raw_tool_start(1, "toolu_2", BRIDGE_PREFIX + "g")),
+        stream(raw_stop(1)),
+    )
+    assert [(c.index, c.id, c.name, c.arguments_delta) for c in tool_calls(events)] == [
+        (0, "toolu_1", "f", ""),
+        (0, "", "", "{}"),
+        (1, "toolu_2", "g", ""),
+        (1, "", "", "{}"),
+    ]
+
+
+def test_client_tool_blocks_never_become_text_or_activity() -> None:
+    p = client_parser()
+    run(p, stream(raw_start("msg_1")), stream(raw_tool_start(0, "toolu_1", BRIDGE_PREFIX + "f")))
+    block = {"type": "tool_use", "id": "toolu_1", "name": BRIDGE_PREFIX + "f", "input": {"a": 1}}
+    assert run(p, assistant([block], "msg_1")) == []
+    # Even an assistant line alone (no stream events) reports no activity for it.
+    q = client_parser()
+    assert run(q, assistant([block, {"type": "text", "text": "hi"}], "msg_9")) == [
+        pb.Event(text=pb.TextDelta(text="hi"))
+    ]
+
+
+def test_a_non_client_tool_use_stays_activity() -> None:
+    p = client_parser(tools_allowed=True)
+    bash = [
+        raw_start(),
+        raw_tool_start(0, "toolu_1", "Bash"),
+        raw_json(0, '{"command": "echo hi"}'),
+        raw_stop(0),
+        raw_message_delta("tool_use"),
+        RAW_MESSAGE_STOP,
+    ]
+    events = run(p, *cli_lines(bash, prefix=""))
+    assert tool_calls(events) == []
+    ((kind, detail),) = activities(events)
+    assert kind == "tool_use" and detail.startswith("Bash") and "echo hi" in detail
+    assert not p.done and p.awaiting_tools == []
+
+
+def test_without_client_tools_bridge_names_are_not_calls() -> None:
+    p = StreamJsonParser(tools_allowed=True)
+    events = run(p, *cli_lines(ONE_CALL_AFTER_TEXT))
+    assert tool_calls(events) == []
+    assert texts(events) == ["Let me ", "check."]
+    ((kind, detail),) = activities(events)
+    assert kind == "tool_use" and detail.startswith(BRIDGE_PREFIX + "get_weather")
+    assert not p.done and p.awaiting_tools == []
+
+
+def test_error_max_turns_with_client_tools_finishes_with_length() -> None:
+    p = client_parser()
+    events = run(
+        p,
+        {
+            "type": "result",
+            "subtype": "error_max_turns",
+            "is_error": True,
+            "stop_reason": "tool_use",
+            "errors": ["Reached maximum number of turns (1)"],
+            "usage": RESULT_USAGE,
+        },
+    )
+    assert kinds(events) == ["usage", "finish"]
+    assert events[-1].finish.reason == pb.FINISH_LENGTH
+    assert activities(events) == []
+
+
+def test_control_requests_are_not_the_parsers_business() -> None:
+    p = client_parser()
+    call = {
+        "method": "tools/call",
+        "params": {"name": "get_weather", "arguments": {"location": "Paris"}},
+        "jsonrpc": "2.0",
+        "id": 2,
+    }
+    request = {"subtype": "mcp_message", "server_name": "c", "message": call}
+    line_ = {"type": "control_request", "request_id": "0b9e", "request": request}
+    assert run(p, line_) == []
+    assert run(parser(), line_) == []
+    assert not p.done and p.garbage_lines == 0

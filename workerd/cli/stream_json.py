@@ -3,6 +3,12 @@
 Text reaches the client from `stream_event` text deltas as they arrive. `result` is
 authoritative for usage and success; an `is_error` result becomes an Error event mapped from
 `api_error_status` and the synthetic assistant message's `error` field.
+
+With `client_tools`, the client's functions reach the model as MCP tools `mcp__c__<name>`
+(docs/claude-cli.md "Client tools over MCP"). Their streamed tool_use blocks become tool-call
+deltas with the same ids, indexes and fragments `workerd/api/messages_stream.StreamTranslator`
+gives for an api worker, and a message that stops for them ends the response: the CLI now waits
+for the results, which come with the client's next request.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from common.errors import make_error
@@ -18,6 +25,8 @@ from common.logs import mask_secrets
 from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
+
+BRIDGE_PREFIX = "mcp__c__"  # the model's name for a client tool: MCP server "c" (issue 9)
 
 
 def _wall_ms() -> int:
@@ -56,20 +65,48 @@ def status_code(status: int) -> int:
     return pb.UPSTREAM_ERROR
 
 
+@dataclass
+class _ClientBlock:
+    """A client tool's tool_use block being streamed (as `messages_stream._ToolBlock`)."""
+
+    tool_index: int  # OpenAI tool-call index, counted over the whole response
+    initial_input: object = field(default_factory=dict)
+    streamed: bool = False
+
+
 class StreamJsonParser:
-    """Feeds on decoded lines of one CLI run; remembers what it needs to judge the end."""
+    """Feeds on decoded lines of one CLI run; remembers what it needs to judge the end.
+
+    `client_tools`: the run exposes the client's functions as `BRIDGE_PREFIX` MCP tools; their
+    calls go to the client and a message stopping for them ends the response (`awaiting_tools`).
+    `resumed`: the run continues a CLI turn whose earlier part another response already billed,
+    so the `result` usage (summed over the whole CLI turn) is replaced by this parser's messages.
+    """
 
     def __init__(
-        self, *, tools_allowed: bool, structured: bool = False, now_ms: Callable[[], int] = _wall_ms
+        self,
+        *,
+        tools_allowed: bool,
+        structured: bool = False,
+        client_tools: bool = False,
+        resumed: bool = False,
+        now_ms: Callable[[], int] = _wall_ms,
     ) -> None:
         self.tools_allowed = tools_allowed
         self.structured = structured
+        self.client_tools = client_tools
+        self.resumed = resumed
+        self.awaiting_tools: list[str] = []  # set at a tool pause: the calls the CLI now waits for
         self._texted_messages: set[str] = set()
         self._now_ms = now_ms
         self.result_seen = False
         self.result_clean = False  # a plain success: the process may be given another turn
         self.done = False  # nothing more to read: the answer is complete
         self._message_usage: dict[str, Any] = {}
+        self._usages: list[dict[str, Any]] = []  # every message's usage, final figures
+        self._tool_calls = 0  # client tool calls of this response
+        self._blocks: dict[int, _ClientBlock] = {}  # this message's client tool blocks, by index
+        self._message_calls: list[str] = []  # this message's client tool_use ids, in order
         self.garbage_lines = 0
         self._model_sent = False
         self._streamed_messages: set[str] = set()
@@ -118,32 +155,105 @@ class StreamJsonParser:
             message = event.get("message") or {}
             self._current_message = str(message.get("id", ""))
             self._message_usage = dict(message.get("usage") or {})
+            self._usages.append(self._message_usage)
+            self._blocks = {}
+            self._message_calls = []
             model = str(message.get("model", ""))
             if model and not self._model_sent:
                 self._model_sent = True
                 return [pb.Event(model_info=pb.ModelInfo(model=model))]
         elif kind == "message_delta":
             return self._message_delta(event)
+        elif kind == "content_block_start" and self.client_tools:
+            return self._block_start(event)
         elif kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta" and delta.get("text") and not self.structured:
                 self._streamed_messages.add(self._current_message)
                 return self._text(self._current_message, str(delta["text"]))
+            if delta.get("type") == "input_json_delta":
+                return self._block_delta(event.get("index"), delta.get("partial_json"))
+        elif kind == "content_block_stop":
+            return self._block_stop(event.get("index"))
         return []
+
+    # Client tool calls: the same events, in the same order, as StreamTranslator's.
+
+    def _block_start(self, event: dict[str, Any]) -> list[pb.Event]:
+        block = event.get("content_block") or {}
+        index = event.get("index")
+        name = block.get("name")
+        if (
+            not isinstance(index, int)
+            or block.get("type") != "tool_use"
+            or not isinstance(name, str)
+            or not name.startswith(BRIDGE_PREFIX)
+        ):
+            return []
+        tool_index = self._tool_calls
+        self._tool_calls += 1
+        self._blocks[index] = _ClientBlock(tool_index, block.get("input", {}))
+        call_id = str(block.get("id", ""))
+        self._message_calls.append(call_id)
+        # The assistant lines of this message add nothing: its content came as stream events.
+        self._streamed_messages.add(self._current_message)
+        delta = pb.ToolCallDelta(
+            index=tool_index, id=call_id, name=name[len(BRIDGE_PREFIX) :], arguments_delta=""
+        )
+        return [pb.Event(tool_call=delta)]
+
+    def _block_delta(self, index: object, partial: object) -> list[pb.Event]:
+        block = self._blocks.get(index) if isinstance(index, int) else None
+        if block is None or not isinstance(partial, str) or not partial:
+            return []
+        block.streamed = True
+        return [_arguments(block, partial)]
+
+    def _block_stop(self, index: object) -> list[pb.Event]:
+        block = self._blocks.pop(index, None) if isinstance(index, int) else None
+        if block is None or block.streamed:
+            return []
+        # No input_json_delta at all: the input came whole with the block start (often `{}`).
+        return [_arguments(block, json.dumps(block.initial_input or {}))]
+
+    def usage_so_far(self) -> pb.Usage:
+        """The usage of every message this parser saw, each with its final figures."""
+        total = pb.Usage()
+        for usage in self._usages:
+            one = usage_of(usage)
+            total.input_tokens += one.input_tokens
+            total.output_tokens += one.output_tokens
+            total.cache_read_tokens += one.cache_read_tokens
+            total.cache_write_tokens += one.cache_write_tokens
+        return total
 
     def _message_delta(self, event: dict[str, Any]) -> list[pb.Event]:
         """A plain chat cut at the client's max_tokens ends here, with finish_reason length.
 
         Left alone, the CLI would ask the model to continue (several more upstream calls and
         more text than the client allowed); the run stops the CLI once `done` is set.
+
+        A message that stops for client tool calls ends the response the same way, with finish
+        reason tool_calls: the CLI now waits for their results (`awaiting_tools`), which come
+        with the client's next request, and the usage is what this response consumed so far.
         """
-        self._message_usage.update((event.get("usage") or {}).items())
+        if not self._usages:  # no message_start seen: this is the only message there is
+            self._usages.append(self._message_usage)
+        usage = event.get("usage") or {}
+        self._message_usage.update((k, v) for k, v in usage.items() if v is not None)
         stop = (event.get("delta") or {}).get("stop_reason")
+        if stop == "tool_use" and self._message_calls:
+            self.done = True
+            self.awaiting_tools = list(self._message_calls)
+            finish = pb.Finish(reason=pb.FINISH_TOOL_CALLS)
+            return [pb.Event(usage=self.usage_so_far()), pb.Event(finish=finish)]
         if stop != "max_tokens" or self.tools_allowed or self.structured:
             return []
         self.done = True
-        usage = pb.Event(usage=usage_of(self._message_usage))
-        return [usage, pb.Event(finish=pb.Finish(reason=pb.FINISH_LENGTH))]
+        return [
+            pb.Event(usage=self.usage_so_far()),
+            pb.Event(finish=pb.Finish(reason=pb.FINISH_LENGTH)),
+        ]
 
     def _text(self, message_id: str, text: str) -> list[pb.Event]:
         """Text of a later agent turn starts on a new paragraph, so turns never run together."""
@@ -155,13 +265,21 @@ class StreamJsonParser:
         return events
 
     def _tool_activity(self, obj: dict[str, Any]) -> list[pb.Event]:
-        """What the agent did: each tool call, for the event log (never client content)."""
+        """What the agent did: each tool call, for the event log (never client content).
+
+        A client tool's call is the client's, not the agent's: it is content, not activity.
+        """
         blocks = (obj.get("message") or {}).get("content") or []
         return [
             pb.Event(activity=pb.Activity(kind="tool_use", detail=_tool_detail(block)))
             for block in blocks
-            if isinstance(block, dict) and block.get("type") == "tool_use"
+            if isinstance(block, dict)
+            and block.get("type") == "tool_use"
+            and not self._is_client_tool(block.get("name"))
         ]
+
+    def _is_client_tool(self, name: object) -> bool:
+        return self.client_tools and isinstance(name, str) and name.startswith(BRIDGE_PREFIX)
 
     def _tool_results(self, obj: dict[str, Any]) -> list[pb.Event]:
         blocks = (obj.get("message") or {}).get("content") or []
@@ -206,7 +324,9 @@ class StreamJsonParser:
         self.result_seen = True
         self.result_clean = obj.get("subtype") == "success" and not obj.get("is_error")
         self.done = True
-        events = [pb.Event(usage=usage_of(obj.get("usage") or {}))]
+        # `result.usage` sums the whole CLI turn; a resumed run bills only its own messages.
+        usage = self.usage_so_far() if self.resumed else usage_of(obj.get("usage") or {})
+        events = [pb.Event(usage=usage)]
         subtype = obj.get("subtype")
         if self.structured and not obj.get("is_error") and "structured_output" in obj:
             text = json.dumps(obj["structured_output"], ensure_ascii=False)
@@ -215,7 +335,12 @@ class StreamJsonParser:
         elif self.structured and not obj.get("is_error"):
             message = "the model did not return output matching the requested schema"
             events.append(make_error(pb.UPSTREAM_ERROR, message))
-        elif subtype == "error_max_turns" and not self.tools_allowed and not self.structured:
+        elif (
+            subtype == "error_max_turns"
+            and not self.tools_allowed
+            and not self.structured
+            and not self.client_tools
+        ):
             # The model tried a tool in plain chat; the CLI refused it and no command ran.
             detail = "no tools in cli mode"
             events.append(pb.Event(activity=pb.Activity(kind="tool_refused", detail=detail)))
@@ -271,6 +396,10 @@ def usage_of(usage: dict[str, Any]) -> pb.Usage:
         cache_read_tokens=number("cache_read_input_tokens"),
         cache_write_tokens=number("cache_creation_input_tokens"),
     )
+
+
+def _arguments(block: _ClientBlock, text: str) -> pb.Event:
+    return pb.Event(tool_call=pb.ToolCallDelta(index=block.tool_index, arguments_delta=text))
 
 
 def _tool_detail(block: dict[str, Any]) -> str:

@@ -73,6 +73,14 @@ def json_answer(schema: JSONDict) -> Any:
     return _SAMPLES.get(str(kind), "mock")
 
 
+def _declared_as(tool: str, declared: list[str]) -> str:
+    """The declared tool a scenario names: as is, or behind an MCP prefix (`mcp__c__<tool>`)."""
+    for name in declared:
+        if name == tool or (name.startswith("mcp__") and name.endswith("__" + tool)):
+            return name
+    raise ValueError(f"tool {tool!r} is not declared in the request")
+
+
 def plan(name: str, arg: str | None, body: JSONDict, last_user: list[JSONDict]) -> Plan | None:
     """The plan for scenario `name`, or None when it is not one of SCENARIOS."""
     if name == "json":
@@ -93,9 +101,8 @@ def plan(name: str, arg: str | None, body: JSONDict, last_user: list[JSONDict]) 
         names = wanted[:2] or (declared[:2] if len(declared) > 1 else declared * 2)
         blocks = []
     for tool, arguments in zip(names, FN_ARGS, strict=False):
-        if tool not in declared:
-            raise ValueError(f"tool {tool!r} is not declared in the request")
-        blocks.append(PlannedBlock("tool_use", split3(json.dumps(arguments)), tool))
+        name = _declared_as(tool, declared)
+        blocks.append(PlannedBlock("tool_use", split3(json.dumps(arguments)), name))
     return Plan(blocks, "tool_use")
 
 

@@ -100,7 +100,10 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
         return worker_pb2.WorkerStatus(
             name=self._config.spec.name,
             mode=self._config.spec.mode,
-            running=len(by_state[ChildState.RUNNING]) + self._api.running,
+            # A process waiting for its client's tool results is busy, not idle.
+            running=len(by_state[ChildState.RUNNING])
+            + len(by_state[ChildState.AWAITING])
+            + self._api.running,
             version=__version__,
             started_at=self._started_at,
             recent_reaps=[r for r in self._reaper.recent if r.id > request.reaps_after]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from protos import common_pb2 as pb
+from workerd.cli.bridge import MCP_CONFIG
 from workerd.cli.command import (
     JSON_OBJECT_SCHEMA,
     MAX_SCHEMA_BYTES,
@@ -185,11 +186,14 @@ def test_argv_never_contains_prompt_or_system_text(agent: AgentOptions | None) -
 # --- unsupported requests --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("agent", [None, AgentOptions()])
-def test_client_tools_are_unsupported(agent: AgentOptions | None) -> None:
+def test_client_tools_on_an_agent_need_agent_client_tools() -> None:
     req = simple()
     req.tools.append(pb.ToolSpec(name="get_weather", parameters_json="{}"))
-    assert unsupported(req, agent).param == "tools"
+    error = unsupported(req, AgentOptions())
+    assert error.param == "tools" and "AGENT_CLIENT_TOOLS" in str(error)
+    both = build(req, AgentOptions(client_tools=True))
+    assert flag_value(both.argv, "--mcp-config") == MCP_CONFIG
+    assert flag_value(both.argv, "--permission-mode") == "bypassPermissions"
 
 
 def test_remote_image_url_is_unsupported_even_in_history() -> None:
@@ -299,9 +303,10 @@ def test_history_lines_replay_earlier_turns_in_order() -> None:
         assert silent["type"] == "user"
         assert silent["shouldQuery"] is False
         assert silent["message"] == {"role": "user", "content": content}
-    for reply, content in ((second, "It is 4."), (fourth, "12.")):
+    for n, (reply, content) in enumerate(((second, "It is 4."), (fourth, "12."))):
         assert reply["type"] == "assistant"
         assert reply["message"] == {
+            "id": f"msg_replay_{2 * n + 1}",  # the CLI merges assistant lines without ids
             "role": "assistant",
             "content": [{"type": "text", "text": content}],
         }

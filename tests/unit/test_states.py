@@ -18,6 +18,10 @@ LEGAL = {
     (ChildState.PARKED, ChildState.RUNNING),
     (ChildState.PARKED, ChildState.STOPPING),
     (ChildState.PARKED, ChildState.EXITED),
+    (ChildState.RUNNING, ChildState.AWAITING),
+    (ChildState.AWAITING, ChildState.RUNNING),
+    (ChildState.AWAITING, ChildState.STOPPING),
+    (ChildState.AWAITING, ChildState.EXITED),
     (ChildState.STARTING, ChildState.STOPPING),
     (ChildState.STARTING, ChildState.EXITED),
     (ChildState.RUNNING, ChildState.STOPPING),
@@ -67,6 +71,7 @@ def test_values_are_lowercase_names() -> None:
         "ready",
         "running",
         "parked",
+        "awaiting",
         "stopping",
         "exited",
     ]

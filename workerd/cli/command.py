@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from protos import common_pb2 as pb
+from workerd.cli.bridge import ALLOWED, MCP_CONFIG, PREFIX, ToolDef
 from workerd.cli.prompt import (
     ConversationError,
     Turn,
@@ -24,6 +25,12 @@ from workerd.cli.prompt import (
 )
 
 MAX_SCHEMA_BYTES = 64 * 1024
+TOOL_MAX_TURNS = 1000  # every client tool step is one more model call of the same CLI turn
+_TOOL_CHOICES = {
+    pb.TOOL_CHOICE_AUTO: {"type": "auto"},
+    pb.TOOL_CHOICE_NONE: {"type": "none"},
+    pb.TOOL_CHOICE_REQUIRED: {"type": "any"},
+}
 # The per-request settings the CLI reads from its environment; a running process takes new
 # values through `apply_flag_settings` (docs/claude-cli.md, "What can change on a running
 # process"), so they are not part of the spawn signature. "" clears a value.
@@ -50,6 +57,8 @@ class AgentOptions:
     allowed_tools: tuple[str, ...] = ()
     disallowed_tools: tuple[str, ...] = ()
     max_turns: int = 30
+    client_tools: bool = False
+    """The client's function tools next to the agent's own (AGENT_CLIENT_TOOLS)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,8 @@ class Signature:
     system_prompt: str
     tools_allowed: bool = False
     structured: bool = False
+    client_tools: tuple[ToolDef, ...] = ()
+    """The client's function tools, served to the process by the MCP bridge."""
 
     def argv(self, system_file: str) -> list[str]:
         return [self.bin_path, *self.flags, self.system_flag, system_file]
@@ -92,6 +103,10 @@ class CliInvocation:
     turns: list[Turn] = field(default_factory=list)
     """The whole conversation as the client sent it (before the budget cut)."""
 
+    @property
+    def signature_tools(self) -> tuple[ToolDef, ...]:
+        return self.signature.client_tools if self.signature else ()
+
 
 def build_invocation(
     bin_path: str,
@@ -101,21 +116,23 @@ def build_invocation(
     agent: AgentOptions | None,
     max_prompt_chars: int,
 ) -> CliInvocation:
-    """`cli` mode when `agent` is None (plain chat, no tools), else `agent` mode."""
-    if request.tools:
-        raise UnsupportedRequest(
-            "tools need a worker in api mode; CLI workers run their own", "tools"
-        )
+    """`cli` mode when `agent` is None (plain chat), else `agent` mode; the client's tools
+    reach the model over the MCP bridge."""
+    tools = client_tools(request, agent)
     try:
-        turns = conversation_turns(list(request.messages))
+        turns = conversation_turns(list(request.messages), real_tools=bool(tools))
     except ConversationError as exc:
         raise UnsupportedRequest(str(exc), "messages") from None
     schema = _schema(request)
     flags = _common_flags(request.model)
-    flags += _agent_flags(agent) if agent else _chat_flags(schema is not None)
+    flags += _agent_flags(agent) if agent else _chat_flags(schema is not None, bool(tools))
+    if tools:
+        flags += ["--mcp-config", MCP_CONFIG]
+        flags += [] if agent else ["--allowedTools", ALLOWED]
     if schema is not None:
         flags += ["--json-schema", schema]
     env = sampling_env(request)
+    env.update(tool_choice_env(request, tools, env))
     signature = Signature(
         bin_path=bin_path,
         mode="agent" if agent else "cli",
@@ -125,6 +142,7 @@ def build_invocation(
         system_prompt=system_prompt(list(request.messages)),
         tools_allowed=agent is not None,
         structured=schema is not None,
+        client_tools=tools,
     )
     conversation = fit(turns, max_prompt_chars)
     history, final_line = turn_lines(conversation.history, conversation.current)
@@ -146,8 +164,8 @@ def turn_lines(history: list[Turn], current: Turn) -> tuple[list[tuple[str, str]
     lines = [
         ("user", user_line(turn, silent=True))
         if turn.role == "user"
-        else ("assistant", assistant_line(turn))
-        for turn in history
+        else ("assistant", assistant_line(turn, f"msg_replay_{n}"))
+        for n, turn in enumerate(history)
     ]
     return lines, user_line(current)
 
@@ -171,9 +189,10 @@ def _common_flags(model: str) -> list[str]:
     ]
 
 
-def _chat_flags(structured: bool) -> list[str]:
+def _chat_flags(structured: bool, tools: bool) -> list[str]:
     # The client's system prompt replaces Claude Code's; a schema needs a second turn for its tool.
-    return ["--tools", "", "--max-turns", "2" if structured else "1"]
+    turns = TOOL_MAX_TURNS if tools else 2 if structured else 1
+    return ["--tools", "", "--max-turns", str(turns)]
 
 
 def _agent_flags(agent: AgentOptions) -> list[str]:
@@ -184,6 +203,56 @@ def _agent_flags(agent: AgentOptions) -> list[str]:
     if agent.disallowed_tools:
         flags += ["--disallowedTools", ",".join(agent.disallowed_tools)]
     return flags
+
+
+def client_tools(request: pb.ChatRequest, agent: AgentOptions | None) -> tuple[ToolDef, ...]:
+    """The client's function tools, in its order, as the bridge serves them."""
+    if not request.tools:
+        if request.tool_choice.mode in (pb.TOOL_CHOICE_REQUIRED, pb.TOOL_CHOICE_NAMED):
+            raise UnsupportedRequest("tool_choice needs tools", "tool_choice")
+        return ()
+    if agent is not None and not agent.client_tools:
+        raise UnsupportedRequest(
+            "this worker is an agent with tools of its own; client tools need "
+            "AGENT_CLIENT_TOOLS=true (or a cli or api worker)",
+            "tools",
+        )
+    if request.response_format != pb.RESPONSE_FORMAT_TEXT:
+        raise UnsupportedRequest(
+            "response_format json_object/json_schema cannot be combined with tools",
+            "response_format",
+        )
+    names = [tool.name for tool in request.tools]
+    if len(set(names)) != len(names):
+        raise UnsupportedRequest("tool names must be unique", "tools")
+    return tuple(ToolDef(t.name, t.description, t.parameters_json) for t in request.tools)
+
+
+def tool_choice_env(
+    request: pb.ChatRequest, tools: tuple[ToolDef, ...], env: dict[str, str]
+) -> dict[str, str]:
+    """tool_choice and parallel_tool_calls, sent upstream through CLAUDE_CODE_EXTRA_BODY."""
+    if not tools:
+        return {}
+    choice = request.tool_choice
+    body: dict[str, Any] | None = None
+    if choice.mode == pb.TOOL_CHOICE_NAMED:
+        if choice.name not in {tool.name for tool in tools}:
+            raise UnsupportedRequest(
+                f"tool_choice names {choice.name!r}, which is not in tools", "tool_choice"
+            )
+        body = {"type": "tool", "name": PREFIX + choice.name}
+    elif choice.mode in _TOOL_CHOICES:
+        body = dict(_TOOL_CHOICES[choice.mode])
+    if request.HasField("parallel_tool_calls") and not request.parallel_tool_calls:
+        body = {**(body or {"type": "auto"}), "disable_parallel_tool_use": True}
+    if body is None:
+        return {}
+    extra = json.loads(env.get("CLAUDE_CODE_EXTRA_BODY", "{}"))
+    out = {"CLAUDE_CODE_EXTRA_BODY": json.dumps({**extra, "tool_choice": body})}
+    if body["type"] in ("any", "tool"):
+        out["CLAUDE_CODE_DISABLE_THINKING"] = "1"  # a forced tool call refuses thinking
+    return out
 
 
 def _schema(request: pb.ChatRequest) -> str | None:

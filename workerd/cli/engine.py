@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from protos import common_pb2 as pb
+from workerd.cli.bridge import Bridge, ToolResult, mcp_message
 from workerd.cli.child_env import child_env
 from workerd.cli.command import CliInvocation, Signature, turn_lines
 from workerd.cli.process import CliProcess, ProcessTable
@@ -55,6 +56,7 @@ class Lease:
     plan: Plan
     history: list[tuple[str, str]]  # earlier turns not yet in the process
     final_line: str
+    results: list[ToolResult] | None = None  # a turn resumed with its tool calls' results
 
     @property
     def bytes_written(self) -> int:
@@ -78,6 +80,7 @@ def limits_of(config: WorkerdConfig) -> PoolLimits:
         warm_max_age_s=sessions.warm_max_age_ms / 1000,
         conversation_idle_s=sessions.conversation_idle_ms / 1000,
         max_age_s=config.max_process_age_ms / 1000,
+        tool_result_timeout_s=sessions.tool_result_timeout_ms / 1000,
     )
 
 
@@ -112,7 +115,9 @@ class SessionEngine:
         if self._warming is not None:
             self._warming.cancel()
             await asyncio.gather(self._warming, return_exceptions=True)
-        idle = self.pool.slots(ChildState.STARTING, ChildState.READY, ChildState.PARKED)
+        idle = self.pool.slots(
+            ChildState.STARTING, ChildState.READY, ChildState.PARKED, ChildState.AWAITING
+        )
         await asyncio.gather(*(self.retire(slot, "stopping") for slot in idle))
 
     # --- the request path -----------------------------------------------------------------
@@ -167,20 +172,33 @@ class SessionEngine:
         return self._lease(child, slot, plan, invocation)
 
     def _lease(self, child: CliProcess, slot: Slot, plan: Plan, invocation: CliInvocation) -> Lease:
+        if plan.served == LIVE and slot.awaiting:
+            results = [
+                ToolResult(b["tool_use_id"], str(b.get("content", "")), bool(b.get("is_error")))
+                for b in plan.turns[0].blocks
+            ]
+            return Lease(child, slot, plan, [], "", results)
         if plan.served == LIVE:
             history, final = turn_lines(plan.turns[:-1], plan.turns[-1])
         else:
             history, final = invocation.history, invocation.final_line
         return Lease(child, slot, plan, history, final)
 
-    async def release(self, lease: Lease, held: list[Turn] | None, reason: str) -> None:
-        """After the turn: park the process holding `held`, or retire it for `reason`."""
+    async def release(
+        self,
+        lease: Lease,
+        held: list[Turn] | None,
+        reason: str,
+        awaiting: tuple[str, ...] = (),
+    ) -> None:
+        """After the turn: park the process holding `held` (waiting on the tool calls in
+        `awaiting`, if any), or retire it for `reason`."""
         slot, child = lease.slot, lease.child
         if held is None or not child.alive or self.pool.limits.max_idle <= 0:
             await self.retire(slot, reason if held is None else "evicted")
             return
-        evicted = self.pool.park(slot.pid, held, self._clock())
-        child.settle(ChildState.PARKED)
+        evicted = self.pool.park(slot.pid, held, self._clock(), awaiting)
+        child.settle(ChildState.AWAITING if awaiting else ChildState.PARKED)
         if slot.pid in self._workdirs and slot.key:
             os.utime(self._workdirs[slot.pid])  # retention counts from the last turn
             self._conversation_dirs[slot.key] = self._workdirs[slot.pid]
@@ -222,7 +240,7 @@ class SessionEngine:
         """Retire idle processes past their limits or dead; returns what went and why."""
         now = self._clock()
         due = self.pool.expired(now)
-        for slot in self.pool.slots(ChildState.READY, ChildState.PARKED):
+        for slot in self.pool.slots(ChildState.READY, ChildState.PARKED, ChildState.AWAITING):
             child = self._table.get(slot.pid)
             if (child is None or not child.alive) and all(s is not slot for s, _ in due):
                 due.append((slot, "gone"))
@@ -253,6 +271,7 @@ class SessionEngine:
         self.pool.add(slot)
         try:
             ready = await control(child, {"subtype": "initialize"})
+            ready = ready and await self._tools_listed(child)
         except asyncio.CancelledError:
             await asyncio.shield(self.retire(slot, "stopping"))
             raise
@@ -264,6 +283,32 @@ class SessionEngine:
             slot.state, slot.since = ChildState.READY, self._clock()
             child.settle(ChildState.READY)
             logger.info("child %d warm for signature %s", child.pid, signature.key)
+
+    @staticmethod
+    async def _tools_listed(child: CliProcess) -> bool:
+        """With client tools, ready means the CLI has listed them (its MCP handshake done)."""
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
+        while child.bridge is not None and not child.bridge.listed:
+            try:
+                line = await asyncio.wait_for(child.read_line(), deadline - time.monotonic())
+            except TimeoutError:
+                return False
+            if not line:
+                return False
+        return True
+
+    async def _relay(self, child: CliProcess, line: bytes) -> bool:
+        """A line the CLI addressed to our MCP server: answered here, never a run's output."""
+        if child.bridge is None or b'"control_request"' not in line[:64]:
+            return False
+        try:
+            found = mcp_message(json.loads(line))
+        except ValueError:
+            return False
+        if found is None:
+            return False
+        await child.send_lines(child.bridge.handle(*found))
+        return True
 
     # --- spawning -------------------------------------------------------------------------
 
@@ -302,6 +347,9 @@ class SessionEngine:
             return None
         child.signature = signature.key
         child.sampling = dict(sampling or {})
+        if signature.client_tools:
+            child.bridge = Bridge(signature.client_tools)
+            child.intercept = lambda line: self._relay(child, line)
         child.workdir = cwd if self.agent else None
         self._prompt_dirs[child.pid] = prompt_dir
         if self.agent:

@@ -14,11 +14,12 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import psutil
 
+from workerd.cli.bridge import Bridge
 from workerd.cli.states import ChildState, check_transition
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ class CliProcess:
         self.conversation = ""  # short id of the conversation it runs or holds
         self.signature = ""  # short id of its spawn signature
         self.sampling: dict[str, str] = {}  # the sampling settings it runs with now
+        self.bridge: Bridge | None = None  # the MCP server of the client's tools, if any
+        # Reads the lines the CLI addresses to the host (our MCP server); True: consumed.
+        self.intercept: Callable[[bytes], Awaitable[bool]] | None = None
         self.stderr_tail = b""
         self.kill_reason = ""  # set by whoever decided to stop it: "idle", "age", "orphaned", ...
         self.idle_limit_s = 0.0  # 0: no limit
@@ -110,11 +114,14 @@ class CliProcess:
             self.proc.stdin.close()
 
     async def read_line(self) -> bytes:
-        """The next stdout line, b'' at end of output."""
+        """The next stdout line for the run, b'' at end of output (requests the CLI makes of
+        the host are answered on the way and never returned)."""
         assert self.proc.stdout is not None
-        line = await self.proc.stdout.readline()
-        self.last_output_at = time.monotonic()
-        return line
+        while True:
+            line = await self.proc.stdout.readline()
+            self.last_output_at = time.monotonic()
+            if not line or self.intercept is None or not await self.intercept(line):
+                return line
 
     async def wait(self) -> int:
         code = await self.proc.wait()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protos import common_pb2 as pb
+from workerd.cli.bridge import PREFIX
 
 TRUNCATION_MARKER = "[... {count} earlier messages were truncated to fit the context budget ...]"
 CONTINUATION = "(the conversation so far)"
@@ -50,9 +51,13 @@ def render(messages: list[pb.ChatMessage], budget_chars: int) -> RenderedConvers
     return fit(conversation_turns(messages), budget_chars)
 
 
-def conversation_turns(messages: list[pb.ChatMessage]) -> list[Turn]:
-    """The whole conversation as alternating turns, ending on the user turn to answer."""
-    turns = _merge([_turn(m) for m in messages if m.role != pb.ROLE_SYSTEM])
+def conversation_turns(messages: list[pb.ChatMessage], real_tools: bool = False) -> list[Turn]:
+    """The whole conversation as alternating turns, ending on the user turn to answer.
+
+    With `real_tools` (the request has tools, served over the MCP bridge) earlier tool calls
+    and results are real `tool_use` / `tool_result` blocks; without, labelled text.
+    """
+    turns = _merge([turn_of(m, real_tools) for m in messages if m.role != pb.ROLE_SYSTEM])
     if not turns or turns[-1].role != "user":
         raise ConversationError("the last message must be a user or tool message")
     if turns[0].role == "assistant":
@@ -107,11 +112,13 @@ def _merge(turns: list[Turn]) -> list[Turn]:
     return merged
 
 
-def _turn(message: pb.ChatMessage) -> Turn:
+def turn_of(message: pb.ChatMessage, real_tools: bool = False) -> Turn:
     role = "assistant" if message.role == pb.ROLE_ASSISTANT else "user"
     blocks: list[dict[str, Any]] = []
     for block in message.content:
-        if block.HasField("image"):
+        if real_tools and block.WhichOneof("kind") in ("tool_use", "tool_result"):
+            blocks.append(_tool_block(block))
+        elif block.HasField("image"):
             if block.image.url:
                 raise ConversationError("remote image URLs are not fetched; send a data: URL")
             data = base64.b64encode(block.image.data).decode()
@@ -120,6 +127,28 @@ def _turn(message: pb.ChatMessage) -> Turn:
         elif text := _block_text(block):
             blocks.append(_text(text))
     return Turn(role, blocks)
+
+
+def _tool_block(block: pb.ContentBlock) -> dict[str, Any]:
+    """A real tool block, the tool named as the model sees it over the bridge."""
+    if block.HasField("tool_use"):
+        use = block.tool_use
+        try:
+            arguments = json.loads(use.arguments_json or "{}")
+        except ValueError:
+            arguments = None
+        if not isinstance(arguments, dict):
+            raise ConversationError(f"the arguments of tool call {use.id} are not a JSON object")
+        return {"type": "tool_use", "id": use.id, "name": PREFIX + use.name, "input": arguments}
+    result = block.tool_result
+    out: dict[str, Any] = {
+        "type": "tool_result",
+        "tool_use_id": result.tool_use_id,
+        "content": result.content,
+    }
+    if result.is_error:
+        out["is_error"] = True
+    return out
 
 
 def _text(text: str) -> dict[str, Any]:
@@ -150,8 +179,12 @@ def user_line(turn: Turn, silent: bool = False) -> str:
     return json.dumps(line, ensure_ascii=False)
 
 
-def assistant_line(turn: Turn) -> str:
-    message = {"role": "assistant", "content": turn.blocks}
+def assistant_line(turn: Turn, message_id: str = "") -> str:
+    # Replayed assistant turns need ids of their own, or the CLI merges those that are
+    # separated only by tool results (docs/claude-cli.md, "Client tools over MCP").
+    message: dict[str, Any] = {"role": "assistant", "content": turn.blocks}
+    if message_id:
+        message = {"id": message_id, **message}
     return json.dumps(
         {"type": "assistant", "message": message, "parent_tool_use_id": None}, ensure_ascii=False
     )

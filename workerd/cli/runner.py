@@ -15,7 +15,6 @@ import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
 
 from common.errors import make_error
 from common.events import is_output
@@ -28,8 +27,8 @@ from workerd.cli.command import (
     settings_request,
 )
 from workerd.cli.engine import Lease, SessionEngine, control
+from workerd.cli.outcome import TurnOutcome
 from workerd.cli.process import CliProcess
-from workerd.cli.prompt import Turn
 from workerd.cli.sessions import WARM
 from workerd.cli.stream_json import StreamJsonParser
 from workerd.config import WorkerdConfig
@@ -42,33 +41,6 @@ OPERATOR_KILL = "killed by an operator"
 
 class RunTimeout(Exception):
     """A timer owned by the run expired."""
-
-
-@dataclass
-class TurnOutcome:
-    """What one turn did: whether its process may hold the conversation for the next one."""
-
-    result_ok: bool = False
-    failed: bool = False
-    output_seen: bool = False
-    text: list[str] = field(default_factory=list)
-
-    def observe(self, event: pb.Event) -> None:
-        kind = event.WhichOneof("kind")
-        self.output_seen = self.output_seen or is_output(event)
-        if kind == "text":
-            self.text.append(event.text.text)
-        elif kind == "error":
-            self.failed = True
-
-    def held(self, invocation: CliInvocation) -> list[Turn] | None:
-        """The conversation the process now holds, as the client will send it back; None
-        when it must not be continued: a failed, cut or structured turn (the CLI keeps a
-        failed turn in its history: docs/claude-cli.md, "Errors and retries")."""
-        reply = "".join(self.text)
-        if not self.result_ok or self.failed or not reply or invocation.structured:
-            return None
-        return [*invocation.turns, Turn("assistant", [{"type": "text", "text": reply}])]
 
 
 class CliRunner:
@@ -115,7 +87,8 @@ class CliRunner:
                         yield event
             finally:
                 held = outcome.held(invocation)
-                await asyncio.shield(self._engine.release(lease, held, "failed"))
+                release = self._engine.release(lease, held, "failed", outcome.awaiting)
+                await asyncio.shield(release)
             if not warm_failed:
                 return
             # A warm process died on its first message: this request goes cold, and so do the
@@ -161,7 +134,10 @@ class CliRunner:
         silent = f"the Claude CLI produced no output within {first_ms} ms"
         too_long = f"the request exceeded its time limit of {limit_ms} ms"
         parser = StreamJsonParser(
-            tools_allowed=invocation.tools_allowed, structured=invocation.structured
+            tools_allowed=invocation.tools_allowed,
+            structured=invocation.structured,
+            client_tools=bool(invocation.signature_tools),
+            resumed=lease.results is not None,
         )
         try:
             if child.sampling != invocation.env:  # a warm or live process: new settings first
@@ -170,8 +146,11 @@ class CliRunner:
                     yield make_error(pb.WORKER_CRASHED, message)
                     return
                 child.sampling = dict(invocation.env)
-            await self._replay_history(child, lease.history, deadline)
-            await child.send_lines([lease.final_line])
+            if lease.results is not None and child.bridge is not None:
+                await child.send_lines(child.bridge.give(lease.results))  # the turn goes on
+            else:
+                await self._replay_history(child, lease.history, deadline)
+                await child.send_lines([lease.final_line])
             output_seen = False
             while True:
                 waiting_first = not output_seen and first_output_by < deadline
@@ -187,6 +166,9 @@ class CliRunner:
                 if parser.result_seen:
                     outcome.result_ok = parser.result_clean
                     return  # the turn is over; the process stays for the conversation
+                if parser.done and parser.awaiting_tools:
+                    outcome.awaiting = tuple(parser.awaiting_tools)
+                    return  # the client runs its tools; the process waits for the results
                 if parser.done:
                     return  # complete before the CLI thinks so: the engine retires it
         except RunTimeout as exc:

@@ -42,6 +42,7 @@ class Slot:
     since: float  # when it became ready, started its turn or was parked
     key: str = ""  # the conversation it runs or holds
     held: list[Turn] = field(default_factory=list)  # that conversation, as the client sees it
+    awaiting: tuple[str, ...] = ()  # tool_use ids whose results the process waits for
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class PoolLimits:
     warm_max_age_s: float = 600.0
     conversation_idle_s: float = 300.0
     max_age_s: float = 1800.0  # an idle process older than this is not given another turn
+    tool_result_timeout_s: float = 600.0  # a process waiting for tool results, at most
 
     @property
     def warm_target(self) -> int:
@@ -128,12 +130,12 @@ class SessionPool:
     def _live(
         self, signature: Signature, key: str, turns: list[Turn], fits: bool, now: float
     ) -> tuple[Slot | None, str]:
-        parked = [s for s in self.slots(ChildState.PARKED) if s.key == key]
+        parked = [s for s in self.slots(ChildState.PARKED, ChildState.AWAITING) if s.key == key]
         if not parked:
             return None, self._gone.get(key, "unknown")
         reason = "edited"
         for slot in sorted(parked, key=lambda s: -len(s.held)):
-            if not extends(turns, slot.held):
+            if not extends(turns, slot.held) or not answers(turns[len(slot.held) :], slot):
                 continue
             if slot.signature != signature:
                 reason = "signature"
@@ -146,19 +148,25 @@ class SessionPool:
         return None, reason
 
     def take(self, slot: Slot, key: str, now: float) -> None:
-        """READY or PARKED -> RUNNING for the conversation `key`."""
+        """READY, PARKED or AWAITING -> RUNNING for the conversation `key`."""
         slot.state = ChildState.RUNNING
         slot.key = key
         slot.since = now
 
-    def park(self, pid: int, held: list[Turn], now: float) -> list[Slot]:
-        """RUNNING -> PARKED holding `held`; returns the processes that must go to make room."""
+    def park(
+        self, pid: int, held: list[Turn], now: float, awaiting: tuple[str, ...] = ()
+    ) -> list[Slot]:
+        """RUNNING -> PARKED holding `held` (AWAITING with tool calls out); returns the
+        processes that must go to make room."""
         slot = self._slots[pid]
-        slot.state = ChildState.PARKED
+        slot.state = ChildState.AWAITING if awaiting else ChildState.PARKED
         slot.held = held
+        slot.awaiting = awaiting
         slot.since = now
         superseded = [
-            s for s in self.slots(ChildState.PARKED) if s.key == slot.key and s is not slot
+            s
+            for s in self.slots(ChildState.PARKED, ChildState.AWAITING)
+            if s.key == slot.key and s is not slot
         ]
         return superseded + [s for s in self.over_capacity() if s not in superseded]
 
@@ -209,6 +217,9 @@ class SessionPool:
         for slot in self.slots(ChildState.READY):
             if now - slot.born > limits.warm_max_age_s:
                 found.append((slot, "warm_age"))
+        for slot in self.slots(ChildState.AWAITING):
+            if now - slot.since > limits.tool_result_timeout_s:
+                found.append((slot, "tool_timeout"))
         for slot in self.slots(ChildState.PARKED):
             if now - slot.since > limits.conversation_idle_s:
                 found.append((slot, "conversation_idle"))
@@ -230,6 +241,16 @@ class SessionPool:
 
     def _lru(self, state: ChildState) -> list[Slot]:
         return sorted(self.slots(state), key=lambda s: s.since)
+
+
+def answers(new: list[Turn], slot: Slot) -> bool:
+    """A process waiting on tool calls continues only with exactly their results."""
+    if not slot.awaiting:
+        return True
+    if len(new) != 1 or any(b.get("type") != "tool_result" for b in new[0].blocks):
+        return False
+    ids = [str(b.get("tool_use_id")) for b in new[0].blocks]
+    return sorted(ids) == sorted(slot.awaiting)
 
 
 def extends(turns: list[Turn], held: list[Turn]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from common.config import ConfigError, Environ, env_int, env_json_object
+from common.config import ConfigError, Environ, env_bool, env_int, env_json_object
 from common.models import model_family
 from workerd.cli.command import AgentOptions
 
@@ -36,6 +36,9 @@ class SessionSettings:
     """A warm process is recycled after this long (WARM_MAX_AGE_MS)."""
     conversation_idle_ms: int = 300_000
     """A conversation's process is parked this long for its next turn (CONVERSATION_IDLE_MS)."""
+    tool_result_timeout_ms: int = 600_000
+    """A process whose client tool calls are out waits this long for the results
+    (TOOL_RESULT_TIMEOUT_MS)."""
 
     @classmethod
     def from_env(cls, environ: Environ) -> SessionSettings:
@@ -44,6 +47,9 @@ class SessionSettings:
             max_idle_processes=env_int(environ, "MAX_IDLE_PROCESSES", 4, minimum=0),
             warm_max_age_ms=env_int(environ, "WARM_MAX_AGE_MS", 600_000, minimum=1_000),
             conversation_idle_ms=env_int(environ, "CONVERSATION_IDLE_MS", 300_000, minimum=1_000),
+            tool_result_timeout_ms=env_int(
+                environ, "TOOL_RESULT_TIMEOUT_MS", 600_000, minimum=1_000
+            ),
         )
 
 
@@ -69,6 +75,7 @@ class CliSettings:
                 allowed_tools=_tool_list(environ, "AGENT_ALLOWED_TOOLS"),
                 disallowed_tools=_tool_list(environ, "AGENT_DISALLOWED_TOOLS"),
                 max_turns=env_int(environ, "AGENT_MAX_TURNS", 30, minimum=1),
+                client_tools=env_bool(environ, "AGENT_CLIENT_TOOLS", False),
             ),
             max_prompt_chars=env_int(environ, "MAX_PROMPT_CHARS", 400_000, minimum=1_000),
             timers=_timers(environ),

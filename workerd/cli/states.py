@@ -15,6 +15,7 @@ class ChildState(enum.Enum):
     READY = "ready"  # warm: answered `initialize`, waiting for a request
     RUNNING = "running"
     PARKED = "parked"  # between turns, holding its conversation
+    AWAITING = "awaiting"  # mid-turn, its client tool calls out: busy until the results come
     STOPPING = "stopping"  # interrupt or signals sent, waiting for it to go
     EXITED = "exited"
 
@@ -29,7 +30,13 @@ ALLOWED = {
         ChildState.EXITED,
     },
     ChildState.READY: {ChildState.RUNNING, ChildState.STOPPING, ChildState.EXITED},
-    ChildState.RUNNING: {ChildState.PARKED, ChildState.STOPPING, ChildState.EXITED},
+    ChildState.RUNNING: {
+        ChildState.PARKED,
+        ChildState.AWAITING,
+        ChildState.STOPPING,
+        ChildState.EXITED,
+    },
+    ChildState.AWAITING: {ChildState.RUNNING, ChildState.STOPPING, ChildState.EXITED},
     ChildState.PARKED: {ChildState.RUNNING, ChildState.STOPPING, ChildState.EXITED},
     ChildState.STOPPING: {ChildState.EXITED},
     ChildState.EXITED: set(),

@@ -98,8 +98,8 @@ def test_one_call_non_streaming(stack: Stack) -> None:
     assert choice.message.content == FN_PREAMBLE
     [call] = choice.message.tool_calls or []
     assert call.id.startswith("toolu_mock_") and call.type == "function"
-    assert call.function.name == "get_weather"  # type: ignore[union-attr]
-    assert json.loads(call.function.arguments) == FN_ARGS[0]  # type: ignore[union-attr]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == FN_ARGS[0]
 
 
 def test_streamed_calls_are_the_same_on_both_workers(stacks: dict[str, Stack]) -> None:

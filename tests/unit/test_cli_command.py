@@ -470,3 +470,112 @@ def test_settings_request_sets_given_keys_and_clears_the_others() -> None:
         },
     }
     assert set(settings_request({})["settings"]["env"]) == set(SAMPLING_KEYS)
+
+
+# --- client tools over the MCP bridge ------------------------------------------------------
+
+
+def with_tools(**fields: Any) -> pb.ChatRequest:
+    req = simple(**fields)
+    req.tools.append(pb.ToolSpec(name="get_weather", description="d", parameters_json="{}"))
+    req.tools.append(pb.ToolSpec(name="get_time", parameters_json="{}"))
+    return req
+
+
+def extra_body(invocation: CliInvocation) -> dict[str, Any]:
+    return dict(json.loads(invocation.env.get("CLAUDE_CODE_EXTRA_BODY", "{}")))
+
+
+def test_tools_run_over_the_bridge_with_builtins_off() -> None:
+    invocation = build(with_tools())
+    argv = invocation.argv
+    assert flag_value(argv, "--tools") == ""
+    assert flag_value(argv, "--mcp-config") == MCP_CONFIG
+    assert flag_value(argv, "--allowedTools") == "mcp__c"
+    assert int(flag_value(argv, "--max-turns")) >= 100  # each tool step is a model call
+    assert invocation.signature is not None
+    assert [t.name for t in invocation.signature.client_tools] == ["get_weather", "get_time"]
+    assert invocation.signature != build(simple()).signature  # the tool set is in it
+
+
+@pytest.mark.parametrize(
+    ("mode", "name", "expected"),
+    [
+        (pb.TOOL_CHOICE_AUTO, "", {"type": "auto"}),
+        (pb.TOOL_CHOICE_NONE, "", {"type": "none"}),
+        (pb.TOOL_CHOICE_REQUIRED, "", {"type": "any"}),
+        (pb.TOOL_CHOICE_NAMED, "get_time", {"type": "tool", "name": "mcp__c__get_time"}),
+    ],
+)
+def test_tool_choice_goes_into_the_body(mode: int, name: str, expected: dict[str, str]) -> None:
+    invocation = build(with_tools(tool_choice=pb.ToolChoice(mode=mode, name=name)))
+    assert extra_body(invocation)["tool_choice"] == expected
+    forced = expected["type"] in ("any", "tool")
+    assert (invocation.env.get("CLAUDE_CODE_DISABLE_THINKING") == "1") is forced
+
+
+def test_no_parallel_calls_and_sampling_share_the_body() -> None:
+    invocation = build(with_tools(parallel_tool_calls=False, temperature=0.5))
+    assert extra_body(invocation) == {
+        "temperature": 0.5,
+        "tool_choice": {"type": "auto", "disable_parallel_tool_use": True},
+    }
+
+
+def test_without_a_choice_nothing_is_added() -> None:
+    assert "tool_choice" not in extra_body(build(with_tools()))
+
+
+@pytest.mark.parametrize(
+    ("req", "param"),
+    [
+        (
+            with_tools(tool_choice=pb.ToolChoice(mode=pb.TOOL_CHOICE_NAMED, name="nope")),
+            "tool_choice",
+        ),
+        (with_tools(response_format=pb.RESPONSE_FORMAT_JSON_OBJECT), "response_format"),
+        (simple(tool_choice=pb.ToolChoice(mode=pb.TOOL_CHOICE_REQUIRED)), "tool_choice"),
+    ],
+)
+def test_what_tools_cannot_honour_is_refused(req: pb.ChatRequest, param: str) -> None:
+    assert unsupported(req).param == param
+
+
+def test_tool_history_is_real_blocks_with_tools_and_text_without() -> None:
+    call = pb.ContentBlock(
+        tool_use=pb.ToolUseBlock(id="toolu_1", name="get_weather", arguments_json='{"a": 1}')
+    )
+    result = pb.ContentBlock(tool_result=pb.ToolResultBlock(tool_use_id="toolu_1", content="ok"))
+    messages = [user("weather?"), msg(pb.ROLE_ASSISTANT, text("let me see"), call)]
+    messages.append(msg(pb.ROLE_TOOL, result))
+    req = with_tools()
+    del req.messages[:]
+    req.messages.extend(messages)
+
+    invocation = build(req)
+
+    assert invocation.history[1][0] == "assistant"
+    assistant_message = decode(invocation.history[1][1])["message"]
+    assert assistant_message["id"] == "msg_replay_1"
+    assert assistant_message["content"][1] == {
+        "type": "tool_use",
+        "id": "toolu_1",
+        "name": "mcp__c__get_weather",
+        "input": {"a": 1},
+    }
+    final = decode(invocation.final_line)  # the results: the model goes on from them
+    assert "shouldQuery" not in final
+    assert final["message"]["content"] == [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
+    ]
+    plain = request(*messages[:2], user("and?"))
+    assert "[called tool get_weather" in all_lines(build(plain))[1]  # no tools: labelled text
+
+
+def test_tool_arguments_that_are_not_an_object_are_refused() -> None:
+    call = pb.ContentBlock(
+        tool_use=pb.ToolUseBlock(id="t", name="get_weather", arguments_json="[1]")
+    )
+    req = with_tools()
+    req.messages.extend([msg(pb.ROLE_ASSISTANT, call), user("go on")])
+    assert unsupported(req).param == "messages"

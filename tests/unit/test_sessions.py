@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from workerd.cli.command import Signature
 from workerd.cli.prompt import Turn
 from workerd.cli.sessions import (
@@ -42,8 +44,16 @@ def pool(
     warm_max_age_s: float = 600.0,
     conversation_idle_s: float = 300.0,
     max_age_s: float = 1800.0,
+    tool_result_timeout_s: float = 600.0,
 ) -> SessionPool:
-    limits = PoolLimits(warm_processes, max_idle, warm_max_age_s, conversation_idle_s, max_age_s)
+    limits = PoolLimits(
+        warm_processes,
+        max_idle,
+        warm_max_age_s,
+        conversation_idle_s,
+        max_age_s,
+        tool_result_timeout_s,
+    )
     return SessionPool(limits)
 
 
@@ -300,3 +310,57 @@ def test_remove_forgets_the_process() -> None:
     assert p.remove(1, "evicted") is slot
     assert p.get(1) is None and p.slots() == []
     assert p.remove(1, "evicted") is None
+
+
+# --- a process waiting on the client's tool calls -------------------------------------------
+
+
+def results(*ids: str, extra: str = "") -> Turn:
+    blocks = [{"type": "tool_result", "tool_use_id": i, "content": "ok"} for i in ids]
+    if extra:
+        blocks.append({"type": "text", "text": extra})
+    return Turn("user", blocks)
+
+
+CALLED = [user("weather?"), Turn("assistant", [{"type": "tool_use", "id": "t1"}])]
+
+
+def awaiting(p: SessionPool, pid: int, *ids: str, since: float = 0.0) -> Slot:
+    slot = add(p, pid, ChildState.RUNNING, key="conv")
+    p.park(pid, CALLED, now=since, awaiting=ids)
+    return slot
+
+
+def test_a_waiting_process_goes_on_with_exactly_its_results() -> None:
+    p = pool()
+    slot = awaiting(p, 1, "t1", "t2")
+    assert slot.state is ChildState.AWAITING
+    plan = p.plan(SIG, "conv", [*CALLED, results("t2", "t1")], fits=True, now=1.0)
+    assert (plan.served, plan.slot) == (LIVE, slot)
+
+
+@pytest.mark.parametrize(
+    "new_turn",
+    [results("t1"), results("t1", "t2", "t3"), results("t1", "t2", extra="and also")],
+    ids=["missing", "unknown", "with text"],
+)
+def test_anything_else_rebuilds(new_turn: Turn) -> None:
+    p = pool()
+    awaiting(p, 1, "t1", "t2")
+    plan = p.plan(SIG, "conv", [*CALLED, new_turn], fits=True, now=1.0)
+    assert (plan.served, plan.rebuild_reason) == (COLD, "edited")
+
+
+def test_waiting_processes_are_busy_not_idle() -> None:
+    p = pool(warm_processes=0, max_idle=1)
+    awaiting(p, 1, "t1")
+    awaiting(p, 2, "t9")
+    parked(p, 3, "other", HELD)
+    assert p.over_capacity() == []  # the two waiting ones do not count against max_idle
+
+
+def test_a_waiting_process_times_out() -> None:
+    p = pool(tool_result_timeout_s=600.0)
+    slot = awaiting(p, 1, "t1", since=0.0)
+    assert p.expired(now=599.0) == []
+    assert p.expired(now=601.0) == [(slot, "tool_timeout")]

@@ -507,7 +507,9 @@ def test_tools_run_over_the_bridge_with_builtins_off() -> None:
         (pb.TOOL_CHOICE_NAMED, "get_time", {"type": "tool", "name": "mcp__c__get_time"}),
     ],
 )
-def test_tool_choice_goes_into_the_body(mode: int, name: str, expected: dict[str, str]) -> None:
+def test_tool_choice_goes_into_the_body(
+    mode: pb.ToolChoiceMode, name: str, expected: dict[str, str]
+) -> None:
     invocation = build(with_tools(tool_choice=pb.ToolChoice(mode=mode, name=name)))
     assert extra_body(invocation)["tool_choice"] == expected
     forced = expected["type"] in ("any", "tool")

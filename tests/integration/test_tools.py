@@ -267,3 +267,18 @@ def test_a_held_process_whose_client_never_returns_is_reaped(upstream: MockUpstr
         assert "awaiting" not in states
     finally:
         stack.stop()
+
+
+def test_tool_definitions_reach_the_model_unchanged_and_byte_stable(
+    stacks: dict[str, Stack], upstream: MockUpstream
+) -> None:
+    upstream.clear()
+    for n in range(2):
+        complete(stacks["cli"], f"stable-{n}", messages=[user(f"hi {n}")], tools=[WEATHER, TIME])
+    first, second = (r.json or {} for r in upstream.message_requests()[-2:])
+    assert json.dumps(first["tools"]) == json.dumps(second["tools"])
+    by_name = {t["name"]: t for t in first["tools"]}
+    assert set(by_name) == {"mcp__c__get_weather", "mcp__c__get_time"}
+    weather = by_name["mcp__c__get_weather"]
+    assert weather["description"] == WEATHER["function"]["description"]
+    assert weather["input_schema"] == WEATHER["function"]["parameters"]

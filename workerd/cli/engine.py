@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -22,12 +21,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from protos import common_pb2 as pb
-from workerd.cli.bridge import Bridge, ToolResult, mcp_message
+from workerd.cli.bridge import Bridge, ToolResult
 from workerd.cli.child_env import child_env
 from workerd.cli.command import CliInvocation, Signature, turn_lines
+from workerd.cli.control import control, relay, tools_listed
 from workerd.cli.process import CliProcess, ProcessTable
 from workerd.cli.prompt import Turn, fits
 from workerd.cli.sessions import (
@@ -44,7 +43,6 @@ from workerd.cli.workdirs import work_dir_for
 from workerd.config import WorkerdConfig
 
 logger = logging.getLogger(__name__)
-HANDSHAKE_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -271,7 +269,7 @@ class SessionEngine:
         self.pool.add(slot)
         try:
             ready = await control(child, {"subtype": "initialize"})
-            ready = ready and await self._tools_listed(child)
+            ready = ready and await tools_listed(child)
         except asyncio.CancelledError:
             await asyncio.shield(self.retire(slot, "stopping"))
             raise
@@ -283,32 +281,6 @@ class SessionEngine:
             slot.state, slot.since = ChildState.READY, self._clock()
             child.settle(ChildState.READY)
             logger.info("child %d warm for signature %s", child.pid, signature.key)
-
-    @staticmethod
-    async def _tools_listed(child: CliProcess) -> bool:
-        """With client tools, ready means the CLI has listed them (its MCP handshake done)."""
-        deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
-        while child.bridge is not None and not child.bridge.listed:
-            try:
-                line = await asyncio.wait_for(child.read_line(), deadline - time.monotonic())
-            except TimeoutError:
-                return False
-            if not line:
-                return False
-        return True
-
-    async def _relay(self, child: CliProcess, line: bytes) -> bool:
-        """A line the CLI addressed to our MCP server: answered here, never a run's output."""
-        if child.bridge is None or b'"control_request"' not in line[:64]:
-            return False
-        try:
-            found = mcp_message(json.loads(line))
-        except ValueError:
-            return False
-        if found is None:
-            return False
-        await child.send_lines(child.bridge.handle(*found))
-        return True
 
     # --- spawning -------------------------------------------------------------------------
 
@@ -349,7 +321,7 @@ class SessionEngine:
         child.sampling = dict(sampling or {})
         if signature.client_tools:
             child.bridge = Bridge(signature.client_tools)
-            child.intercept = lambda line: self._relay(child, line)
+            child.intercept = lambda line: relay(child, line)
         child.workdir = cwd if self.agent else None
         self._prompt_dirs[child.pid] = prompt_dir
         if self.agent:
@@ -386,27 +358,3 @@ class SessionEngine:
         timers = config.cli.timers_for(model)
         idle_ms = config.max_idle_ms if self.agent else min(timers.idle_ms, config.max_idle_ms)
         return idle_ms / 1000
-
-
-async def control(child: CliProcess, request: dict[str, Any]) -> bool:
-    """One control request, answered with success within the handshake time.
-
-    Used on idle processes only (`initialize`, `apply_flag_settings`): nothing else is printed
-    while a process waits, so the next line with our request id is the answer.
-    """
-    request_id = f"{request['subtype'][:8]}-{uuid.uuid4().hex[:8]}"
-    line = {"type": "control_request", "request_id": request_id, "request": request}
-    await child.send_lines([json.dumps(line)])
-    deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            raw = await asyncio.wait_for(child.read_line(), left)
-        except TimeoutError:
-            return False
-        if not raw:
-            return False
-        with contextlib.suppress(ValueError, AttributeError):
-            response = json.loads(raw).get("response") or {}
-            if response.get("request_id") == request_id:
-                return bool(response.get("subtype") == "success")
-    return False

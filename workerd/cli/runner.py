@@ -26,7 +26,8 @@ from workerd.cli.command import (
     build_invocation,
     settings_request,
 )
-from workerd.cli.engine import Lease, SessionEngine, control
+from workerd.cli.control import HANDSHAKE_TIMEOUT_S, control
+from workerd.cli.engine import Lease, SessionEngine
 from workerd.cli.outcome import TurnOutcome
 from workerd.cli.process import CliProcess
 from workerd.cli.sessions import WARM
@@ -35,7 +36,6 @@ from workerd.config import WorkerdConfig
 from workerd.image_fetch import ImageFetchError, inline_remote_images
 
 logger = logging.getLogger(__name__)
-HANDSHAKE_TIMEOUT_S = 30.0
 OPERATOR_KILL = "killed by an operator"
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import overhead, queue_cost, sessions
+from bench import overhead, queue_cost, sessions, tools
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "queue_cost": queue_cost.main,
     "overhead": overhead.main,
     "sessions": sessions.main,
+    "tools": tools.main,
 }
 
 

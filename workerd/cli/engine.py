@@ -58,6 +58,8 @@ class Lease:
 
     @property
     def bytes_written(self) -> int:
+        if self.results is not None:  # the results go in as answers to the held calls
+            return sum(len(result.content.encode()) for result in self.results)
         return sum(len(line.encode()) + 1 for _, line in self.history) + len(self.final_line) + 1
 
     def session_event(self) -> pb.Event:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -27,6 +28,7 @@ from frontdoor.translate import to_chat_request
 from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _PRIORITIES = {"high": pb.PRIORITY_HIGH, "normal": pb.PRIORITY_NORMAL, "low": pb.PRIORITY_LOW}
 
 
@@ -65,6 +67,10 @@ async def _parse_body(request: web.Request) -> ChatCompletionRequest:
         raise ApiError(400, "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
+    if has_lone_surrogate(raw, data):
+        raise ApiError(
+            400, "request body has a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)"
+        )
     try:
         body = ChatCompletionRequest.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -74,6 +80,19 @@ async def _parse_body(request: web.Request) -> ChatCompletionRequest:
     if body.ignored_fields():
         logger.info("ignoring unsupported fields %s", body.ignored_fields())
     return body
+
+
+def has_lone_surrogate(raw: bytes, data: object) -> bool:
+    """JSON may escape half of a UTF-16 pair; such text cannot be encoded anywhere further on.
+
+    Only a body with a surrogate escape at all is serialised again to find out."""
+    if not _SURROGATE_ESCAPE.search(raw):
+        return False
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _add_routing_hints(chat: pb.ChatRequest, request: web.Request) -> None:

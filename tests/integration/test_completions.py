@@ -110,7 +110,14 @@ def test_malformed_json_is_400(cli_stack: Stack) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"[" * 100_000, b"\xff\xfe not utf-8", b'{"model": "sonnet", "messages": "hi"}', b"null"],
+    [
+        b"[" * 100_000,
+        b"\xff\xfe not utf-8",
+        b'{"model": "sonnet", "messages": "hi"}',
+        b"null",
+        b'{"model": "sonnet", "messages": [{"role": "user", "content": "half \\ud800 pair"}]}',
+        b'{"model": "sonnet", "messages": [{"role": "user", "content": "x"}], "user": "\\uDFFF"}',
+    ],
 )
 def test_hostile_bodies_are_400_and_the_stack_lives_on(cli_stack: Stack, body: bytes) -> None:
     status, _, raw = cli_stack.request("POST", "/v1/chat/completions", body)

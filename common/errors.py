@@ -1,4 +1,4 @@
-"""The one table mapping internal ErrorCode to HTTP status and OpenAI error type.
+"""The one table mapping internal ErrorCode to HTTP status and each door's error type.
 
 Errors travel inside the event stream (Event.error) so a failure before and after the first
 token takes the same path; this table decides what the client finally sees.
@@ -13,12 +13,17 @@ from protos import common_pb2 as pb
 
 @dataclass(frozen=True)
 class WireError:
-    """How one internal error code looks on the OpenAI wire."""
+    """How one internal error code looks on the wire (OpenAI doors, and the Anthropic door)."""
 
     http_status: int
     openai_type: str
     openai_code: str | None
     retryable: bool  # worth retrying on another worker, when no output reached the client
+
+    @property
+    def anthropic_type(self) -> str:
+        """The Messages API door's error type: Anthropic's type for this status."""
+        return anthropic_type(self.http_status)
 
 
 _TABLE: dict[int, WireError] = {
@@ -39,10 +44,28 @@ _TABLE: dict[int, WireError] = {
     pb.INTERNAL: WireError(500, "internal_error", None, False),
 }
 _FALLBACK = WireError(500, "internal_error", None, False)
+# Anthropic's error types by HTTP status (the Messages API door); any other status is api_error.
+ANTHROPIC_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "overloaded_error",  # queue full, no worker, upstream overloaded: come back later
+    504: "timeout_error",
+    529: "overloaded_error",
+}
 
 
 def wire_error(code: int) -> WireError:
     return _TABLE.get(code, _FALLBACK)
+
+
+def anthropic_type(http_status: int) -> str:
+    return ANTHROPIC_TYPES.get(http_status, "api_error")
 
 
 def error_code_name(code: int) -> str:

@@ -10,6 +10,7 @@ from frontdoor.admin_client import AdminClient
 from frontdoor.config import FrontdoorConfig
 from frontdoor.controller_client import ControllerClient
 from frontdoor.middleware import auth_middleware, error_middleware
+from frontdoor.routes_anthropic import count_tokens, messages
 from frontdoor.routes_dashboard import add_dashboard_routes
 from frontdoor.routes_health import health
 from frontdoor.routes_monitoring import add_monitoring_routes
@@ -37,6 +38,8 @@ def create_app(
 
     app.cleanup_ctx.append(controller_lifetime)
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model}", get_model)
     app.router.add_get("/health", health)

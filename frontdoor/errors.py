@@ -1,7 +1,9 @@
-"""Frontdoor exceptions, all rendered as OpenAI error JSON by one middleware.
+"""Frontdoor exceptions, rendered by one middleware in the shape of the door they came through.
 
 ApiError                 any failure with an HTTP status and an OpenAI error type
  +-- from_event()        built from an internal Error event via common.errors
+ +-- body()              OpenAI shape: {"error": {"message", "type", "param", "code"}}
+ +-- anthropic_body()    Anthropic shape: {"type": "error", "error": {"type", "message"}}
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from common.errors import wire_error
+from common.errors import anthropic_type, wire_error
 from protos import common_pb2 as pb
 
 
@@ -62,6 +64,14 @@ class ApiError(Exception):
                 "code": self.code,
             }
         }
+
+    def anthropic_body(self) -> dict[str, Any]:
+        """The Messages API's error shape (it has no `param`: the message names the field);
+        the type follows the status (common.errors)."""
+        message = self.message
+        if self.param and self.param not in message:
+            message = f"{self.param}: {message}"
+        return {"type": "error", "error": {"type": anthropic_type(self.status), "message": message}}
 
     def headers(self) -> dict[str, str]:
         retry = {"Retry-After": str(self.retry_after_s)} if self.retry_after_s else {}

@@ -1,4 +1,7 @@
-"""Middlewares: OpenAI-shaped errors for every failure, and bearer-token auth."""
+"""Middlewares: errors in the shape of the door they came through, and client auth.
+
+Errors are OpenAI-shaped everywhere except on the Anthropic Messages API's paths (ANTHROPIC_PATHS),
+where they take Anthropic's shape."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/health", "/dashboard/proxy", "/dashboard/proxy/"})
 PUBLIC_PREFIXES = ("/dashboard/proxy/static/",)  # the dashboard's assets: no data in them
+ANTHROPIC_PATHS = ("/v1/messages",)
 _HTTP_TYPES = {
     404: ("not_found_error", "unknown path"),
     405: ("invalid_request_error", "method not allowed"),
@@ -23,8 +27,14 @@ _HTTP_TYPES = {
 }
 
 
-def error_response(error: ApiError) -> web.Response:
-    return web.json_response(error.body(), status=error.status, headers=error.headers())
+def is_anthropic_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in ANTHROPIC_PATHS)
+
+
+def error_response(error: ApiError, request: web.Request | None = None) -> web.Response:
+    anthropic = request is not None and is_anthropic_path(request.path)
+    body = error.anthropic_body() if anthropic else error.body()
+    return web.json_response(body, status=error.status, headers=error.headers())
 
 
 @web.middleware
@@ -32,17 +42,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc)
+        return error_response(exc, request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         error_type, message = _HTTP_TYPES.get(exc.status, ("invalid_request_error", exc.reason))
         if exc.status == 413:
             message = f"request body too large: {exc.text or message}"
-        return error_response(ApiError(exc.status, message, error_type))
+        return error_response(ApiError(exc.status, message, error_type), request)
     except Exception:
         logger.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(ApiError(500, "internal error", "internal_error"))
+        return error_response(ApiError(500, "internal error", "internal_error"), request)
 
 
 def auth_middleware(token: str) -> Middleware:
@@ -52,9 +62,14 @@ def auth_middleware(token: str) -> Middleware:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         public = request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES)
         if not public and not _authorized(request, expected):
+            how = (
+                "x-api-key: <PROXY_AUTH_TOKEN>"
+                if is_anthropic_path(request.path)
+                else "Authorization: Bearer <PROXY_AUTH_TOKEN>"
+            )
             raise ApiError(
                 401,
-                "missing or invalid API key: send Authorization: Bearer <PROXY_AUTH_TOKEN>",
+                f"missing or invalid API key: send {how}",
                 "authentication_error",
                 code="invalid_api_key",
             )

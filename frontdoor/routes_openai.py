@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
 import uuid
 from typing import Any
@@ -12,7 +10,7 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
-from common.errors import make_error
+from frontdoor.door import add_routing_hints, collect, read_json_object, resolve_model
 from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
 from frontdoor.openai_models import ChatCompletionRequest
@@ -22,29 +20,18 @@ from frontdoor.streaming import (
     StreamContext,
     response_headers,
     stream_completion,
-    with_response_headers,
 )
 from frontdoor.translate import to_chat_request
-from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_PRIORITIES = {"high": pb.PRIORITY_HIGH, "normal": pb.PRIORITY_NORMAL, "low": pb.PRIORITY_LOW}
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await _parse_body(request)
-    model = request.app[CONFIG].models.resolve(body.model)
-    if model is None:
-        raise ApiError(
-            404,
-            f"model {body.model!r} is not served here; GET /v1/models lists the models",
-            code="model_not_found",
-            param="model",
-        )
+    model = resolve_model(request, body.model)
     request_id = uuid.uuid4().hex
     chat = to_chat_request(body, model, request_id)
-    _add_routing_hints(chat, request)
+    add_routing_hints(chat, request)
     call = request.app[CONTROLLER].complete(chat)
     feed = EventFeed(call)
     try:
@@ -58,19 +45,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def _parse_body(request: web.Request) -> ChatCompletionRequest:
-    raw = await request.read()
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ApiError(400, "request body is nested too deeply") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    if has_lone_surrogate(raw, data):
-        raise ApiError(
-            400, "request body has a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)"
-        )
+    data = await read_json_object(request)
     try:
         body = ChatCompletionRequest.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -82,47 +57,9 @@ async def _parse_body(request: web.Request) -> ChatCompletionRequest:
     return body
 
 
-def has_lone_surrogate(raw: bytes, data: object) -> bool:
-    """JSON may escape half of a UTF-16 pair; such text cannot be encoded anywhere further on.
-
-    Only a body with a surrogate escape at all is serialised again to find out."""
-    if not _SURROGATE_ESCAPE.search(raw):
-        return False
-    try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _add_routing_hints(chat: pb.ChatRequest, request: web.Request) -> None:
-    headers = request.headers
-    chat.source = (
-        headers.get("X-Source") or headers.get("X-OpenClaw-Source") or request.remote or "unknown"
-    )[:128]
-    chat.session_key = headers.get("X-Session-Id", "")[:256]
-    priority = headers.get("X-Priority", "normal").lower()
-    if priority not in _PRIORITIES:
-        raise ApiError(400, "X-Priority must be high, normal or low", param="X-Priority")
-    chat.priority = _PRIORITIES[priority]
-
-
 async def _complete(feed: EventFeed, context: StreamContext) -> web.Response:
     result = CompletionAccumulator(f"chatcmpl-{context.request_id}", context.created, context.model)
-    worker = ""
-    finished = False
-    while (event := await feed.next()) is not None:
-        kind = event.WhichOneof("kind")
-        if kind == "started":
-            worker = event.started.worker
-        elif kind == "error":
-            error = ApiError.from_event(event.error)
-            raise with_response_headers(error, context.request_id, worker)
-        finished = finished or kind == "finish"
-        result.add(event)
-    if not finished:
-        lost = make_error(pb.WORKER_CRASHED, "the worker ended without a result")
-        raise with_response_headers(ApiError.from_event(lost.error), context.request_id, worker)
+    worker = await collect(feed, context.request_id, result.add)
     return web.json_response(
         result.response(), headers=response_headers(context.request_id, worker)
     )

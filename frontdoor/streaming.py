@@ -1,14 +1,16 @@
-"""SSE delivery of one completion: headers only once output exists, errors never disguised.
+"""SSE delivery of one call: headers only once output exists, errors never disguised.
 
 Before the first output, a failure is still an HTTP error status. After it (or after
 STREAM_COMMIT_MS of silence, when the 200 is committed to keep the client waiting), a failure
-is an SSE `error` event followed by `[DONE]`.
+is an SSE error event in the door's shape (OpenAI: `data: {"error": ...}` then `[DONE]`).
+Each door renders the events with its own SseWriter; the driver (stream_events) is shared.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
 
@@ -46,17 +48,84 @@ def with_response_headers(error: ApiError, request_id: str, worker: str) -> ApiE
     return error
 
 
-class _Stream:
-    """State of one SSE response while it is being written."""
+class SseWriter(Protocol):
+    """One client API's SSE rendering of the neutral events (the driver below does the rest)."""
 
-    def __init__(self, request: web.Request, feed: EventFeed, context: StreamContext) -> None:
-        self.request = request
-        self.feed = feed
+    keepalive: bytes  # written after KEEPALIVE_S of silence
+
+    def note(self, event: pb.Event) -> None:
+        """An event seen before the response is committed (model_info names the model)."""
+
+    def opening(self) -> bytes:
+        """What the committed stream starts with."""
+
+    def event(self, event: pb.Event) -> tuple[bytes, bool]:
+        """The bytes for one event, and False once the stream must end (an error)."""
+
+    def closing(self, clean: bool) -> bytes:
+        """What ends the stream; `clean` is False after an error event was written."""
+
+
+class OpenAIChunks:
+    """chat.completion.chunk SSE: a role chunk, deltas, a finish chunk, usage, [DONE]."""
+
+    keepalive = b": keepalive\n\n"
+
+    def __init__(self, context: StreamContext) -> None:
         self.context = context
-        self.worker = ""
         self.chunks = ChunkBuilder(f"chatcmpl-{context.request_id}", context.created, context.model)
         self.usage: pb.Usage | None = None
         self.finished = False
+
+    def note(self, event: pb.Event) -> None:
+        if event.WhichOneof("kind") == "model_info":
+            self.chunks.model = event.model_info.model
+
+    def opening(self) -> bytes:
+        return sse_data(self.chunks.role())
+
+    def event(self, event: pb.Event) -> tuple[bytes, bool]:
+        kind = event.WhichOneof("kind")
+        if kind == "text":
+            return sse_data(self.chunks.text(event.text.text)), True
+        if kind == "tool_call":
+            return sse_data(self.chunks.tool_call(event.tool_call)), True
+        if kind == "usage":
+            self.usage = event.usage
+        elif kind == "finish":
+            if event.finish.model:
+                self.chunks.model = event.finish.model
+            first = not self.finished
+            self.finished = True
+            if first:
+                return sse_data(self.chunks.finish(event.finish.reason)), True
+        elif kind == "error":
+            return sse_data(ApiError.from_event(event.error).body()), False
+        else:
+            self.note(event)
+        return b"", True
+
+    def closing(self, clean: bool) -> bytes:
+        out = b""
+        if clean and not self.finished:
+            lost = ApiError(502, "the worker ended without a result", "worker_error")
+            out = sse_data(lost.body())
+        elif clean and self.context.include_usage and self.usage is not None:
+            out = sse_data(self.chunks.usage(self.usage))
+        return out + SSE_DONE
+
+
+class _Stream:
+    """State of one SSE response while it is being written."""
+
+    def __init__(
+        self, request: web.Request, feed: EventFeed, request_id: str, writer: SseWriter
+    ) -> None:
+        self.request = request
+        self.feed = feed
+        self.request_id = request_id
+        self.writer = writer
+        self.worker = ""
         self.response: web.StreamResponse | None = None
 
     async def wait_for_output(self) -> list[pb.Event]:
@@ -72,80 +141,66 @@ class _Stream:
                 event = make_error(pb.WORKER_CRASHED, "the worker ended without a result")
             if event.HasField("error"):
                 error = ApiError.from_event(event.error)
-                raise with_response_headers(error, self.context.request_id, self.worker)
-            self.note(event)
+                raise with_response_headers(error, self.request_id, self.worker)
+            if event.WhichOneof("kind") == "started":
+                self.worker = event.started.worker
+            self.writer.note(event)
             held.append(event)
             if is_output(event):
                 return held
-
-    def note(self, event: pb.Event) -> None:
-        kind = event.WhichOneof("kind")
-        if kind == "started":
-            self.worker = event.started.worker
-        elif kind == "model_info":
-            self.chunks.model = event.model_info.model
 
     async def commit(self) -> web.StreamResponse:
         headers = {
             "Content-Type": "text/event-stream",
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
-            **response_headers(self.context.request_id, self.worker),
+            **response_headers(self.request_id, self.worker),
         }
         response = web.StreamResponse(status=200, headers=headers)
         await response.prepare(self.request)
-        await response.write(sse_data(self.chunks.role()))
+        await response.write(self.writer.opening())
         self.response = response
         return response
 
     async def send(self, event: pb.Event) -> bool:
         """Write one event; False once the stream must end."""
         assert self.response is not None
-        kind = event.WhichOneof("kind")
-        if kind == "text":
-            await self.response.write(sse_data(self.chunks.text(event.text.text)))
-        elif kind == "tool_call":
-            await self.response.write(sse_data(self.chunks.tool_call(event.tool_call)))
-        elif kind == "usage":
-            self.usage = event.usage
-        elif kind == "finish":
-            if event.finish.model:
-                self.chunks.model = event.finish.model
-            if not self.finished:
-                await self.response.write(sse_data(self.chunks.finish(event.finish.reason)))
-            self.finished = True
-        elif kind == "error":
-            await self.response.write(sse_data(ApiError.from_event(event.error).body()))
-            return False
-        else:
-            self.note(event)
-        return True
+        data, go_on = self.writer.event(event)
+        if data:
+            await self.response.write(data)
+        return go_on
 
     async def end(self, clean: bool) -> None:
         assert self.response is not None
-        if clean and not self.finished:
-            lost = ApiError(502, "the worker ended without a result", "worker_error")
-            await self.response.write(sse_data(lost.body()))
-        elif clean and self.context.include_usage and self.usage is not None:
-            await self.response.write(sse_data(self.chunks.usage(self.usage)))
-        await self.response.write(SSE_DONE)
+        await self.response.write(self.writer.closing(clean))
         await self.response.write_eof()
 
 
 async def stream_completion(
     request: web.Request, feed: EventFeed, context: StreamContext
 ) -> web.StreamResponse:
-    stream = _Stream(request, feed, context)
+    """An OpenAI chat completion stream."""
+    return await stream_events(request, feed, context.request_id, OpenAIChunks(context))
+
+
+async def stream_events(
+    request: web.Request, feed: EventFeed, request_id: str, writer: SseWriter
+) -> web.StreamResponse:
+    """Deliver one call's events as SSE in `writer`'s shape: HTTP errors until the first output
+    (or STREAM_COMMIT_MS), then the writer's error event; keepalives in silences."""
+    stream = _Stream(request, feed, request_id, writer)
     pending = await stream.wait_for_output()
     response = await stream.commit()
     clean = True
     for event in pending:
         clean = await stream.send(event)
+        if not clean:
+            break
     while clean:
         try:
             next_event = await feed.next(KEEPALIVE_S)
         except TimeoutError:
-            await response.write(b": keepalive\n\n")
+            await response.write(writer.keepalive)
             continue
         if next_event is None:
             break

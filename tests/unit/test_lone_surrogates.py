@@ -1,4 +1,4 @@
-"""frontdoor/routes_openai.py has_lone_surrogate: half a UTF-16 pair is a 400, a pair is text."""
+"""frontdoor/door.py has_lone_surrogate: half a UTF-16 pair is a 400, a pair is text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from frontdoor.routes_openai import has_lone_surrogate
+from frontdoor.door import has_lone_surrogate
 
 
 @pytest.mark.parametrize(

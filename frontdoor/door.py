@@ -1,0 +1,100 @@
+"""What every client API door shares: reading the body, routing hints, the model, collecting.
+
+Each door (routes_openai, routes_anthropic) parses its own request model and translates it; the
+steps before and after the translation are the same and live here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from aiohttp import web
+
+from common.errors import make_error
+from frontdoor.errors import ApiError
+from frontdoor.event_feed import EventFeed
+from frontdoor.state import CONFIG
+from frontdoor.streaming import with_response_headers
+from protos import common_pb2 as pb
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_PRIORITIES = {"high": pb.PRIORITY_HIGH, "normal": pb.PRIORITY_NORMAL, "low": pb.PRIORITY_LOW}
+
+
+async def read_json_object(request: web.Request) -> dict[str, object]:
+    """The body as a JSON object; ApiError 400 for anything else (or for a lone surrogate)."""
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    if has_lone_surrogate(raw, data):
+        raise ApiError(
+            400, "request body has a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)"
+        )
+    return data
+
+
+def has_lone_surrogate(raw: bytes, data: object) -> bool:
+    """JSON may escape half of a UTF-16 pair; such text cannot be encoded anywhere further on.
+
+    Only a body with a surrogate escape at all is serialised again to find out."""
+    if not _SURROGATE_ESCAPE.search(raw):
+        return False
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def resolve_model(request: web.Request, requested: str) -> str:
+    """The worker-facing model id; 404 model_not_found for a name this deployment does not serve."""
+    model = request.app[CONFIG].models.resolve(requested)
+    if model is None:
+        raise ApiError(
+            404,
+            f"model {requested!r} is not served here; GET /v1/models lists the models",
+            code="model_not_found",
+            param="model",
+        )
+    return model
+
+
+def add_routing_hints(chat: pb.ChatRequest, request: web.Request) -> None:
+    """Fairness bucket, conversation pin and priority from the request headers."""
+    headers = request.headers
+    chat.source = (
+        headers.get("X-Source") or headers.get("X-OpenClaw-Source") or request.remote or "unknown"
+    )[:128]
+    chat.session_key = headers.get("X-Session-Id", "")[:256]
+    priority = headers.get("X-Priority", "normal").lower()
+    if priority not in _PRIORITIES:
+        raise ApiError(400, "X-Priority must be high, normal or low", param="X-Priority")
+    chat.priority = _PRIORITIES[priority]
+
+
+async def collect(feed: EventFeed, request_id: str, add: Callable[[pb.Event], None]) -> str:
+    """Every event of a non-streaming call into `add`; returns the worker that served it.
+
+    An error event, or an end without a finish, raises ApiError (with the response headers)."""
+    worker = ""
+    finished = False
+    while (event := await feed.next()) is not None:
+        kind = event.WhichOneof("kind")
+        if kind == "started":
+            worker = event.started.worker
+        elif kind == "error":
+            raise with_response_headers(ApiError.from_event(event.error), request_id, worker)
+        finished = finished or kind == "finish"
+        add(event)
+    if not finished:
+        lost = make_error(pb.WORKER_CRASHED, "the worker ended without a result")
+        raise with_response_headers(ApiError.from_event(lost.error), request_id, worker)
+    return worker

@@ -74,7 +74,7 @@ ContentBlock = Annotated[
 
 
 class Message(AnthropicBase):
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system"]  # system: text only, joins the system prompt
     content: str | list[ContentBlock]
 
 

@@ -25,6 +25,7 @@ from frontdoor.anthropic_models import (
 from frontdoor.errors import ApiError
 from protos import common_pb2 as pb
 
+_ROLES = {"user": pb.ROLE_USER, "assistant": pb.ROLE_ASSISTANT, "system": pb.ROLE_SYSTEM}
 _TOOL_CHOICES = {
     "auto": pb.TOOL_CHOICE_AUTO,
     "any": pb.TOOL_CHOICE_REQUIRED,
@@ -71,7 +72,7 @@ def _messages(message: Message, param: str) -> list[pb.ChatMessage]:
     """One client message as neutral messages: a user turn splits where tool results start or
     end (results in ROLE_TOOL messages, the rest in ROLE_USER ones), in the client's order."""
     if isinstance(message.content, str):
-        role = pb.ROLE_USER if message.role == "user" else pb.ROLE_ASSISTANT
+        role = _ROLES[message.role]
         return [pb.ChatMessage(role=role, content=[pb.ContentBlock(text=message.content)])]
     out: list[pb.ChatMessage] = []
     for position, block in enumerate(message.content):
@@ -90,9 +91,11 @@ def _messages(message: Message, param: str) -> list[pb.ChatMessage]:
 def _block(
     role: str, block: TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock, param: str
 ) -> tuple[pb.Role, pb.ContentBlock]:
-    base = pb.ROLE_USER if role == "user" else pb.ROLE_ASSISTANT
+    base = _ROLES[role]
     if isinstance(block, TextBlock):
         return base, pb.ContentBlock(text=block.text)
+    if role == "system":
+        raise ApiError(400, "a system message can only hold text", param=param)
     if isinstance(block, ImageBlock):
         if role != "user":
             raise ApiError(400, "only user messages can carry images", param=param)

@@ -5,7 +5,10 @@ both on the mock upstream."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -21,7 +24,7 @@ from tests.mock_upstream import (
     MockUpstream,
     echo_reply,
 )
-from tests.stack import TOKEN, Stack, claude_bin
+from tests.stack import TOKEN, Stack, claude_bin, wait_until
 
 pytestmark = pytest.mark.stack
 WEATHER: ToolParam = {
@@ -173,6 +176,17 @@ def test_stream_tool_use(client: anthropic.Anthropic) -> None:
     assert use.name == "get_weather" and use.input == FN_ARGS[0]
 
 
+def test_client_disconnect_mid_stream_ends_the_upstream_stream(
+    client: anthropic.Anthropic, upstream: MockUpstream
+) -> None:
+    with client.messages.stream(
+        model="sonnet", max_tokens=200, messages=[user("SCN:slow:100")]
+    ) as stream:
+        next(iter(stream.text_stream))
+        assert upstream.open_streams >= 1
+    wait_until(lambda: upstream.open_streams == 0, 15, "the upstream stream to close")
+
+
 def test_count_tokens(client: anthropic.Anthropic) -> None:
     short = client.messages.count_tokens(model="sonnet", messages=[user("hi")])
     long = client.messages.count_tokens(
@@ -255,3 +269,41 @@ def test_upstream_refusal_is_an_anthropic_error(client: anthropic.Anthropic) -> 
         client.messages.create(model="sonnet", max_tokens=10, messages=[user("SCN:err400")])
     assert isinstance(caught.value.body, dict)
     assert caught.value.body["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "answer"),
+    [
+        ("hello from claude code", echo_reply("hello from claude code")),
+        # a call of its own Read tool with arguments it refuses: the error goes back as a result
+        ("SCN:fn_call:Read", "tool said: <tool_use_error>InputValidationError"),
+    ],
+)
+def test_claude_code_as_a_client(
+    stack: Stack, upstream: MockUpstream, tmp_path: Path, prompt: str, answer: str
+) -> None:
+    """The real CLI pointed at the proxy (ANTHROPIC_BASE_URL, ANTHROPIC_AUTH_TOKEN), `-p` mode:
+    its system prompt, its two dozen tools, thinking and beta fields all pass the door."""
+    upstream.clear()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "CLAUDE_CONFIG_DIR": str(tmp_path / ".claude"),
+        "ANTHROPIC_BASE_URL": stack.base_url,
+        "ANTHROPIC_AUTH_TOKEN": TOKEN,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    result = subprocess.run(
+        [claude_bin(), "-p", prompt, "--model", "sonnet"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(answer)
+    first = upstream.message_requests()[0].json or {}
+    assert len(first.get("tools") or []) > 10

@@ -64,6 +64,26 @@ def test_system_blocks_are_joined() -> None:
     assert out.messages[0].content[0].text == "a\n\nb"
 
 
+def test_system_role_messages_join_the_system_prompt() -> None:
+    out = chat(
+        messages=[
+            {"role": "system", "content": [{"type": "text", "text": "mid"}]},
+            {"role": "user", "content": "hi"},
+        ]
+    )
+    assert roles(out.messages) == [pb.ROLE_SYSTEM, pb.ROLE_USER]
+    assert out.messages[0].content[0].text == "mid"
+    with pytest.raises(ApiError):
+        chat(
+            messages=[
+                {
+                    "role": "system",
+                    "content": [{"type": "tool_use", "id": "t", "name": "n", "input": {}}],
+                }
+            ]
+        )
+
+
 def test_unset_sampling_stays_unset() -> None:
     out = chat()
     assert not out.HasField("temperature") and not out.HasField("top_p")

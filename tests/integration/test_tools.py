@@ -204,7 +204,9 @@ def test_a_rebuilt_conversation_sends_real_tool_blocks(
         {"type": "tool_use", "id": call.id, "name": "mcp__c__get_weather", "input": FN_ARGS[0]}
     ]
     result = [b for b in messages[2]["content"] if b["type"] == "tool_result"]
-    assert [(r["tool_use_id"], r["content"]) for r in result] == [(call.id, "rainy")]
+    assert [(r["tool_use_id"], r["content"]) for r in result] == [
+        (call.id, [{"type": "text", "text": "rainy"}])  # as a continued process sends it
+    ]
 
 
 @pytest.mark.parametrize(
@@ -265,6 +267,28 @@ def test_a_held_process_whose_client_never_returns_is_reaped(upstream: MockUpstr
         )
         states = [p["state"] for p in stack.get("/zombies")[1]["processes"]]
         assert "awaiting" not in states
+    finally:
+        stack.stop()
+
+
+def test_a_warm_process_with_the_tools_serves_a_new_conversation(upstream: MockUpstream) -> None:
+    """Ready means the CLI has listed the bridge's tools; then it serves without a spawn."""
+    worker = {"name": "cli", "mode": "cli", "bin": claude_bin(), "token": "sk-ant-oat01-t"}
+    settings = {"WORKERS": json.dumps([worker]), "ANTHROPIC_BASE_URL": upstream.base_url}
+    stack = Stack(settings).start()
+    try:
+        complete(stack, "warm-0", messages=[user("teach the tool set")], tools=[WEATHER, TIME])
+
+        def ready() -> list[int]:
+            processes = stack.get("/zombies")[1]["processes"]
+            return [p["pid"] for p in processes if p["state"] == "ready"]
+
+        wait_until(lambda: len(ready()) == 2, 30, "two warm processes with the tools")
+        warm = ready()
+        complete(stack, "warm-1", messages=[user("SCN:fn_call:get_time")], tools=[WEATHER, TIME])
+        [served] = [e for e in stack.events("session") if e["request_id"] == _last_request(stack)]
+        assert served["served"] == "warm" and served["pid"] in warm
+        assert not stack.events("warm_fallback")
     finally:
         stack.stop()
 

@@ -567,8 +567,12 @@ def test_tool_history_is_real_blocks_with_tools_and_text_without() -> None:
     }
     final = decode(invocation.final_line)  # the results: the model goes on from them
     assert "shouldQuery" not in final
-    assert final["message"]["content"] == [
-        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
+    assert final["message"]["content"] == [  # as the CLI sends what the bridge gave it
+        {
+            "type": "tool_result",
+            "tool_use_id": "toolu_1",
+            "content": [{"type": "text", "text": "ok"}],
+        }
     ]
     plain = request(*messages[:2], user("and?"))
     assert "[called tool get_weather" in all_lines(build(plain))[1]  # no tools: labelled text

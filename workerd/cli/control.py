@@ -41,15 +41,20 @@ async def control(child: CliProcess, request: dict[str, Any]) -> bool:
 
 
 async def tools_listed(child: CliProcess) -> bool:
-    """With client tools, ready means the CLI has listed them (its MCP handshake done)."""
+    """With client tools, ready means the CLI has listed them (its MCP handshake done).
+
+    The handshake lines are all the bridge's, which `read_line` answers and never returns, so
+    this reads raw lines and checks after each one."""
     deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
     while child.bridge is not None and not child.bridge.listed:
         try:
-            line = await asyncio.wait_for(child.read_line(), deadline - time.monotonic())
+            line = await asyncio.wait_for(child.read_raw_line(), deadline - time.monotonic())
         except TimeoutError:
             return False
         if not line:
             return False
+        if child.intercept is not None:
+            await child.intercept(line)
     return True
 
 

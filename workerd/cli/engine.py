@@ -174,7 +174,7 @@ class SessionEngine:
     def _lease(self, child: CliProcess, slot: Slot, plan: Plan, invocation: CliInvocation) -> Lease:
         if plan.served == LIVE and slot.awaiting:
             results = [
-                ToolResult(b["tool_use_id"], str(b.get("content", "")), bool(b.get("is_error")))
+                ToolResult(b["tool_use_id"], _text_of(b.get("content")), bool(b.get("is_error")))
                 for b in plan.turns[0].blocks
             ]
             return Lease(child, slot, plan, [], "", results)
@@ -360,3 +360,10 @@ class SessionEngine:
         timers = config.cli.timers_for(model)
         idle_ms = config.max_idle_ms if self.agent else min(timers.idle_ms, config.max_idle_ms)
         return idle_ms / 1000
+
+
+def _text_of(content: object) -> str:
+    """A tool_result block's content (a string, or text blocks) as the text it carries."""
+    if isinstance(content, list):
+        return "".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    return str(content or "")

@@ -113,13 +113,18 @@ class CliProcess:
         if self.proc.stdin is not None and not self.proc.stdin.is_closing():
             self.proc.stdin.close()
 
+    async def read_raw_line(self) -> bytes:
+        """The next stdout line as it is, b'' at end of output."""
+        assert self.proc.stdout is not None
+        line = await self.proc.stdout.readline()
+        self.last_output_at = time.monotonic()
+        return line
+
     async def read_line(self) -> bytes:
         """The next stdout line for the run, b'' at end of output (requests the CLI makes of
         the host are answered on the way and never returned)."""
-        assert self.proc.stdout is not None
         while True:
-            line = await self.proc.stdout.readline()
-            self.last_output_at = time.monotonic()
+            line = await self.read_raw_line()
             if not line or self.intercept is None or not await self.intercept(line):
                 return line
 

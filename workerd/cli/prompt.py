@@ -141,11 +141,13 @@ def _tool_block(block: pb.ContentBlock) -> dict[str, Any]:
             raise ConversationError(f"the arguments of tool call {use.id} are not a JSON object")
         return {"type": "tool_use", "id": use.id, "name": PREFIX + use.name, "input": arguments}
     result = block.tool_result
-    out: dict[str, Any] = {
-        "type": "tool_result",
-        "tool_use_id": result.tool_use_id,
-        "content": result.content,
-    }
+    # As the CLI sends a result the bridge gave it: text blocks, or a string for an error;
+    # so a rebuilt conversation reaches the model in the same bytes as a continued one.
+    content: Any = result.content
+    if not result.is_error:
+        content = [{"type": "text", "text": result.content}]
+    out: dict[str, Any] = {"type": "tool_result", "tool_use_id": result.tool_use_id}
+    out["content"] = content
     if result.is_error:
         out["is_error"] = True
     return out

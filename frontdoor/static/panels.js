@@ -471,9 +471,11 @@ export function renderConfig(groups) {
 
 // -- processes ------------------------------------------------------------------------------
 
-// A process's state as the table shows it: `ready` is a warm process waiting for a request.
+// A process's state as the table shows it: `ready` is a warm process waiting for a request,
+// `awaiting` one whose client tool calls are out (busy until the results come).
 const PROCESS_STATES = {
   running: { label: "running", cls: "ps-running", rank: 0, hint: "running a turn" },
+  awaiting: { label: "awaiting tools", cls: "ps-running", rank: 0, hint: "its tool calls are out: waiting for the client's results" },
   starting: { label: "starting", cls: "ps-starting", rank: 1, hint: "starting up" },
   parked: { label: "parked", cls: "ps-parked", rank: 2, hint: "holding its conversation between turns" },
   ready: { label: "warm", cls: "ps-ready", rank: 3, hint: "started ahead, waiting for a request" },

@@ -6,7 +6,7 @@ from protos import common_pb2 as pb
 
 # Events that reach the client as content: once one has gone out, a failure can no longer be
 # retried or turned into an HTTP status; it must go to the client as an error event.
-OUTPUT_KINDS = frozenset({"text", "tool_call", "finish"})
+OUTPUT_KINDS = frozenset({"text", "thinking", "tool_call", "finish"})
 
 
 def is_output(event: pb.Event) -> bool:

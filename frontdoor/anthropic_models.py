@@ -55,7 +55,7 @@ class ToolResultBlock(AnthropicBase):
 
 
 class ThinkingBlock(AnthropicBase):
-    """Accepted in assistant turns; not passed on yet (the neutral model has no thinking)."""
+    """Accepted in assistant turns; not passed on yet (neutral requests carry no thinking)."""
 
     type: Literal["thinking"]
     thinking: str = ""
@@ -93,6 +93,15 @@ class ToolChoice(AnthropicBase):
     disable_parallel_tool_use: StrictBool | None = None
 
 
+class ThinkingConfig(AnthropicBase):
+    type: Literal["enabled", "adaptive", "disabled"]
+    budget_tokens: int | None = Field(default=None, ge=1)
+
+
+class OutputConfig(AnthropicBase):
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+
+
 class Metadata(AnthropicBase):
     user_id: str | None = Field(default=None, max_length=256)
 
@@ -105,7 +114,8 @@ class CountTokensRequest(AnthropicBase):
     system: str | list[TextBlock] | None = None
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
-    thinking: dict[str, Any] | None = None
+    thinking: ThinkingConfig | None = None
+    output_config: OutputConfig | None = None
 
 
 class MessagesRequest(CountTokensRequest):

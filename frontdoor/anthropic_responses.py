@@ -89,6 +89,8 @@ class MessageAccumulator:
                 self.content[-1]["text"] += event.text.text
             else:
                 self.content.append({"type": "text", "text": event.text.text})
+        elif kind == "thinking":
+            self._add_thinking(event.thinking)
         elif kind == "tool_call":
             self._add_tool_call(event.tool_call)
         elif kind == "usage":
@@ -98,6 +100,16 @@ class MessageAccumulator:
         elif kind == "finish":
             self.reason = stop_reason(event.finish.reason)
             self.model = event.finish.model or self.model
+
+    def _add_thinking(self, delta: pb.ThinkingDelta) -> None:
+        """Thinking text, then its signature, in one thinking block; a text after a signature
+        starts the next block."""
+        last = self.content[-1] if self.content else None
+        if last is None or last["type"] != "thinking" or (last["signature"] and delta.text):
+            last = {"type": "thinking", "thinking": "", "signature": ""}
+            self.content.append(last)
+        last["thinking"] += delta.text
+        last["signature"] += delta.signature
 
     def _add_tool_call(self, delta: pb.ToolCallDelta) -> None:
         if delta.id or delta.index not in self.arguments:
@@ -120,9 +132,9 @@ def sse_event(name: str, payload: dict[str, Any]) -> bytes:
 class MessageStream:
     """Anthropic's SSE for one message (a frontdoor.streaming SseWriter).
 
-    Text and tool calls become content blocks in the order they come; a block stops when the
-    next one starts. message_delta (stop reason, usage) and message_stop are written at the end,
-    when the usage is complete."""
+    Thinking, text and tool calls become content blocks in the order they come; a block stops
+    when the next one starts. message_delta (stop reason, usage) and message_stop are written at
+    the end, when the usage is complete."""
 
     keepalive = sse_event("ping", {"type": "ping"})
 
@@ -130,7 +142,8 @@ class MessageStream:
         self.message_id = message_id
         self.model = model
         self.blocks = 0  # content blocks started so far
-        self.open: tuple[str, int] | None = None  # ("text", -1) or ("tool_use", call index)
+        self.open: tuple[str, int] | None = None  # ("text" or "thinking", -1), ("tool_use", i)
+        self.signed = False  # the open thinking block has its signature
         self.calls: dict[int, int] = {}  # tool call index -> content block index
         self.usage: pb.Usage | None = None
         self.reason: str | None = None
@@ -150,6 +163,8 @@ class MessageStream:
         kind = event.WhichOneof("kind")
         if kind == "text":
             return self._text(event.text.text), True
+        if kind == "thinking":
+            return self._thinking(event.thinking), True
         if kind == "tool_call":
             return self._tool_call(event.tool_call), True
         if kind == "finish":
@@ -188,6 +203,20 @@ class MessageStream:
         if self.open is None or self.open[0] != "text":
             out = self._start("text", -1, {"type": "text", "text": ""})
         return out + self._delta(self.blocks - 1, {"type": "text_delta", "text": text})
+
+    def _thinking(self, delta: pb.ThinkingDelta) -> bytes:
+        out = b""
+        if self.open is None or self.open[0] != "thinking" or (self.signed and delta.text):
+            block = {"type": "thinking", "thinking": "", "signature": ""}
+            out = self._start("thinking", -1, block)
+            self.signed = False
+        if delta.text:
+            out += self._delta(self.blocks - 1, {"type": "thinking_delta", "thinking": delta.text})
+        if delta.signature:
+            self.signed = True
+            signature = {"type": "signature_delta", "signature": delta.signature}
+            out += self._delta(self.blocks - 1, signature)
+        return out
 
     def _tool_call(self, delta: pb.ToolCallDelta) -> bytes:
         out = b""

@@ -2,7 +2,8 @@
 
 system -> ROLE_SYSTEM messages; user and assistant blocks -> ContentBlocks (a user turn's
 tool_result blocks become ROLE_TOOL messages, in order, as the workers expect results);
-thinking blocks are dropped (the neutral model does not carry them yet).
+thinking blocks are dropped (neutral requests do not carry them yet). `thinking` and
+`output_config.effort` become the neutral reasoning effort (`reasoning_effort` below).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ _TOOL_CHOICES = {
     "tool": pb.TOOL_CHOICE_NAMED,
     "none": pb.TOOL_CHOICE_NONE,
 }
+# thinking {"type": "enabled"}: the smallest budget_tokens each effort level stands for.
+BUDGET_LEVELS = ((16_384, "high"), (4_096, "medium"), (0, "low"))
+ADAPTIVE_DEFAULT = "high"  # adaptive thinking without output_config.effort: the API's default
 IMAGE_TOKEN_ESTIMATE = 1600  # what Anthropic bills for an image of about 1.15 megapixels
 
 
@@ -55,7 +59,29 @@ def to_chat_request(body: MessagesRequest, model: str, request_id: str) -> pb.Ch
     if body.top_p is not None:
         request.top_p = body.top_p
     _add_tools(request, body)
+    request.reasoning_effort = reasoning_effort(body)
     return request
+
+
+def reasoning_effort(body: CountTokensRequest) -> str:
+    """The neutral effort: `disabled` -> none; `enabled` -> a level by budget_tokens (under 4096
+    low, under 16384 medium, else high); `adaptive` -> output_config.effort, else high;
+    output_config.effort alone -> that level; neither -> "" (the worker's default)."""
+    effort = body.output_config.effort if body.output_config else None
+    thinking = body.thinking
+    if thinking is None:
+        return effort or ""
+    if thinking.type == "disabled":
+        return "none"
+    if thinking.type == "adaptive":
+        return effort or ADAPTIVE_DEFAULT
+    if thinking.budget_tokens is None:
+        raise ApiError(
+            400, "thinking of type enabled needs budget_tokens", param="thinking.budget_tokens"
+        )
+    if effort:
+        return effort
+    return next(level for floor, level in BUDGET_LEVELS if thinking.budget_tokens >= floor)
 
 
 def _system(body: CountTokensRequest) -> list[pb.ChatMessage]:

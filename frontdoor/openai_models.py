@@ -100,6 +100,7 @@ class ChatCompletionRequest(OpenAIBase):
     logit_bias: dict[str, float] | None = None
     modalities: list[str] | None = None
     audio: dict[str, Any] | None = None
+    reasoning_effort: str | None = None
 
     @property
     def include_usage(self) -> bool:

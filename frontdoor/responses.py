@@ -56,6 +56,10 @@ class ChunkBuilder:
     def text(self, text: str) -> dict[str, Any]:
         return self._delta({"content": text})
 
+    def reasoning(self, text: str) -> dict[str, Any]:
+        """Thinking text as `reasoning_content` (what other OpenAI-compatible servers send)."""
+        return self._delta({"reasoning_content": text})
+
     def tool_call(self, delta: pb.ToolCallDelta) -> dict[str, Any]:
         call: dict[str, Any] = {"index": delta.index}
         function: dict[str, Any] = {"arguments": delta.arguments_delta}
@@ -80,6 +84,7 @@ class CompletionAccumulator:
         self.created = created
         self.model = model
         self.text: list[str] = []
+        self.reasoning: list[str] = []
         self.tool_calls: list[dict[str, Any]] = []
         self.usage = pb.Usage()
         self.finish_reason = "stop"
@@ -88,6 +93,8 @@ class CompletionAccumulator:
         kind = event.WhichOneof("kind")
         if kind == "text":
             self.text.append(event.text.text)
+        elif kind == "thinking":
+            self.reasoning.append(event.thinking.text)  # never the signature
         elif kind == "tool_call":
             self._add_tool_call(event.tool_call)
         elif kind == "usage":
@@ -115,6 +122,8 @@ class CompletionAccumulator:
             "content": "".join(self.text) if self.text or not self.tool_calls else None,
             "refusal": None,
         }
+        if self.reasoning:
+            message["reasoning_content"] = "".join(self.reasoning)
         if self.tool_calls:
             message["tool_calls"] = self.tool_calls
         return {

@@ -29,8 +29,6 @@ Body = TypeVar("Body", bound=AnthropicBase)
 async def messages(request: web.Request) -> web.StreamResponse:
     body = await _parse_body(request, MessagesRequest)
     model = resolve_model(request, body.model)
-    if body.thinking is not None:
-        logger.info("thinking %s accepted, not applied yet", body.thinking.get("type"))
     request_id = uuid.uuid4().hex
     chat = to_chat_request(body, model, request_id)
     add_routing_hints(chat, request)

@@ -19,6 +19,17 @@ _ROLES = {
     "tool": pb.ROLE_TOOL,
 }
 _DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.DOTALL | re.IGNORECASE)
+# OpenAI's reasoning_effort -> the neutral effort (common/reasoning.py); minimal is the least
+# thinking Claude does, so low.
+REASONING_EFFORTS = {
+    "none": "none",
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+    "max": "max",
+}
 _TOOL_CHOICES = {
     "auto": pb.TOOL_CHOICE_AUTO,
     "none": pb.TOOL_CHOICE_NONE,
@@ -50,7 +61,18 @@ def to_chat_request(body: ChatCompletionRequest, model: str, request_id: str) ->
         request.parallel_tool_calls = body.parallel_tool_calls
     _add_tools(request, body)
     _add_response_format(request, body)
+    request.reasoning_effort = reasoning_effort(body.reasoning_effort)
     return request
+
+
+def reasoning_effort(effort: str | None) -> str:
+    """The neutral effort for OpenAI's reasoning_effort; "" when not given."""
+    if effort is None:
+        return ""
+    if effort not in REASONING_EFFORTS:
+        allowed = ", ".join(REASONING_EFFORTS)
+        raise ApiError(400, f"reasoning_effort must be one of {allowed}", param="reasoning_effort")
+    return REASONING_EFFORTS[effort]
 
 
 def _reject_unavailable(body: ChatCompletionRequest) -> None:

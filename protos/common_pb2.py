@@ -24,25 +24,25 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13protos/common.proto\x12\nccproxy.v1\";\n\nImageBlock\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0b\n\x03url\x18\x03 \x01(\t\"@\n\x0cToolUseBlock\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\"I\n\x0fToolResultBlock\x12\x13\n\x0btool_use_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x10\n\x08is_error\x18\x03 \x01(\x08\"\xb1\x01\n\x0c\x43ontentBlock\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\'\n\x05image\x18\x02 \x01(\x0b\x32\x16.ccproxy.v1.ImageBlockH\x00\x12,\n\x08tool_use\x18\x03 \x01(\x0b\x32\x18.ccproxy.v1.ToolUseBlockH\x00\x12\x32\n\x0btool_result\x18\x04 \x01(\x0b\x32\x1b.ccproxy.v1.ToolResultBlockH\x00\x42\x06\n\x04kind\"f\n\x0b\x43hatMessage\x12\x1e\n\x04role\x18\x01 \x01(\x0e\x32\x10.ccproxy.v1.Role\x12)\n\x07\x63ontent\x18\x02 \x03(\x0b\x32\x18.ccproxy.v1.ContentBlock\x12\x0c\n\x04name\x18\x03 \x01(\t\"F\n\x08ToolSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x03 \x01(\t\"D\n\nToolChoice\x12(\n\x04mode\x18\x01 \x01(\x0e\x32\x1a.ccproxy.v1.ToolChoiceMode\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x9a\x04\n\x0b\x43hatRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12)\n\x08messages\x18\x03 \x03(\x0b\x32\x17.ccproxy.v1.ChatMessage\x12\x0e\n\x06stream\x18\x04 \x01(\x08\x12\x17\n\nmax_tokens\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x06 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x07 \x01(\x02H\x02\x88\x01\x01\x12\x0c\n\x04stop\x18\x08 \x03(\t\x12#\n\x05tools\x18\t \x03(\x0b\x32\x14.ccproxy.v1.ToolSpec\x12+\n\x0btool_choice\x18\n \x01(\x0b\x32\x16.ccproxy.v1.ToolChoice\x12\x33\n\x0fresponse_format\x18\x0b \x01(\x0e\x32\x1a.ccproxy.v1.ResponseFormat\x12\x13\n\x0bjson_schema\x18\x0c \x01(\t\x12\x0c\n\x04user\x18\r \x01(\t\x12 \n\x13parallel_tool_calls\x18\x0e \x01(\x08H\x03\x88\x01\x01\x12\x0e\n\x06source\x18\x14 \x01(\t\x12\x13\n\x0bsession_key\x18\x15 \x01(\t\x12&\n\x08priority\x18\x16 \x01(\x0e\x32\x14.ccproxy.v1.PriorityB\r\n\x0b_max_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x16\n\x14_parallel_tool_calls\"}\n\x05\x45rror\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.ccproxy.v1.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05param\x18\x03 \x01(\t\x12\x16\n\x0eretry_after_ms\x18\x04 \x01(\x03\x12\x17\n\x0fupstream_status\x18\x05 \x01(\x05\"k\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\x03 \x01(\x03\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\x04 \x01(\x03\"8\n\x07Started\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\"\x19\n\tTextDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\"Q\n\rToolCallDelta\x12\r\n\x05index\x18\x01 \x01(\x05\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x17\n\x0f\x61rguments_delta\x18\x04 \x01(\t\"A\n\x06\x46inish\x12(\n\x06reason\x18\x01 \x01(\x0e\x32\x18.ccproxy.v1.FinishReason\x12\r\n\x05model\x18\x02 \x01(\t\"]\n\x0fRateLimitStatus\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x11\n\tresets_at\x18\x02 \x01(\x03\x12\x12\n\nlimit_type\x18\x03 \x01(\t\x12\x13\n\x0butilization\x18\x04 \x01(\x01\"(\n\x08\x41\x63tivity\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\x1a\n\tModelInfo\x12\r\n\x05model\x18\x01 \x01(\t\"Y\n\x0bSessionInfo\x12\x0e\n\x06served\x18\x01 \x01(\t\x12\x16\n\x0erebuild_reason\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x15\n\rbytes_written\x18\x04 \x01(\x03\"\xb2\x03\n\x05\x45vent\x12&\n\x07started\x18\x01 \x01(\x0b\x32\x13.ccproxy.v1.StartedH\x00\x12%\n\x04text\x18\x02 \x01(\x0b\x32\x15.ccproxy.v1.TextDeltaH\x00\x12.\n\ttool_call\x18\x03 \x01(\x0b\x32\x19.ccproxy.v1.ToolCallDeltaH\x00\x12\"\n\x05usage\x18\x04 \x01(\x0b\x32\x11.ccproxy.v1.UsageH\x00\x12$\n\x06\x66inish\x18\x05 \x01(\x0b\x32\x12.ccproxy.v1.FinishH\x00\x12\"\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x11.ccproxy.v1.ErrorH\x00\x12\x31\n\nrate_limit\x18\x07 \x01(\x0b\x32\x1b.ccproxy.v1.RateLimitStatusH\x00\x12(\n\x08\x61\x63tivity\x18\x08 \x01(\x0b\x32\x14.ccproxy.v1.ActivityH\x00\x12+\n\nmodel_info\x18\t \x01(\x0b\x32\x15.ccproxy.v1.ModelInfoH\x00\x12*\n\x07session\x18\n \x01(\x0b\x32\x17.ccproxy.v1.SessionInfoH\x00\x42\x06\n\x04kind*_\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_SYSTEM\x10\x01\x12\r\n\tROLE_USER\x10\x02\x12\x12\n\x0eROLE_ASSISTANT\x10\x03\x12\r\n\tROLE_TOOL\x10\x04*\x8a\x01\n\x0eToolChoiceMode\x12\x1b\n\x17TOOL_CHOICE_UNSPECIFIED\x10\x00\x12\x14\n\x10TOOL_CHOICE_AUTO\x10\x01\x12\x14\n\x10TOOL_CHOICE_NONE\x10\x02\x12\x18\n\x14TOOL_CHOICE_REQUIRED\x10\x03\x12\x15\n\x11TOOL_CHOICE_NAMED\x10\x04*l\n\x0eResponseFormat\x12\x18\n\x14RESPONSE_FORMAT_TEXT\x10\x00\x12\x1f\n\x1bRESPONSE_FORMAT_JSON_OBJECT\x10\x01\x12\x1f\n\x1bRESPONSE_FORMAT_JSON_SCHEMA\x10\x02*D\n\x08Priority\x12\x13\n\x0fPRIORITY_NORMAL\x10\x00\x12\x11\n\rPRIORITY_HIGH\x10\x01\x12\x10\n\x0cPRIORITY_LOW\x10\x02*\xcd\x02\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x13\n\x0fINVALID_REQUEST\x10\x01\x12\x13\n\x0fMODEL_NOT_FOUND\x10\x02\x12\x10\n\x0cRATE_LIMITED\x10\x03\x12\x0e\n\nQUEUE_FULL\x10\x04\x12\x11\n\rQUEUE_TIMEOUT\x10\x05\x12\x18\n\x14NO_WORKER_CONFIGURED\x10\x06\x12\x17\n\x13NO_WORKER_AVAILABLE\x10\x07\x12\x12\n\x0eUPSTREAM_ERROR\x10\x08\x12\x17\n\x13UPSTREAM_OVERLOADED\x10\t\x12\x11\n\rUPSTREAM_AUTH\x10\n\x12\x12\n\x0eWORKER_CRASHED\x10\x0b\x12\x0b\n\x07TIMEOUT\x10\x0c\x12\x14\n\x10\x43ONTEXT_TOO_LONG\x10\r\x12\r\n\tCANCELLED\x10\x0e\x12\x0c\n\x08INTERNAL\x10\x0f*|\n\x0c\x46inishReason\x12\x16\n\x12\x46INISH_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x46INISH_STOP\x10\x01\x12\x11\n\rFINISH_LENGTH\x10\x02\x12\x15\n\x11\x46INISH_TOOL_CALLS\x10\x03\x12\x19\n\x15\x46INISH_CONTENT_FILTER\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13protos/common.proto\x12\nccproxy.v1\";\n\nImageBlock\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0b\n\x03url\x18\x03 \x01(\t\"@\n\x0cToolUseBlock\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\"I\n\x0fToolResultBlock\x12\x13\n\x0btool_use_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x10\n\x08is_error\x18\x03 \x01(\x08\"\xb1\x01\n\x0c\x43ontentBlock\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\'\n\x05image\x18\x02 \x01(\x0b\x32\x16.ccproxy.v1.ImageBlockH\x00\x12,\n\x08tool_use\x18\x03 \x01(\x0b\x32\x18.ccproxy.v1.ToolUseBlockH\x00\x12\x32\n\x0btool_result\x18\x04 \x01(\x0b\x32\x1b.ccproxy.v1.ToolResultBlockH\x00\x42\x06\n\x04kind\"f\n\x0b\x43hatMessage\x12\x1e\n\x04role\x18\x01 \x01(\x0e\x32\x10.ccproxy.v1.Role\x12)\n\x07\x63ontent\x18\x02 \x03(\x0b\x32\x18.ccproxy.v1.ContentBlock\x12\x0c\n\x04name\x18\x03 \x01(\t\"F\n\x08ToolSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x03 \x01(\t\"D\n\nToolChoice\x12(\n\x04mode\x18\x01 \x01(\x0e\x32\x1a.ccproxy.v1.ToolChoiceMode\x12\x0c\n\x04name\x18\x02 \x01(\t\"\xb4\x04\n\x0b\x43hatRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12)\n\x08messages\x18\x03 \x03(\x0b\x32\x17.ccproxy.v1.ChatMessage\x12\x0e\n\x06stream\x18\x04 \x01(\x08\x12\x17\n\nmax_tokens\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x06 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x07 \x01(\x02H\x02\x88\x01\x01\x12\x0c\n\x04stop\x18\x08 \x03(\t\x12#\n\x05tools\x18\t \x03(\x0b\x32\x14.ccproxy.v1.ToolSpec\x12+\n\x0btool_choice\x18\n \x01(\x0b\x32\x16.ccproxy.v1.ToolChoice\x12\x33\n\x0fresponse_format\x18\x0b \x01(\x0e\x32\x1a.ccproxy.v1.ResponseFormat\x12\x13\n\x0bjson_schema\x18\x0c \x01(\t\x12\x0c\n\x04user\x18\r \x01(\t\x12 \n\x13parallel_tool_calls\x18\x0e \x01(\x08H\x03\x88\x01\x01\x12\x18\n\x10reasoning_effort\x18\x0f \x01(\t\x12\x0e\n\x06source\x18\x14 \x01(\t\x12\x13\n\x0bsession_key\x18\x15 \x01(\t\x12&\n\x08priority\x18\x16 \x01(\x0e\x32\x14.ccproxy.v1.PriorityB\r\n\x0b_max_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x16\n\x14_parallel_tool_calls\"}\n\x05\x45rror\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.ccproxy.v1.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05param\x18\x03 \x01(\t\x12\x16\n\x0eretry_after_ms\x18\x04 \x01(\x03\x12\x17\n\x0fupstream_status\x18\x05 \x01(\x05\"k\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\x03 \x01(\x03\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\x04 \x01(\x03\"8\n\x07Started\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\"\x19\n\tTextDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\"0\n\rThinkingDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\t\"Q\n\rToolCallDelta\x12\r\n\x05index\x18\x01 \x01(\x05\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x17\n\x0f\x61rguments_delta\x18\x04 \x01(\t\"A\n\x06\x46inish\x12(\n\x06reason\x18\x01 \x01(\x0e\x32\x18.ccproxy.v1.FinishReason\x12\r\n\x05model\x18\x02 \x01(\t\"]\n\x0fRateLimitStatus\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x11\n\tresets_at\x18\x02 \x01(\x03\x12\x12\n\nlimit_type\x18\x03 \x01(\t\x12\x13\n\x0butilization\x18\x04 \x01(\x01\"(\n\x08\x41\x63tivity\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\x1a\n\tModelInfo\x12\r\n\x05model\x18\x01 \x01(\t\"Y\n\x0bSessionInfo\x12\x0e\n\x06served\x18\x01 \x01(\t\x12\x16\n\x0erebuild_reason\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x15\n\rbytes_written\x18\x04 \x01(\x03\"\xe1\x03\n\x05\x45vent\x12&\n\x07started\x18\x01 \x01(\x0b\x32\x13.ccproxy.v1.StartedH\x00\x12%\n\x04text\x18\x02 \x01(\x0b\x32\x15.ccproxy.v1.TextDeltaH\x00\x12.\n\ttool_call\x18\x03 \x01(\x0b\x32\x19.ccproxy.v1.ToolCallDeltaH\x00\x12\"\n\x05usage\x18\x04 \x01(\x0b\x32\x11.ccproxy.v1.UsageH\x00\x12$\n\x06\x66inish\x18\x05 \x01(\x0b\x32\x12.ccproxy.v1.FinishH\x00\x12\"\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x11.ccproxy.v1.ErrorH\x00\x12\x31\n\nrate_limit\x18\x07 \x01(\x0b\x32\x1b.ccproxy.v1.RateLimitStatusH\x00\x12(\n\x08\x61\x63tivity\x18\x08 \x01(\x0b\x32\x14.ccproxy.v1.ActivityH\x00\x12+\n\nmodel_info\x18\t \x01(\x0b\x32\x15.ccproxy.v1.ModelInfoH\x00\x12*\n\x07session\x18\n \x01(\x0b\x32\x17.ccproxy.v1.SessionInfoH\x00\x12-\n\x08thinking\x18\x0b \x01(\x0b\x32\x19.ccproxy.v1.ThinkingDeltaH\x00\x42\x06\n\x04kind*_\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_SYSTEM\x10\x01\x12\r\n\tROLE_USER\x10\x02\x12\x12\n\x0eROLE_ASSISTANT\x10\x03\x12\r\n\tROLE_TOOL\x10\x04*\x8a\x01\n\x0eToolChoiceMode\x12\x1b\n\x17TOOL_CHOICE_UNSPECIFIED\x10\x00\x12\x14\n\x10TOOL_CHOICE_AUTO\x10\x01\x12\x14\n\x10TOOL_CHOICE_NONE\x10\x02\x12\x18\n\x14TOOL_CHOICE_REQUIRED\x10\x03\x12\x15\n\x11TOOL_CHOICE_NAMED\x10\x04*l\n\x0eResponseFormat\x12\x18\n\x14RESPONSE_FORMAT_TEXT\x10\x00\x12\x1f\n\x1bRESPONSE_FORMAT_JSON_OBJECT\x10\x01\x12\x1f\n\x1bRESPONSE_FORMAT_JSON_SCHEMA\x10\x02*D\n\x08Priority\x12\x13\n\x0fPRIORITY_NORMAL\x10\x00\x12\x11\n\rPRIORITY_HIGH\x10\x01\x12\x10\n\x0cPRIORITY_LOW\x10\x02*\xcd\x02\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x13\n\x0fINVALID_REQUEST\x10\x01\x12\x13\n\x0fMODEL_NOT_FOUND\x10\x02\x12\x10\n\x0cRATE_LIMITED\x10\x03\x12\x0e\n\nQUEUE_FULL\x10\x04\x12\x11\n\rQUEUE_TIMEOUT\x10\x05\x12\x18\n\x14NO_WORKER_CONFIGURED\x10\x06\x12\x17\n\x13NO_WORKER_AVAILABLE\x10\x07\x12\x12\n\x0eUPSTREAM_ERROR\x10\x08\x12\x17\n\x13UPSTREAM_OVERLOADED\x10\t\x12\x11\n\rUPSTREAM_AUTH\x10\n\x12\x12\n\x0eWORKER_CRASHED\x10\x0b\x12\x0b\n\x07TIMEOUT\x10\x0c\x12\x14\n\x10\x43ONTEXT_TOO_LONG\x10\r\x12\r\n\tCANCELLED\x10\x0e\x12\x0c\n\x08INTERNAL\x10\x0f*|\n\x0c\x46inishReason\x12\x16\n\x12\x46INISH_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x46INISH_STOP\x10\x01\x12\x11\n\rFINISH_LENGTH\x10\x02\x12\x15\n\x11\x46INISH_TOOL_CALLS\x10\x03\x12\x19\n\x15\x46INISH_CONTENT_FILTER\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=2368
-  _globals['_ROLE']._serialized_end=2463
-  _globals['_TOOLCHOICEMODE']._serialized_start=2466
-  _globals['_TOOLCHOICEMODE']._serialized_end=2604
-  _globals['_RESPONSEFORMAT']._serialized_start=2606
-  _globals['_RESPONSEFORMAT']._serialized_end=2714
-  _globals['_PRIORITY']._serialized_start=2716
-  _globals['_PRIORITY']._serialized_end=2784
-  _globals['_ERRORCODE']._serialized_start=2787
-  _globals['_ERRORCODE']._serialized_end=3120
-  _globals['_FINISHREASON']._serialized_start=3122
-  _globals['_FINISHREASON']._serialized_end=3246
+  _globals['_ROLE']._serialized_start=2491
+  _globals['_ROLE']._serialized_end=2586
+  _globals['_TOOLCHOICEMODE']._serialized_start=2589
+  _globals['_TOOLCHOICEMODE']._serialized_end=2727
+  _globals['_RESPONSEFORMAT']._serialized_start=2729
+  _globals['_RESPONSEFORMAT']._serialized_end=2837
+  _globals['_PRIORITY']._serialized_start=2839
+  _globals['_PRIORITY']._serialized_end=2907
+  _globals['_ERRORCODE']._serialized_start=2910
+  _globals['_ERRORCODE']._serialized_end=3243
+  _globals['_FINISHREASON']._serialized_start=3245
+  _globals['_FINISHREASON']._serialized_end=3369
   _globals['_IMAGEBLOCK']._serialized_start=35
   _globals['_IMAGEBLOCK']._serialized_end=94
   _globals['_TOOLUSEBLOCK']._serialized_start=96
@@ -58,27 +58,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TOOLCHOICE']._serialized_start=593
   _globals['_TOOLCHOICE']._serialized_end=661
   _globals['_CHATREQUEST']._serialized_start=664
-  _globals['_CHATREQUEST']._serialized_end=1202
-  _globals['_ERROR']._serialized_start=1204
-  _globals['_ERROR']._serialized_end=1329
-  _globals['_USAGE']._serialized_start=1331
-  _globals['_USAGE']._serialized_end=1438
-  _globals['_STARTED']._serialized_start=1440
-  _globals['_STARTED']._serialized_end=1496
-  _globals['_TEXTDELTA']._serialized_start=1498
-  _globals['_TEXTDELTA']._serialized_end=1523
-  _globals['_TOOLCALLDELTA']._serialized_start=1525
-  _globals['_TOOLCALLDELTA']._serialized_end=1606
-  _globals['_FINISH']._serialized_start=1608
-  _globals['_FINISH']._serialized_end=1673
-  _globals['_RATELIMITSTATUS']._serialized_start=1675
-  _globals['_RATELIMITSTATUS']._serialized_end=1768
-  _globals['_ACTIVITY']._serialized_start=1770
-  _globals['_ACTIVITY']._serialized_end=1810
-  _globals['_MODELINFO']._serialized_start=1812
-  _globals['_MODELINFO']._serialized_end=1838
-  _globals['_SESSIONINFO']._serialized_start=1840
-  _globals['_SESSIONINFO']._serialized_end=1929
-  _globals['_EVENT']._serialized_start=1932
-  _globals['_EVENT']._serialized_end=2366
+  _globals['_CHATREQUEST']._serialized_end=1228
+  _globals['_ERROR']._serialized_start=1230
+  _globals['_ERROR']._serialized_end=1355
+  _globals['_USAGE']._serialized_start=1357
+  _globals['_USAGE']._serialized_end=1464
+  _globals['_STARTED']._serialized_start=1466
+  _globals['_STARTED']._serialized_end=1522
+  _globals['_TEXTDELTA']._serialized_start=1524
+  _globals['_TEXTDELTA']._serialized_end=1549
+  _globals['_THINKINGDELTA']._serialized_start=1551
+  _globals['_THINKINGDELTA']._serialized_end=1599
+  _globals['_TOOLCALLDELTA']._serialized_start=1601
+  _globals['_TOOLCALLDELTA']._serialized_end=1682
+  _globals['_FINISH']._serialized_start=1684
+  _globals['_FINISH']._serialized_end=1749
+  _globals['_RATELIMITSTATUS']._serialized_start=1751
+  _globals['_RATELIMITSTATUS']._serialized_end=1844
+  _globals['_ACTIVITY']._serialized_start=1846
+  _globals['_ACTIVITY']._serialized_end=1886
+  _globals['_MODELINFO']._serialized_start=1888
+  _globals['_MODELINFO']._serialized_end=1914
+  _globals['_SESSIONINFO']._serialized_start=1916
+  _globals['_SESSIONINFO']._serialized_end=2005
+  _globals['_EVENT']._serialized_start=2008
+  _globals['_EVENT']._serialized_end=2489
 # @@protoc_insertion_point(module_scope)

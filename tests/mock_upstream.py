@@ -11,7 +11,9 @@ start with ``<system-reminder>`` (added by the ``claude`` CLI) are not part of t
 Scenarios: ``echo`` (default), ``err400|401|404|500|529``, ``err429[:secs]``,
 ``err429tok:<token suffix>@<secs>`` (429 for one account only), ``tool_bash:<path>``,
 ``tool_sleep:<secs>`` (a Bash tool call that sleeps), ``structured:<answer>`` (StructuredOutput),
-``slow[:n]``, ``hang``, ``big[:n]``, ``image``, and the function-calling and JSON scenarios of
+``slow[:n]``, ``hang``, ``big[:n]``, ``image``, ``think`` (a thinking block of ``THINKING_TEXT``
+signed ``THINKING_SIGNATURE``, then ``THOUGHT_ANSWER``; the thinking only when the request's
+``thinking`` is enabled or adaptive), and the function-calling and JSON scenarios of
 ``tests/mock_scenarios.py`` (``fn_call[:tool]``, ``fn_two[:a,b]``, ``json``). Both
 ``stream: true`` (SSE) and JSON replies are supported. Usage numbers are the constants below.
 ``open_streams`` counts SSE replies still being written (a closed client stream ends its reply).
@@ -42,6 +44,10 @@ OUTPUT_TOKENS = 13
 PIXEL_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
+
+THINKING_TEXT = "The user wants a short answer. Thinking it over."
+THINKING_SIGNATURE = "mock-signature-EqQBCkgIBhABGAIiQ"
+THOUGHT_ANSWER = "thought it over"
 
 MARKER_RE = re.compile(r"SCN:([a-z0-9_]+)(?::(\S+))?")
 REMINDER_PREFIX = "<system-reminder>"
@@ -89,7 +95,7 @@ class RecordedRequest:
 class _Block:
     """One content block to send: text pieces, or JSON fragments of a tool input."""
 
-    kind: str  # "text" or "tool_use"
+    kind: str  # "text", "thinking" or "tool_use"
     pieces: list[str]
     tool_id: str = ""
     name: str = ""
@@ -97,17 +103,23 @@ class _Block:
     def start_json(self) -> JSONDict:
         if self.kind == "text":
             return {"type": "text", "text": ""}
+        if self.kind == "thinking":
+            return {"type": "thinking", "thinking": "", "signature": ""}
         return {"type": "tool_use", "id": self.tool_id, "name": self.name, "input": {}}
 
     def delta_json(self, piece: str) -> JSONDict:
         if self.kind == "text":
             return {"type": "text_delta", "text": piece}
+        if self.kind == "thinking":
+            return {"type": "thinking_delta", "thinking": piece}
         return {"type": "input_json_delta", "partial_json": piece}
 
     def full_json(self) -> JSONDict:
         joined = "".join(self.pieces)
         if self.kind == "text":
             return {"type": "text", "text": joined}
+        if self.kind == "thinking":
+            return {"type": "thinking", "thinking": joined, "signature": THINKING_SIGNATURE}
         return {**self.start_json(), "input": json.loads(joined)}
 
 
@@ -153,6 +165,9 @@ class _Reply:
             for piece in block.pieces:
                 delta = {"type": "content_block_delta", "index": index}
                 yield self.delay, _sse({**delta, "delta": block.delta_json(piece)})
+            if block.kind == "thinking":
+                signature = {"type": "signature_delta", "signature": THINKING_SIGNATURE}
+                yield 0.0, _sse({"type": "content_block_delta", "index": index, "delta": signature})
             yield 0.0, _sse({"type": "content_block_stop", "index": index})
         stop = {"stop_reason": self.stop_reason, "stop_sequence": None}
         usage = {"output_tokens": OUTPUT_TOKENS}
@@ -396,6 +411,15 @@ class MockUpstream:
             return _Reply([_Block("text", [f"saw {count} images"])])
         if name == "echo":
             return _Reply([_Block("text", _split3(echo_reply(turn.prompt)))])
+        if name == "think":
+            answer = _Block("text", [THOUGHT_ANSWER])
+            thinking = turn.body.get("thinking")
+            if not isinstance(thinking, dict) or thinking.get("type") not in (
+                "enabled",
+                "adaptive",
+            ):
+                return _Reply([answer])
+            return _Reply([_Block("thinking", _split3(THINKING_TEXT)), answer])
         planned = mock_scenarios.plan(name, arg, turn.body, turn.last_user)
         if planned is None:
             return None

@@ -682,7 +682,7 @@ def test_stop_reasons(stop_reason: str, finish: pb.FinishReason) -> None:
     assert events[-1].finish.reason == finish
 
 
-def test_thinking_blocks_are_not_content() -> None:
+def test_thinking_and_its_signature_become_thinking_events() -> None:
     thinking = {
         "type": "content_block_start",
         "index": 0,
@@ -693,18 +693,85 @@ def test_thinking_blocks_are_not_content() -> None:
         "index": 0,
         "delta": {"type": "thinking_delta", "thinking": "hmm"},
     }
+    signature = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "signature_delta", "signature": "sig=="},
+    }
     events = translate(
         [
             message_start(),
             thinking,
             delta,
+            signature,
             block_stop(0),
             text_start(1),
             text_delta(1, "ok"),
             message_delta("end_turn"),
         ]
     )
-    assert kinds(events) == ["model_info", "text", "usage", "finish"]
+    assert kinds(events) == ["model_info", "thinking", "thinking", "text", "usage", "finish"]
+    assert (events[1].thinking.text, events[1].thinking.signature) == ("hmm", "")
+    assert (events[2].thinking.text, events[2].thinking.signature) == ("", "sig==")
+
+
+def test_no_effort_or_none_sends_no_thinking() -> None:
+    for effort in ("", "none"):
+        call_ = build_call(request(user(), reasoning_effort=effort))
+        assert "thinking" not in call_.kwargs and "output_config" not in call_.kwargs
+        assert call_.betas == ()
+
+
+@pytest.mark.parametrize("model", ["sonnet", "opus", "claude-sonnet-5", "claude-fable-5"])
+def test_effort_on_current_models_is_adaptive_thinking_with_output_effort(model: str) -> None:
+    call_ = build_call(request(user(), model=model, reasoning_effort="medium"))
+    assert call_.kwargs["thinking"] == {"type": "adaptive"}
+    assert call_.kwargs["output_config"] == {"effort": "medium"}
+    assert call_.kwargs["max_tokens"] == DEFAULT_MAX_TOKENS
+    assert call_.betas == ("effort-2025-11-24",)
+
+
+def test_effort_on_budget_models_is_a_thinking_budget() -> None:
+    call_ = build_call(request(user(), model="haiku", reasoning_effort="low"))
+    assert call_.kwargs["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert call_.kwargs["max_tokens"] == DEFAULT_MAX_TOKENS + 2048  # room for the answer
+    assert "output_config" not in call_.kwargs and call_.betas == ()
+    capped = kwargs_of(request(user(), model="haiku", reasoning_effort="high", max_tokens=5000))
+    assert capped["max_tokens"] == 5000
+    assert capped["thinking"] == {"type": "enabled", "budget_tokens": 4999}
+    small = request(
+        user(), model="claude-haiku-4-5-20251001", reasoning_effort="low", max_tokens=900
+    )
+    assert rejected(small).param == "max_tokens"
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"temperature": 0.2}, "temperature"),
+        ({"top_p": 0.5}, "top_p"),
+        ({"response_format": pb.RESPONSE_FORMAT_JSON_OBJECT}, "response_format"),
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+    ],
+)
+def test_what_thinking_cannot_go_with_is_rejected(fields: dict[str, Any], param: str) -> None:
+    assert rejected(request(user(), **{"reasoning_effort": "high", **fields})).param == param
+
+
+def test_thinking_allows_temperature_one() -> None:
+    kwargs = kwargs_of(request(user(), reasoning_effort="high", temperature=1.0))
+    assert kwargs["thinking"] == {"type": "adaptive"}
+
+
+def test_a_conversation_after_tool_calls_gets_no_thinking() -> None:
+    req = request(
+        user(),
+        msg(pb.ROLE_ASSISTANT, call("get_weather", "{}")),
+        result("call_1", "sunny"),
+        reasoning_effort="high",
+        tools=[weather_tool()],
+    )
+    assert "thinking" not in kwargs_of(req)
 
 
 def test_model_info_is_sent_once() -> None:

@@ -243,7 +243,7 @@ def test_empty_and_non_text_deltas_emit_nothing() -> None:
             {
                 "type": "content_block_delta",
                 "index": 0,
-                "delta": {"type": "thinking_delta", "thinking": "hmm"},
+                "delta": {"type": "thinking_delta", "thinking": ""},
             }
         ),
         stream(

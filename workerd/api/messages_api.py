@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from common import reasoning
 from protos import common_pb2 as pb
 from workerd.cli.command import UnsupportedRequest
 
@@ -39,6 +40,19 @@ JSON_TOOL_DESCRIPTION = (
     "Give your complete answer by calling this tool exactly once; its input is the answer, "
     "a JSON value that follows the input schema."
 )
+EFFORT_BETA = "effort-2025-11-24"
+# Models that think with a token budget (`thinking: enabled`) and take no effort setting, as the
+# CLI sends for them (docs/claude-cli.md "Thinking"); every other model thinks adaptively with
+# `output_config.effort`.
+BUDGET_MODELS = (
+    "claude-haiku-4",
+    "claude-sonnet-4",
+    "claude-opus-4-0",
+    "claude-opus-4-1",
+    "claude-3-7",
+)
+THINKING_BUDGETS = {"low": 2_048, "medium": 8_192, "high": 16_384, "xhigh": 24_576, "max": 31_999}
+MIN_THINKING_BUDGET = 1_024
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _TOOL_CHOICES: dict[int, dict[str, str]] = {
     pb.TOOL_CHOICE_AUTO: {"type": "auto"},
@@ -55,6 +69,8 @@ class MessagesCall:
     kwargs: JSONDict
     json_tool: str = ""
     """Set when the answer is the input of this forced tool (response_format)."""
+    betas: tuple[str, ...] = ()
+    """`anthropic-beta` values the call needs (the runner adds its own)."""
 
 
 def model_id(model: str) -> str:
@@ -79,6 +95,7 @@ def build_call(request: pb.ChatRequest, *, fetch_remote_images: bool = False) ->
         kwargs["stop_sequences"] = list(request.stop)
     if request.user:
         kwargs["metadata"] = {"user_id": request.user}
+    betas = _add_thinking(kwargs, request, messages, explicit_max=request.HasField("max_tokens"))
     sampling = _sampling(request)
     if sampling:
         # This SDK no longer types the sampling knobs; the API still takes them in the body.
@@ -96,7 +113,64 @@ def build_call(request: pb.ChatRequest, *, fetch_remote_images: bool = False) ->
             choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
         if choice is not None:
             kwargs["tool_choice"] = choice
-    return MessagesCall(kwargs=kwargs, json_tool=json_tool)
+    return MessagesCall(kwargs=kwargs, json_tool=json_tool, betas=betas)
+
+
+def _add_thinking(
+    kwargs: JSONDict, request: pb.ChatRequest, messages: list[JSONDict], *, explicit_max: bool
+) -> tuple[str, ...]:
+    """The model family's thinking configuration for the request's effort; the betas it needs.
+
+    No effort (or none): no thinking, the Messages API's default. A conversation that goes on
+    after tool calls gets no thinking either: the API wants the assistant turn's own thinking
+    blocks back, and neutral requests do not carry them."""
+    effort = request.reasoning_effort
+    if effort and effort not in reasoning.EFFORTS:
+        raise UnsupportedRequest(f"unknown reasoning effort {effort!r}", "reasoning_effort")
+    if not reasoning.thinks(effort) or _after_tool_calls(messages):
+        return ()
+    _check_thinking_compatible(request)
+    model = str(kwargs["model"])
+    if not model.startswith(BUDGET_MODELS):
+        kwargs["thinking"] = {"type": "adaptive"}
+        kwargs["output_config"] = {"effort": effort}
+        return (EFFORT_BETA,)
+    budget = THINKING_BUDGETS[effort]
+    if not explicit_max:
+        kwargs["max_tokens"] = int(kwargs["max_tokens"]) + budget
+    budget = min(budget, int(kwargs["max_tokens"]) - 1)
+    if budget < MIN_THINKING_BUDGET:
+        raise UnsupportedRequest(
+            f"with reasoning, max_tokens must be above {MIN_THINKING_BUDGET} on {model}",
+            "max_tokens",
+        )
+    kwargs["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    return ()
+
+
+def _after_tool_calls(messages: list[JSONDict]) -> bool:
+    return any(
+        block.get("type") == "tool_use"
+        for turn in messages
+        if turn["role"] == "assistant"
+        for block in turn["content"]
+    )
+
+
+def _check_thinking_compatible(request: pb.ChatRequest) -> None:
+    """What the Messages API refuses next to thinking: a 400 naming the field."""
+    if request.HasField("temperature") and round(request.temperature, 4) != 1:
+        raise UnsupportedRequest("reasoning needs temperature 1 (or unset)", "temperature")
+    if request.HasField("top_p") and request.top_p < 0.95:
+        raise UnsupportedRequest("reasoning needs top_p of at least 0.95 (or unset)", "top_p")
+    if request.response_format != pb.RESPONSE_FORMAT_TEXT:
+        raise UnsupportedRequest(
+            "reasoning cannot be combined with response_format json_object/json_schema in api "
+            "mode (the answer is a forced tool call)",
+            "response_format",
+        )
+    if request.tool_choice.mode in (pb.TOOL_CHOICE_REQUIRED, pb.TOOL_CHOICE_NAMED):
+        raise UnsupportedRequest("reasoning cannot be combined with a forced tool", "tool_choice")
 
 
 def _sampling(request: pb.ChatRequest) -> JSONDict:

@@ -1,7 +1,7 @@
 """Pure: the Messages API's stream events -> neutral events, and SDK errors -> error events.
 
-`StreamTranslator` turns the SDK's raw stream events of one call into neutral events (text,
-tool-call deltas, usage, finish); `error_event` maps the SDK's exceptions onto the internal
+`StreamTranslator` turns the SDK's raw stream events of one call into neutral events (thinking,
+text, tool-call deltas, usage, finish); `error_event` maps the SDK's exceptions onto the internal
 error codes. No I/O here.
 """
 
@@ -21,8 +21,11 @@ from anthropic.types import (
     RawMessageDeltaEvent,
     RawMessageStartEvent,
     RawMessageStopEvent,
+    SignatureDelta,
     TextBlock,
     TextDelta,
+    ThinkingBlock,
+    ThinkingDelta,
     ToolUseBlock,
 )
 
@@ -99,7 +102,7 @@ class StreamTranslator:
             return []
         if isinstance(event, RawMessageStopEvent):
             self.complete = True
-        return []  # thinking, citations, server tools, unknown events: not part of the answer
+        return []  # citations, server tools, unknown events: not part of the answer
 
     def _message_start(self, event: RawMessageStartEvent) -> list[pb.Event]:
         self._started = True
@@ -120,6 +123,8 @@ class StreamTranslator:
         block = event.content_block
         if isinstance(block, TextBlock):
             return self._text(block.text)
+        if isinstance(block, ThinkingBlock):
+            return self._thinking(block.thinking, block.signature)
         if not isinstance(block, ToolUseBlock):
             return []
         if self.json_tool and block.name == self.json_tool:
@@ -135,6 +140,10 @@ class StreamTranslator:
         delta = event.delta
         if isinstance(delta, TextDelta):
             return self._text(delta.text)
+        if isinstance(delta, ThinkingDelta):
+            return self._thinking(delta.thinking, "")
+        if isinstance(delta, SignatureDelta):
+            return self._thinking("", delta.signature)
         if isinstance(delta, InputJSONDelta):
             block = self._blocks.get(event.index)
             if block is None or not delta.partial_json:
@@ -159,6 +168,12 @@ class StreamTranslator:
         if not text or self.json_tool:
             return []  # with a JSON answer the content is the tool input, never prose
         return [pb.Event(text=pb.TextDelta(text=text))]
+
+    @staticmethod
+    def _thinking(text: str, signature: str) -> list[pb.Event]:
+        if not text and not signature:
+            return []
+        return [pb.Event(thinking=pb.ThinkingDelta(text=text, signature=signature))]
 
     def usage_so_far(self) -> list[pb.Event]:
         """Before an error: the usage the upstream already reported (input is billed anyway)."""

@@ -91,6 +91,13 @@ class ApiRunner:
         finally:
             self.running -= 1
 
+    def _headers(self, call: MessagesCall) -> dict[str, Any]:
+        """The call's betas, next to the OAuth one when the client sends that by default."""
+        if not call.betas:
+            return {}
+        betas = [] if self._config.spec.api_key else [OAUTH_BETA]
+        return {"extra_headers": {"anthropic-beta": ",".join([*betas, *call.betas])}}
+
     async def _stream(
         self, call: MessagesCall, translator: StreamTranslator, limit_ms: int
     ) -> AsyncIterator[pb.Event]:
@@ -101,7 +108,7 @@ class ApiRunner:
             # No `yield` inside a timeout block: the deadline must only ever cancel our await.
             async with asyncio.timeout_at(deadline):
                 stream = await self.client().messages.create(
-                    stream=True, timeout=limit_ms / 1000, **call.kwargs
+                    stream=True, timeout=limit_ms / 1000, **self._headers(call), **call.kwargs
                 )
             while True:
                 async with asyncio.timeout_at(deadline):

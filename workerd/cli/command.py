@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from common import reasoning
 from protos import common_pb2 as pb
 from workerd.cli.bridge import ALLOWED, MCP_CONFIG, PREFIX, ToolDef
 from workerd.cli.prompt import (
@@ -124,7 +125,7 @@ def build_invocation(
     except ConversationError as exc:
         raise UnsupportedRequest(str(exc), "messages") from None
     schema = _schema(request)
-    flags = _common_flags(request.model)
+    flags = _common_flags(request.model) + effort_flags(request)
     flags += _agent_flags(agent) if agent else _chat_flags(schema is not None, bool(tools))
     if tools:
         flags += ["--mcp-config", MCP_CONFIG]
@@ -187,6 +188,15 @@ def _common_flags(model: str) -> list[str]:
         "--model",
         model,
     ]
+
+
+def effort_flags(request: pb.ChatRequest) -> list[str]:
+    """`--effort <level>` for a reasoning level (part of the spawn signature); none is
+    CLAUDE_CODE_DISABLE_THINKING (sampling_env), no effort the CLI's default (adaptive)."""
+    effort = request.reasoning_effort
+    if effort and effort not in reasoning.EFFORTS:
+        raise UnsupportedRequest(f"unknown reasoning effort {effort!r}", "reasoning_effort")
+    return ["--effort", effort] if reasoning.thinks(effort) else []
 
 
 def _chat_flags(structured: bool, tools: bool) -> list[str]:
@@ -290,4 +300,6 @@ def sampling_env(request: pb.ChatRequest) -> dict[str, str]:
         env["CLAUDE_CODE_EXTRA_BODY"] = json.dumps(extra)
     if "temperature" in extra or "top_p" in extra:
         env["CLAUDE_CODE_DISABLE_THINKING"] = "1"  # sampling settings are refused with thinking on
+    if request.reasoning_effort == reasoning.NONE:
+        env["CLAUDE_CODE_DISABLE_THINKING"] = "1"
     return env

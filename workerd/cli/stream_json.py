@@ -1,6 +1,7 @@
 """Pure: the CLI's stream-json output lines -> neutral internal events (docs/claude-cli.md).
 
-Text reaches the client from `stream_event` text deltas as they arrive. `result` is
+Text and thinking reach the client from `stream_event` deltas as they arrive (thinking_delta and
+signature_delta become ThinkingDelta events). `result` is
 authoritative for usage and success; an `is_error` result becomes an Error event mapped from
 `api_error_status` and the synthetic assistant message's `error` field.
 
@@ -171,11 +172,24 @@ class StreamJsonParser:
             if delta.get("type") == "text_delta" and delta.get("text") and not self.structured:
                 self._streamed_messages.add(self._current_message)
                 return self._text(self._current_message, str(delta["text"]))
+            if delta.get("type") in ("thinking_delta", "signature_delta"):
+                return self._thinking(delta)
             if delta.get("type") == "input_json_delta":
                 return self._block_delta(event.get("index"), delta.get("partial_json"))
         elif kind == "content_block_stop":
             return self._block_stop(event.get("index"))
         return []
+
+    def _thinking(self, delta: dict[str, Any]) -> list[pb.Event]:
+        text, signature = delta.get("thinking"), delta.get("signature")
+        thinking = pb.ThinkingDelta(
+            text=text if isinstance(text, str) else "",
+            signature=signature if isinstance(signature, str) else "",
+        )
+        if self.structured or not (thinking.text or thinking.signature):
+            return []
+        self._streamed_messages.add(self._current_message)
+        return [pb.Event(thinking=thinking)]
 
     # Client tool calls: the same events, in the same order, as StreamTranslator's.
 

@@ -95,6 +95,21 @@ async def test_an_oauth_token_is_sent_as_bearer_with_the_beta(
     assert "x-api-key" not in sent.headers
 
 
+async def test_an_oauth_token_keeps_its_beta_next_to_the_effort_beta(
+    mock: MockUpstream, tmp_path: Path
+) -> None:
+    mock.clear()
+    api = ApiRunner(config(mock, tmp_path, {"token": TOKEN}))
+    try:
+        events = await collect(api, ask("SCN:think hi", reasoning_effort="high"))
+    finally:
+        await api.aclose()
+    assert [e.thinking.signature for e in events if e.HasField("thinking")][-1]
+    [sent] = mock.message_requests()
+    betas = sent.headers["anthropic-beta"].split(",")
+    assert OAUTH_BETA in betas and "effort-2025-11-24" in betas
+
+
 async def test_no_credential_is_an_auth_error_without_a_call(
     mock: MockUpstream, tmp_path: Path
 ) -> None:

@@ -55,7 +55,7 @@ class ToolResultBlock(AnthropicBase):
 
 
 class ThinkingBlock(AnthropicBase):
-    """Accepted in assistant turns; not passed on yet (neutral requests carry no thinking)."""
+    """In assistant turns, passed on with its signature (api workers send it back upstream)."""
 
     type: Literal["thinking"]
     thinking: str = ""

@@ -2,8 +2,9 @@
 
 system -> ROLE_SYSTEM messages; user and assistant blocks -> ContentBlocks (a user turn's
 tool_result blocks become ROLE_TOOL messages, in order, as the workers expect results);
-thinking blocks are dropped (neutral requests do not carry them yet). `thinking` and
-`output_config.effort` become the neutral reasoning effort (`reasoning_effort` below).
+an assistant turn's thinking blocks go on with their signatures (redacted ones, and thinking in
+other turns, are dropped). `thinking` and `output_config.effort` become the neutral reasoning
+effort (`reasoning_effort` below).
 """
 
 from __future__ import annotations
@@ -103,9 +104,13 @@ def _messages(message: Message, param: str) -> list[pb.ChatMessage]:
     out: list[pb.ChatMessage] = []
     for position, block in enumerate(message.content):
         where = f"{param}.content.{position}"
-        if isinstance(block, ThinkingBlock | RedactedThinkingBlock):
+        if isinstance(block, ThinkingBlock) and message.role == "assistant":
+            thinking = pb.ThinkingBlock(text=block.thinking, signature=block.signature)
+            role, converted = pb.ROLE_ASSISTANT, pb.ContentBlock(thinking=thinking)
+        elif isinstance(block, ThinkingBlock | RedactedThinkingBlock):
             continue
-        role, converted = _block(message.role, block, where)
+        else:
+            role, converted = _block(message.role, block, where)
         if not out or out[-1].role != role:
             out.append(pb.ChatMessage(role=role))
         out[-1].content.append(converted)

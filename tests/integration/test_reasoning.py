@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import anthropic
 import pytest
+from anthropic.types import ThinkingBlockParam, ToolParam, ToolUseBlockParam
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from tests.mock_upstream import THINKING_SIGNATURE, THINKING_TEXT, THOUGHT_ANSWER, MockUpstream
@@ -162,3 +163,51 @@ def test_anthropic_streamed_thinking_blocks(
     assert (thinking.thinking, thinking.signature) == (THINKING_TEXT, THINKING_SIGNATURE)
     text = message.content[1]
     assert text.type == "text" and text.text == THOUGHT_ANSWER
+
+
+WEATHER: ToolParam = {
+    "name": "get_weather",
+    "description": "Current weather in a city",
+    "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}},
+}
+
+
+def test_anthropic_thinking_goes_back_with_tool_results(
+    client: anthropic.Anthropic, kind: str, upstream: MockUpstream
+) -> None:
+    """The client sends the signed thinking of its tool-call turn back: an api worker passes it
+    on (and keeps thinking on); a cli worker leaves it out of the CLI's history."""
+    upstream.clear()
+    thinking: ThinkingBlockParam = {
+        "type": "thinking",
+        "thinking": THINKING_TEXT,
+        "signature": THINKING_SIGNATURE,
+    }
+    call: ToolUseBlockParam = {
+        "type": "tool_use",
+        "id": "toolu_think_1",
+        "name": "get_weather",
+        "input": {"location": "Paris"},
+    }
+    message = client.messages.create(
+        model="sonnet",
+        max_tokens=2000,
+        tools=[WEATHER],
+        thinking={"type": "adaptive"},
+        messages=[
+            {"role": "user", "content": PROMPT[0]["content"]},
+            {"role": "assistant", "content": [thinking, call]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_think_1", "content": "18C"}
+                ],
+            },
+        ],
+    )
+    assert message.content[-1].type == "text"
+    body = upstream_body(upstream)
+    assert body["thinking"]["type"] == "adaptive"
+    if kind == "api":
+        assistant = body["messages"][1]
+        assert assistant["content"][0] == thinking

@@ -119,9 +119,10 @@ def test_tool_turns() -> None:
     )
     assert roles(out.messages) == [pb.ROLE_USER, pb.ROLE_ASSISTANT, pb.ROLE_TOOL, pb.ROLE_USER]
     assistant = out.messages[1].content
-    assert [b.WhichOneof("kind") for b in assistant] == ["text", "tool_use"]  # thinking dropped
-    assert assistant[1].tool_use.id == "toolu_1" and assistant[1].tool_use.name == "w"
-    assert json.loads(assistant[1].tool_use.arguments_json) == {"city": "P"}
+    assert [b.WhichOneof("kind") for b in assistant] == ["thinking", "text", "tool_use"]
+    assert (assistant[0].thinking.text, assistant[0].thinking.signature) == ("hmm", "sig")
+    assert assistant[2].tool_use.id == "toolu_1" and assistant[2].tool_use.name == "w"
+    assert json.loads(assistant[2].tool_use.arguments_json) == {"city": "P"}
     results = [b.tool_result for b in out.messages[2].content]
     assert [(r.tool_use_id, r.content, r.is_error) for r in results] == [
         ("toolu_1", "18C", False),

@@ -890,3 +890,29 @@ def test_usage_so_far_only_once_the_message_started() -> None:
     translator.feed(sdk(message_start()))
     [event] = translator.usage_so_far()
     assert event.usage.input_tokens == 11
+
+
+def thought(text_: str, signature: str) -> pb.ContentBlock:
+    return pb.ContentBlock(thinking=pb.ThinkingBlock(text=text_, signature=signature))
+
+
+def test_signed_thinking_goes_back_and_keeps_thinking_on_after_tool_calls() -> None:
+    req = request(
+        user(),
+        msg(pb.ROLE_ASSISTANT, thought("hmm", "sig"), call("get_weather", "{}")),
+        result("call_1", "sunny"),
+        reasoning_effort="high",
+        tools=[weather_tool()],
+    )
+    kwargs = kwargs_of(req)
+    assert kwargs["messages"][1]["content"][0] == {
+        "type": "thinking",
+        "thinking": "hmm",
+        "signature": "sig",
+    }
+    assert kwargs["thinking"] == {"type": "adaptive"}
+
+
+def test_unsigned_thinking_is_left_out() -> None:
+    req = request(user(), msg(pb.ROLE_ASSISTANT, thought("hmm", ""), text("ok")), user("more"))
+    assert kwargs_of(req)["messages"][1]["content"] == [{"type": "text", "text": "ok"}]

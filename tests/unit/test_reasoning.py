@@ -19,6 +19,7 @@ from frontdoor.streaming import OpenAIChunks, StreamContext
 from frontdoor.translate import to_chat_request as openai_request
 from protos import common_pb2 as pb
 from workerd.cli.command import build_invocation, sampling_env
+from workerd.cli.prompt import turn_of
 from workerd.cli.stream_json import StreamJsonParser
 
 SIGNATURE = "sig-EqQBCkgIBhAB"
@@ -283,3 +284,9 @@ def test_anthropic_stream_has_thinking_then_text_blocks() -> None:
     ]
     assert events[0]["content_block"] == {"type": "thinking", "thinking": "", "signature": ""}
     assert events[3]["delta"]["signature"] == SIGNATURE
+
+
+def test_cli_history_leaves_thinking_out() -> None:
+    thought = pb.ContentBlock(thinking=pb.ThinkingBlock(text="hmm", signature=SIGNATURE))
+    message = pb.ChatMessage(role=pb.ROLE_ASSISTANT, content=[thought, pb.ContentBlock(text="ok")])
+    assert turn_of(message).blocks == [{"type": "text", "text": "ok"}]

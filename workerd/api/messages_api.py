@@ -122,8 +122,8 @@ def _add_thinking(
     """The model family's thinking configuration for the request's effort; the betas it needs.
 
     No effort (or none): no thinking, the Messages API's default. A conversation that goes on
-    after tool calls gets no thinking either: the API wants the assistant turn's own thinking
-    blocks back, and neutral requests do not carry them."""
+    from tool calls whose turn came back without its (signed) thinking gets no thinking either:
+    the API wants that turn's thinking back, and OpenAI clients never had the signature."""
     effort = request.reasoning_effort
     if effort and effort not in reasoning.EFFORTS:
         raise UnsupportedRequest(f"unknown reasoning effort {effort!r}", "reasoning_effort")
@@ -149,12 +149,14 @@ def _add_thinking(
 
 
 def _after_tool_calls(messages: list[JSONDict]) -> bool:
-    return any(
-        block.get("type") == "tool_use"
-        for turn in messages
-        if turn["role"] == "assistant"
-        for block in turn["content"]
-    )
+    """The conversation goes on from tool calls whose turn has no thinking of its own to show
+    (the API wants that turn to start with its thinking when thinking is on)."""
+    if len(messages) < 2 or messages[-2]["role"] != "assistant":
+        return False
+    calls = messages[-2]["content"]
+    if not any(block.get("type") == "tool_use" for block in calls):
+        return False
+    return bool(calls[0].get("type") != "thinking")
 
 
 def _check_thinking_compatible(request: pb.ChatRequest) -> None:
@@ -273,6 +275,12 @@ def _assistant_blocks(message: pb.ChatMessage, param: str) -> list[JSONDict]:
         elif kind == "tool_use":
             blocks.append(_tool_use(block.tool_use, f"{param}.tool_calls[{calls}]"))
             calls += 1
+        elif kind == "thinking":
+            if block.thinking.signature:  # unsigned thinking cannot go back upstream
+                thinking = block.thinking
+                blocks.append(
+                    {"type": "thinking", "thinking": thinking.text, "signature": thinking.signature}
+                )
         else:
             raise UnsupportedRequest(f"an assistant message cannot carry a {kind} block", param)
     return blocks

@@ -12,6 +12,9 @@ from tests.mock_upstream import (
     CACHE_WRITE_TOKENS,
     INPUT_TOKENS,
     OUTPUT_TOKENS,
+    THINKING_SIGNATURE,
+    THINKING_TEXT,
+    THOUGHT_ANSWER,
     MockUpstream,
     echo_reply,
 )
@@ -150,3 +153,28 @@ def test_image_count_and_unknown_scenario(client: anthropic.Anthropic) -> None:
     assert msg.content[0].text == "saw 2 images"  # type: ignore[union-attr]
     with pytest.raises(anthropic.BadRequestError):
         _ask(client, "SCN:no_such_scenario")
+
+
+def test_think_answers_with_signed_thinking_only_when_asked(client: anthropic.Anthropic) -> None:
+    messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "SCN:think hi"}]
+    plain = client.messages.create(model="claude-sonnet-5", max_tokens=50, messages=messages)
+    assert [b.type for b in plain.content] == ["text"]
+    thought = client.messages.create(
+        model="claude-sonnet-5", max_tokens=50, messages=messages, thinking={"type": "adaptive"}
+    )
+    first, answer = thought.content
+    assert first.type == "thinking" and answer.type == "text"
+    assert (first.thinking, first.signature, answer.text) == (
+        THINKING_TEXT,
+        THINKING_SIGNATURE,
+        THOUGHT_ANSWER,
+    )
+    with client.messages.stream(
+        model="claude-sonnet-5",
+        max_tokens=50,
+        messages=messages,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].type == "thinking"
+    assert final.content[0].signature == THINKING_SIGNATURE

@@ -53,6 +53,7 @@ from bench.report import write_result
 from tests.mock_scenarios import FN_PREAMBLE, tool_answer
 from tests.mock_upstream import MockUpstream
 from tests.stack import Stack, claude_bin
+from tests.tool_defs import WEATHER
 
 ROUNDS = 9  # samples of each variant
 MODEL = "sonnet"
@@ -62,18 +63,6 @@ WARM_TARGET = 2  # the default WARM_PROCESSES the cli stack keeps ready
 BUSY_STATES = frozenset({"starting", "running", "stopping"})
 VARIANTS = ("api", "cli_held", "cli_rebuilt", "cli_held_two")
 RESULTS = ("18C and sunny", "12:00")  # what the client's tools answer, in call order
-WEATHER: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-            "required": ["location"],
-        },
-    },
-}
 TIME: dict[str, Any] = {
     "type": "function",
     "function": {

@@ -30,3 +30,21 @@ def cli_stack(upstream: MockUpstream) -> Iterator[Stack]:
     yield stack
     stack.stop()
     assert cli_children(stack.state_dir) == []
+
+
+@pytest.fixture(scope="session")
+def stacks(upstream: MockUpstream) -> Iterator[dict[str, Stack]]:
+    """One `api` and one `cli` worker stack (the real pinned CLI), shared by the door suites
+    that run every test on both kinds of worker."""
+    workers = {
+        "api": {"name": "api", "mode": "api", "api_key": "sk-ant-api03-test"},
+        "cli": {"name": "cli", "mode": "cli", "bin": claude_bin(), "token": "sk-ant-oat01-t"},
+    }
+    settings = {"ANTHROPIC_BASE_URL": upstream.base_url, "TOOL_RESULT_TIMEOUT_MS": "60000"}
+    started = {
+        kind: Stack({"WORKERS": json.dumps([worker]), **settings}).start()
+        for kind, worker in workers.items()
+    }
+    yield started
+    for stack in started.values():
+        stack.stop()

@@ -29,27 +29,12 @@ from tests.mock_upstream import (
     echo_reply,
 )
 from tests.stack import TOKEN, Stack
+from tests.tool_defs import TIME, WEATHER
 
 pytestmark = pytest.mark.stack
 API_KEY = "sk-ant-api03-test"
 PROMPT_TOKENS = INPUT_TOKENS + CACHE_READ_TOKENS + CACHE_WRITE_TOKENS
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-WEATHER: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-            "required": ["location"],
-        },
-    },
-}
-TIME: dict[str, Any] = {
-    "type": "function",
-    "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}},
-}
 CITY_SCHEMA = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},

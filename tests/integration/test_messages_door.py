@@ -38,22 +38,6 @@ WEATHER: ToolParam = {
 }
 
 
-@pytest.fixture(scope="module")
-def stacks(upstream: MockUpstream) -> Iterator[dict[str, Stack]]:
-    workers = {
-        "api": {"name": "api", "mode": "api", "api_key": "sk-ant-api03-test"},
-        "cli": {"name": "cli", "mode": "cli", "bin": claude_bin(), "token": "sk-ant-oat01-t"},
-    }
-    settings = {"ANTHROPIC_BASE_URL": upstream.base_url, "TOOL_RESULT_TIMEOUT_MS": "60000"}
-    started = {
-        kind: Stack({"WORKERS": json.dumps([worker]), **settings}).start()
-        for kind, worker in workers.items()
-    }
-    yield started
-    for stack in started.values():
-        stack.stop()
-
-
 @pytest.fixture(params=["api", "cli"])
 def stack(request: pytest.FixtureRequest, stacks: dict[str, Stack]) -> Stack:
     return stacks[str(request.param)]

@@ -5,7 +5,6 @@ thinking blocks (Anthropic messages), streaming and not."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
@@ -15,26 +14,10 @@ from anthropic.types import ThinkingBlockParam, ToolParam, ToolUseBlockParam
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from tests.mock_upstream import THINKING_SIGNATURE, THINKING_TEXT, THOUGHT_ANSWER, MockUpstream
-from tests.stack import TOKEN, Stack, claude_bin
+from tests.stack import TOKEN, Stack
 
 pytestmark = pytest.mark.stack
 PROMPT = [{"role": "user", "content": "SCN:think how much is 6 times 7?"}]
-
-
-@pytest.fixture(scope="module")
-def stacks(upstream: MockUpstream) -> Iterator[dict[str, Stack]]:
-    workers = {
-        "api": {"name": "api", "mode": "api", "api_key": "sk-ant-api03-test"},
-        "cli": {"name": "cli", "mode": "cli", "bin": claude_bin(), "token": "sk-ant-oat01-t"},
-    }
-    settings = {"ANTHROPIC_BASE_URL": upstream.base_url}
-    started = {
-        kind: Stack({"WORKERS": json.dumps([worker]), **settings}).start()
-        for kind, worker in workers.items()
-    }
-    yield started
-    for stack in started.values():
-        stack.stop()
 
 
 @pytest.fixture(params=["api", "cli"])

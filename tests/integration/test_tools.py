@@ -9,7 +9,7 @@ a step go back into the process that asked for them: one upstream request per st
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, cast
 
 import pytest
@@ -18,40 +18,9 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from tests.mock_scenarios import FN_ARGS, FN_PREAMBLE, tool_answer
 from tests.mock_upstream import MockUpstream
 from tests.stack import Stack, claude_bin, wait_until
+from tests.tool_defs import TIME, WEATHER
 
 pytestmark = pytest.mark.stack
-WEATHER: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-            "required": ["location"],
-        },
-    },
-}
-TIME: dict[str, Any] = {
-    "type": "function",
-    "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}},
-}
-
-
-@pytest.fixture(scope="module")
-def stacks(upstream: MockUpstream) -> Iterator[dict[str, Stack]]:
-    workers = {
-        "api": {"name": "api", "mode": "api", "api_key": "sk-ant-api03-test"},
-        "cli": {"name": "cli", "mode": "cli", "bin": claude_bin(), "token": "sk-ant-oat01-t"},
-    }
-    settings = {"ANTHROPIC_BASE_URL": upstream.base_url, "TOOL_RESULT_TIMEOUT_MS": "60000"}
-    started = {
-        kind: Stack({"WORKERS": json.dumps([worker]), **settings}).start()
-        for kind, worker in workers.items()
-    }
-    yield started
-    for stack in started.values():
-        stack.stop()
 
 
 @pytest.fixture(params=["api", "cli"])

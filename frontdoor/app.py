@@ -15,6 +15,7 @@ from frontdoor.routes_dashboard import add_dashboard_routes
 from frontdoor.routes_health import health
 from frontdoor.routes_monitoring import add_monitoring_routes
 from frontdoor.routes_openai import chat_completions, get_model, list_models
+from frontdoor.routes_responses import create_response, get_response
 from frontdoor.state import ADMIN, CONFIG, CONTROLLER
 
 
@@ -38,6 +39,8 @@ def create_app(
 
     app.cleanup_ctx.append(controller_lifetime)
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/responses", create_response)
+    app.router.add_get("/v1/responses/{response_id}", get_response)
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_get("/v1/models", list_models)

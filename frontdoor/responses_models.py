@@ -1,0 +1,84 @@
+"""Pydantic models of the OpenAI Responses API request (POST /v1/responses) at the HTTP edge.
+
+Unknown fields are accepted and logged (OpenAIBase); what needs the whole request to judge
+(item shapes, tool types, formats) is checked in responses_translate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, StrictBool
+
+from frontdoor.openai_models import OpenAIBase
+
+
+class InputPart(OpenAIBase):
+    """input_text / output_text / input_image (others are refused in the translation)."""
+
+    type: str
+    text: str | None = None
+    image_url: str | None = None
+    file_id: str | None = None
+    detail: str | None = None
+
+
+class InputItem(OpenAIBase):
+    """One `input` item: a message (type "message" or absent), function_call,
+    function_call_output, or reasoning (skipped: this proxy never hands out encrypted content)."""
+
+    type: str | None = None
+    role: str | None = None
+    content: str | list[InputPart] | None = None
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+    output: str | list[InputPart] | None = None
+    id: str | None = None
+    status: str | None = None
+
+
+class FunctionTool(OpenAIBase):
+    type: str
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class TextFormat(OpenAIBase):
+    type: str
+    name: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+    description: str | None = None
+
+
+class TextConfig(OpenAIBase):
+    format: TextFormat | None = None
+    verbosity: str | None = None
+
+
+class Reasoning(OpenAIBase):
+    effort: str | None = None
+    summary: str | None = None
+
+
+class ResponsesRequest(OpenAIBase):
+    """POST /v1/responses body."""
+
+    model: str = Field(min_length=1, max_length=200)
+    input: str | list[InputItem]
+    instructions: str | None = None
+    tools: list[FunctionTool] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    text: TextConfig | None = None
+    reasoning: Reasoning | None = None
+    metadata: dict[str, str] | None = None
+    stream: StrictBool = False
+    store: bool | None = None
+    previous_response_id: str | None = None
+    user: str | None = Field(default=None, max_length=256)

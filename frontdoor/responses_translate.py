@@ -1,0 +1,190 @@
+"""Pure translation: OpenAI Responses API request -> the neutral ChatRequest.
+
+Shares the chat door's helpers (images, efforts, tool choices); items map onto content blocks:
+messages -> text/image blocks, function_call -> tool_use on an assistant turn (call_id is the
+tool_use id), function_call_output -> a tool turn's tool_result with that id."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from frontdoor.errors import ApiError
+from frontdoor.responses_models import InputItem, InputPart, ResponsesRequest
+from frontdoor.translate import _TOOL_CHOICES, REASONING_EFFORTS, _image
+from protos import common_pb2 as pb
+
+logger = logging.getLogger(__name__)
+
+_ROLES = {
+    "system": pb.ROLE_SYSTEM,
+    "developer": pb.ROLE_SYSTEM,
+    "user": pb.ROLE_USER,
+    "assistant": pb.ROLE_ASSISTANT,
+}
+_TEXT_PARTS = ("input_text", "output_text")
+
+
+def to_chat_request(body: ResponsesRequest, model: str, request_id: str) -> pb.ChatRequest:
+    """Validate what pydantic cannot and build the neutral request."""
+    if body.previous_response_id:
+        raise ApiError(
+            400,
+            f"previous response {body.previous_response_id!r} not found: this proxy does not "
+            "store responses yet; send the whole conversation in `input`",
+            code="previous_response_not_found",
+            param="previous_response_id",
+        )
+    request = pb.ChatRequest(
+        request_id=request_id, model=model, stream=body.stream, user=body.user or ""
+    )
+    if body.instructions:
+        request.messages.append(
+            pb.ChatMessage(role=pb.ROLE_SYSTEM, content=[pb.ContentBlock(text=body.instructions)])
+        )
+    request.messages.extend(_messages(body.input))
+    if not request.messages:
+        raise ApiError(400, "input must not be empty", param="input")
+    if body.max_output_tokens is not None:
+        request.max_tokens = body.max_output_tokens
+    if body.temperature is not None:
+        request.temperature = body.temperature
+    if body.top_p is not None:
+        request.top_p = body.top_p
+    if body.parallel_tool_calls is not None:
+        request.parallel_tool_calls = body.parallel_tool_calls
+    _add_tools(request, body)
+    _add_format(request, body)
+    request.reasoning_effort = _effort(body)
+    return request
+
+
+def _messages(items: str | list[InputItem]) -> list[pb.ChatMessage]:
+    if isinstance(items, str):
+        return [pb.ChatMessage(role=pb.ROLE_USER, content=[pb.ContentBlock(text=items)])]
+    out: list[pb.ChatMessage] = []
+    for index, item in enumerate(items):
+        param = f"input[{index}]"
+        kind = item.type or "message"
+        if kind == "message":
+            out.append(_message(item, param))
+        elif kind == "function_call":
+            _function_call(out, item, param)
+        elif kind == "function_call_output":
+            out.append(_function_output(item, param))
+        elif kind == "reasoning":
+            logger.info("skipping a reasoning input item (%s)", param)
+        else:
+            raise ApiError(400, f"input item type {kind!r} is not supported", param=f"{param}.type")
+    return out
+
+
+def _message(item: InputItem, param: str) -> pb.ChatMessage:
+    if item.role not in _ROLES:
+        allowed = ", ".join(_ROLES)
+        raise ApiError(400, f"role must be one of {allowed}", param=f"{param}.role")
+    out = pb.ChatMessage(role=_ROLES[item.role])
+    content = item.content
+    if isinstance(content, str):
+        if content:
+            out.content.append(pb.ContentBlock(text=content))
+    else:
+        for n, part in enumerate(content or ()):
+            out.content.append(_part(part, f"{param}.content[{n}]"))
+    if not out.content and item.role == "user":
+        raise ApiError(400, "a user message needs content", param=f"{param}.content")
+    return out
+
+
+def _part(part: InputPart, param: str) -> pb.ContentBlock:
+    if part.type in _TEXT_PARTS:
+        return pb.ContentBlock(text=part.text or "")
+    if part.type == "input_image":
+        if not part.image_url:
+            raise ApiError(
+                400, "input_image needs image_url (file_id is not supported)", param=param
+            )
+        return pb.ContentBlock(image=_image(part.image_url, param))
+    raise ApiError(400, f"content part type {part.type!r} is not supported", param=param)
+
+
+def _function_call(out: list[pb.ChatMessage], item: InputItem, param: str) -> None:
+    """A tool_use on the assistant turn just before it (a new assistant turn if there is none)."""
+    if not item.call_id or not item.name:
+        raise ApiError(400, "a function_call item needs call_id and name", param=param)
+    if not out or out[-1].role != pb.ROLE_ASSISTANT:
+        out.append(pb.ChatMessage(role=pb.ROLE_ASSISTANT))
+    use = pb.ToolUseBlock(id=item.call_id, name=item.name, arguments_json=item.arguments or "")
+    out[-1].content.append(pb.ContentBlock(tool_use=use))
+
+
+def _function_output(item: InputItem, param: str) -> pb.ChatMessage:
+    if not item.call_id:
+        raise ApiError(400, "a function_call_output item needs call_id", param=param)
+    if isinstance(item.output, str) or item.output is None:
+        text = item.output or ""
+    else:
+        blocks = [_part(p, f"{param}.output[{n}]") for n, p in enumerate(item.output)]
+        if any(not block.HasField("text") for block in blocks):
+            raise ApiError(400, "function_call_output must be text", param=f"{param}.output")
+        text = "".join(block.text for block in blocks)
+    result = pb.ToolResultBlock(tool_use_id=item.call_id, content=text)
+    return pb.ChatMessage(role=pb.ROLE_TOOL, content=[pb.ContentBlock(tool_result=result)])
+
+
+def _add_tools(request: pb.ChatRequest, body: ResponsesRequest) -> None:
+    for index, tool in enumerate(body.tools or ()):
+        param = f"tools[{index}]"
+        if tool.type != "function":
+            raise ApiError(
+                400, f"tool type {tool.type!r} is not supported; only function tools", param=param
+            )
+        if not tool.name:
+            raise ApiError(400, "a function tool needs a name", param=f"{param}.name")
+        request.tools.append(
+            pb.ToolSpec(
+                name=tool.name,
+                description=tool.description or "",
+                parameters_json=json.dumps(tool.parameters or {"type": "object"}),
+            )
+        )
+    choice = body.tool_choice
+    if choice is None:
+        return
+    if isinstance(choice, str):
+        if choice not in _TOOL_CHOICES:
+            raise ApiError(400, f"unknown tool_choice {choice!r}", param="tool_choice")
+        request.tool_choice.mode = _TOOL_CHOICES[choice]
+        return
+    name = choice.get("name") if choice.get("type") == "function" else None
+    if not isinstance(name, str) or not name:
+        raise ApiError(
+            400, "tool_choice must be auto, none, required or a named function", param="tool_choice"
+        )
+    request.tool_choice.mode = pb.TOOL_CHOICE_NAMED
+    request.tool_choice.name = name
+
+
+def _add_format(request: pb.ChatRequest, body: ResponsesRequest) -> None:
+    fmt = body.text.format if body.text else None
+    if fmt is None or fmt.type == "text":
+        return
+    if fmt.type == "json_object":
+        request.response_format = pb.RESPONSE_FORMAT_JSON_OBJECT
+        return
+    if fmt.type != "json_schema":
+        raise ApiError(400, f"text.format type {fmt.type!r} is not supported", param="text.format")
+    if fmt.schema_ is None:
+        raise ApiError(400, "a json_schema format needs a schema", param="text.format.schema")
+    request.response_format = pb.RESPONSE_FORMAT_JSON_SCHEMA
+    request.json_schema = json.dumps(fmt.schema_)
+
+
+def _effort(body: ResponsesRequest) -> str:
+    effort = body.reasoning.effort if body.reasoning else None
+    if effort is None:
+        return ""
+    if effort not in REASONING_EFFORTS:
+        allowed = ", ".join(REASONING_EFFORTS)
+        raise ApiError(400, f"reasoning.effort must be one of {allowed}", param="reasoning.effort")
+    return REASONING_EFFORTS[effort]

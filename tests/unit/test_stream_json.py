@@ -11,7 +11,9 @@ from pydantic import TypeAdapter
 
 from protos import common_pb2 as pb
 from workerd.api.messages_stream import StreamTranslator
-from workerd.cli.stream_json import BRIDGE_PREFIX, StreamJsonParser, status_code, usage_of
+from workerd.cli.results import usage_of
+from workerd.cli.stream_json import BRIDGE_PREFIX, StreamJsonParser
+from workerd.upstream_status import status_code
 
 SESSION = "b38f8af3-0000-4000-8000-000000000001"
 RESULT_USAGE = {

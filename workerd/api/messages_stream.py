@@ -32,7 +32,7 @@ from anthropic.types import (
 from common.errors import make_error
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
-from workerd.cli.stream_json import status_code
+from workerd.upstream_status import status_code
 
 _STOP_REASONS = {
     "end_turn": pb.FINISH_STOP,

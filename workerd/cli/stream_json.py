@@ -24,10 +24,12 @@ from typing import Any
 from common.errors import make_error
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
+from workerd.cli.bridge import PREFIX
+from workerd.cli.results import result_error, usage_of
 
 logger = logging.getLogger(__name__)
 
-BRIDGE_PREFIX = "mcp__c__"  # the model's name for a client tool: MCP server "c" (issue 9)
+BRIDGE_PREFIX = PREFIX  # the model's name for a client tool: MCP server "c"
 
 
 def _wall_ms() -> int:
@@ -41,29 +43,6 @@ _STOP_REASONS = {
     "tool_use": pb.FINISH_TOOL_CALLS,
     "refusal": pb.FINISH_CONTENT_FILTER,
 }
-_CATEGORY_CODES: dict[str, int] = {
-    "rate_limit": pb.RATE_LIMITED,
-    "authentication_failed": pb.UPSTREAM_AUTH,
-    "server_error": pb.UPSTREAM_ERROR,
-    "model_not_found": pb.MODEL_NOT_FOUND,
-}
-
-
-def status_code(status: int) -> int:
-    """ErrorCode for an upstream HTTP status."""
-    if status in (401, 403):
-        return pb.UPSTREAM_AUTH
-    if status == 404:
-        return pb.MODEL_NOT_FOUND
-    if status == 413:
-        return pb.CONTEXT_TOO_LONG
-    if status == 429:
-        return pb.RATE_LIMITED
-    if status == 529:
-        return pb.UPSTREAM_OVERLOADED
-    if 400 <= status < 500:
-        return pb.INVALID_REQUEST
-    return pb.UPSTREAM_ERROR
 
 
 @dataclass
@@ -370,24 +349,9 @@ class StreamJsonParser:
         return events
 
     def _error(self, obj: dict[str, Any]) -> pb.Event:
-        status = obj.get("api_error_status")
-        text = str(
-            obj.get("result") or "; ".join(map(str, obj.get("errors") or [])) or "the CLI failed"
-        )
-        text = mask_secrets(text)
         if self._error_category == "max_output_tokens":
             return pb.Event(finish=pb.Finish(reason=pb.FINISH_LENGTH))
-        code: int
-        if "prompt is too long" in text.lower():
-            code = pb.CONTEXT_TOO_LONG
-        elif isinstance(status, int):
-            code = status_code(status)
-        else:
-            code = _CATEGORY_CODES.get(self._error_category, pb.UPSTREAM_ERROR)
-        retry_ms = 0
-        if code == pb.RATE_LIMITED and self._rate_limit_reset:
-            retry_ms = max(0, self._rate_limit_reset * 1000 - self._now_ms())
-        return make_error(code, text, retry_after_ms=retry_ms, upstream_status=status or 0)
+        return result_error(obj, self._error_category, self._rate_limit_reset, self._now_ms())
 
     def finish(self, returncode: int | None) -> list[pb.Event]:
         """Called once the CLI's stdout closed; an error if it never produced a result."""
@@ -397,19 +361,6 @@ class StreamJsonParser:
         if self.garbage_lines:
             detail += f", {self.garbage_lines} unparseable output lines"
         return [make_error(pb.WORKER_CRASHED, f"the Claude CLI ended without a result ({detail})")]
-
-
-def usage_of(usage: dict[str, Any]) -> pb.Usage:
-    def number(key: str) -> int:
-        value = usage.get(key)
-        return int(value) if isinstance(value, int | float) else 0
-
-    return pb.Usage(
-        input_tokens=number("input_tokens"),
-        output_tokens=number("output_tokens"),
-        cache_read_tokens=number("cache_read_input_tokens"),
-        cache_write_tokens=number("cache_creation_input_tokens"),
-    )
 
 
 def _arguments(block: _ClientBlock, text: str) -> pb.Event:

@@ -1,0 +1,52 @@
+"""Pure: the CLI's `result` line as neutral usage and errors (docs/claude-cli.md, "Errors and
+retries"): API failures arrive as `is_error` results with the upstream status, or with the
+synthetic assistant message's error category when there is none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.errors import make_error
+from common.logs import mask_secrets
+from protos import common_pb2 as pb
+from workerd.upstream_status import status_code
+
+_CATEGORY_CODES: dict[str, int] = {
+    "rate_limit": pb.RATE_LIMITED,
+    "authentication_failed": pb.UPSTREAM_AUTH,
+    "server_error": pb.UPSTREAM_ERROR,
+    "model_not_found": pb.MODEL_NOT_FOUND,
+}
+
+
+def result_error(obj: dict[str, Any], category: str, reset_s: int, now_ms: int) -> pb.Event:
+    """The Error event of an `is_error` result; `reset_s` is the account's limit reset."""
+    status = obj.get("api_error_status")
+    text = str(
+        obj.get("result") or "; ".join(map(str, obj.get("errors") or [])) or "the CLI failed"
+    )
+    text = mask_secrets(text)
+    code: int
+    if "prompt is too long" in text.lower():
+        code = pb.CONTEXT_TOO_LONG
+    elif isinstance(status, int):
+        code = status_code(status)
+    else:
+        code = _CATEGORY_CODES.get(category, pb.UPSTREAM_ERROR)
+    retry_ms = 0
+    if code == pb.RATE_LIMITED and reset_s:
+        retry_ms = max(0, reset_s * 1000 - now_ms)
+    return make_error(code, text, retry_after_ms=retry_ms, upstream_status=status or 0)
+
+
+def usage_of(usage: dict[str, Any]) -> pb.Usage:
+    def number(key: str) -> int:
+        value = usage.get(key)
+        return int(value) if isinstance(value, int | float) else 0
+
+    return pb.Usage(
+        input_tokens=number("input_tokens"),
+        output_tokens=number("output_tokens"),
+        cache_read_tokens=number("cache_read_input_tokens"),
+        cache_write_tokens=number("cache_creation_input_tokens"),
+    )

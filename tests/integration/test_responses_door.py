@@ -205,15 +205,16 @@ def test_reasoning(client: openai.OpenAI) -> None:
     assert [s.text for s in reasoning.summary] == [THINKING_TEXT]
     assert message.type == "message" and response.output_text == THOUGHT_ANSWER
 
-    events = list(
-        client.responses.create(
-            model="sonnet", input="SCN:think how much?", reasoning={"effort": "high"}, stream=True
-        )
-    )
+    with client.responses.stream(
+        model="sonnet", input="SCN:think how much?", reasoning={"effort": "high"}
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
     summary = [e.delta for e in events if e.type == "response.reasoning_summary_text.delta"]
     assert "".join(summary) == THINKING_TEXT
     assert events[-1].type == "response.completed"
-    assert [i.type for i in events[-1].response.output] == ["reasoning", "message"]
+    assert [i.type for i in final.output] == ["reasoning", "message"]
+    assert final.output_text == THOUGHT_ANSWER
 
 
 def test_refusals_and_errors(client: openai.OpenAI) -> None:
@@ -236,3 +237,13 @@ def test_a_lone_surrogate_is_a_400(stack: Stack) -> None:
     status, _, reply = stack.request("POST", "/v1/responses", body, {})
     assert status == 400
     assert "surrogate" in json.loads(reply)["error"]["message"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_upstream_error_before_output_is_an_http_error(
+    client: openai.OpenAI, stream: bool
+) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.responses.create(model="sonnet", input="SCN:err500", stream=stream)
+    assert caught.value.status_code >= 500
+    assert caught.value.body is not None and "message" in str(caught.value.body)

@@ -17,10 +17,9 @@ from tests.mock_upstream import (
     OUTPUT_TOKENS,
     THINKING_TEXT,
     THOUGHT_ANSWER,
-    MockUpstream,
     echo_reply,
 )
-from tests.stack import TOKEN, Stack, claude_bin
+from tests.stack import TOKEN, Stack
 
 pytestmark = pytest.mark.stack
 WEATHER: FunctionToolParam = {
@@ -34,22 +33,6 @@ WEATHER: FunctionToolParam = {
     },
     "strict": False,
 }
-
-
-@pytest.fixture(scope="module")
-def stacks(upstream: MockUpstream) -> Iterator[dict[str, Stack]]:
-    workers = {
-        "api": {"name": "api", "mode": "api", "api_key": "sk-ant-api03-test"},
-        "cli": {"name": "cli", "mode": "cli", "bin": claude_bin(), "token": "sk-ant-oat01-t"},
-    }
-    settings = {"ANTHROPIC_BASE_URL": upstream.base_url, "TOOL_RESULT_TIMEOUT_MS": "60000"}
-    started = {
-        kind: Stack({"WORKERS": json.dumps([worker]), **settings}).start()
-        for kind, worker in workers.items()
-    }
-    yield started
-    for stack in started.values():
-        stack.stop()
 
 
 @pytest.fixture(params=["api", "cli"])

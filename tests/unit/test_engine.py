@@ -20,6 +20,7 @@ from common.paths import StatePaths
 from common.workers import WorkerSpec
 from protos import common_pb2 as pb
 from tests.stack import FAKE_CLAUDE
+from workerd.cli.child_env import MARKER, STATE_MARKER
 from workerd.cli.engine import SessionEngine
 from workerd.cli.process import ProcessTable
 from workerd.cli.reaper import Reaper
@@ -231,7 +232,12 @@ async def test_close_leaves_no_warm_or_parked_process(tmp_path: Path) -> None:
 async def test_a_sweep_during_spawns_never_takes_a_new_child_for_a_stray(tmp_path: Path) -> None:
     """The reaper's stray scan and spawns race; registration and the scan share a lock."""
     worker = Worker(tmp_path, max_idle_processes=0)
-    env = {"PATH": "/usr/bin:/bin"}
+    # Marked as the worker's children are: the sweep would take them for its strays.
+    env = {
+        "PATH": "/usr/bin:/bin",
+        MARKER: "w",
+        STATE_MARKER: str(worker.config.paths.root),
+    }
 
     async def spawn() -> int:
         child = await worker.table.spawn(["sleep", "30"], env, str(tmp_path), "", "m")
@@ -296,3 +302,23 @@ async def test_new_sampling_settings_go_to_a_live_process_without_a_rebuild(
     third, _, _ = await worker.ask("conv", *history, max_tokens=900)
     assert third.served == "live"  # the same settings again: nothing to send
     assert len([line for line in worker.stdin(first.pid) if line["type"] == "control_request"]) == 1
+
+
+async def test_the_sweep_stops_only_children_with_the_workers_markers(tmp_path: Path) -> None:
+    """Orphaned tools inherit their CLI's markers; any other child is not the worker's."""
+    worker = Worker(tmp_path, max_idle_processes=0)
+    marked = {MARKER: "w", STATE_MARKER: str(worker.config.paths.root), "PATH": "/usr/bin:/bin"}
+    # Tools run in sessions of their own (the sweep stops whole process groups).
+    stray = await asyncio.create_subprocess_exec("sleep", "30", env=marked, start_new_session=True)
+    other = await asyncio.create_subprocess_exec(
+        "sleep", "30", env={"PATH": "/usr/bin:/bin"}, start_new_session=True
+    )
+    try:
+        await worker.reaper.tick()
+        assert await asyncio.wait_for(stray.wait(), 5) != 0  # stopped as an orphaned tool
+        assert other.returncode is None and psutil.Process(other.pid).status() != "zombie"
+        assert [r.pid for r in worker.reaper.recent if r.reason == "orphaned tool"] == [stray.pid]
+    finally:
+        other.kill()
+        await other.wait()
+        await worker.close()

@@ -121,12 +121,15 @@ class Reaper:
         await asyncio.to_thread(self._prune_workdirs, time.time())
 
     def _find_strays(self) -> list[psutil.Process]:
-        """Children that are not CLI processes: tool processes orphaned onto us."""
+        """Children that are not CLI processes: tool processes orphaned onto us. Only those
+        carrying this worker's markers (inherited from their CLI) are ours to stop."""
         ours = {child.pid for child in self._table.all()}
+        name, state = self._config.spec.name, str(self._config.paths.root)
         try:
-            return [p for p in psutil.Process().children() if p.pid not in ours]
+            children = psutil.Process().children()
         except psutil.Error:
             return []
+        return [p for p in children if p.pid not in ours and _marked(p, name, state)]
 
     def _collect_strays(self, strays: list[psutil.Process], grace: float) -> None:
         """Stop the strays' process groups and collect them."""

@@ -11,7 +11,7 @@ import logging
 
 from frontdoor.errors import ApiError
 from frontdoor.responses_models import InputItem, InputPart, ResponsesRequest
-from frontdoor.translate import _TOOL_CHOICES, REASONING_EFFORTS, _image
+from frontdoor.translate import REASONING_EFFORTS, image_block, set_tool_choice
 from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def _part(part: InputPart, param: str) -> pb.ContentBlock:
             raise ApiError(
                 400, "input_image needs image_url (file_id is not supported)", param=param
             )
-        return pb.ContentBlock(image=_image(part.image_url, param))
+        return pb.ContentBlock(image=image_block(part.image_url, param))
     raise ApiError(400, f"content part type {part.type!r} is not supported", param=param)
 
 
@@ -149,20 +149,13 @@ def _add_tools(request: pb.ChatRequest, body: ResponsesRequest) -> None:
             )
         )
     choice = body.tool_choice
-    if choice is None:
-        return
-    if isinstance(choice, str):
-        if choice not in _TOOL_CHOICES:
-            raise ApiError(400, f"unknown tool_choice {choice!r}", param="tool_choice")
-        request.tool_choice.mode = _TOOL_CHOICES[choice]
-        return
-    name = choice.get("name") if choice.get("type") == "function" else None
-    if not isinstance(name, str) or not name:
-        raise ApiError(
-            400, "tool_choice must be auto, none, required or a named function", param="tool_choice"
-        )
-    request.tool_choice.mode = pb.TOOL_CHOICE_NAMED
-    request.tool_choice.name = name
+    name = (
+        choice.get("name")
+        if isinstance(choice, dict) and choice.get("type") == "function"
+        else None
+    )
+    wrong = "tool_choice must be auto, none, required or a named function"
+    set_tool_choice(request, choice, name, wrong)
 
 
 def _add_format(request: pb.ChatRequest, body: ResponsesRequest) -> None:

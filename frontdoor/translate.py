@@ -30,7 +30,7 @@ REASONING_EFFORTS = {
     "xhigh": "xhigh",
     "max": "max",
 }
-_TOOL_CHOICES = {
+TOOL_CHOICES = {
     "auto": pb.TOOL_CHOICE_AUTO,
     "none": pb.TOOL_CHOICE_NONE,
     "required": pb.TOOL_CHOICE_REQUIRED,
@@ -132,11 +132,12 @@ def _part(part: ContentPart, param: str) -> pb.ContentBlock:
     if part.type == "text":
         return pb.ContentBlock(text=part.text or "")
     if part.type == "image_url" and part.image_url is not None:
-        return pb.ContentBlock(image=_image(part.image_url.url, param))
+        return pb.ContentBlock(image=image_block(part.image_url.url, param))
     raise ApiError(400, f"content part type {part.type!r} is not supported", param=param)
 
 
-def _image(url: str, param: str) -> pb.ImageBlock:
+def image_block(url: str, param: str) -> pb.ImageBlock:
+    """An image URL (a data: URL, or http(s) when remote images are allowed) as a block."""
     match = _DATA_URL.match(url)
     if match:
         try:
@@ -175,17 +176,24 @@ def _add_tools(request: pb.ChatRequest, body: ChatCompletionRequest) -> None:
             )
         )
     choice = body.tool_choice
+    function = choice.get("function") if isinstance(choice, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if isinstance(choice, dict) and choice.get("type") != "function":
+        name = None
+    set_tool_choice(request, choice, name, "tool_choice must name a function")
+
+
+def set_tool_choice(request: pb.ChatRequest, choice: object, name: object, wrong: str) -> None:
+    """An OpenAI tool_choice: auto, none, required, or the function `name` (else `wrong`)."""
     if choice is None:
         return
     if isinstance(choice, str):
-        if choice not in _TOOL_CHOICES:
+        if choice not in TOOL_CHOICES:
             raise ApiError(400, f"unknown tool_choice {choice!r}", param="tool_choice")
-        request.tool_choice.mode = _TOOL_CHOICES[choice]
+        request.tool_choice.mode = TOOL_CHOICES[choice]
         return
-    function = choice.get("function") if choice.get("type") == "function" else None
-    name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str) or not name:
-        raise ApiError(400, "tool_choice must name a function", param="tool_choice")
+        raise ApiError(400, wrong, param="tool_choice")
     request.tool_choice.mode = pb.TOOL_CHOICE_NAMED
     request.tool_choice.name = name
 

@@ -7,17 +7,23 @@ steps before and after the translation are the same and live here.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
+from typing import TypeVar
 
+import pydantic
 from aiohttp import web
 
 from common.errors import make_error
 from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
+from frontdoor.openai_models import OpenAIBase
 from frontdoor.state import CONFIG
 from frontdoor.streaming import with_response_headers
 from protos import common_pb2 as pb
+
+logger = logging.getLogger(__name__)
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _PRIORITIES = {"high": pb.PRIORITY_HIGH, "normal": pb.PRIORITY_NORMAL, "low": pb.PRIORITY_LOW}
@@ -39,6 +45,23 @@ async def read_json_object(request: web.Request) -> dict[str, object]:
             400, "request body has a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)"
         )
     return data
+
+
+OpenAIBody = TypeVar("OpenAIBody", bound=OpenAIBase)
+
+
+async def read_openai_body(request: web.Request, model: type[OpenAIBody]) -> OpenAIBody:
+    """The body as one of the OpenAI doors' models; a field it fails on is a 400 naming it."""
+    data = await read_json_object(request)
+    try:
+        body = model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(part) for part in first["loc"])
+        raise ApiError(400, f"{param}: {first['msg']}", param=param or None) from None
+    if body.ignored_fields():
+        logger.info("ignoring unsupported fields %s", body.ignored_fields())
+    return body
 
 
 def has_lone_surrogate(raw: bytes, data: object) -> bool:

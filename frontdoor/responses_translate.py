@@ -11,7 +11,7 @@ import logging
 
 from frontdoor.errors import ApiError
 from frontdoor.responses_models import InputItem, InputPart, ResponsesRequest
-from frontdoor.translate import REASONING_EFFORTS, image_block, set_tool_choice
+from frontdoor.translate import REASONING_EFFORTS, image_block, set_sampling, set_tool_choice
 from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
@@ -45,14 +45,9 @@ def to_chat_request(body: ResponsesRequest, model: str, request_id: str) -> pb.C
     request.messages.extend(_messages(body.input))
     if not request.messages:
         raise ApiError(400, "input must not be empty", param="input")
-    if body.max_output_tokens is not None:
-        request.max_tokens = body.max_output_tokens
-    if body.temperature is not None:
-        request.temperature = body.temperature
-    if body.top_p is not None:
-        request.top_p = body.top_p
-    if body.parallel_tool_calls is not None:
-        request.parallel_tool_calls = body.parallel_tool_calls
+    set_sampling(
+        request, body.max_output_tokens, body.temperature, body.top_p, body.parallel_tool_calls
+    )
     _add_tools(request, body)
     _add_format(request, body)
     request.reasoning_effort = _effort(body)

@@ -7,10 +7,14 @@ import time
 import uuid
 from typing import Any
 
-import pydantic
 from aiohttp import web
 
-from frontdoor.door import add_routing_hints, collect, read_json_object, resolve_model
+from frontdoor.door import (
+    add_routing_hints,
+    collect,
+    read_openai_body,
+    resolve_model,
+)
 from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
 from frontdoor.openai_models import ChatCompletionRequest
@@ -27,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    body = await _parse_body(request)
+    body = await read_openai_body(request, ChatCompletionRequest)
     model = resolve_model(request, body.model)
     request_id = uuid.uuid4().hex
     chat = to_chat_request(body, model, request_id)
@@ -42,19 +46,6 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     finally:
         call.cancel()
         await feed.close()
-
-
-async def _parse_body(request: web.Request) -> ChatCompletionRequest:
-    data = await read_json_object(request)
-    try:
-        body = ChatCompletionRequest.model_validate(data)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(part) for part in first["loc"])
-        raise ApiError(400, f"{param}: {first['msg']}", param=param or None) from None
-    if body.ignored_fields():
-        logger.info("ignoring unsupported fields %s", body.ignored_fields())
-    return body
 
 
 async def _complete(feed: EventFeed, context: StreamContext) -> web.Response:

@@ -51,14 +51,7 @@ def to_chat_request(body: ChatCompletionRequest, model: str, request_id: str) ->
         user=body.user or "",
     )
     max_tokens = body.max_completion_tokens or body.max_tokens
-    if max_tokens is not None:
-        request.max_tokens = max_tokens
-    if body.temperature is not None:
-        request.temperature = body.temperature
-    if body.top_p is not None:
-        request.top_p = body.top_p
-    if body.parallel_tool_calls is not None:
-        request.parallel_tool_calls = body.parallel_tool_calls
+    set_sampling(request, max_tokens, body.temperature, body.top_p, body.parallel_tool_calls)
     _add_tools(request, body)
     _add_response_format(request, body)
     request.reasoning_effort = reasoning_effort(body.reasoning_effort)
@@ -181,6 +174,24 @@ def _add_tools(request: pb.ChatRequest, body: ChatCompletionRequest) -> None:
     if isinstance(choice, dict) and choice.get("type") != "function":
         name = None
     set_tool_choice(request, choice, name, "tool_choice must name a function")
+
+
+def set_sampling(
+    request: pb.ChatRequest,
+    max_tokens: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    parallel_tool_calls: bool | None,
+) -> None:
+    """The optional settings both OpenAI doors carry, set only when the client gave them."""
+    if max_tokens is not None:
+        request.max_tokens = max_tokens
+    if temperature is not None:
+        request.temperature = temperature
+    if top_p is not None:
+        request.top_p = top_p
+    if parallel_tool_calls is not None:
+        request.parallel_tool_calls = parallel_tool_calls
 
 
 def set_tool_choice(request: pb.ChatRequest, choice: object, name: object, wrong: str) -> None:

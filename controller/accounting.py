@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from controller import response_store
 from controller.events import EVENT_LOG_SIZE, ProxyEvent
 from controller.migrations import migrate
 from controller.usage import (
@@ -159,11 +160,18 @@ class AccountingDb:
                     (metric, len(values), sum(values) / 1000),
                 )
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For the other stores in this database (response_store); same thread rules."""
+        return self._conn
+
     def prune(self, now: float, retention_days: int) -> int:
-        """Delete request rows older than the retention; the totals keep their figures."""
+        """Delete request rows older than the retention (the totals keep their figures) and
+        stored responses unused for as long."""
         cursor = self._conn.execute(
             "DELETE FROM requests WHERE ts < ?", (now - retention_days * DAY_S,)
         )
+        response_store.prune(self._conn, now, retention_days)
         return int(cursor.rowcount)
 
     # -- reading ---------------------------------------------------------------------------

@@ -69,6 +69,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             sum_s REAL NOT NULL
         )""",
     ),
+    # 4: the Responses door's stored responses, each linked to the one it continued.
+    (
+        """CREATE TABLE responses (
+            id TEXT PRIMARY KEY,
+            previous_id TEXT NOT NULL,
+            created REAL NOT NULL,
+            used REAL NOT NULL,
+            source TEXT NOT NULL,
+            turns BLOB NOT NULL,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX responses_by_used ON responses (used)",
+    ),
 )
 LATEST = len(MIGRATIONS)
 

@@ -12,6 +12,7 @@ from common.rpc import StandardServer, install_stop_signals
 from controller.accounting import Accounting
 from controller.admin import AdminServicer
 from controller.config import ControllerConfig
+from controller.conversations import ConversationsServicer
 from controller.events import EVENT_LOG_SIZE, EventBus
 from controller.recovery import interrupted_requests
 from controller.scheduler import Scheduler
@@ -42,7 +43,10 @@ async def serve(config: ControllerConfig) -> None:
     pool.on_reap = _reap_reporter(events)
     pool.on_warm_fallback = _fallback_reporter(events)
     server = _build_server(
-        config, scheduler, AdminServicer(scheduler, accounting, live, time.time())
+        config,
+        scheduler,
+        AdminServicer(scheduler, accounting, live, time.time()),
+        ConversationsServicer(accounting),
     )
     await server.start()
     background = [
@@ -63,17 +67,21 @@ async def serve(config: ControllerConfig) -> None:
 
 
 def _build_server(
-    config: ControllerConfig, scheduler: Scheduler, admin: AdminServicer
+    config: ControllerConfig,
+    scheduler: Scheduler,
+    admin: AdminServicer,
+    conversations: ConversationsServicer,
 ) -> StandardServer:
     names = [
         controller_pb2.DESCRIPTOR.services_by_name[name].full_name
-        for name in ("Controller", "Admin")
+        for name in ("Controller", "Admin", "Conversations")
     ]
     server = StandardServer(config.paths.controller_socket, names)
     controller_pb2_grpc.add_ControllerServicer_to_server(
         ControllerServicer(scheduler), server.server
     )
     controller_pb2_grpc.add_AdminServicer_to_server(admin, server.server)
+    controller_pb2_grpc.add_ConversationsServicer_to_server(conversations, server.server)
     return server
 
 

@@ -14,6 +14,7 @@ from protos import common_pb2 as pb
 from protos import controller_pb2, controller_pb2_grpc
 
 logger = logging.getLogger(__name__)
+STORE_DEADLINE_S = 10.0  # a long conversation's turns come from disk
 
 
 class ControllerUnavailable(Exception):
@@ -51,6 +52,7 @@ class ControllerClient:
         self._channel = open_channel(socket_path)
         self._controller = controller_pb2_grpc.ControllerStub(self._channel)
         self._admin = controller_pb2_grpc.AdminStub(self._channel)
+        self._conversations = controller_pb2_grpc.ConversationsStub(self._channel)
 
     def complete(self, request: pb.ChatRequest) -> CompletionCall:
         call = self._controller.Complete(
@@ -66,6 +68,29 @@ class ControllerClient:
         except grpc.aio.AioRpcError as exc:
             raise ControllerUnavailable(exc.code().name) from exc
         return reply
+
+    async def put_response(
+        self, stored: controller_pb2.StoredResponse, deadline_s: float = STORE_DEADLINE_S
+    ) -> None:
+        try:
+            await self._conversations.PutResponse(stored, timeout=deadline_s)
+        except grpc.aio.AioRpcError as exc:
+            raise ControllerUnavailable(exc.code().name) from exc
+
+    async def get_response(
+        self, response_id: str, with_history: bool, deadline_s: float = STORE_DEADLINE_S
+    ) -> controller_pb2.StoredResponse | None:
+        """The stored response (and its conversation's turns); None when there is none."""
+        request = controller_pb2.GetResponseRequest(id=response_id, with_history=with_history)
+        try:
+            stored: controller_pb2.StoredResponse = await self._conversations.GetResponse(
+                request, timeout=deadline_s
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise ControllerUnavailable(exc.code().name) from exc
+        return stored
 
     async def close(self) -> None:
         await self._channel.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 
 from frontdoor.errors import ApiError
 from frontdoor.responses_models import InputItem, InputPart, ResponsesRequest
@@ -25,16 +26,14 @@ _ROLES = {
 _TEXT_PARTS = ("input_text", "output_text")
 
 
-def to_chat_request(body: ResponsesRequest, model: str, request_id: str) -> pb.ChatRequest:
-    """Validate what pydantic cannot and build the neutral request."""
-    if body.previous_response_id:
-        raise ApiError(
-            400,
-            f"previous response {body.previous_response_id!r} not found: this proxy does not "
-            "store responses yet; send the whole conversation in `input`",
-            code="previous_response_not_found",
-            param="previous_response_id",
-        )
+def to_chat_request(
+    body: ResponsesRequest,
+    model: str,
+    request_id: str,
+    history: Sequence[pb.ChatMessage] = (),
+) -> pb.ChatRequest:
+    """Validate what pydantic cannot and build the neutral request: the instructions, then the
+    stored conversation this one continues (`history`, from previous_response_id), then input."""
     request = pb.ChatRequest(
         request_id=request_id, model=model, stream=body.stream, user=body.user or ""
     )
@@ -42,6 +41,7 @@ def to_chat_request(body: ResponsesRequest, model: str, request_id: str) -> pb.C
         request.messages.append(
             pb.ChatMessage(role=pb.ROLE_SYSTEM, content=[pb.ContentBlock(text=body.instructions)])
         )
+    request.messages.extend(history)
     request.messages.extend(_messages(body.input))
     if not request.messages:
         raise ApiError(400, "input must not be empty", param="input")

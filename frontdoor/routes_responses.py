@@ -1,8 +1,9 @@
-"""POST /v1/responses (the OpenAI Responses API, stateless for now) and GET /v1/responses/{id}.
+"""POST /v1/responses (the OpenAI Responses API) and GET /v1/responses/{id}.
 
-The same pool as every door: parse, translate to the neutral request, then the shared stream
-driver (streaming.stream_events) with the Responses writer, or collect into one response object.
-Nothing is stored yet: previous_response_id is a 400 and GET is a 404."""
+The same pool as every door: parse, put back the conversation a previous_response_id continues,
+translate to the neutral request, then the shared stream driver (streaming.stream_events) with
+the Responses writer, or collect into one response object; a finished response is stored
+(responses_store.py) unless the client said `store: false`."""
 
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ from frontdoor.door import (
     read_openai_body,
     resolve_model,
 )
-from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
 from frontdoor.responses_models import ResponsesRequest
 from frontdoor.responses_output import ResponseBuilder, ResponsesSse
+from frontdoor.responses_store import Recorder, RecordingSse, previous_turns, stored_body
 from frontdoor.responses_translate import to_chat_request
 from frontdoor.state import CONTROLLER
 from frontdoor.streaming import response_headers, stream_events
+from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
 
@@ -34,28 +36,34 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     body = await read_openai_body(request, ResponsesRequest)
     model = resolve_model(request, body.model)
     request_id = uuid.uuid4().hex
-    chat = to_chat_request(body, model, request_id)
+    controller = request.app[CONTROLLER]
+    history = await previous_turns(controller, body)
+    chat = to_chat_request(body, model, request_id, history)
     add_routing_hints(chat, request)
     builder = ResponseBuilder(f"resp_{request_id}", int(time.time()), body.model, echo(body))
-    call = request.app[CONTROLLER].complete(chat)
+    recorder = Recorder(controller, body, chat, history)
+    call = controller.complete(chat)
     feed = EventFeed(call)
     try:
         if body.stream:
-            return await stream_events(request, feed, request_id, ResponsesSse(builder))
-        worker = await collect(feed, request_id, builder.collect)
+            writer = RecordingSse(ResponsesSse(builder), recorder)
+            return await stream_events(request, feed, request_id, writer, writer.before_end)
+        worker = await collect(feed, request_id, lambda e: _fold(e, builder, recorder))
+        await recorder.store(builder)
         return web.json_response(builder.response(), headers=response_headers(request_id, worker))
     finally:
         call.cancel()
         await feed.close()
 
 
+def _fold(event: pb.Event, builder: ResponseBuilder, recorder: Recorder) -> None:
+    builder.collect(event)
+    recorder.answer.observe(event)
+
+
 async def get_response(request: web.Request) -> web.Response:
     response_id = request.match_info["response_id"]
-    raise ApiError(
-        404,
-        f"response {response_id!r} not found: this proxy does not store responses yet",
-        code="not_found",
-    )
+    return web.json_response(await stored_body(request.app[CONTROLLER], response_id))
 
 
 def echo(body: ResponsesRequest) -> dict[str, Any]:
@@ -77,6 +85,6 @@ def echo(body: ResponsesRequest) -> dict[str, Any]:
             else {"format": {"type": "text"}}
         ),
         "reasoning": body.reasoning.model_dump(exclude_none=True) if body.reasoning else None,
-        "previous_response_id": None,
-        "store": False,
+        "previous_response_id": body.previous_response_id,
+        "store": body.store is not False,
     }

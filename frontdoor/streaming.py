@@ -9,6 +9,7 @@ Each door renders the events with its own SseWriter; the driver (stream_events) 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -188,10 +189,15 @@ async def stream_completion(
 
 
 async def stream_events(
-    request: web.Request, feed: EventFeed, request_id: str, writer: SseWriter
+    request: web.Request,
+    feed: EventFeed,
+    request_id: str,
+    writer: SseWriter,
+    before_end: Callable[[bool], Awaitable[None]] | None = None,
 ) -> web.StreamResponse:
     """Deliver one call's events as SSE in `writer`'s shape: HTTP errors until the first output
-    (or STREAM_COMMIT_MS), then the writer's error event; keepalives in silences."""
+    (or STREAM_COMMIT_MS), then the writer's error event; keepalives in silences.
+    `before_end(clean)` runs after the last event, before the writer's closing is written."""
     stream = _Stream(request, feed, request_id, writer)
     pending = await stream.wait_for_output()
     response = await stream.commit()
@@ -209,5 +215,7 @@ async def stream_events(
         if next_event is None:
             break
         clean = await stream.send(next_event)
+    if before_end is not None:
+        await before_end(clean)
     await stream.end(clean)
     return response

@@ -8,6 +8,36 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class StoredResponse(_message.Message):
+    __slots__ = ("id", "previous_id", "created", "source", "turns", "body_json", "history")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    BODY_JSON_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    previous_id: str
+    created: float
+    source: str
+    turns: _containers.RepeatedCompositeFieldContainer[_common_pb2.ChatMessage]
+    body_json: str
+    history: _containers.RepeatedCompositeFieldContainer[_common_pb2.ChatMessage]
+    def __init__(self, id: _Optional[str] = ..., previous_id: _Optional[str] = ..., created: _Optional[float] = ..., source: _Optional[str] = ..., turns: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ..., body_json: _Optional[str] = ..., history: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ...) -> None: ...
+
+class GetResponseRequest(_message.Message):
+    __slots__ = ("id", "with_history")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WITH_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    with_history: bool
+    def __init__(self, id: _Optional[str] = ..., with_history: _Optional[bool] = ...) -> None: ...
+
+class PutResponseResult(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class ListEventsRequest(_message.Message):
     __slots__ = ("since_id", "limit", "type")
     SINCE_ID_FIELD_NUMBER: _ClassVar[int]

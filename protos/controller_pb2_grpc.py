@@ -99,6 +99,131 @@ class Controller:
             _registered_method=True)
 
 
+class ConversationsStub:
+    """What the Responses door stores (store: true) so a client can continue a response by its id
+    (previous_response_id) or read it back. The controller keeps each conversation as neutral
+    turns and the door's rendering as opaque JSON: it learns no client API.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.PutResponse = channel.unary_unary(
+                '/ccproxy.v1.Conversations/PutResponse',
+                request_serializer=protos_dot_controller__pb2.StoredResponse.SerializeToString,
+                response_deserializer=protos_dot_controller__pb2.PutResponseResult.FromString,
+                _registered_method=True)
+        self.GetResponse = channel.unary_unary(
+                '/ccproxy.v1.Conversations/GetResponse',
+                request_serializer=protos_dot_controller__pb2.GetResponseRequest.SerializeToString,
+                response_deserializer=protos_dot_controller__pb2.StoredResponse.FromString,
+                _registered_method=True)
+
+
+class ConversationsServicer:
+    """What the Responses door stores (store: true) so a client can continue a response by its id
+    (previous_response_id) or read it back. The controller keeps each conversation as neutral
+    turns and the door's rendering as opaque JSON: it learns no client API.
+    """
+
+    def PutResponse(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetResponse(self, request, context):
+        """NOT_FOUND when the id is unknown or its conversation was pruned (RETENTION_DAYS unused).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ConversationsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'PutResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutResponse,
+                    request_deserializer=protos_dot_controller__pb2.StoredResponse.FromString,
+                    response_serializer=protos_dot_controller__pb2.PutResponseResult.SerializeToString,
+            ),
+            'GetResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResponse,
+                    request_deserializer=protos_dot_controller__pb2.GetResponseRequest.FromString,
+                    response_serializer=protos_dot_controller__pb2.StoredResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'ccproxy.v1.Conversations', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('ccproxy.v1.Conversations', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Conversations:
+    """What the Responses door stores (store: true) so a client can continue a response by its id
+    (previous_response_id) or read it back. The controller keeps each conversation as neutral
+    turns and the door's rendering as opaque JSON: it learns no client API.
+    """
+
+    @staticmethod
+    def PutResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Conversations/PutResponse',
+            protos_dot_controller__pb2.StoredResponse.SerializeToString,
+            protos_dot_controller__pb2.PutResponseResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Conversations/GetResponse',
+            protos_dot_controller__pb2.GetResponseRequest.SerializeToString,
+            protos_dot_controller__pb2.StoredResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class AdminStub:
     """Everything the monitoring endpoints and the dashboard show; grpcurl sees the same truth.
     """

@@ -50,6 +50,55 @@ class ControllerServicer(metaclass=_abc_1.ABCMeta):
 
 def add_ControllerServicer_to_server(servicer: ControllerServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
+class ConversationsStub:
+    """What the Responses door stores (store: true) so a client can continue a response by its id
+    (previous_response_id) or read it back. The controller keeps each conversation as neutral
+    turns and the door's rendering as opaque JSON: it learns no client API.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ConversationsAsyncStub: ...
+    PutResponse: _grpc.UnaryUnaryMultiCallable[_controller_pb2.StoredResponse, _controller_pb2.PutResponseResult]
+    GetResponse: _grpc.UnaryUnaryMultiCallable[_controller_pb2.GetResponseRequest, _controller_pb2.StoredResponse]
+    """NOT_FOUND when the id is unknown or its conversation was pruned (RETENTION_DAYS unused)."""
+
+@_typing.type_check_only
+class ConversationsAsyncStub(ConversationsStub):
+    """What the Responses door stores (store: true) so a client can continue a response by its id
+    (previous_response_id) or read it back. The controller keeps each conversation as neutral
+    turns and the door's rendering as opaque JSON: it learns no client API.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    PutResponse: _aio.UnaryUnaryMultiCallable[_controller_pb2.StoredResponse, _controller_pb2.PutResponseResult]  # type: ignore[assignment]
+    GetResponse: _aio.UnaryUnaryMultiCallable[_controller_pb2.GetResponseRequest, _controller_pb2.StoredResponse]  # type: ignore[assignment]
+    """NOT_FOUND when the id is unknown or its conversation was pruned (RETENTION_DAYS unused)."""
+
+class ConversationsServicer(metaclass=_abc_1.ABCMeta):
+    """What the Responses door stores (store: true) so a client can continue a response by its id
+    (previous_response_id) or read it back. The controller keeps each conversation as neutral
+    turns and the door's rendering as opaque JSON: it learns no client API.
+    """
+
+    @_abc_1.abstractmethod
+    def PutResponse(
+        self,
+        request: _controller_pb2.StoredResponse,
+        context: _ServicerContext,
+    ) -> _typing.Union[_controller_pb2.PutResponseResult, _abc.Awaitable[_controller_pb2.PutResponseResult]]: ...
+
+    @_abc_1.abstractmethod
+    def GetResponse(
+        self,
+        request: _controller_pb2.GetResponseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_controller_pb2.StoredResponse, _abc.Awaitable[_controller_pb2.StoredResponse]]:
+        """NOT_FOUND when the id is unknown or its conversation was pruned (RETENTION_DAYS unused)."""
+
+def add_ConversationsServicer_to_server(servicer: ConversationsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
 class AdminStub:
     """Everything the monitoring endpoints and the dashboard show; grpcurl sees the same truth."""
 

@@ -75,6 +75,7 @@ def test_both_servers_list_their_services_by_reflection(stack: Stack) -> None:
     assert {
         "ccproxy.v1.Admin",
         "ccproxy.v1.Controller",
+        "ccproxy.v1.Conversations",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     } <= set(services)

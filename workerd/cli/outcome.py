@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from common.answer import Answer
 from common.events import is_output
 from protos import common_pb2 as pb
 from workerd.cli.command import CliInvocation
@@ -23,21 +24,12 @@ class TurnOutcome:
     failed: bool = False
     output_seen: bool = False
     awaiting: tuple[str, ...] = ()  # tool_use ids the process now waits on
-    text: list[str] = field(default_factory=list)
-    calls: dict[int, pb.ToolUseBlock] = field(default_factory=dict)
+    answer: Answer = field(default_factory=Answer)
 
     def observe(self, event: pb.Event) -> None:
-        kind = event.WhichOneof("kind")
         self.output_seen = self.output_seen or is_output(event)
-        if kind == "text":
-            self.text.append(event.text.text)
-        elif kind == "tool_call":
-            delta = event.tool_call
-            call = self.calls.setdefault(delta.index, pb.ToolUseBlock())
-            call.id = call.id or delta.id
-            call.name = call.name or delta.name
-            call.arguments_json += delta.arguments_delta
-        elif kind == "error":
+        self.answer.observe(event)
+        if event.WhichOneof("kind") == "error":
             self.failed = True
 
     def held(self, invocation: CliInvocation) -> list[Turn] | None:
@@ -46,13 +38,8 @@ class TurnOutcome:
         docs/claude-cli.md, "Errors and retries")."""
         if self.failed or invocation.structured or not (self.result_ok or self.awaiting):
             return None
-        answer = pb.ChatMessage(role=pb.ROLE_ASSISTANT)
-        reply = "".join(self.text)
-        if reply:
-            answer.content.add(text=reply)
-        for index in sorted(self.calls):
-            answer.content.add(tool_use=self.calls[index])
-        if not answer.content:
+        answer = self.answer.message(with_thinking=False)  # the CLI keeps its own thinking
+        if answer is None:
             return None
         try:
             turn = turn_of(answer, real_tools=bool(invocation.signature_tools))

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class AnthropicBase(BaseModel):
-    """Accepts fields we do not model (cache_control, citations, ...), so new clients work."""
+    """Accepts fields we do not model (citations, ...), so new clients work."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -16,9 +16,17 @@ class AnthropicBase(BaseModel):
         return sorted((self.model_extra or {}).keys())
 
 
+class CacheControl(AnthropicBase):
+    """A prompt-cache breakpoint: `ephemeral`, living 5 minutes (the default) or 1 hour."""
+
+    type: Literal["ephemeral"]
+    ttl: Literal["5m", "1h"] | None = None
+
+
 class TextBlock(AnthropicBase):
     type: Literal["text"]
     text: str
+    cache_control: CacheControl | None = None
 
 
 class Base64Source(AnthropicBase):
@@ -35,6 +43,7 @@ class URLSource(AnthropicBase):
 class ImageBlock(AnthropicBase):
     type: Literal["image"]
     source: Annotated[Base64Source | URLSource, Field(discriminator="type")]
+    cache_control: CacheControl | None = None
 
 
 class ToolUseBlock(AnthropicBase):
@@ -42,6 +51,7 @@ class ToolUseBlock(AnthropicBase):
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     input: dict[str, Any]
+    cache_control: CacheControl | None = None
 
 
 ToolResultPart = Annotated[TextBlock | ImageBlock, Field(discriminator="type")]
@@ -52,6 +62,7 @@ class ToolResultBlock(AnthropicBase):
     tool_use_id: str = Field(min_length=1)
     content: str | list[ToolResultPart] | None = None
     is_error: StrictBool = False
+    cache_control: CacheControl | None = None
 
 
 class ThinkingBlock(AnthropicBase):
@@ -63,8 +74,10 @@ class ThinkingBlock(AnthropicBase):
 
 
 class RedactedThinkingBlock(AnthropicBase):
+    """Thinking the upstream withheld: opaque, passed back as is (api workers)."""
+
     type: Literal["redacted_thinking"]
-    data: str = ""
+    data: str = Field(min_length=1)
 
 
 ContentBlock = Annotated[
@@ -85,6 +98,7 @@ class Tool(AnthropicBase):
     name: str = Field(min_length=1, max_length=128)
     description: str | None = None
     input_schema: dict[str, Any] | None = None
+    cache_control: CacheControl | None = None
 
 
 class ToolChoice(AnthropicBase):

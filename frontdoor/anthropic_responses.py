@@ -20,11 +20,19 @@ STOP_REASONS: dict[int, str] = {
     pb.FINISH_LENGTH: "max_tokens",
     pb.FINISH_TOOL_CALLS: "tool_use",
     pb.FINISH_CONTENT_FILTER: "refusal",
+    pb.FINISH_STOP_SEQUENCE: "stop_sequence",
 }
 
 
 def stop_reason(reason: int) -> str:
     return STOP_REASONS.get(reason, "end_turn")
+
+
+def stop_of(finish: pb.Finish) -> tuple[str, str | None]:
+    """A finish as Anthropic's stop_reason and stop_sequence (the sequence that matched, else
+    null)."""
+    reason = stop_reason(finish.reason)
+    return reason, finish.stop_sequence if reason == "stop_sequence" else None
 
 
 def usage_json(usage: pb.Usage | None) -> dict[str, int]:
@@ -56,6 +64,7 @@ def message_json(
     content: list[dict[str, Any]],
     reason: str | None,
     usage: pb.Usage | None,
+    sequence: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": message_id,
@@ -64,7 +73,7 @@ def message_json(
         "model": model,
         "content": content,
         "stop_reason": reason,
-        "stop_sequence": None,
+        "stop_sequence": sequence,
         "usage": usage_json(usage),
     }
 
@@ -79,6 +88,7 @@ class MessageAccumulator:
         self.arguments: dict[int, tuple[dict[str, Any], list[str]]] = {}  # call index -> block
         self.usage = pb.Usage()
         self.reason = "end_turn"
+        self.sequence: str | None = None
 
     def add(self, event: pb.Event) -> None:
         kind = event.WhichOneof("kind")
@@ -98,12 +108,15 @@ class MessageAccumulator:
         elif kind == "model_info":
             self.model = event.model_info.model
         elif kind == "finish":
-            self.reason = stop_reason(event.finish.reason)
+            self.reason, self.sequence = stop_of(event.finish)
             self.model = event.finish.model or self.model
 
     def _add_thinking(self, delta: pb.ThinkingDelta) -> None:
         """Thinking text, then its signature, in one thinking block; a text after a signature
-        starts the next block."""
+        starts the next block. A redacted block comes whole, in a delta of its own."""
+        if delta.redacted:
+            self.content.append({"type": "redacted_thinking", "data": delta.redacted})
+            return
         last = self.content[-1] if self.content else None
         if last is None or last["type"] != "thinking" or (last["signature"] and delta.text):
             last = {"type": "thinking", "thinking": "", "signature": ""}
@@ -121,7 +134,9 @@ class MessageAccumulator:
     def response(self) -> dict[str, Any]:
         for block, fragments in self.arguments.values():
             block["input"] = tool_input("".join(fragments), block["id"])
-        return message_json(self.message_id, self.model, self.content, self.reason, self.usage)
+        return message_json(
+            self.message_id, self.model, self.content, self.reason, self.usage, self.sequence
+        )
 
 
 def sse_event(name: str, payload: dict[str, Any]) -> bytes:
@@ -142,11 +157,13 @@ class MessageStream:
         self.message_id = message_id
         self.model = model
         self.blocks = 0  # content blocks started so far
-        self.open: tuple[str, int] | None = None  # ("text" or "thinking", -1), ("tool_use", i)
+        # ("text", "thinking" or "redacted_thinking", -1), ("tool_use", i)
+        self.open: tuple[str, int] | None = None
         self.signed = False  # the open thinking block has its signature
         self.calls: dict[int, int] = {}  # tool call index -> content block index
         self.usage: pb.Usage | None = None
         self.reason: str | None = None
+        self.sequence: str | None = None
 
     def note(self, event: pb.Event) -> None:
         kind = event.WhichOneof("kind")
@@ -168,7 +185,7 @@ class MessageStream:
         if kind == "tool_call":
             return self._tool_call(event.tool_call), True
         if kind == "finish":
-            self.reason = stop_reason(event.finish.reason)
+            self.reason, self.sequence = stop_of(event.finish)
             self.model = event.finish.model or self.model
         elif kind == "error":
             return self._stop() + self.error(ApiError.from_event(event.error)), False
@@ -205,6 +222,9 @@ class MessageStream:
         return out + self._delta(self.blocks - 1, {"type": "text_delta", "text": text})
 
     def _thinking(self, delta: pb.ThinkingDelta) -> bytes:
+        if delta.redacted:  # as Anthropic streams it: the whole block in its start, no delta
+            block = {"type": "redacted_thinking", "data": delta.redacted}
+            return self._start("redacted_thinking", -1, block)
         out = b""
         if self.open is None or self.open[0] != "thinking" or (self.signed and delta.text):
             block = {"type": "thinking", "thinking": "", "signature": ""}
@@ -239,7 +259,7 @@ class MessageStream:
             return self._stop() + self.error(
                 ApiError(502, "the worker ended without a result", "worker_error")
             )
-        delta = {"stop_reason": self.reason, "stop_sequence": None}
+        delta = {"stop_reason": self.reason, "stop_sequence": self.sequence}
         end = {"type": "message_delta", "delta": delta, "usage": usage_json(self.usage)}
         return (
             self._stop()

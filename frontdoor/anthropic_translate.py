@@ -1,10 +1,12 @@
 """Pure translation: an Anthropic Messages API request -> the neutral ChatRequest.
 
-system -> ROLE_SYSTEM messages; user and assistant blocks -> ContentBlocks (a user turn's
-tool_result blocks become ROLE_TOOL messages, in order, as the workers expect results);
-an assistant turn's thinking blocks go on with their signatures (redacted ones, and thinking in
-other turns, are dropped). `thinking` and `output_config.effort` become the neutral reasoning
-effort (`reasoning_effort` below).
+system -> ROLE_SYSTEM messages (one per system block); user and assistant blocks ->
+ContentBlocks (a user turn's tool_result blocks become ROLE_TOOL messages, in order, as the
+workers expect results); an assistant turn's thinking blocks go on with their signatures and its
+redacted_thinking blocks with their opaque data, in order (thinking in other turns is dropped).
+`cache_control` on system blocks, content blocks and tools becomes the block's (or tool's)
+neutral CacheControl. `thinking` and `output_config.effort` become the neutral reasoning effort
+(`reasoning_effort` below).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import binascii
 import json
 
 from frontdoor.anthropic_models import (
+    CacheControl,
     CountTokensRequest,
     ImageBlock,
     Message,
@@ -86,13 +89,37 @@ def reasoning_effort(body: CountTokensRequest) -> str:
 
 
 def _system(body: CountTokensRequest) -> list[pb.ChatMessage]:
+    """One ROLE_SYSTEM message per non-empty system block (the workers join them with a blank
+    line), each block with its cache breakpoint."""
     if body.system is None:
         return []
-    blocks = [body.system] if isinstance(body.system, str) else [b.text for b in body.system]
-    text = "\n\n".join(b for b in blocks if b)
-    return (
-        [pb.ChatMessage(role=pb.ROLE_SYSTEM, content=[pb.ContentBlock(text=text)])] if text else []
+    blocks = (
+        [TextBlock(type="text", text=body.system)] if isinstance(body.system, str) else body.system
     )
+    return [
+        pb.ChatMessage(role=pb.ROLE_SYSTEM, content=[_with_cache(pb.ContentBlock(text=b.text), b)])
+        for b in blocks
+        if b.text
+    ]
+
+
+def _with_cache(
+    converted: pb.ContentBlock,
+    block: TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock,
+) -> pb.ContentBlock:
+    """The client's cache breakpoint on a converted block; a tool_result whose inner text part
+    carries one (and the result itself none) gets it on the result, the same place in the
+    prompt once its parts are joined."""
+    cache = block.cache_control
+    if cache is None and isinstance(block, ToolResultBlock) and isinstance(block.content, list):
+        cache = next((p.cache_control for p in block.content if p.cache_control), None)
+    if cache is not None:
+        converted.cache.CopyFrom(cache_control(cache))
+    return converted
+
+
+def cache_control(cache: CacheControl) -> pb.CacheControl:
+    return pb.CacheControl(ttl=cache.ttl or "")
 
 
 def _messages(message: Message, param: str) -> list[pb.ChatMessage]:
@@ -107,10 +134,14 @@ def _messages(message: Message, param: str) -> list[pb.ChatMessage]:
         if isinstance(block, ThinkingBlock) and message.role == "assistant":
             thinking = pb.ThinkingBlock(text=block.thinking, signature=block.signature)
             role, converted = pb.ROLE_ASSISTANT, pb.ContentBlock(thinking=thinking)
+        elif isinstance(block, RedactedThinkingBlock) and message.role == "assistant":
+            thinking = pb.ThinkingBlock(redacted=block.data)
+            role, converted = pb.ROLE_ASSISTANT, pb.ContentBlock(thinking=thinking)
         elif isinstance(block, ThinkingBlock | RedactedThinkingBlock):
             continue
         else:
             role, converted = _block(message.role, block, where)
+            _with_cache(converted, block)
         if not out or out[-1].role != role:
             out.append(pb.ChatMessage(role=role))
         out[-1].content.append(converted)
@@ -188,6 +219,7 @@ def _add_tools(request: pb.ChatRequest, body: MessagesRequest) -> None:
                 name=tool.name,
                 description=tool.description or "",
                 parameters_json=json.dumps(tool.input_schema),
+                cache=cache_control(tool.cache_control) if tool.cache_control else None,
             )
         )
     choice = body.tool_choice

@@ -12,6 +12,7 @@ FINISH_REASONS: dict[int, str] = {
     pb.FINISH_LENGTH: "length",
     pb.FINISH_TOOL_CALLS: "tool_calls",
     pb.FINISH_CONTENT_FILTER: "content_filter",
+    pb.FINISH_STOP_SEQUENCE: "stop",
 }
 
 

@@ -84,6 +84,9 @@ def _location(error: Any, data: object) -> list[str]:
     path: list[str] = []
     node = data
     for position, part in enumerate(loc):
+        after = loc[position + 1] if position + 1 < len(loc) else None
+        if isinstance(node, dict) and node.get("type") == part and after in node:
+            continue  # a block's `type` tag, even when a field has the same name (`text`)
         if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
         elif isinstance(node, dict) and part in node:

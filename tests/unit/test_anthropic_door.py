@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import pydantic
 import pytest
 
 from common.errors import anthropic_type, make_error, wire_error
@@ -59,9 +60,146 @@ def test_plain_request() -> None:
     assert out.messages[1].content[0].text == "hi"
 
 
-def test_system_blocks_are_joined() -> None:
-    out = chat(system=[{"type": "text", "text": "a"}, {"type": "text", "text": "b"}])
-    assert out.messages[0].content[0].text == "a\n\nb"
+def test_system_blocks_are_system_messages_in_order() -> None:
+    blocks = [
+        {"type": "text", "text": "a"},
+        {"type": "text", "text": ""},
+        {"type": "text", "text": "b"},
+    ]
+    out = chat(system=blocks)
+    assert roles(out.messages) == [pb.ROLE_SYSTEM, pb.ROLE_SYSTEM, pb.ROLE_USER]
+    assert [m.content[0].text for m in out.messages[:2]] == ["a", "b"]
+    assert not any(m.content[0].HasField("cache") for m in out.messages)
+
+
+EPHEMERAL = {"type": "ephemeral"}
+HOUR = {"type": "ephemeral", "ttl": "1h"}
+
+
+def cache_of(holder: pb.ContentBlock | pb.ToolSpec) -> str | None:
+    """None without a breakpoint, else its ttl ("" for the default)."""
+    return holder.cache.ttl if holder.HasField("cache") else None
+
+
+def test_cache_control_reaches_every_place() -> None:
+    data = base64.b64encode(PNG).decode()
+    tool = {"name": "w", "input_schema": SCHEMA}
+    out = chat(
+        system=[
+            {"type": "text", "text": "long instructions", "cache_control": HOUR},
+            {"type": "text", "text": "today"},
+        ],
+        tools=[tool, {**tool, "name": "v", "cache_control": EPHEMERAL}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": data},
+                        "cache_control": EPHEMERAL,
+                    },
+                    {
+                        "type": "text",
+                        "text": "weather?",
+                        "cache_control": {**EPHEMERAL, "ttl": "5m"},
+                    },
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": "checking"},
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": "w",
+                        "input": {},
+                        "cache_control": EPHEMERAL,
+                    },
+                    {"type": "tool_use", "id": "toolu_2", "name": "v", "input": {}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "content": "18C",
+                        "cache_control": HOUR,
+                    },
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_2",
+                        "content": [
+                            {"type": "text", "text": "a"},
+                            {"type": "text", "text": "b", "cache_control": EPHEMERAL},
+                        ],
+                    },
+                    {"type": "text", "text": "and now?"},
+                ],
+            },
+        ],
+    )
+    system, _, user, assistant, results, last = out.messages
+    assert cache_of(system.content[0]) == "1h" and cache_of(out.messages[1].content[0]) is None
+    assert [cache_of(t) for t in out.tools] == [None, ""]
+    assert [cache_of(b) for b in user.content] == ["", "5m"]
+    assert [cache_of(b) for b in assistant.content] == [None, "", None]
+    assert results.role == pb.ROLE_TOOL
+    assert [cache_of(b) for b in results.content] == ["1h", ""]  # the inner part's, on its result
+    assert [cache_of(b) for b in last.content] == [None]
+
+
+@pytest.mark.parametrize(
+    ("cache", "param"),
+    [
+        ({"type": "persistent"}, "messages.0.content.0.cache_control.type"),
+        ({"type": "ephemeral", "ttl": "2h"}, "messages.0.content.0.cache_control.ttl"),
+    ],
+)
+def test_cache_control_that_cannot_be_honoured_is_refused(
+    cache: dict[str, Any], param: str
+) -> None:
+    bad = {
+        "model": "sonnet",
+        "max_tokens": 5,
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": cache}]}
+        ],
+    }
+    with pytest.raises(pydantic.ValidationError) as caught:
+        MessagesRequest.model_validate(bad)
+    assert _first_error(caught.value.errors(), bad)[0] == param
+
+
+def test_redacted_thinking_goes_back_in_order() -> None:
+    out = chat(
+        messages=[
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                    {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"},
+                    {"type": "text", "text": "hello"},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "redacted_thinking", "data": "not here"},
+                    {"type": "text", "text": "more"},
+                ],
+            },
+        ]
+    )
+    assistant = out.messages[1].content
+    assert [b.WhichOneof("kind") for b in assistant] == ["thinking", "thinking", "text"]
+    assert assistant[0].thinking.redacted == ""
+    assert assistant[1].thinking == pb.ThinkingBlock(redacted="EmwKAhgBEgy3va3pzix")
+    assert [b.WhichOneof("kind") for b in out.messages[2].content] == ["text"]
 
 
 def test_system_role_messages_join_the_system_prompt() -> None:
@@ -343,12 +481,44 @@ def test_accumulated_message() -> None:
         (pb.FINISH_TOOL_CALLS, "tool_use"),
         (pb.FINISH_CONTENT_FILTER, "refusal"),
         (pb.FINISH_UNSPECIFIED, "end_turn"),
+        (pb.FINISH_STOP_SEQUENCE, "stop_sequence"),
     ],
 )
 def test_stop_reasons(reason: pb.FinishReason, expected: str) -> None:
     result = MessageAccumulator("msg_1", "sonnet")
     result.add(finish(reason))
     assert result.response()["stop_reason"] == expected
+    assert result.response()["stop_sequence"] == ("" if expected == "stop_sequence" else None)
+
+
+STOPPED_ON_END = pb.Event(
+    finish=pb.Finish(reason=pb.FINISH_STOP_SEQUENCE, model="m", stop_sequence="END")
+)
+REDACTED_RUN = [
+    pb.Event(thinking=pb.ThinkingDelta(text="hmm")),
+    pb.Event(thinking=pb.ThinkingDelta(signature="sig")),
+    pb.Event(thinking=pb.ThinkingDelta(redacted="opaque-1")),
+    pb.Event(thinking=pb.ThinkingDelta(redacted="opaque-2")),
+    pb.Event(thinking=pb.ThinkingDelta(text="more")),
+    text("answer"),
+    USAGE,
+    STOPPED_ON_END,
+]
+
+
+def test_accumulated_redacted_thinking_and_stop_sequence() -> None:
+    result = MessageAccumulator("msg_1", "sonnet")
+    for event in REDACTED_RUN:
+        result.add(event)
+    message = result.response()
+    assert message["content"] == [
+        {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+        {"type": "redacted_thinking", "data": "opaque-1"},
+        {"type": "redacted_thinking", "data": "opaque-2"},
+        {"type": "thinking", "thinking": "more", "signature": ""},
+        {"type": "text", "text": "answer"},
+    ]
+    assert (message["stop_reason"], message["stop_sequence"]) == ("stop_sequence", "END")
 
 
 def test_unparseable_arguments_become_an_empty_input() -> None:
@@ -425,6 +595,34 @@ def test_stream_of_text_and_tool_calls() -> None:
     end = events[-2][1]
     assert end["delta"] == {"stop_reason": "tool_use", "stop_sequence": None}
     assert end["usage"]["output_tokens"] == 4 and end["usage"]["cache_read_input_tokens"] == 5
+
+
+def test_stream_of_redacted_thinking_and_a_stop_sequence() -> None:
+    events, clean = run_stream(REDACTED_RUN)
+    assert clean
+    blocks = [(n, p) for n, p in events if n.startswith("content_block")]
+    assert [(n, p["index"]) for n, p in blocks] == [
+        ("content_block_start", 0),
+        ("content_block_delta", 0),
+        ("content_block_delta", 0),
+        ("content_block_stop", 0),
+        ("content_block_start", 1),  # a redacted block comes whole in its start, no delta
+        ("content_block_stop", 1),
+        ("content_block_start", 2),
+        ("content_block_stop", 2),
+        ("content_block_start", 3),
+        ("content_block_delta", 3),
+        ("content_block_stop", 3),
+        ("content_block_start", 4),
+        ("content_block_delta", 4),
+        ("content_block_stop", 4),
+    ]
+    starts = [p["content_block"] for n, p in blocks if n == "content_block_start"]
+    assert starts[1:3] == [
+        {"type": "redacted_thinking", "data": "opaque-1"},
+        {"type": "redacted_thinking", "data": "opaque-2"},
+    ]
+    assert events[-2][1]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "END"}
 
 
 def test_stream_error_after_output() -> None:

@@ -669,7 +669,7 @@ def test_json_answer_cut_by_max_tokens_is_length() -> None:
     ("stop_reason", "finish"),
     [
         ("end_turn", pb.FINISH_STOP),
-        ("stop_sequence", pb.FINISH_STOP),
+        ("stop_sequence", pb.FINISH_STOP_SEQUENCE),
         ("max_tokens", pb.FINISH_LENGTH),
         ("tool_use", pb.FINISH_TOOL_CALLS),
         ("refusal", pb.FINISH_CONTENT_FILTER),
@@ -680,6 +680,37 @@ def test_json_answer_cut_by_max_tokens_is_length() -> None:
 def test_stop_reasons(stop_reason: str, finish: pb.FinishReason) -> None:
     events = translate([message_start(), message_delta(stop_reason), MESSAGE_STOP])
     assert events[-1].finish.reason == finish
+    assert events[-1].finish.stop_sequence == ""
+
+
+def test_a_stop_sequence_stop_names_the_sequence() -> None:
+    stopped = message_delta("stop_sequence")
+    stopped["delta"]["stop_sequence"] = "\nEND"
+    events = translate([message_start(), text_start(0), text_delta(0, "a"), stopped, MESSAGE_STOP])
+    assert events[-1].finish == pb.Finish(
+        reason=pb.FINISH_STOP_SEQUENCE, model="claude-sonnet-5", stop_sequence="\nEND"
+    )
+
+
+def test_redacted_thinking_comes_whole_in_order() -> None:
+    redacted = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"},
+    }
+    events = translate(
+        [
+            message_start(),
+            redacted,
+            block_stop(0),
+            text_start(1),
+            text_delta(1, "ok"),
+            block_stop(1),
+            message_delta("end_turn"),
+        ]
+    )
+    assert kinds(events) == ["model_info", "thinking", "text", "usage", "finish"]
+    assert events[1].thinking == pb.ThinkingDelta(redacted="EmwKAhgBEgy3va3pzix")
 
 
 def test_thinking_and_its_signature_become_thinking_events() -> None:
@@ -916,3 +947,93 @@ def test_signed_thinking_goes_back_and_keeps_thinking_on_after_tool_calls() -> N
 def test_unsigned_thinking_is_left_out() -> None:
     req = request(user(), msg(pb.ROLE_ASSISTANT, thought("hmm", ""), text("ok")), user("more"))
     assert kwargs_of(req)["messages"][1]["content"] == [{"type": "text", "text": "ok"}]
+
+
+def cached(block: pb.ContentBlock, ttl: str = "") -> pb.ContentBlock:
+    block.cache.CopyFrom(pb.CacheControl(ttl=ttl))
+    return block
+
+
+EPHEMERAL = {"type": "ephemeral"}
+
+
+def test_cache_breakpoints_reach_their_blocks_and_tools() -> None:
+    image = pb.ContentBlock(image=pb.ImageBlock(media_type="image/png", data=PNG))
+    result_block = pb.ToolResultBlock(tool_use_id="call_1", content="sunny")
+    tool = weather_tool()
+    tool.cache.CopyFrom(pb.CacheControl(ttl="1h"))
+    req = request(
+        msg(pb.ROLE_SYSTEM, cached(text("rules"), "1h")),
+        msg(pb.ROLE_SYSTEM, text("today"), cached(text(" and more"))),
+        msg(pb.ROLE_USER, cached(image), cached(text("weather?"), "5m")),
+        msg(pb.ROLE_ASSISTANT, text("let me see"), cached(call("get_weather", "{}"))),
+        msg(pb.ROLE_TOOL, cached(pb.ContentBlock(tool_result=result_block))),
+        user("thanks"),
+        tools=[weather_tool("other"), tool],
+    )
+    kwargs = kwargs_of(req)
+    assert kwargs["system"] == [
+        {"type": "text", "text": "rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+        {"type": "text", "text": "today"},
+        {"type": "text", "text": " and more", "cache_control": EPHEMERAL},
+    ]
+    first, assistant, last = kwargs["messages"]
+    assert [b.get("cache_control") for b in first["content"]] == [
+        EPHEMERAL,
+        {"type": "ephemeral", "ttl": "5m"},
+    ]
+    assert first["content"][0]["source"]["type"] == "base64"
+    assert [b.get("cache_control") for b in assistant["content"]] == [None, EPHEMERAL]
+    assert last["content"][0] == {
+        "type": "tool_result",
+        "tool_use_id": "call_1",
+        "content": "sunny",
+        "cache_control": EPHEMERAL,
+    }
+    assert last["content"][1] == {"type": "text", "text": "thanks"}
+    assert [t.get("cache_control") for t in kwargs["tools"]] == [
+        None,
+        {"type": "ephemeral", "ttl": "1h"},
+    ]
+
+
+def test_without_breakpoints_the_system_prompt_stays_one_text() -> None:
+    req = request(msg(pb.ROLE_SYSTEM, text("a"), text("b")), msg(pb.ROLE_SYSTEM, text("c")), user())
+    kwargs = kwargs_of(req)
+    assert kwargs["system"] == "ab\n\nc"
+    assert "cache_control" not in json.dumps(kwargs)
+
+
+def redacted(data: str) -> pb.ContentBlock:
+    return pb.ContentBlock(thinking=pb.ThinkingBlock(redacted=data))
+
+
+def test_redacted_thinking_goes_back_unchanged_in_order() -> None:
+    req = request(
+        user(),
+        msg(
+            pb.ROLE_ASSISTANT,
+            thought("hmm", "sig"),
+            redacted("EmwKAhgBEgy3va3pzix"),
+            text("ok"),
+        ),
+        user("more"),
+    )
+    assert kwargs_of(req)["messages"][1]["content"] == [
+        {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+        {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"},
+        {"type": "text", "text": "ok"},
+    ]
+
+
+def test_a_turn_opening_with_redacted_thinking_keeps_thinking_on_after_tool_calls() -> None:
+    req = request(
+        user(),
+        msg(pb.ROLE_ASSISTANT, redacted("opaque"), call("get_weather", "{}")),
+        result("call_1", "sunny"),
+        reasoning_effort="high",
+        tools=[weather_tool()],
+    )
+    kwargs = kwargs_of(req)
+    assert kwargs["messages"][1]["content"][0] == {"type": "redacted_thinking", "data": "opaque"}
+    assert kwargs["thinking"] == {"type": "adaptive"}

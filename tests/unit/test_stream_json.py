@@ -217,6 +217,40 @@ def test_streamed_turn_end_to_end() -> None:
     assert p.finish(0) == []
 
 
+def stopped_on(sequence: str | None, stop_reason: str = "stop_sequence") -> dict[str, Any]:
+    delta = {"stop_reason": stop_reason, "stop_sequence": sequence}
+    return stream({"type": "message_delta", "delta": delta, "usage": {"output_tokens": 3}})
+
+
+def test_a_stop_on_a_stop_sequence_names_the_sequence() -> None:
+    events = run(
+        parser(),
+        message_start(),
+        text_delta("one two"),
+        stopped_on("THREE"),
+        stream({"type": "message_stop"}),
+        result_success("stop_sequence", "one two"),
+    )
+    assert kinds(events) == ["model_info", "text", "usage", "finish"]
+    assert events[-1].finish == pb.Finish(reason=pb.FINISH_STOP_SEQUENCE, stop_sequence="THREE")
+
+
+def test_only_the_last_message_stop_sequence_counts() -> None:
+    """An agent turn of two messages: the first stopped on a sequence, the last did not; a
+    `stop_sequence` result without a sequence from the upstream is a plain stop."""
+    events = run(
+        parser(tools_allowed=True),
+        message_start("msg_1"),
+        stopped_on("THREE"),
+        message_start("msg_2"),
+        stopped_on(None, "end_turn"),
+        result_success("end_turn"),
+    )
+    assert events[-1].finish == pb.Finish(reason=pb.FINISH_STOP)
+    events = run(parser(), message_start(), stopped_on(None), result_success("stop_sequence"))
+    assert events[-1].finish == pb.Finish(reason=pb.FINISH_STOP)
+
+
 def test_model_info_only_once() -> None:
     p = parser()
     events = run(

@@ -156,7 +156,7 @@ def _after_tool_calls(messages: list[JSONDict]) -> bool:
     calls = messages[-2]["content"]
     if not any(block.get("type") == "tool_use" for block in calls):
         return False
-    return bool(calls[0].get("type") != "thinking")
+    return calls[0].get("type") not in ("thinking", "redacted_thinking")
 
 
 def _check_thinking_compatible(request: pb.ChatRequest) -> None:
@@ -192,14 +192,20 @@ def _sampling(request: pb.ChatRequest) -> JSONDict:
 # --- messages ------------------------------------------------------------------------------
 
 
-def _conversation(request: pb.ChatRequest, fetch: bool) -> tuple[str, list[JSONDict]]:
-    """System text, and user/assistant turns with consecutive same-role messages merged."""
-    system: list[str] = []
+def _conversation(
+    request: pb.ChatRequest, fetch: bool
+) -> tuple[str | list[JSONDict], list[JSONDict]]:
+    """The system prompt, and user/assistant turns with consecutive same-role messages merged.
+
+    The system prompt is one text (the system messages joined by a blank line), or, when a
+    system block carries a cache breakpoint, the system blocks as text blocks in order."""
+    system: list[pb.ChatMessage] = []
     turns: list[JSONDict] = []
     for index, message in enumerate(request.messages):
         param = f"messages[{index}]"
         if message.role == pb.ROLE_SYSTEM:
-            system.append(_system_text(message, param))
+            _check_system(message, param)
+            system.append(message)
             continue
         if message.role == pb.ROLE_ASSISTANT:
             role, blocks = "assistant", _assistant_blocks(message, param)
@@ -217,18 +223,29 @@ def _conversation(request: pb.ChatRequest, fetch: bool) -> tuple[str, list[JSOND
             turns.append({"role": role, "content": blocks})
     if not any(turn["role"] == "user" for turn in turns):
         raise UnsupportedRequest("the conversation needs at least one user message", "messages")
-    return "\n\n".join(part for part in system if part), turns
+    if any(block.HasField("cache") for message in system for block in message.content):
+        parts = [block for message in system for block in message.content if block.text]
+        return [_cached({"type": "text", "text": part.text}, part) for part in parts], turns
+    texts = ("".join(block.text for block in message.content) for message in system)
+    return "\n\n".join(text for text in texts if text), turns
 
 
-def _system_text(message: pb.ChatMessage, param: str) -> str:
-    parts = []
+def _check_system(message: pb.ChatMessage, param: str) -> None:
     for position, block in enumerate(message.content):
         if block.WhichOneof("kind") != "text":
             raise UnsupportedRequest(
                 "system and developer messages can only hold text", f"{param}.content[{position}]"
             )
-        parts.append(block.text)
-    return "".join(parts)
+
+
+def _cached(out: JSONDict, source: pb.ContentBlock | pb.ToolSpec) -> JSONDict:
+    """`out` with the client's cache breakpoint, when the block (or tool) carries one."""
+    if source.HasField("cache"):
+        cache: JSONDict = {"type": "ephemeral"}
+        if source.cache.ttl:
+            cache["ttl"] = source.cache.ttl
+        out["cache_control"] = cache
+    return out
 
 
 def _user_blocks(message: pb.ChatMessage, param: str, fetch: bool) -> list[JSONDict]:
@@ -237,9 +254,11 @@ def _user_blocks(message: pb.ChatMessage, param: str, fetch: bool) -> list[JSOND
         kind = block.WhichOneof("kind")
         if kind == "text":
             if block.text:
-                blocks.append({"type": "text", "text": block.text})
+                blocks.append(_cached({"type": "text", "text": block.text}, block))
         elif kind == "image":
-            blocks.append(_image(block.image, f"{param}.content[{position}]", fetch))
+            blocks.append(
+                _cached(_image(block.image, f"{param}.content[{position}]", fetch), block)
+            )
         else:
             raise UnsupportedRequest(f"a user message cannot carry a {kind} block", param)
     return blocks
@@ -271,13 +290,15 @@ def _assistant_blocks(message: pb.ChatMessage, param: str) -> list[JSONDict]:
         kind = block.WhichOneof("kind")
         if kind == "text":
             if block.text:
-                blocks.append({"type": "text", "text": block.text})
+                blocks.append(_cached({"type": "text", "text": block.text}, block))
         elif kind == "tool_use":
-            blocks.append(_tool_use(block.tool_use, f"{param}.tool_calls[{calls}]"))
+            blocks.append(_cached(_tool_use(block.tool_use, f"{param}.tool_calls[{calls}]"), block))
             calls += 1
         elif kind == "thinking":
-            if block.thinking.signature:  # unsigned thinking cannot go back upstream
-                thinking = block.thinking
+            thinking = block.thinking
+            if thinking.redacted:  # opaque: back upstream exactly as it came
+                blocks.append({"type": "redacted_thinking", "data": thinking.redacted})
+            elif thinking.signature:  # unsigned thinking cannot go back upstream
                 blocks.append(
                     {"type": "thinking", "thinking": thinking.text, "signature": thinking.signature}
                 )
@@ -316,7 +337,7 @@ def _tool_blocks(message: pb.ChatMessage, param: str) -> list[JSONDict]:
             out["content"] = result.content
         if result.is_error:
             out["is_error"] = True
-        blocks.append(out)
+        blocks.append(_cached(out, block))
     return blocks
 
 
@@ -336,7 +357,7 @@ def _tools(request: pb.ChatRequest) -> list[JSONDict]:
         tool: JSONDict = {"name": spec.name, "input_schema": schema}
         if spec.description:
             tool["description"] = spec.description
-        tools.append(tool)
+        tools.append(_cached(tool, spec))
     return tools
 
 

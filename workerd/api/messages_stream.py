@@ -21,6 +21,7 @@ from anthropic.types import (
     RawMessageDeltaEvent,
     RawMessageStartEvent,
     RawMessageStopEvent,
+    RedactedThinkingBlock,
     SignatureDelta,
     TextBlock,
     TextDelta,
@@ -36,7 +37,7 @@ from workerd.upstream_status import status_code
 
 _STOP_REASONS = {
     "end_turn": pb.FINISH_STOP,
-    "stop_sequence": pb.FINISH_STOP,
+    "stop_sequence": pb.FINISH_STOP_SEQUENCE,
     "pause_turn": pb.FINISH_STOP,
     "max_tokens": pb.FINISH_LENGTH,
     "model_context_window_exceeded": pb.FINISH_LENGTH,
@@ -75,6 +76,7 @@ class StreamTranslator:
         self.model = ""
         self.usage = pb.Usage()
         self.stop_reason = ""
+        self.stop_sequence = ""
         self.complete = False
         self._started = False
         self._tool_calls = 0
@@ -91,6 +93,7 @@ class StreamTranslator:
             return self._block_stop(event.index)
         if isinstance(event, RawMessageDeltaEvent):
             self.stop_reason = event.delta.stop_reason or self.stop_reason or "end_turn"
+            self.stop_sequence = event.delta.stop_sequence or self.stop_sequence
             usage = event.usage
             self.usage.output_tokens = usage.output_tokens
             if usage.input_tokens is not None:
@@ -125,6 +128,10 @@ class StreamTranslator:
             return self._text(block.text)
         if isinstance(block, ThinkingBlock):
             return self._thinking(block.thinking, block.signature)
+        if isinstance(block, RedactedThinkingBlock):
+            if not block.data or self.json_tool:
+                return []
+            return [pb.Event(thinking=pb.ThinkingDelta(redacted=block.data))]
         if not isinstance(block, ToolUseBlock):
             return []
         if self.json_tool and block.name == self.json_tool:
@@ -190,6 +197,8 @@ class StreamTranslator:
         if self.json_tool and reason == pb.FINISH_TOOL_CALLS:
             reason = pb.FINISH_STOP  # the forced tool's input is the answer
         finish = pb.Finish(reason=reason, model=self.model)
+        if reason == pb.FINISH_STOP_SEQUENCE:
+            finish.stop_sequence = self.stop_sequence
         return [pb.Event(usage=self.usage), pb.Event(finish=finish)]
 
 

@@ -36,6 +36,9 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
+# `result.stop_reason` is `stop_sequence` for the CLI's own synthetic messages too (API errors,
+# docs/claude-cli.md): a stop on the client's stop sequence is known from the upstream's
+# message_delta, which names the sequence.
 _STOP_REASONS = {
     "end_turn": pb.FINISH_STOP,
     "stop_sequence": pb.FINISH_STOP,
@@ -93,6 +96,7 @@ class StreamJsonParser:
         self._current_message = ""
         self._error_category = ""
         self._rate_limit_reset = 0
+        self._stop_sequence = ""  # the client's stop sequence the last message stopped on
 
     def feed_line(self, line: bytes) -> list[pb.Event]:
         line = line.strip()
@@ -138,6 +142,7 @@ class StreamJsonParser:
             self._usages.append(self._message_usage)
             self._blocks = {}
             self._message_calls = []
+            self._stop_sequence = ""
             model = str(message.get("model", ""))
             if model and not self._model_sent:
                 self._model_sent = True
@@ -234,7 +239,11 @@ class StreamJsonParser:
             self._usages.append(self._message_usage)
         usage = event.get("usage") or {}
         self._message_usage.update((k, v) for k, v in usage.items() if v is not None)
-        stop = (event.get("delta") or {}).get("stop_reason")
+        delta = event.get("delta") or {}
+        stop = delta.get("stop_reason")
+        sequence = delta.get("stop_sequence")
+        if stop == "stop_sequence" and isinstance(sequence, str):
+            self._stop_sequence = sequence
         if stop == "tool_use" and self._message_calls:
             self.done = True
             self.awaiting_tools = list(self._message_calls)
@@ -343,6 +352,9 @@ class StreamJsonParser:
             events.append(pb.Event(finish=pb.Finish(reason=pb.FINISH_LENGTH)))
         elif obj.get("is_error"):
             events.append(self._error(obj))
+        elif self._stop_sequence:
+            finish = pb.Finish(reason=pb.FINISH_STOP_SEQUENCE, stop_sequence=self._stop_sequence)
+            events.append(pb.Event(finish=finish))
         else:
             reason = _STOP_REASONS.get(str(obj.get("stop_reason")), pb.FINISH_STOP)
             events.append(pb.Event(finish=pb.Finish(reason=reason)))

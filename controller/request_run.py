@@ -34,6 +34,10 @@ _PRIORITY = {
 OVERLOAD_COOLDOWN_S = 15.0
 RATE_LIMIT_COOLDOWN_S = 60.0
 AUTH_COOLDOWN_S = 300.0
+NO_CLIENT_TOOLS = (
+    "no worker of this proxy runs the client's tools: its agent workers have tools of their own; "
+    "set AGENT_CLIENT_TOOLS=true or add a cli or api worker"
+)
 
 
 @dataclass
@@ -78,7 +82,12 @@ class RequestRun:
             self._emit_complete()
 
     async def _attempts(self) -> AsyncIterator[pb.Event]:
-        waiter = self._waiter(frozenset(), _PRIORITY[self.request.priority])
+        unable = self.scheduler.unable_to_serve(self.request)
+        if unable and self.scheduler.servable_by() <= unable:
+            self.status = error_code_name(pb.INVALID_REQUEST)
+            yield make_error(pb.INVALID_REQUEST, NO_CLIENT_TOOLS, param="tools")
+            return
+        waiter = self._waiter(unable, _PRIORITY[self.request.priority])
         while True:
             try:
                 lease = await self.scheduler.admit(waiter)
@@ -102,7 +111,7 @@ class RequestRun:
                 return
             await self._before_retry(lease, outcome.error)
             waiter = self._waiter(
-                frozenset(self.tried), PRIORITY_HIGH
+                frozenset(self.tried) | unable, PRIORITY_HIGH
             )  # retries go first in their source
 
     def _conversation_key(self) -> str:

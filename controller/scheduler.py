@@ -238,6 +238,12 @@ class Scheduler:
             return api
         return cli | api if self.config.overflow_to_api else cli
 
+    def unable_to_serve(self, request: pb.ChatRequest) -> frozenset[str]:
+        """Workers known to refuse this request whatever their state (from their Status)."""
+        if not request.tools:
+            return frozenset()
+        return frozenset(name for name, h in self.pool.handles.items() if h.no_client_tools)
+
     def _cli_hopeless(self, cli: list[WorkerView], waiter: Waiter) -> bool:
         """No CLI worker can take it: all resting or down, or all full behind a long queue."""
         if not any(v.available and v.rate_wait_s <= 0 for v in cli):

@@ -34,6 +34,7 @@ class WorkerHandle:
     reaps_seen: int = 0
     cli_pool: PoolState = field(default_factory=PoolState)  # from its last Status
     sessions: SessionCounts = field(default_factory=SessionCounts)  # since the controller started
+    no_client_tools: bool = False  # from its last Status: it refuses the client's tools
 
     @property
     def state(self) -> str:
@@ -115,6 +116,7 @@ class WorkerPool:
             handle.incarnation, handle.reaps_seen = status.started_at, 0
             fallbacks_before = ()
         handle.cli_pool = PoolState.from_status(status)
+        handle.no_client_tools = status.no_client_tools
         for signature in new_fallbacks(fallbacks_before, handle.cli_pool.warm_fallbacks):
             logger.warning(
                 "worker %s: warm processes of %s failed, cold spawns", handle.spec.name, signature

@@ -110,6 +110,8 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             if self._reaper
             else [],
             cli_version=self._cli_version,
+            no_client_tools=self._config.spec.mode == "agent"
+            and not self._config.cli.agent.client_tools,
             warm=len(by_state[ChildState.READY]),
             parked=len(by_state[ChildState.PARKED]),
             idle_rss_bytes=sum(child.rss_bytes() for child in idle),

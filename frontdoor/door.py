@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -26,25 +27,49 @@ from protos import common_pb2 as pb
 logger = logging.getLogger(__name__)
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+TOKEN_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+"""Each door's output token limit: the neutral request carries it as an int32."""
+INT32_MAX = 2**31 - 1
 _PRIORITIES = {"high": pb.PRIORITY_HIGH, "normal": pb.PRIORITY_NORMAL, "low": pb.PRIORITY_LOW}
 
 
 async def read_json_object(request: web.Request) -> dict[str, object]:
-    """The body as a JSON object; ApiError 400 for anything else (or for a lone surrogate)."""
+    """The body as a JSON object; ApiError 400 for anything else (or for a lone surrogate, or an
+    output token limit the neutral request cannot carry).
+
+    Every door reads its body here: what client JSON may hold is decided once."""
     raw = await request.read()
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ApiError(400, "request body is nested too deeply") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
     if has_lone_surrogate(raw, data):
         raise ApiError(
             400, "request body has a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)"
         )
+    for name in TOKEN_LIMITS:
+        value = data.get(name)
+        if isinstance(value, int) and value > INT32_MAX:
+            raise ApiError(400, f"{name} must be at most {INT32_MAX}", param=name)
     return data
+
+
+def parse_json(raw: bytes) -> object:
+    """Client JSON as Python values; ApiError 400 for what is not JSON (RFC 8259: no NaN or
+    Infinity), nests too deeply, or holds an integer longer than Python reads
+    (sys.get_int_max_str_digits, its guard against quadratic parsing)."""
+    try:
+        return json.loads(raw, parse_constant=_not_json)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is nested too deeply") from None
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        raise ApiError(400, f"request body has an integer of more than {limit} digits") from None
+
+
+def _not_json(constant: str) -> object:
+    raise ApiError(400, f"request body is not valid JSON: {constant} is not a JSON value")
 
 
 OpenAIBody = TypeVar("OpenAIBody", bound=OpenAIBase)
@@ -92,15 +117,24 @@ def resolve_model(request: web.Request, requested: str) -> str:
 
 def add_routing_hints(chat: pb.ChatRequest, request: web.Request) -> None:
     """Fairness bucket, conversation pin and priority from the request headers."""
-    headers = request.headers
-    chat.source = (
-        headers.get("X-Source") or headers.get("X-OpenClaw-Source") or request.remote or "unknown"
-    )[:128]
-    chat.session_key = headers.get("X-Session-Id", "")[:256]
-    priority = headers.get("X-Priority", "normal").lower()
+    source = header_text(request, "X-Source") or header_text(request, "X-OpenClaw-Source")
+    chat.source = (source or request.remote or "unknown")[:128]
+    chat.session_key = header_text(request, "X-Session-Id")[:256]
+    priority = (header_text(request, "X-Priority") or "normal").lower()
     if priority not in _PRIORITIES:
         raise ApiError(400, "X-Priority must be high, normal or low", param="X-Priority")
     chat.priority = _PRIORITIES[priority]
+
+
+def header_text(request: web.Request, name: str) -> str:
+    """A request header as text ("" when absent); ApiError 400 naming it when its bytes are not
+    UTF-8 (aiohttp passes such bytes on as lone surrogates, which no protobuf string takes)."""
+    value = request.headers.get(name, "")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ApiError(400, f"the {name} header must be UTF-8 text", param=name) from None
+    return value
 
 
 async def collect(feed: EventFeed, request_id: str, add: Callable[[pb.Event], None]) -> str:

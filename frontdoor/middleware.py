@@ -83,4 +83,8 @@ def _authorized(request: web.Request, expected: bytes) -> bool:
     scheme, _, credential = header.partition(" ")
     candidate = credential.strip() if scheme.lower() == "bearer" else ""
     candidate = candidate or request.headers.get("x-api-key", "")
-    return hmac.compare_digest(candidate.encode(), expected)
+    try:
+        given = candidate.encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8: aiohttp passes them on as surrogates
+        return False
+    return hmac.compare_digest(given, expected)

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from common.logs import mask_secrets
 from frontdoor import prometheus
+from frontdoor.door import parse_json
 from frontdoor.errors import ApiError
 from frontdoor.state import ADMIN, CONFIG
 
@@ -122,10 +123,7 @@ async def kill(request: web.Request) -> web.Response:
 
 
 async def _pid(request: web.Request) -> int:
-    try:
-        body = json.loads(await request.read() or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, 'request body must be JSON such as {"pid": 1234}') from None
+    body = parse_json(await request.read() or b"null")
     pid = body.get("pid") if isinstance(body, dict) else None
     if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
         raise ApiError(400, "pid must be a positive whole number", param="pid")

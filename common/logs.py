@@ -1,4 +1,9 @@
-"""Logging set-up for every process: stderr, request id on each line, secrets masked."""
+"""Logging set-up for every process: stderr, request id on each line, secrets masked.
+
+Masking applies to the whole formatted line: the message, an exception's text, its traceback and
+a stack, since a library's exception can carry a client's raw bytes (aiohttp puts a header line it
+refuses into its error). Values that are JSON are masked value by value (`mask_json`), never by
+rewriting their serialised text."""
 
 from __future__ import annotations
 
@@ -7,42 +12,101 @@ import re
 import sys
 from collections.abc import Iterable
 from contextvars import ContextVar
+from typing import Any, TextIO
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
+MIN_MASKED_SECRET = 8
+"""A shorter secret is not masked by substring: it would mask ordinary text (and a token that
+short is only accepted on a loopback bind)."""
+REDACTED = "[redacted]"
 # Anthropic credentials have recognisable prefixes; mask them even if one slips into a message.
 _SECRET_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{4,}")
+# A credential header's value, whoever's it is (a wrong token may be a right one elsewhere):
+# `Bearer X`, and `x-api-key: X` / `Authorization: X` as a header line, a repr or JSON.
+_BEARER = re.compile(r"(?i)(\bbearer\s+)[^\s'\"\\,;]+")
+_HEADER_VALUE = re.compile(
+    r"(?i)(\b(?:x-api-key|authorization)['\"]?\s*[:=]\s*['\"]?)(?!bearer\b)[^\s'\"\\,;]+"
+)
+_CLIENT_PROTOCOL_ERROR = "aiohttp.http_exceptions"
 
 
 class _ContextFilter(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self._secrets = tuple(s for s in secrets if len(s) >= 8)
-
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
-        message = record.getMessage()
-        masked = mask_secrets(message, self._secrets)
-        if masked != message:
-            record.msg, record.args = masked, None
         return True
 
 
+class _MaskingFormatter(logging.Formatter):
+    """Formats as usual, then masks the whole text: message, exception and stack alike."""
+
+    def __init__(self, fmt: str, secrets: Iterable[str]) -> None:
+        super().__init__(fmt)
+        self._secrets = tuple(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and type(exc).__module__ == _CLIENT_PROTOCOL_ERROR:
+            return mask_secrets(self._client_protocol_error(record, exc), self._secrets)
+        return mask_secrets(super().format(record), self._secrets)
+
+    def _client_protocol_error(self, record: logging.LogRecord, exc: BaseException) -> str:
+        """A request aiohttp could not parse is the client's fault: one line, no traceback, and
+        not the raw bytes the exception quotes (only the first line of its message)."""
+        reason = str(getattr(exc, "message", "") or exc).strip().splitlines()
+        brief = logging.makeLogRecord(
+            {
+                **record.__dict__,
+                "levelno": logging.WARNING,
+                "levelname": logging.getLevelName(logging.WARNING),
+                "msg": "%s: %s",
+                "args": (record.getMessage(), reason[0].rstrip(":") if reason else type(exc)),
+                "exc_info": None,
+                "exc_text": None,
+                "stack_info": None,
+            }
+        )
+        return super().format(brief)
+
+
 def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every known secret, credential-shaped string and credential header value
+    replaced by [redacted]."""
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return _SECRET_PATTERN.sub("sk-ant-[redacted]", text)
+        if len(secret) >= MIN_MASKED_SECRET:
+            text = text.replace(secret, REDACTED)
+    text = _SECRET_PATTERN.sub("sk-ant-" + REDACTED, text)
+    text = _BEARER.sub(r"\1" + REDACTED, text)
+    return _HEADER_VALUE.sub(r"\1" + REDACTED, text)
+
+
+def mask_json(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """A JSON value with `mask_secrets` applied to every string in it (keys too); numbers,
+    booleans and null are never touched, so the result serialises to valid JSON."""
+    secrets = tuple(secrets)
+    if isinstance(value, str):
+        return mask_secrets(value, secrets)
+    if isinstance(value, dict):
+        return {mask_json(k, secrets): mask_json(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_json(item, secrets) for item in value]
+    return value
+
+
+def log_handler(service: str, secrets: Iterable[str], stream: TextIO) -> logging.Handler:
+    """The handler every process logs through (on `stream`), secrets masked."""
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(_ContextFilter())
+    handler.setFormatter(
+        _MaskingFormatter(
+            f"%(asctime)s %(levelname)s {service} [%(request_id)s] %(name)s: %(message)s",
+            secrets,
+        )
+    )
+    return handler
 
 
 def configure_logging(service: str, secrets: Iterable[str] = (), level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_ContextFilter(secrets))
-    handler.setFormatter(
-        logging.Formatter(
-            f"%(asctime)s %(levelname)s {service} [%(request_id)s] %(name)s: %(message)s"
-        )
-    )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [log_handler(service, secrets, sys.stderr)]
     root.setLevel(level)

@@ -31,28 +31,36 @@ def usage_json(usage: pb.Usage) -> dict[str, Any]:
 class ChunkBuilder:
     """chat.completion.chunk objects for one streamed completion."""
 
-    def __init__(self, completion_id: str, created: int, model: str) -> None:
+    def __init__(
+        self, completion_id: str, created: int, model: str, include_usage: bool = False
+    ) -> None:
         self.completion_id = completion_id
         self.created = created
         self.model = model
+        self.include_usage = include_usage  # every chunk then says `"usage": null`, as OpenAI's
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        return {
+        chunk = {
             "id": self.completion_id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
             "choices": choices,
-            **extra,
         }
+        if self.include_usage:
+            chunk["usage"] = None
+        chunk.update(extra)
+        return chunk
 
     def _delta(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return self._chunk(
             [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
         )
 
-    def role(self) -> dict[str, Any]:
-        return self._delta({"role": "assistant", "content": ""})
+    def role(self, tool_call_first: bool = False) -> dict[str, Any]:
+        """The opening delta: `content` is null when the answer starts with a tool call."""
+        content = None if tool_call_first else ""
+        return self._delta({"role": "assistant", "content": content, "refusal": None})
 
     def text(self, text: str) -> dict[str, Any]:
         return self._delta({"content": text})

@@ -74,16 +74,23 @@ class OpenAIChunks:
 
     def __init__(self, context: StreamContext) -> None:
         self.context = context
-        self.chunks = ChunkBuilder(f"chatcmpl-{context.request_id}", context.created, context.model)
+        self.chunks = ChunkBuilder(
+            f"chatcmpl-{context.request_id}", context.created, context.model, context.include_usage
+        )
         self.usage: pb.Usage | None = None
         self.finished = False
+        self.first_output = ""  # the kind of the first output event seen before the opening
 
     def note(self, event: pb.Event) -> None:
-        if event.WhichOneof("kind") == "model_info":
+        """Before the opening only: the model every chunk names (it never changes after)."""
+        kind = event.WhichOneof("kind")
+        if kind == "model_info":
             self.chunks.model = event.model_info.model
+        elif is_output(event) and not self.first_output:
+            self.first_output = kind or ""
 
     def opening(self) -> bytes:
-        return sse_data(self.chunks.role())
+        return sse_data(self.chunks.role(tool_call_first=self.first_output == "tool_call"))
 
     def event(self, event: pb.Event) -> tuple[bytes, bool]:
         kind = event.WhichOneof("kind")
@@ -98,16 +105,12 @@ class OpenAIChunks:
         if kind == "usage":
             self.usage = event.usage
         elif kind == "finish":
-            if event.finish.model:
-                self.chunks.model = event.finish.model
             first = not self.finished
             self.finished = True
             if first:
                 return sse_data(self.chunks.finish(event.finish.reason)), True
         elif kind == "error":
             return sse_data(ApiError.from_event(event.error).body()), False
-        else:
-            self.note(event)
         return b"", True
 
     def closing(self, clean: bool) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from frontdoor.responses import (
     sse_data,
     usage_json,
 )
+from frontdoor.streaming import OpenAIChunks, StreamContext
 from protos import common_pb2 as pb
 
 USAGE = pb.Usage(input_tokens=100, output_tokens=12, cache_read_tokens=70, cache_write_tokens=30)
@@ -79,9 +81,46 @@ def test_chunk_envelope(chunks: ChunkBuilder) -> None:
 
 def test_role_chunk(chunks: ChunkBuilder) -> None:
     choice = _only_choice(chunks.role())
-    assert choice["delta"] == {"role": "assistant", "content": ""}
+    assert choice["delta"] == {"role": "assistant", "content": "", "refusal": None}
     assert choice["finish_reason"] is None
     assert choice["logprobs"] is None
+
+
+def test_role_chunk_of_an_answer_that_starts_with_a_tool_call(chunks: ChunkBuilder) -> None:
+    choice = _only_choice(chunks.role(tool_call_first=True))
+    assert choice["delta"] == {"role": "assistant", "content": None, "refusal": None}
+
+
+def test_with_include_usage_every_chunk_says_usage_null() -> None:
+    chunks = ChunkBuilder("chatcmpl-abc", 1, "claude-sonnet-5", include_usage=True)
+    for chunk in (chunks.role(), chunks.text("x"), chunks.finish(pb.FINISH_STOP)):
+        assert "usage" in chunk and chunk["usage"] is None
+    assert chunks.usage(pb.Usage(input_tokens=3, output_tokens=1))["usage"]["total_tokens"] == 4
+
+
+def _stream(*events: pb.Event, before: int = 1) -> list[dict[str, Any]]:
+    """The chunks OpenAIChunks writes when `before` events came before the opening."""
+    writer = OpenAIChunks(StreamContext("r1", 1, "sonnet", include_usage=False))
+    for event in events[:before]:
+        writer.note(event)
+    out = writer.opening() + b"".join(writer.event(e)[0] for e in events)
+    return [json.loads(line[6:]) for line in out.split(b"\n\n") if line.startswith(b"data: {")]
+
+
+def test_a_stream_names_one_model_in_every_chunk() -> None:
+    resolved = pb.Event(model_info=pb.ModelInfo(model="claude-sonnet-5"))
+    finish = pb.Event(finish=pb.Finish(reason=pb.FINISH_STOP, model="claude-sonnet-5-later"))
+    text = pb.Event(text=pb.TextDelta(text="hi"))
+    normal = _stream(resolved, text, finish, before=2)
+    assert {chunk["model"] for chunk in normal} == {"claude-sonnet-5"}
+    committed_early = _stream(text, resolved, finish, before=0)  # STREAM_COMMIT_MS passed
+    assert {chunk["model"] for chunk in committed_early} == {"sonnet"}
+
+
+def test_a_stream_that_starts_with_a_tool_call_opens_with_null_content() -> None:
+    call = pb.Event(tool_call=pb.ToolCallDelta(index=0, id="c1", name="f", arguments_delta="{}"))
+    [opening, *_] = _stream(call)
+    assert opening["choices"][0]["delta"]["content"] is None
 
 
 def test_text_chunk(chunks: ChunkBuilder) -> None:

@@ -33,9 +33,13 @@ class Answer:
             call.arguments_json += delta.arguments_delta
 
     def _think(self, delta: pb.ThinkingDelta) -> None:
-        """Text, then its signature, make one block; text after a signature starts the next."""
+        """Text, then its signature, make one block; text after a signature starts the next;
+        redacted thinking is a block of its own."""
+        if delta.redacted:
+            self.thinking.append(pb.ThinkingBlock(redacted=delta.redacted))
+            return
         last = self.thinking[-1] if self.thinking else None
-        if last is None or (last.signature and delta.text):
+        if last is None or last.redacted or (last.signature and delta.text):
             last = pb.ThinkingBlock()
             self.thinking.append(last)
         last.text += delta.text

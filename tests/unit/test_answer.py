@@ -43,6 +43,21 @@ def test_thinking_then_text_then_calls_in_order() -> None:
     assert without is not None and without.content[0].HasField("text")
 
 
+def test_redacted_thinking_is_kept_as_its_own_block() -> None:
+    answer = fold(
+        pb.Event(thinking=pb.ThinkingDelta(redacted="opaque")),
+        pb.Event(thinking=pb.ThinkingDelta(text="visible")),
+        pb.Event(thinking=pb.ThinkingDelta(signature="s")),
+        pb.Event(text=pb.TextDelta(text="done")),
+    )
+    message = answer.message()
+    assert message is not None
+    assert [block.thinking for block in message.content[:2]] == [
+        pb.ThinkingBlock(redacted="opaque"),
+        pb.ThinkingBlock(text="visible", signature="s"),
+    ]
+
+
 def test_nothing_said_is_none() -> None:
     assert Answer().message() is None
     thought_only = fold(pb.Event(thinking=pb.ThinkingDelta(text="hmm")))

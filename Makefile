@@ -7,10 +7,15 @@ PY := $(VENV)/bin/python
 CLAUDE_VERSION := 2.1.197
 CLAUDE_DIR := .tools/claude
 CLAUDE_PINNED := $(CLAUDE_DIR)/node_modules/.bin/claude
+OPENAI_NODE_VERSION := 7.59.0
+CODEX_VERSION := 0.171.0
+CLIENTS_DIR := .tools/clients
+CLIENTS_STAMP := $(CLIENTS_DIR)/.installed-openai-$(OPENAI_NODE_VERSION)-codex-$(CODEX_VERSION)
+CODEX_PINNED := $(CLIENTS_DIR)/node_modules/.bin/codex
 PROTO_SRC := $(wildcard protos/*.proto)
 PROTO_GEN := $(PROTO_SRC:.proto=_pb2.py) $(PROTO_SRC:.proto=_pb2.pyi) $(PROTO_SRC:.proto=_pb2_grpc.py) $(PROTO_SRC:.proto=_pb2_grpc.pyi)
 
-.PHONY: setup venv protos protos-fresh claude run test lint fmt bench clean
+.PHONY: setup venv protos protos-fresh claude clients run test lint fmt bench clean
 
 setup: venv protos
 
@@ -44,6 +49,18 @@ $(CLAUDE_PINNED):
 		(cd $(CLAUDE_DIR)/node_modules/@anthropic-ai/claude-code && node install.cjs)
 	$(CLAUDE_PINNED) --version
 
+# The real clients the tests drive the proxy with: the openai Node SDK and the Codex CLI (its
+# native binary comes as an optional dependency for this platform), pinned, into the repo.
+clients: $(CLIENTS_STAMP)
+
+$(CLIENTS_STAMP):
+	rm -rf $(CLIENTS_DIR)
+	mkdir -p $(CLIENTS_DIR)
+	npm install --prefix $(CLIENTS_DIR) --no-save --no-audit --no-fund --loglevel=error \
+		openai@$(OPENAI_NODE_VERSION) @openai/codex@$(CODEX_VERSION)
+	$(CODEX_PINNED) --version
+	touch $@
+
 # Installs the pinned CLI only when no `claude` is configured (CLAUDE_BIN) or on PATH.
 run: setup
 	@if [ -z "$$CLAUDE_BIN" ] && ! command -v claude >/dev/null 2>&1; then $(MAKE) --no-print-directory claude; fi
@@ -56,8 +73,9 @@ $(CHROMIUM):
 	$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive \
 		sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends chromium' 
 
-test: setup claude $(CHROMIUM)
-	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) $(PY) -m pytest $(PYTEST_ARGS)
+test: setup claude clients $(CHROMIUM)
+	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) CODEX_BIN=$(abspath $(CODEX_PINNED)) \
+		OPENAI_NODE_DIR=$(abspath $(CLIENTS_DIR)/node_modules/openai) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup claude
 	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) $(PY) -m bench

@@ -6,6 +6,7 @@ token takes the same path; this table decides what the client finally sees.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from protos import common_pb2 as pb
@@ -58,6 +59,24 @@ ANTHROPIC_TYPES: dict[int, str] = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+
+
+# Where an upstream or gateway error names an address: URLs, IPv4/IPv6 with or without a port,
+# localhost and host:port. The client learns what failed, never where (the log keeps it all).
+_ADDRESS = re.compile(
+    r"[a-z][a-z0-9+.-]*://[^\s)\]'\"<>]+"
+    r"|\[[0-9a-f:.]+\](?::\d+)?"
+    r"|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"
+    r"|\blocalhost(?::\d+)?\b"
+    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)+:\d{2,5}\b",
+    re.IGNORECASE,
+)
+UPSTREAM_ADDRESS = "the upstream"
+
+
+def without_addresses(text: str) -> str:
+    """An upstream's error text fit for the client: every address replaced."""
+    return _ADDRESS.sub(UPSTREAM_ADDRESS, text)
 
 
 def wire_error(code: int) -> WireError:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from common.errors import error_code_name, make_error, wire_error
+from common.errors import error_code_name, make_error, wire_error, without_addresses
 from frontdoor.errors import ApiError
 from protos import common_pb2 as pb
+from workerd.cli.results import result_error
 
 EXPECTED_STATUS: dict[int, int] = {
     pb.INVALID_REQUEST: 400,
@@ -143,3 +144,34 @@ def test_api_error_without_message_or_param() -> None:
     assert error.message
     assert error.param is None
     assert "Retry-After" not in error.headers()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "API Error: Connection error. Check your inference gateway (127.0.0.1:52893)",
+        "upstream connect error to http://10.1.2.3:8080/v1/messages",
+        "proxy at https://gateway.internal.example/path failed",
+        "dial tcp [::1]:443: connection refused",
+        "cannot reach localhost:9000",
+        "gateway llm-gw.corp.local:8443 timed out",
+    ],
+)
+def test_client_error_text_names_no_address(text: str) -> None:
+    public = without_addresses(text)
+    for address in ("127.0.0.1", "52893", "10.1.2.3", "gateway.internal", "::1", "localhost:9000"):
+        assert address not in public
+    assert "llm-gw.corp.local" not in public
+    assert "the upstream" in public
+
+
+def test_text_without_addresses_is_unchanged() -> None:
+    text = "prompt is too long: 250000 tokens > 200000 maximum (send a data: URL, v2.1)"
+    assert without_addresses(text) == text
+
+
+def test_a_cli_error_result_tells_the_client_what_failed_not_where() -> None:
+    result = {"is_error": True, "result": "API Error: Connection error (127.0.0.1:52893)"}
+    event = result_error(result, "", 0, 0)
+    assert event.error.code == pb.UPSTREAM_ERROR
+    assert event.error.message == "API Error: Connection error (the upstream)"

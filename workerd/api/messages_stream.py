@@ -30,7 +30,7 @@ from anthropic.types import (
     ToolUseBlock,
 )
 
-from common.errors import make_error
+from common.errors import make_error, without_addresses
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.upstream_status import status_code
@@ -223,7 +223,7 @@ def error_event(exc: BaseException, secrets: Iterable[str] = ()) -> pb.Event:
         )
         return make_error(
             code,
-            text[:2000],
+            without_addresses(text)[:2000],
             retry_after_ms=retry_after_ms(exc.response.headers),
             upstream_status=status,
         )

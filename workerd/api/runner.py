@@ -16,6 +16,7 @@ import anthropic
 from anthropic.types import RawMessageStreamEvent
 
 from common.errors import make_error
+from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.api.messages_api import MessagesCall, UnsupportedRequest, build_call
 from workerd.api.messages_stream import StreamTranslator, error_event
@@ -84,7 +85,11 @@ class ApiRunner:
                 yield event
             yield make_error(pb.TIMEOUT, f"the request exceeded its time limit of {limit_ms} ms")
         except Exception as exc:  # SDK errors, and transport errors raised mid-stream as is
-            logger.warning("Messages API call failed: %s", type(exc).__name__)
+            logger.warning(  # the whole text, with any address the client is not shown
+                "Messages API call failed: %s: %s",
+                type(exc).__name__,
+                mask_secrets(str(exc), config.spec.secrets()),
+            )
             for event in translator.usage_so_far():
                 yield event
             yield error_event(exc, config.spec.secrets())

@@ -4,12 +4,15 @@ synthetic assistant message's error category when there is none."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from common.errors import make_error
+from common.errors import make_error, without_addresses
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.upstream_status import status_code
+
+logger = logging.getLogger(__name__)
 
 _CATEGORY_CODES: dict[str, int] = {
     "rate_limit": pb.RATE_LIMITED,
@@ -26,6 +29,8 @@ def result_error(obj: dict[str, Any], category: str, reset_s: int, now_ms: int) 
         obj.get("result") or "; ".join(map(str, obj.get("errors") or [])) or "the CLI failed"
     )
     text = mask_secrets(text)
+    logger.warning("the CLI's turn failed: %s", text)  # the whole text, addresses too
+    text = without_addresses(text)
     code: int
     if "prompt is too long" in text.lower():
         code = pb.CONTEXT_TOO_LONG

@@ -11,6 +11,8 @@ from common.paths import StatePaths
 from common.workers import parse_workers
 
 DEFAULT_TOKEN = "local-proxy"
+MIN_NETWORK_TOKEN = 16
+"""The shortest PROXY_AUTH_TOKEN a non-loopback bind accepts."""
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,11 @@ class FrontdoorConfig:
     def from_env(cls, environ: Environ) -> FrontdoorConfig:
         host = env_str(environ, "PROXY_HOST", "127.0.0.1")
         token = env_str(environ, "PROXY_AUTH_TOKEN", DEFAULT_TOKEN)
-        if token == DEFAULT_TOKEN and not _is_loopback(host):
+        if is_weak_token(token) and not _is_loopback(host):
             raise ConfigError(
                 "PROXY_HOST",
-                f"binding {host} with the default PROXY_AUTH_TOKEN is refused; set a strong token",
+                f"binding {host} with the default or a weak PROXY_AUTH_TOKEN is refused; set one "
+                f"of at least {MIN_NETWORK_TOKEN} characters (loopback binds accept any)",
             )
         port = env_int(environ, "CLAUDE_PROXY_PORT", 8403, minimum=1)
         if port > 65535:
@@ -51,6 +54,11 @@ class FrontdoorConfig:
             workers_configured=len(parse_workers(environ)),
             stream_commit_ms=env_int(environ, "STREAM_COMMIT_MS", 15_000, minimum=100),
         )
+
+
+def is_weak_token(token: str) -> bool:
+    """The default token, or one too short to guard a network (or to be masked in output)."""
+    return token == DEFAULT_TOKEN or len(token) < MIN_NETWORK_TOKEN
 
 
 def _is_loopback(host: str) -> bool:

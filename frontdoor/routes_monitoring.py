@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from common.logs import mask_secrets
+from common.logs import mask_json
 from frontdoor import prometheus
 from frontdoor.door import parse_json
 from frontdoor.errors import ApiError
@@ -71,13 +71,15 @@ def type_query(request: web.Request) -> str:
     return kind
 
 
-def masked(request: web.Request, text: str) -> str:
-    """Defence in depth: no credential-shaped string or the proxy's token leaves as data."""
-    return mask_secrets(text, (request.app[CONFIG].auth_token,))
+def masked(request: web.Request, data: Any) -> Any:
+    """Defence in depth: no credential-shaped string or the proxy's token leaves as data.
+
+    Masked value by value: rewriting the serialised text would mask inside numbers and syntax."""
+    return mask_json(data, (request.app[CONFIG].auth_token,))
 
 
 def json_answer(request: web.Request, data: Any) -> web.Response:
-    return web.json_response(text=masked(request, json.dumps(data)))
+    return web.json_response(masked(request, data))
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -85,7 +87,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def metrics_prometheus(request: web.Request) -> web.Response:
-    text = masked(request, prometheus.render(await request.app[ADMIN].stats()))
+    text = prometheus.render(masked(request, await request.app[ADMIN].stats()))
     return web.Response(body=text.encode(), headers={"Content-Type": prometheus.CONTENT_TYPE})
 
 
@@ -212,7 +214,7 @@ async def _relay(
         else:
             if event is None:
                 return
-            frame = masked(request, sse_frame(event)).encode()
+            frame = sse_frame(masked(request, event)).encode()
         if not await _write(request, response, frame):
             return
 

@@ -86,7 +86,11 @@ def test_frontdoor_refuses_public_bind_with_default_token(state: Path, host: str
 
 def test_frontdoor_public_bind_with_custom_token_is_fine(state: Path) -> None:
     config = FrontdoorConfig.from_env(
-        {"STATE_DIR": str(state), "PROXY_HOST": "0.0.0.0", "PROXY_AUTH_TOKEN": "long-random"}
+        {
+            "STATE_DIR": str(state),
+            "PROXY_HOST": "0.0.0.0",
+            "PROXY_AUTH_TOKEN": "long-random-0123456",
+        }
     )
     assert config.host == "0.0.0.0"
 

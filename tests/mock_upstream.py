@@ -13,7 +13,11 @@ Scenarios: ``echo`` (default), ``err400|401|404|500|529``, ``err429[:secs]``,
 ``tool_sleep:<secs>`` (a Bash tool call that sleeps), ``structured:<answer>`` (StructuredOutput),
 ``slow[:n]``, ``hang``, ``big[:n]``, ``image``, ``think`` (a thinking block of ``THINKING_TEXT``
 signed ``THINKING_SIGNATURE``, then ``THOUGHT_ANSWER``; the thinking only when the request's
-``thinking`` is enabled or adaptive), and the function-calling and JSON scenarios of
+``thinking`` is enabled or adaptive), ``redacted`` (as ``think``, with a ``redacted_thinking``
+block of ``REDACTED_DATA`` between the thinking and the answer), ``stopseq[:<seq>]`` (the text
+``STOPSEQ_TEXT``, stopped on ``<seq>``, else on the request's first ``stop_sequences`` entry:
+``stop_reason: "stop_sequence"`` and ``stop_sequence`` set), and the function-calling and JSON
+scenarios of
 ``tests/mock_scenarios.py`` (``fn_call[:tool]``, ``fn_two[:a,b]``, ``json``). Both
 ``stream: true`` (SSE) and JSON replies are supported. Usage numbers are the constants below.
 ``open_streams`` counts SSE replies still being written (a closed client stream ends its reply).
@@ -48,6 +52,8 @@ PIXEL_PNG = base64.b64decode(
 THINKING_TEXT = "The user wants a short answer. Thinking it over."
 THINKING_SIGNATURE = "mock-signature-EqQBCkgIBhABGAIiQ"
 THOUGHT_ANSWER = "thought it over"
+REDACTED_DATA = "EmwKAhgBEgy3va3pzix/mock+redacted=="
+STOPSEQ_TEXT = "one two"
 
 MARKER_RE = re.compile(r"SCN:([a-z0-9_]+)(?::(\S+))?")
 REMINDER_PREFIX = "<system-reminder>"
@@ -95,7 +101,7 @@ class RecordedRequest:
 class _Block:
     """One content block to send: text pieces, or JSON fragments of a tool input."""
 
-    kind: str  # "text", "thinking" or "tool_use"
+    kind: str  # "text", "thinking", "redacted_thinking" (pieces: [data]) or "tool_use"
     pieces: list[str]
     tool_id: str = ""
     name: str = ""
@@ -105,6 +111,8 @@ class _Block:
             return {"type": "text", "text": ""}
         if self.kind == "thinking":
             return {"type": "thinking", "thinking": "", "signature": ""}
+        if self.kind == "redacted_thinking":  # whole in its start, as Anthropic streams it
+            return {"type": "redacted_thinking", "data": "".join(self.pieces)}
         return {"type": "tool_use", "id": self.tool_id, "name": self.name, "input": {}}
 
     def delta_json(self, piece: str) -> JSONDict:
@@ -120,6 +128,8 @@ class _Block:
             return {"type": "text", "text": joined}
         if self.kind == "thinking":
             return {"type": "thinking", "thinking": joined, "signature": THINKING_SIGNATURE}
+        if self.kind == "redacted_thinking":
+            return self.start_json()
         return {**self.start_json(), "input": json.loads(joined)}
 
 
@@ -129,6 +139,7 @@ class _Reply:
 
     blocks: list[_Block]
     stop_reason: str = "end_turn"
+    stop_sequence: str | None = None
     delay: float = 0.0
     hang: bool = False
     msg_id: str = ""
@@ -148,7 +159,7 @@ class _Reply:
             "model": self.model,
             "content": content,
             "stop_reason": self.stop_reason if final else None,
-            "stop_sequence": None,
+            "stop_sequence": self.stop_sequence if final else None,
             "usage": usage,
         }
 
@@ -162,14 +173,14 @@ class _Reply:
             yield 0.0, _sse({**start, "content_block": block.start_json()})
             if index == 0:
                 yield 0.0, _sse({"type": "ping"})
-            for piece in block.pieces:
+            for piece in block.pieces if block.kind != "redacted_thinking" else ():
                 delta = {"type": "content_block_delta", "index": index}
                 yield self.delay, _sse({**delta, "delta": block.delta_json(piece)})
             if block.kind == "thinking":
                 signature = {"type": "signature_delta", "signature": THINKING_SIGNATURE}
                 yield 0.0, _sse({"type": "content_block_delta", "index": index, "delta": signature})
             yield 0.0, _sse({"type": "content_block_stop", "index": index})
-        stop = {"stop_reason": self.stop_reason, "stop_sequence": None}
+        stop = {"stop_reason": self.stop_reason, "stop_sequence": self.stop_sequence}
         usage = {"output_tokens": OUTPUT_TOKENS}
         yield 0.0, _sse({"type": "message_delta", "delta": stop, "usage": usage})
         yield 0.0, _sse({"type": "message_stop"})
@@ -411,7 +422,7 @@ class MockUpstream:
             return _Reply([_Block("text", [f"saw {count} images"])])
         if name == "echo":
             return _Reply([_Block("text", _split3(echo_reply(turn.prompt)))])
-        if name == "think":
+        if name in ("think", "redacted"):
             answer = _Block("text", [THOUGHT_ANSWER])
             thinking = turn.body.get("thinking")
             if not isinstance(thinking, dict) or thinking.get("type") not in (
@@ -419,7 +430,17 @@ class MockUpstream:
                 "adaptive",
             ):
                 return _Reply([answer])
-            return _Reply([_Block("thinking", _split3(THINKING_TEXT)), answer])
+            blocks = [_Block("thinking", _split3(THINKING_TEXT))]
+            if name == "redacted":
+                blocks.append(_Block("redacted_thinking", [REDACTED_DATA]))
+            return _Reply([*blocks, answer])
+        if name == "stopseq":
+            stops = turn.body.get("stop_sequences") or []
+            sequence = arg or (str(stops[0]) if stops else "")
+            if not sequence:
+                raise ValueError("stopseq needs stop_sequences in the request (or an argument)")
+            cut = _Block("text", _split3(STOPSEQ_TEXT))
+            return _Reply([cut], stop_reason="stop_sequence", stop_sequence=sequence)
         planned = mock_scenarios.plan(name, arg, turn.body, turn.last_user)
         if planned is None:
             return None

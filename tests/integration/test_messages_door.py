@@ -4,6 +4,7 @@ both on the mock upstream."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ from typing import Any
 
 import anthropic
 import pytest
-from anthropic.types import Message, MessageParam, ToolParam
+from anthropic.types import CacheControlEphemeralParam, Message, MessageParam, ToolParam
 
 from tests.mock_scenarios import FN_ARGS, FN_PREAMBLE, tool_answer
 from tests.mock_upstream import (
@@ -21,6 +22,12 @@ from tests.mock_upstream import (
     CACHE_WRITE_TOKENS,
     INPUT_TOKENS,
     OUTPUT_TOKENS,
+    PIXEL_PNG,
+    REDACTED_DATA,
+    STOPSEQ_TEXT,
+    THINKING_SIGNATURE,
+    THINKING_TEXT,
+    THOUGHT_ANSWER,
     MockUpstream,
     echo_reply,
 )
@@ -291,3 +298,266 @@ def test_claude_code_as_a_client(
     assert result.stdout.startswith(answer)
     first = upstream.message_requests()[0].json or {}
     assert len(first.get("tools") or []) > 10
+
+
+# --- fidelity on api workers: cache_control, metadata, stop sequences, redacted thinking -------
+
+EPHEMERAL: CacheControlEphemeralParam = {"type": "ephemeral"}
+
+
+@pytest.fixture
+def api_client(stacks: dict[str, Stack]) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(
+        base_url=stacks["api"].base_url, api_key=TOKEN, max_retries=0, timeout=60
+    ) as sdk:
+        yield sdk
+
+
+def sent(upstream: MockUpstream, marker: str) -> dict[str, Any]:
+    """The body of the newest upstream request that carries `marker`."""
+    bodies = [r.json for r in upstream.message_requests() if marker.encode() in r.body]
+    assert bodies, f"no upstream request carries {marker!r}"
+    body = bodies[-1]
+    assert isinstance(body, dict)
+    return body
+
+
+def test_cache_control_reaches_the_upstream_at_each_place(
+    api_client: anthropic.Anthropic, upstream: MockUpstream
+) -> None:
+    image = base64.b64encode(PIXEL_PNG).decode()
+    message = api_client.messages.create(
+        model="sonnet",
+        max_tokens=200,
+        system=[
+            {
+                "type": "text",
+                "text": "door-cache rules",
+                "cache_control": {"type": "ephemeral", "ttl": "1h"},
+            },
+            {"type": "text", "text": "today"},
+        ],
+        tools=[{**WEATHER, "cache_control": EPHEMERAL}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": image},
+                        "cache_control": EPHEMERAL,
+                    },
+                    {
+                        "type": "text",
+                        "text": "SCN:fn_call:get_weather door-cache",
+                        "cache_control": EPHEMERAL,
+                    },
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": FN_PREAMBLE},
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_door_cache",
+                        "name": "get_weather",
+                        "input": FN_ARGS[0],
+                        "cache_control": EPHEMERAL,
+                    },
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_door_cache",
+                        "content": "18C",
+                        "cache_control": {"type": "ephemeral", "ttl": "5m"},
+                    }
+                ],
+            },
+        ],
+    )
+    assert message.content[0].text == tool_answer(["18C"])  # type: ignore[union-attr]
+    body = sent(upstream, "door-cache")
+    assert body["system"] == [
+        {
+            "type": "text",
+            "text": "door-cache rules",
+            "cache_control": {"type": "ephemeral", "ttl": "1h"},
+        },
+        {"type": "text", "text": "today"},
+    ]
+    assert [tool.get("cache_control") for tool in body["tools"]] == [EPHEMERAL]
+    first, assistant, results = body["messages"]
+    assert [b["type"] for b in first["content"]] == ["image", "text"]
+    assert [b.get("cache_control") for b in first["content"]] == [EPHEMERAL, EPHEMERAL]
+    assert [b.get("cache_control") for b in assistant["content"]] == [None, EPHEMERAL]
+    assert results["content"] == [
+        {
+            "type": "tool_result",
+            "tool_use_id": "toolu_door_cache",
+            "content": "18C",
+            "cache_control": {"type": "ephemeral", "ttl": "5m"},
+        }
+    ]
+
+
+def test_cache_control_is_accepted_and_ignored_on_cli_workers(
+    stacks: dict[str, Stack], upstream: MockUpstream
+) -> None:
+    """Accepted, and the request served as without them (the CLI places its own breakpoints)."""
+    body = {
+        "model": "sonnet",
+        "max_tokens": 100,
+        "system": [{"type": "text", "text": "door-cli-cache rules", "cache_control": EPHEMERAL}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "hello door-cli-cache", "cache_control": EPHEMERAL}
+                ],
+            }
+        ],
+    }
+    status, reply = raw_post(stacks["cli"], "/v1/messages", json.dumps(body).encode())
+    assert status == 200, reply
+    assert reply["content"][0]["text"] == echo_reply("hello door-cli-cache")
+    assert "door-cli-cache rules" in json.dumps(sent(upstream, "hello door-cli-cache")["system"])
+
+
+def test_metadata_user_id_reaches_the_upstream(
+    api_client: anthropic.Anthropic, upstream: MockUpstream
+) -> None:
+    message = api_client.messages.create(
+        model="sonnet",
+        max_tokens=50,
+        messages=[user("door-metadata")],
+        metadata={"user_id": "door-user-42"},
+    )
+    assert message.content[0].text == echo_reply("door-metadata")  # type: ignore[union-attr]
+    assert sent(upstream, "door-metadata")["metadata"] == {"user_id": "door-user-42"}
+
+
+def test_stop_sequence_stop(client: anthropic.Anthropic, upstream: MockUpstream) -> None:
+    message = client.messages.create(
+        model="sonnet",
+        max_tokens=50,
+        messages=[user("SCN:stopseq door-stop")],
+        stop_sequences=["three", "four"],
+    )
+    assert sent(upstream, "door-stop")["stop_sequences"] == ["three", "four"]
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "three")
+    assert message.content[0].text == STOPSEQ_TEXT  # type: ignore[union-attr]
+
+    with client.messages.stream(
+        model="sonnet",
+        max_tokens=50,
+        messages=[user("SCN:stopseq door-stop-stream")],
+        stop_sequences=["three"],
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_message()
+    [delta] = [e for e in events if e.type == "message_delta"]
+    assert (delta.delta.stop_reason, delta.delta.stop_sequence) == ("stop_sequence", "three")
+    assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "three")
+    assert final.content[0].text == STOPSEQ_TEXT  # type: ignore[union-attr]
+
+
+def test_stop_sequence_stop_on_the_chat_door_is_stop(stack: Stack) -> None:
+    for stream in (False, True):
+        body = {
+            "model": "sonnet",
+            "messages": [user("SCN:stopseq door-chat-stop")],
+            "stop": ["three"],
+            "stream": stream,
+        }
+        status, _, reply = stack.request("POST", "/v1/chat/completions", json.dumps(body).encode())
+        assert status == 200, reply
+        if stream:
+            chunks = [
+                json.loads(line[len(b"data: ") :])
+                for line in reply.splitlines()
+                if line.startswith(b"data: {")
+            ]
+            reasons = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
+            assert [r for r in reasons if r] == ["stop"]
+        else:
+            assert json.loads(reply)["choices"][0]["finish_reason"] == "stop"
+
+
+def test_redacted_thinking_round_trip(
+    api_client: anthropic.Anthropic, upstream: MockUpstream
+) -> None:
+    question = user("SCN:redacted door-redacted")
+    first = api_client.messages.create(
+        model="sonnet", max_tokens=2000, messages=[question], thinking={"type": "adaptive"}
+    )
+    assert [b.type for b in first.content] == ["thinking", "redacted_thinking", "text"]
+    thinking, redacted, answer = first.content
+    assert thinking.type == "thinking" and thinking.signature == THINKING_SIGNATURE
+    assert redacted.type == "redacted_thinking" and redacted.data == REDACTED_DATA
+    assert answer.type == "text" and answer.text == THOUGHT_ANSWER
+
+    with api_client.messages.stream(
+        model="sonnet", max_tokens=2000, messages=[question], thinking={"type": "adaptive"}
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_message()
+    starts = [e.content_block for e in events if e.type == "content_block_start"]
+    assert [b.type for b in starts] == ["thinking", "redacted_thinking", "text"]
+    assert starts[1].data == REDACTED_DATA  # type: ignore[union-attr]
+    assert not [e for e in events if e.type == "content_block_delta" and e.index == 1]
+    assert [b.type for b in final.content] == ["thinking", "redacted_thinking", "text"]
+
+    api_client.messages.create(
+        model="sonnet",
+        max_tokens=2000,
+        thinking={"type": "adaptive"},
+        messages=[
+            question,
+            {"role": "assistant", "content": first.content},
+            user("and again door-redacted-back"),
+        ],
+    )
+    body = sent(upstream, "door-redacted-back")
+    assert body["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": THINKING_TEXT, "signature": THINKING_SIGNATURE},
+            {"type": "redacted_thinking", "data": REDACTED_DATA},
+            {"type": "text", "text": THOUGHT_ANSWER},
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/v1/chat/completions",
+            {"messages": [user("SCN:redacted door-openai")], "reasoning_effort": "high"},
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "messages": [user("SCN:redacted door-openai")],
+                "reasoning_effort": "high",
+                "stream": True,
+            },
+        ),
+        ("/v1/responses", {"input": "SCN:redacted door-openai", "reasoning": {"effort": "high"}}),
+    ],
+)
+def test_redacted_thinking_never_shows_on_the_openai_doors(
+    stacks: dict[str, Stack], path: str, body: dict[str, Any]
+) -> None:
+    raw = json.dumps({"model": "sonnet", **body}).encode()
+    status, _, reply = stacks["api"].request("POST", path, raw)
+    assert status == 200, reply
+    assert THINKING_TEXT[:10].encode() in reply  # the thinking the door shows came through
+    assert THOUGHT_ANSWER.encode() in reply
+    assert REDACTED_DATA.encode() not in reply
+    assert b"redacted" not in reply

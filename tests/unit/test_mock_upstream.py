@@ -12,6 +12,8 @@ from tests.mock_upstream import (
     CACHE_WRITE_TOKENS,
     INPUT_TOKENS,
     OUTPUT_TOKENS,
+    REDACTED_DATA,
+    STOPSEQ_TEXT,
     THINKING_SIGNATURE,
     THINKING_TEXT,
     THOUGHT_ANSWER,
@@ -178,3 +180,41 @@ def test_think_answers_with_signed_thinking_only_when_asked(client: anthropic.An
         final = stream.get_final_message()
     assert final.content[0].type == "thinking"
     assert final.content[0].signature == THINKING_SIGNATURE
+
+
+def test_redacted_adds_a_redacted_thinking_block(client: anthropic.Anthropic) -> None:
+    messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "SCN:redacted"}]
+    plain = client.messages.create(model="claude-sonnet-5", max_tokens=50, messages=messages)
+    assert [b.type for b in plain.content] == ["text"]
+    thought = client.messages.create(
+        model="claude-sonnet-5", max_tokens=50, messages=messages, thinking={"type": "adaptive"}
+    )
+    assert [b.type for b in thought.content] == ["thinking", "redacted_thinking", "text"]
+    assert thought.content[1].data == REDACTED_DATA  # type: ignore[union-attr]
+    with client.messages.stream(
+        model="claude-sonnet-5", max_tokens=50, messages=messages, thinking={"type": "adaptive"}
+    ) as stream:
+        events = list(stream)
+        final = stream.get_final_message()
+    starts = [e.content_block for e in events if e.type == "content_block_start"]
+    assert starts[1].type == "redacted_thinking" and starts[1].data == REDACTED_DATA
+    assert not [e for e in events if e.type == "content_block_delta" and e.index == 1]
+    assert [b.model_dump() for b in final.content][:2] == [
+        b.model_dump() for b in thought.content[:2]
+    ]
+
+
+def test_stopseq_stops_on_the_request_stop_sequence(client: anthropic.Anthropic) -> None:
+    messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "SCN:stopseq"}]
+    msg = client.messages.create(
+        model=MODEL, max_tokens=50, messages=messages, stop_sequences=["three", "four"]
+    )
+    assert (msg.stop_reason, msg.stop_sequence) == ("stop_sequence", "three")
+    assert msg.content[0].text == STOPSEQ_TEXT  # type: ignore[union-attr]
+    with client.messages.stream(
+        model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "SCN:stopseq:END"}]
+    ) as stream:
+        final = stream.get_final_message()
+    assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "END")
+    with pytest.raises(anthropic.BadRequestError):
+        _ask(client, "SCN:stopseq")

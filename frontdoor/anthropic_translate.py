@@ -15,6 +15,8 @@ import base64
 import binascii
 import json
 
+import pydantic
+
 from frontdoor.anthropic_models import (
     CacheControl,
     CountTokensRequest,
@@ -120,6 +122,18 @@ def _with_cache(
 
 def cache_control(cache: CacheControl) -> pb.CacheControl:
     return pb.CacheControl(ttl=cache.ttl or "")
+
+
+def cache_breakpoint(raw: object, param: str) -> pb.CacheControl:
+    """A `cache_control` object another door's client sent (OpenRouter-style content parts):
+    Anthropic's shape, or a 400 naming the field."""
+    try:
+        cache = CacheControl.model_validate(raw)
+    except pydantic.ValidationError:
+        raise ApiError(
+            400, 'cache_control must be {"type": "ephemeral"}, with ttl "5m" or "1h"', param=param
+        ) from None
+    return cache_control(cache)
 
 
 def _messages(message: Message, param: str) -> list[pb.ChatMessage]:

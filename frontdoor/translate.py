@@ -7,6 +7,7 @@ import binascii
 import json
 import re
 
+from frontdoor.anthropic_translate import cache_breakpoint
 from frontdoor.errors import ApiError
 from frontdoor.openai_models import ChatCompletionRequest, ContentPart, Message
 from protos import common_pb2 as pb
@@ -123,10 +124,15 @@ def _content_blocks(message: Message, index: int) -> list[pb.ContentBlock]:
 
 def _part(part: ContentPart, param: str) -> pb.ContentBlock:
     if part.type == "text":
-        return pb.ContentBlock(text=part.text or "")
-    if part.type == "image_url" and part.image_url is not None:
-        return pb.ContentBlock(image=image_block(part.image_url.url, param))
-    raise ApiError(400, f"content part type {part.type!r} is not supported", param=param)
+        block = pb.ContentBlock(text=part.text or "")
+    elif part.type == "image_url" and part.image_url is not None:
+        block = pb.ContentBlock(image=image_block(part.image_url.url, param))
+    else:
+        raise ApiError(400, f"content part type {part.type!r} is not supported", param=param)
+    cache = (part.model_extra or {}).get("cache_control")
+    if cache is not None:  # OpenRouter-style prompt caching: a breakpoint after this part
+        block.cache.CopyFrom(cache_breakpoint(cache, f"{param}.cache_control"))
+    return block
 
 
 def image_block(url: str, param: str) -> pb.ImageBlock:

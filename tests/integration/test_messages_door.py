@@ -428,6 +428,21 @@ def test_cache_control_is_accepted_and_ignored_on_cli_workers(
     assert "door-cli-cache rules" in json.dumps(sent(upstream, "hello door-cli-cache")["system"])
 
 
+def test_cache_control_on_chat_completion_parts_reaches_the_upstream(
+    stacks: dict[str, Stack], upstream: MockUpstream
+) -> None:
+    """OpenRouter-style `cache_control` on an OpenAI content part, on an api worker."""
+    part = {"type": "text", "text": "hello door-chat-cache", "cache_control": EPHEMERAL}
+    body = {"model": "sonnet", "messages": [{"role": "user", "content": [part]}]}
+    status, reply = raw_post(stacks["api"], "/v1/chat/completions", json.dumps(body).encode())
+    assert status == 200, reply
+    assert reply["choices"][0]["message"]["content"] == echo_reply("hello door-chat-cache")
+    [message] = sent(upstream, "door-chat-cache")["messages"]
+    assert message["content"] == [
+        {"type": "text", "text": "hello door-chat-cache", "cache_control": EPHEMERAL}
+    ]
+
+
 def test_metadata_user_id_reaches_the_upstream(
     api_client: anthropic.Anthropic, upstream: MockUpstream
 ) -> None:

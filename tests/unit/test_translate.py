@@ -444,3 +444,38 @@ def test_neutral_defaults_of_unsupported_settings_pass() -> None:
         }
     )
     assert to_chat_request(body, "sonnet", "rid").model == "sonnet"
+
+
+def test_cache_control_on_content_parts_is_a_breakpoint() -> None:
+    request = _translate(
+        messages=[
+            {
+                "role": "system",
+                "content": [
+                    {"type": "text", "text": "rules", "cache_control": {"type": "ephemeral"}}
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": PNG_URL},
+                        "cache_control": {"type": "ephemeral", "ttl": "1h"},
+                    },
+                    {"type": "text", "text": "what is it?", "cache_control": None},
+                ],
+            },
+        ]
+    )
+    system, user = request.messages
+    assert system.content[0].HasField("cache") and system.content[0].cache.ttl == ""
+    assert user.content[0].cache == pb.CacheControl(ttl="1h")
+    assert not user.content[1].HasField("cache")
+
+
+@pytest.mark.parametrize("cache", [{"type": "persistent"}, {"type": "ephemeral", "ttl": "2h"}, "x"])
+def test_cache_control_that_cannot_be_honoured_is_400(cache: Any) -> None:
+    part = {"type": "text", "text": "hi", "cache_control": cache}
+    error = _reject(messages=[{"role": "user", "content": [part]}])
+    assert error.param == "messages[0].content[0].cache_control"

@@ -23,26 +23,36 @@ class InputPart(OpenAIBase):
 
 
 class InputItem(OpenAIBase):
-    """One `input` item: a message (type "message" or absent), function_call,
-    function_call_output, or reasoning (skipped: this proxy never hands out encrypted content)."""
+    """One `input` item: a message (type "message" or absent), function_call (of a namespace
+    member when `namespace` is set), function_call_output, custom_tool_call (its `input` text),
+    custom_tool_call_output, or reasoning (skipped: this proxy never hands out encrypted
+    content)."""
 
     type: str | None = None
     role: str | None = None
     content: str | list[InputPart] | None = None
     call_id: str | None = None
     name: str | None = None
+    namespace: str | None = None
     arguments: str | None = None
+    input: str | None = None
     output: str | list[InputPart] | None = None
     id: str | None = None
     status: str | None = None
 
 
 class FunctionTool(OpenAIBase):
+    """A tool of any type: function, custom (freeform, with its `format`), namespace (a group
+    of `tools`), or one the provider runs (web_search and the like: left out, see
+    responses_tools)."""
+
     type: str
     name: str | None = Field(default=None, min_length=1, max_length=128)
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    format: dict[str, Any] | None = None
+    tools: list[FunctionTool] | None = None
 
 
 class TextFormat(OpenAIBase):
@@ -82,3 +92,11 @@ class ResponsesRequest(OpenAIBase):
     store: bool | None = None
     previous_response_id: str | None = None
     user: str | None = Field(default=None, max_length=256)
+    # Accepted and without effect here (the Codex CLI sends the first three on every turn):
+    # nothing encrypted is handed out, caching is the upstream's own, metadata is the client's.
+    include: list[str] | None = None
+    prompt_cache_key: str | None = None
+    client_metadata: dict[str, Any] | None = None
+    service_tier: str | None = None
+    truncation: str | None = None
+    safety_identifier: str | None = None

@@ -3,7 +3,10 @@ typed SSE events (response.created ... response.completed), each with its sequen
 
 One ResponseBuilder serves both deliveries: `add` folds an event into the output items and
 returns the stream events it caused; a non-streaming answer ignores those and asks `response()`.
-Thinking becomes a `reasoning` item with its text as the summary (never the signature)."""
+Thinking becomes a `reasoning` item with its text as the summary (never the signature). A call
+of a client tool is a `function_call` item (with `namespace` for a namespace member) or, for a
+custom (freeform) tool, a `custom_tool_call` item whose `input` is sent whole when the call is
+complete (the model writes it as JSON; responses_tools)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import json
 from typing import Any
 
 from frontdoor.errors import ApiError
+from frontdoor.responses_tools import ClientTool, custom_input, table
 from protos import common_pb2 as pb
 
 JSONDict = dict[str, Any]
@@ -43,6 +47,8 @@ class ResponseBuilder:
         self.items: list[JSONDict] = []
         self.open: int | None = None  # output index of the item still being written
         self.calls: dict[int, int] = {}  # neutral tool_call index -> output index
+        self.tools: dict[str, ClientTool] = table(echo.get("tools") or ())
+        self.arguments: dict[int, str] = {}  # output index of a custom call -> its arguments
         self.usage: pb.Usage | None = None
         self.finish: int | None = None
         self.sequence = 0
@@ -179,17 +185,11 @@ class ResponseBuilder:
     def _tool_call(self, delta: pb.ToolCallDelta) -> list[JSONDict]:
         events: list[JSONDict] = []
         if delta.id or delta.index not in self.calls:
-            item = {
-                "id": f"fc_{self.response_id[5:]}_{len(self.items)}",
-                "type": "function_call",
-                "call_id": delta.id,
-                "name": delta.name,
-                "arguments": "",
-                "status": "in_progress",
-            }
-            self.calls[delta.index], events = self._start(item)
+            self.calls[delta.index], events = self._start(self._call_item(delta))
         index = self.calls[delta.index]
-        if delta.arguments_delta:
+        if index in self.arguments:
+            self.arguments[index] += delta.arguments_delta
+        elif delta.arguments_delta:
             self.items[index]["arguments"] += delta.arguments_delta
             events.append(
                 self._event(
@@ -200,6 +200,21 @@ class ResponseBuilder:
                 )
             )
         return events
+
+    def _call_item(self, delta: pb.ToolCallDelta) -> JSONDict:
+        tool = self.tools.get(delta.name)
+        suffix = f"{self.response_id[5:]}_{len(self.items)}"
+        if tool is not None and tool.kind == "custom":
+            self.arguments[len(self.items)] = ""
+            item = {"id": f"ctc_{suffix}", "type": "custom_tool_call", "call_id": delta.id}
+            item |= {"name": tool.name, "input": "", "status": "in_progress"}
+        else:
+            item = {"id": f"fc_{suffix}", "type": "function_call", "call_id": delta.id}
+            name = tool.name if tool is not None else delta.name
+            item |= {"name": name, "arguments": "", "status": "in_progress"}
+        if tool is not None and tool.namespace:
+            item["namespace"] = tool.namespace
+        return item
 
     def close(self) -> list[JSONDict]:
         """The .done events of the item still open."""
@@ -216,6 +231,19 @@ class ResponseBuilder:
             text = item["content"][0]["text"]
             events.append(self._part_event("output_text.done", index, text=text, logprobs=[]))
             events.append(self._part_event("content_part.done", index, part=_output_text(text)))
+            item["status"] = "completed"
+        elif item["type"] == "custom_tool_call":
+            item["input"] = custom_input(self.arguments[index])
+            fields = {"item_id": item["id"], "output_index": index}
+            if item["input"]:
+                events.append(
+                    self._event(
+                        "response.custom_tool_call_input.delta", **fields, delta=item["input"]
+                    )
+                )
+            events.append(
+                self._event("response.custom_tool_call_input.done", **fields, input=item["input"])
+            )
             item["status"] = "completed"
         else:
             events.append(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from frontdoor.errors import ApiError
 from frontdoor.responses_models import InputItem, InputPart, ResponsesRequest
+from frontdoor.responses_tools import CLIENT_TYPES, custom_arguments, declared, flat_name
 from frontdoor.translate import REASONING_EFFORTS, image_block, set_sampling, set_tool_choice
 from protos import common_pb2 as pb
 
@@ -63,9 +64,9 @@ def _messages(items: str | list[InputItem]) -> list[pb.ChatMessage]:
         kind = item.type or "message"
         if kind == "message":
             out.append(_message(item, param))
-        elif kind == "function_call":
+        elif kind in ("function_call", "custom_tool_call"):
             _function_call(out, item, param)
-        elif kind == "function_call_output":
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             out.append(_function_output(item, param))
         elif kind == "reasoning":
             logger.info("skipping a reasoning input item (%s)", param)
@@ -104,18 +105,25 @@ def _part(part: InputPart, param: str) -> pb.ContentBlock:
 
 
 def _function_call(out: list[pb.ChatMessage], item: InputItem, param: str) -> None:
-    """A tool_use on the assistant turn just before it (a new assistant turn if there is none)."""
+    """A tool_use on the assistant turn just before it (a new assistant turn if there is none),
+    named as the model sees the tool (responses_tools); a custom call's input as its argument."""
     if not item.call_id or not item.name:
-        raise ApiError(400, "a function_call item needs call_id and name", param=param)
+        raise ApiError(400, f"a {item.type} item needs call_id and name", param=param)
     if not out or out[-1].role != pb.ROLE_ASSISTANT:
         out.append(pb.ChatMessage(role=pb.ROLE_ASSISTANT))
-    use = pb.ToolUseBlock(id=item.call_id, name=item.name, arguments_json=item.arguments or "")
+    arguments = (
+        custom_arguments(item.input or "")
+        if item.type == "custom_tool_call"
+        else item.arguments or ""
+    )
+    name = flat_name(item.name, item.namespace)
+    use = pb.ToolUseBlock(id=item.call_id, name=name, arguments_json=arguments)
     out[-1].content.append(pb.ContentBlock(tool_use=use))
 
 
 def _function_output(item: InputItem, param: str) -> pb.ChatMessage:
     if not item.call_id:
-        raise ApiError(400, "a function_call_output item needs call_id", param=param)
+        raise ApiError(400, f"a {item.type} item needs call_id", param=param)
     if isinstance(item.output, str) or item.output is None:
         text = item.output or ""
     else:
@@ -128,28 +136,27 @@ def _function_output(item: InputItem, param: str) -> pb.ChatMessage:
 
 
 def _add_tools(request: pb.ChatRequest, body: ResponsesRequest) -> None:
-    for index, tool in enumerate(body.tools or ()):
-        param = f"tools[{index}]"
-        if tool.type != "function":
-            raise ApiError(
-                400, f"tool type {tool.type!r} is not supported; only function tools", param=param
-            )
-        if not tool.name:
-            raise ApiError(400, "a function tool needs a name", param=f"{param}.name")
+    """Function, custom and namespace tools as functions (responses_tools); tools the provider
+    would run (web_search and the like) are left out, with a log line."""
+    tools = [tool.model_dump(by_alias=True, exclude_none=True) for tool in body.tools or ()]
+    client_tools, dropped = declared(tools)
+    if dropped:
+        logger.info("leaving out tools this proxy cannot run: %s", ", ".join(dropped))
+    for tool in client_tools:
         request.tools.append(
             pb.ToolSpec(
-                name=tool.name,
-                description=tool.description or "",
-                parameters_json=json.dumps(tool.parameters or {"type": "object"}),
+                name=tool.flat,
+                description=tool.description,
+                parameters_json=tool.parameters_json(),
             )
         )
     choice = body.tool_choice
     name = (
-        choice.get("name")
-        if isinstance(choice, dict) and choice.get("type") == "function"
+        flat_name(str(choice.get("name") or ""), choice.get("namespace"))
+        if isinstance(choice, dict) and choice.get("type") in CLIENT_TYPES
         else None
     )
-    wrong = "tool_choice must be auto, none, required or a named function"
+    wrong = "tool_choice must be auto, none, required or a named function or custom tool"
     set_tool_choice(request, choice, name, wrong)
 
 

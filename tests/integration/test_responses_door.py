@@ -205,8 +205,9 @@ def test_refusals_and_errors(client: openai.OpenAI) -> None:
         client.responses.create(model="sonnet", input="hi", previous_response_id="resp_x")
     assert caught.value.code == "previous_response_not_found"
     with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="sonnet", input="hi", tools=[{"type": "web_search"}])
-    assert caught.value.param == "tools[0]"
+        nameless: Any = [{"type": "custom"}]
+        client.responses.create(model="sonnet", input="hi", tools=nameless)
+    assert caught.value.param == "tools[0].name"
     with pytest.raises(openai.NotFoundError) as missing:
         client.responses.create(model="no-such-model", input="hi")
     assert missing.value.code == "model_not_found"

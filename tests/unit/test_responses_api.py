@@ -111,8 +111,7 @@ def test_tools_choice_format_and_effort() -> None:
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"previous_response_id": "resp_1"}, "previous_response_id"),
-        ({"tools": [{"type": "web_search"}]}, "tools[0]"),
+        ({"tools": [{"type": "function"}]}, "tools[0].name"),
         ({"tool_choice": "sometimes"}, "tool_choice"),
         ({"tool_choice": {"type": "file_search"}}, "tool_choice"),
         ({"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema"),
@@ -126,10 +125,6 @@ def test_tools_choice_format_and_effort() -> None:
 )
 def test_refusals(fields: dict[str, Any], param: str) -> None:
     assert _reject(**fields).param == param
-
-
-def test_previous_response_id_has_its_code() -> None:
-    assert _reject(previous_response_id="resp_1").code == "previous_response_not_found"
 
 
 # --- output ---------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def stop_of(finish: pb.Finish) -> tuple[str, str | None]:
     """A finish as Anthropic's stop_reason and stop_sequence (the sequence that matched, else
     null)."""
     reason = stop_reason(finish.reason)
-    return reason, finish.stop_sequence if reason == "stop_sequence" else None
+    return reason, (finish.stop_sequence or None) if reason == "stop_sequence" else None
 
 
 def usage_json(usage: pb.Usage | None) -> dict[str, int]:

@@ -488,7 +488,7 @@ def test_stop_reasons(reason: pb.FinishReason, expected: str) -> None:
     result = MessageAccumulator("msg_1", "sonnet")
     result.add(finish(reason))
     assert result.response()["stop_reason"] == expected
-    assert result.response()["stop_sequence"] == ("" if expected == "stop_sequence" else None)
+    assert result.response()["stop_sequence"] is None  # no sequence named: null
 
 
 STOPPED_ON_END = pb.Event(

@@ -43,6 +43,7 @@ _TABLE: dict[int, WireError] = {
     pb.CONTEXT_TOO_LONG: WireError(400, "invalid_request_error", "context_length_exceeded", False),
     pb.CANCELLED: WireError(499, "cancelled", None, False),
     pb.INTERNAL: WireError(500, "internal_error", None, False),
+    pb.OUTPUT_INVALID: WireError(422, "model_output_error", "output_invalid", False),
 }
 _FALLBACK = WireError(500, "internal_error", None, False)
 # Anthropic's error types by HTTP status (the Messages API door); any other status is api_error.
@@ -52,6 +53,7 @@ ANTHROPIC_TYPES: dict[int, str] = {
     403: "permission_error",
     404: "not_found_error",
     413: "request_too_large",
+    422: "invalid_request_error",  # the answer cannot take the form asked for
     429: "rate_limit_error",
     500: "api_error",
     502: "api_error",
@@ -104,3 +106,14 @@ def make_error(
             upstream_status=upstream_status,
         )
     )
+
+
+NO_JSON_ANSWER = "the model did not answer with JSON matching the requested schema"
+
+
+def no_json_answer(prose: str) -> pb.Event:
+    """A JSON answer was asked for and the model wrote text: a clear error carrying that text
+    (never an empty success), which no one retries (it would fail the same way)."""
+    text = prose.strip()
+    message = f"{NO_JSON_ANSWER}; it wrote: {text[:1500]}" if text else NO_JSON_ANSWER
+    return make_error(pb.OUTPUT_INVALID, message, param="response_format")

@@ -53,6 +53,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONTEXT_TOO_LONG: _ClassVar[ErrorCode]
     CANCELLED: _ClassVar[ErrorCode]
     INTERNAL: _ClassVar[ErrorCode]
+    OUTPUT_INVALID: _ClassVar[ErrorCode]
 
 class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -94,6 +95,7 @@ TIMEOUT: ErrorCode
 CONTEXT_TOO_LONG: ErrorCode
 CANCELLED: ErrorCode
 INTERNAL: ErrorCode
+OUTPUT_INVALID: ErrorCode
 FINISH_UNSPECIFIED: FinishReason
 FINISH_STOP: FinishReason
 FINISH_LENGTH: FinishReason

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from common.errors import error_code_name, make_error, wire_error, without_addresses
+from common.errors import (
+    error_code_name,
+    make_error,
+    no_json_answer,
+    wire_error,
+    without_addresses,
+)
 from frontdoor.errors import ApiError
 from protos import common_pb2 as pb
 from workerd.cli.results import result_error
@@ -25,6 +31,7 @@ EXPECTED_STATUS: dict[int, int] = {
     pb.CONTEXT_TOO_LONG: 400,
     pb.CANCELLED: 499,
     pb.INTERNAL: 500,
+    pb.OUTPUT_INVALID: 422,
 }
 UNKNOWN_CODE = 9999
 
@@ -65,6 +72,16 @@ def test_queue_full_and_queue_timeout_are_distinguishable() -> None:
 def test_client_errors_are_not_retried_on_another_worker() -> None:
     for code in (pb.INVALID_REQUEST, pb.MODEL_NOT_FOUND, pb.CONTEXT_TOO_LONG, pb.CANCELLED):
         assert not wire_error(code).retryable, pb.ErrorCode.Name(code)
+
+
+def test_an_answer_not_in_the_asked_form_is_retried_by_no_one() -> None:
+    """Not on another worker, and not by SDKs (they retry 408, 409, 429 and 5xx)."""
+    wire = wire_error(pb.OUTPUT_INVALID)
+    assert not wire.retryable
+    assert wire.http_status == 422
+    event = no_json_answer("  Sure! Here is the weather.  ")
+    assert event.error.code == pb.OUTPUT_INVALID and event.error.param == "response_format"
+    assert event.error.message.endswith("it wrote: Sure! Here is the weather.")
 
 
 def test_worker_side_failures_are_retryable() -> None:

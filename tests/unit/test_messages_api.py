@@ -1037,3 +1037,23 @@ def test_a_turn_opening_with_redacted_thinking_keeps_thinking_on_after_tool_call
     kwargs = kwargs_of(req)
     assert kwargs["messages"][1]["content"][0] == {"type": "redacted_thinking", "data": "opaque"}
     assert kwargs["thinking"] == {"type": "adaptive"}
+
+
+def test_prose_instead_of_the_json_answer_is_a_422_carrying_the_text() -> None:
+    """Never an empty success: the model's text reaches the client in a clear error."""
+    events = translate(
+        [
+            message_start(),
+            text_start(0),
+            text_delta(0, "It is sunny "),
+            text_delta(0, "in Paris."),
+            block_stop(0),
+            message_delta("end_turn"),
+            MESSAGE_STOP,
+        ],
+        json_tool=JSON_TOOL,
+    )
+    assert kinds(events) == ["model_info", "usage", "error"]
+    error = events[-1].error
+    assert error.code == pb.OUTPUT_INVALID and error.param == "response_format"
+    assert error.message.endswith("it wrote: It is sunny in Paris.")

@@ -1397,3 +1397,12 @@ def test_control_requests_are_not_the_parsers_business() -> None:
     assert run(p, line_) == []
     assert run(parser(), line_) == []
     assert not p.done and p.garbage_lines == 0
+
+
+def test_structured_mode_without_structured_output_is_a_422_carrying_the_text() -> None:
+    """The CLI gave up on the schema: the model's prose reaches the client in a clear error
+    that neither the controller nor an SDK retries."""
+    events = run(parser(structured=True), result_success(text="It is sunny in Paris."))
+    error = only_error(events)
+    assert error.code == pb.OUTPUT_INVALID and error.param == "response_format"
+    assert "It is sunny in Paris." in error.message

@@ -30,7 +30,7 @@ from anthropic.types import (
     ToolUseBlock,
 )
 
-from common.errors import make_error, without_addresses
+from common.errors import make_error, no_json_answer, without_addresses
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.upstream_status import status_code
@@ -81,6 +81,8 @@ class StreamTranslator:
         self._started = False
         self._tool_calls = 0
         self._blocks: dict[int, _ToolBlock] = {}
+        self._json_seen = False  # the forced JSON-answer tool was called
+        self._prose: list[str] = []  # text the model wrote instead, with a JSON answer asked for
 
     def feed(self, event: object) -> list[pb.Event]:
         if isinstance(event, RawMessageStartEvent):
@@ -135,6 +137,7 @@ class StreamTranslator:
         if not isinstance(block, ToolUseBlock):
             return []
         if self.json_tool and block.name == self.json_tool:
+            self._json_seen = True
             self._blocks[event.index] = _ToolBlock(-1, block.input)
             return []
         index = self._tool_calls
@@ -172,9 +175,10 @@ class StreamTranslator:
         return pb.Event(tool_call=pb.ToolCallDelta(index=block.tool_index, arguments_delta=text))
 
     def _text(self, text: str) -> list[pb.Event]:
-        if not text or self.json_tool:
-            return []  # with a JSON answer the content is the tool input, never prose
-        return [pb.Event(text=pb.TextDelta(text=text))]
+        if self.json_tool:
+            self._prose.append(text)  # the content is the tool's input, never prose
+            return []
+        return [pb.Event(text=pb.TextDelta(text=text))] if text else []
 
     @staticmethod
     def _thinking(text: str, signature: str) -> list[pb.Event]:
@@ -194,6 +198,8 @@ class StreamTranslator:
             )
             return [*self.usage_so_far(), error]
         reason = _STOP_REASONS.get(self.stop_reason, pb.FINISH_STOP)
+        if self.json_tool and not self._json_seen and reason != pb.FINISH_LENGTH:
+            return [pb.Event(usage=self.usage), no_json_answer("".join(self._prose))]
         if self.json_tool and reason == pb.FINISH_TOOL_CALLS:
             reason = pb.FINISH_STOP  # the forced tool's input is the answer
         finish = pb.Finish(reason=reason, model=self.model)

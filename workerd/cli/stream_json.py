@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.errors import make_error
+from common.errors import make_error, no_json_answer
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.cli.bridge import PREFIX
@@ -335,8 +335,7 @@ class StreamJsonParser:
             events.insert(0, pb.Event(text=pb.TextDelta(text=text)))
             events.append(pb.Event(finish=pb.Finish(reason=pb.FINISH_STOP)))
         elif self.structured and not obj.get("is_error"):
-            message = "the model did not return output matching the requested schema"
-            events.append(make_error(pb.UPSTREAM_ERROR, message))
+            events.append(no_json_answer(str(obj.get("result") or "")))
         elif (
             subtype == "error_max_turns"
             and not self.tools_allowed

@@ -1,12 +1,14 @@
 """python -m supervisor_conf.launch: validate the whole configuration, render it, exec supervisord.
 
 Reads `.env` from the repository root (real environment variables win), so every process
-under supervisord sees the same settings. Any invalid setting stops here with one line.
+under supervisord sees the same settings, except credentials: each process gets only its own
+(environments.py). Any invalid setting stops here with one line.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -16,7 +18,8 @@ from common.paths import StatePaths
 from common.workers import NO_WORKER_HINT
 from controller.config import ControllerConfig
 from frontdoor.config import FrontdoorConfig
-from supervisor_conf.render import render
+from supervisor_conf.environments import program_variables, shared_environment
+from supervisor_conf.render import env_dir, render
 from workerd.config import WorkerdConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,6 +35,19 @@ def validate(environ: Environ) -> tuple[FrontdoorConfig, ControllerConfig]:
         if len(str(socket)) > _SOCKET_PATH_MAX:
             raise ConfigError("STATE_DIR", f"path too long for unix sockets ({socket})")
     return frontdoor, controller
+
+
+def write_program_variables(directory: Path, variables: dict[str, dict[str, str]]) -> None:
+    """One private file per program (exec_env reads it); files of programs gone are removed."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    for stale in directory.glob("*.json"):
+        stale.unlink()
+    for program, values in variables.items():
+        path = directory / f"{program}.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(values, handle)
 
 
 def main() -> None:
@@ -55,6 +71,7 @@ def main() -> None:
     )
     conf.write_text(text)
     os.chmod(conf, 0o600)
+    write_program_variables(env_dir(paths.root), program_variables(environ, controller.workers))
     names = ", ".join(f"{w.name} ({w.mode})" for w in controller.workers) or "none configured"
     print(
         f"Claude Code Proxy on http://{frontdoor.host}:{frontdoor.port}  workers: {names}  "
@@ -65,7 +82,8 @@ def main() -> None:
     if not controller.workers:
         print(f"note: {NO_WORKER_HINT}", flush=True)
     supervisord = str(Path(sys.executable).parent / "supervisord")
-    os.execve(supervisord, [supervisord, "-n", "-c", str(conf)], environ)
+    # supervisord and, through it, every program see no credential; each program adds its own.
+    os.execve(supervisord, [supervisord, "-n", "-c", str(conf)], shared_environment(environ))
 
 
 if __name__ == "__main__":

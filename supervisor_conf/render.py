@@ -29,6 +29,11 @@ def programs(workers: tuple[WorkerSpec, ...]) -> list[Program]:
     ]
 
 
+def env_dir(state: Path) -> Path:
+    """Where the launcher writes each program's own variables (exec_env reads them)."""
+    return state / "supervisor" / "env"
+
+
 def render(
     workers: tuple[WorkerSpec, ...], *, state: Path, repo: Path, python: str, log_to_terminal: bool
 ) -> str:
@@ -44,6 +49,7 @@ def render(
                 name=program.name,
                 python=python,
                 module=program.module,
+                env_file=env_dir(state) / f"{program.name}.json",
                 args=program.args,
                 repo=repo,
                 priority=program.priority,

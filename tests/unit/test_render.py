@@ -62,10 +62,14 @@ def test_remote_workers_get_no_local_program() -> None:
 
 def test_commands_directory_and_priorities() -> None:
     config = _parse(_render())
-    assert config["program:workerd-1"]["command"] == f"{PYTHON} -m workerd --worker 1"
-    assert config["program:workerd-acct_2"]["command"] == f"{PYTHON} -m workerd --worker acct_2"
-    assert config["program:controller"]["command"] == f"{PYTHON} -m controller"
-    assert config["program:frontdoor"]["command"] == f"{PYTHON} -m frontdoor"
+    env = f"{PYTHON} -m supervisor_conf.exec_env {STATE}/supervisor/env"
+    assert config["program:workerd-1"]["command"] == f"{env}/workerd-1.json workerd --worker 1"
+    assert (
+        config["program:workerd-acct_2"]["command"]
+        == f"{env}/workerd-acct_2.json workerd --worker acct_2"
+    )
+    assert config["program:controller"]["command"] == f"{env}/controller.json controller"
+    assert config["program:frontdoor"]["command"] == f"{env}/frontdoor.json frontdoor"
     for section in config.sections():
         if section.startswith("program:"):
             assert config[section]["directory"] == str(REPO)

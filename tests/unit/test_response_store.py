@@ -20,7 +20,7 @@ def conn() -> sqlite3.Connection:
     return connection
 
 
-def said(role: int, text: str) -> pb.ChatMessage:
+def said(role: pb.Role, text: str) -> pb.ChatMessage:
     return pb.ChatMessage(role=role, content=[pb.ContentBlock(text=text)])
 
 

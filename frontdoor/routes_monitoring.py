@@ -149,7 +149,7 @@ async def _set_draining(request: web.Request, draining: bool) -> web.Response:
     await admin.set_draining(name, draining)
     stats = await admin.stats()
     worker = next(w for w in stats["workers"] if w["name"] == name)
-    return web.json_response({"worker": worker})
+    return json_answer(request, {"worker": worker})
 
 
 # -- GET /stream ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from common.config import ConfigError
 from common.logs import configure_logging
 from frontdoor.app import create_app
 from frontdoor.config import FrontdoorConfig
+from frontdoor.state import SHUTDOWN
 
 
 def main() -> None:
@@ -19,14 +20,15 @@ def main() -> None:
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
     configure_logging("frontdoor", secrets=[config.auth_token])
+    app = create_app(config)
     web.run_app(
-        create_app(config),
+        app,
         host=config.host,
         port=config.port,
         handler_cancellation=True,
         access_log_format='%a "%r" %s %b %Tfs',
         print=None,
-        shutdown_timeout=5.0,
+        shutdown_timeout=app[SHUTDOWN].handler_timeout_s,
     )
 
 

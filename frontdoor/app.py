@@ -16,7 +16,8 @@ from frontdoor.routes_health import health
 from frontdoor.routes_monitoring import add_monitoring_routes
 from frontdoor.routes_openai import chat_completions, get_model, list_models
 from frontdoor.routes_responses import create_response, get_response
-from frontdoor.state import ADMIN, CONFIG, CONTROLLER
+from frontdoor.shutdown import Shutdown
+from frontdoor.state import ADMIN, CONFIG, CONTROLLER, SHUTDOWN
 
 
 def create_app(
@@ -28,6 +29,12 @@ def create_app(
         handler_args={"max_field_size": 16 * 1024},
     )
     app[CONFIG] = config
+    app[SHUTDOWN] = Shutdown(config.shutdown_drain_ms / 1000)
+
+    async def begin_shutdown(app: web.Application) -> None:
+        app[SHUTDOWN].begin()
+
+    app.on_shutdown.append(begin_shutdown)
 
     async def controller_lifetime(app: web.Application) -> AsyncIterator[None]:
         client = controller or ControllerClient(config.paths.controller_socket)

@@ -30,6 +30,8 @@ class FrontdoorConfig:
     workers_configured: int
     stream_commit_ms: int
     """A stream with no output yet commits its 200 headers after this long and sends keepalives."""
+    shutdown_drain_ms: int = 10_000
+    """On SIGTERM, running answers get this long before they are cut (with an error event)."""
 
     @classmethod
     def from_env(cls, environ: Environ) -> FrontdoorConfig:
@@ -53,6 +55,7 @@ class FrontdoorConfig:
             max_body_bytes=env_int(environ, "MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024),
             workers_configured=len(parse_workers(environ)),
             stream_commit_ms=env_int(environ, "STREAM_COMMIT_MS", 15_000, minimum=100),
+            shutdown_drain_ms=env_int(environ, "SHUTDOWN_DRAIN_MS", 10_000, minimum=0),
         )
 
 

@@ -19,7 +19,7 @@ from frontdoor.anthropic_translate import estimate_input_tokens, to_chat_request
 from frontdoor.door import add_routing_hints, collect, read_json_object, resolve_model
 from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
-from frontdoor.state import CONTROLLER
+from frontdoor.state import CONTROLLER, SHUTDOWN
 from frontdoor.streaming import response_headers, stream_events
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     add_routing_hints(chat, request)
     message_id = f"msg_{request_id}"
     call = request.app[CONTROLLER].complete(chat)
-    feed = EventFeed(call)
+    feed = EventFeed(call, request.app[SHUTDOWN])
     try:
         if body.stream:
             return await stream_events(

@@ -19,7 +19,7 @@ from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
 from frontdoor.openai_models import ChatCompletionRequest
 from frontdoor.responses import CompletionAccumulator
-from frontdoor.state import CONFIG, CONTROLLER
+from frontdoor.state import CONFIG, CONTROLLER, SHUTDOWN
 from frontdoor.streaming import (
     StreamContext,
     response_headers,
@@ -37,7 +37,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     chat = to_chat_request(body, model, request_id)
     add_routing_hints(chat, request)
     call = request.app[CONTROLLER].complete(chat)
-    feed = EventFeed(call)
+    feed = EventFeed(call, request.app[SHUTDOWN])
     try:
         context = StreamContext(request_id, int(time.time()), body.model, body.include_usage)
         if body.stream:

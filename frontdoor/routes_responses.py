@@ -25,7 +25,7 @@ from frontdoor.responses_models import ResponsesRequest
 from frontdoor.responses_output import ResponseBuilder, ResponsesSse
 from frontdoor.responses_store import Recorder, RecordingSse, previous_turns, stored_body
 from frontdoor.responses_translate import to_chat_request
-from frontdoor.state import CONTROLLER
+from frontdoor.state import CONTROLLER, SHUTDOWN
 from frontdoor.streaming import response_headers, stream_events
 from protos import common_pb2 as pb
 
@@ -43,7 +43,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     builder = ResponseBuilder(f"resp_{request_id}", int(time.time()), body.model, echo(body))
     recorder = Recorder(controller, body, chat, history)
     call = controller.complete(chat)
-    feed = EventFeed(call)
+    feed = EventFeed(call, request.app[SHUTDOWN])
     try:
         if body.stream:
             writer = RecordingSse(ResponsesSse(builder), recorder)

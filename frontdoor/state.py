@@ -7,7 +7,9 @@ from aiohttp import web
 from frontdoor.admin_client import AdminClient
 from frontdoor.config import FrontdoorConfig
 from frontdoor.controller_client import ControllerClient
+from frontdoor.shutdown import Shutdown
 
 CONFIG = web.AppKey("config", FrontdoorConfig)
 CONTROLLER = web.AppKey("controller", ControllerClient)
 ADMIN = web.AppKey("admin", AdminClient)
+SHUTDOWN = web.AppKey("shutdown", Shutdown)

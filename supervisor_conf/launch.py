@@ -19,7 +19,7 @@ from common.workers import NO_WORKER_HINT
 from controller.config import ControllerConfig
 from frontdoor.config import FrontdoorConfig
 from supervisor_conf.environments import program_variables, shared_environment
-from supervisor_conf.render import env_dir, render
+from supervisor_conf.render import StopBudget, env_dir, render
 from workerd.config import WorkerdConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +35,18 @@ def validate(environ: Environ) -> tuple[FrontdoorConfig, ControllerConfig]:
         if len(str(socket)) > _SOCKET_PATH_MAX:
             raise ConfigError("STATE_DIR", f"path too long for unix sockets ({socket})")
     return frontdoor, controller
+
+
+def stop_budget(
+    environ: Environ, frontdoor: FrontdoorConfig, controller: ControllerConfig
+) -> StopBudget:
+    graces = [
+        WorkerdConfig.from_env(environ, worker.name).stop_grace_ms for worker in controller.workers
+    ]
+    return StopBudget(
+        drain_s=frontdoor.shutdown_drain_ms / 1000,
+        stop_grace_s=max(graces, default=0) / 1000,
+    )
 
 
 def write_program_variables(directory: Path, variables: dict[str, dict[str, str]]) -> None:
@@ -68,6 +80,7 @@ def main() -> None:
         repo=REPO,
         python=sys.executable,
         log_to_terminal=args.logs == "terminal",
+        budget=stop_budget(environ, frontdoor, controller),
     )
     conf.write_text(text)
     os.chmod(conf, 0o600)

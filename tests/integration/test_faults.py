@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import openai
@@ -114,7 +115,11 @@ def test_client_disconnect_mid_stream_stops_the_cli(tmp_path: Path, upstream: Mo
 
 def test_sigterm_to_make_run_mid_stream_leaves_no_cli(upstream: MockUpstream) -> None:
     workers = [{"name": "1", "bin": claude_bin(), "token": "sk-ant-oat01-test", "mode": "cli"}]
-    settings = {"WORKERS": json.dumps(workers), "ANTHROPIC_BASE_URL": upstream.base_url}
+    settings = {
+        "WORKERS": json.dumps(workers),
+        "ANTHROPIC_BASE_URL": upstream.base_url,
+        "SHUTDOWN_DRAIN_MS": "1000",
+    }
     stack = Stack(settings, via_make=True).start()
     stream = stack.client().chat.completions.create(
         model="sonnet", messages=[{"role": "user", "content": "SCN:slow:200"}], stream=True
@@ -130,6 +135,39 @@ def test_sigterm_to_make_run_mid_stream_leaves_no_cli(upstream: MockUpstream) ->
     assert not supervisord.is_running()
     assert cli_children(stack.state_dir) == []
     assert "stopped: workerd-1 (exit status 0)" in stack.logs()
+
+
+def test_a_stop_with_a_large_grace_is_never_cut_by_supervisord(tmp_path: Path) -> None:
+    """A CLI that ignores SIGINT and SIGTERM takes two graces to stop; with STOP_GRACE_MS of
+    13 s that is beyond a fixed stopwaitsecs=20, where supervisord's SIGKILL of workerd left the
+    CLI (in a session of its own) running."""
+    workers = [{"name": "a", "bin": str(FAKE_CLAUDE), "token": "sk-ant-oat01-fake"}]
+    settings = {
+        "WORKERS": json.dumps(workers),
+        "STOP_GRACE_MS": "13000",
+        "SHUTDOWN_DRAIN_MS": "500",
+        "MAX_IDLE_PROCESSES": "0",
+    }
+    stack = Stack(settings).start()
+    # Not stack.client(): the stack closes those when it stops, this one must see the answer.
+    client = openai.OpenAI(
+        base_url=stack.base_url + "/v1", api_key=TOKEN, max_retries=0, timeout=120
+    )
+    waiting = ThreadPoolExecutor(1).submit(
+        client.chat.completions.create,
+        model="sonnet",
+        messages=[{"role": "user", "content": "FAKE:hang"}],
+    )
+    wait_until(lambda: len(cli_children(stack.state_dir)) == 1, 15, "the CLI to run")
+    [child] = cli_children(stack.state_dir)
+
+    stack.stop(timeout=120)
+
+    assert not child.is_running()
+    assert "stopped: workerd-a (exit status 0)" in stack.logs()
+    with pytest.raises(openai.APIStatusError) as cut:
+        waiting.result(timeout=10)
+    assert cut.value.status_code == 503  # the frontdoor's drain ended it, no reset connection
 
 
 def test_no_worker_configured_starts_degraded_and_explains() -> None:

@@ -6,7 +6,7 @@ import configparser
 from pathlib import Path
 
 from common.workers import WorkerSpec
-from supervisor_conf.render import programs, render
+from supervisor_conf.render import StopBudget, programs, render
 
 TOKEN = "sk-ant-oat01-render-secret-token"
 API_KEY = "sk-ant-api03-render-secret-key"
@@ -118,3 +118,20 @@ def test_no_workers_still_renders_controller_and_frontdoor() -> None:
 
 def test_render_is_deterministic() -> None:
     assert _render() == _render()
+
+
+PROGRAM_NAMES = ("frontdoor", "controller", "workerd-1")
+
+
+def test_stop_waits_follow_the_configuration() -> None:
+    """supervisord's SIGKILL only ever a backstop: each program's orderly stop fits."""
+    budget = StopBudget(drain_s=10.0, stop_grace_s=12.0)
+    config = _parse(
+        render(WORKERS, state=STATE, repo=REPO, python=PYTHON, log_to_terminal=False, budget=budget)
+    )
+    waits = {name: int(config[f"program:{name}"]["stopwaitsecs"]) for name in PROGRAM_NAMES}
+    assert waits["frontdoor"] > 10 + 3  # the drain, then the handlers' ending
+    assert waits["controller"] > 5  # its gRPC grace
+    assert waits["workerd-1"] > 2 + 8 * 12  # its grace, then every child's graces
+    default = _parse(_render())
+    assert int(default["program:workerd-1"]["stopwaitsecs"]) < waits["workerd-1"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from common.config import ConfigError, Environ, env_bool, env_int, env_str
 from common.paths import StatePaths
 from common.workers import WorkerSpec, parse_workers
-from controller.ratelimit import Limit, limits_from_env
+from controller.quota_strategy import DEFAULT_MOVE_AT, DEFAULT_STRATEGY, STRATEGIES
+from controller.ratelimit import Limit, explicit_limits_from_env, limits_from_env
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class ControllerConfig:
     health_interval_ms: int
     """How often each workerd's health service is polled."""
     rate_limits: dict[str, Limit]
-    """Per account and model family: requests and tokens per sliding minute."""
+    """Per OAuth (subscription) account and model family: requests and tokens per sliding
+    minute (the built-in pace, with RATE_LIMITS over it)."""
     overflow_to_api: bool
     """Send cli-mode traffic to api workers when no CLI worker can take it."""
     affinity_ttl_s: float
@@ -39,6 +41,12 @@ class ControllerConfig:
     max_idle_ms: int = 600_000
     stream_timeout_ms: int = 1_800_000
     sync_timeout_ms: int = 600_000
+    api_key_rate_limits: dict[str, Limit] = field(default_factory=dict)
+    """Per API-key account: only the families RATE_LIMITS names (the upstream paces the rest)."""
+    quota_strategy: str = DEFAULT_STRATEGY
+    """Where new conversations go: headroom, spread or drain-first."""
+    quota_move_at: float = DEFAULT_MOVE_AT
+    """A conversation leaves its account once a window of it passes this utilisation."""
 
     @classmethod
     def from_env(cls, environ: Environ) -> ControllerConfig:
@@ -67,4 +75,25 @@ class ControllerConfig:
             max_idle_ms=env_int(environ, "MAX_IDLE_MS", 600_000, minimum=1),
             stream_timeout_ms=env_int(environ, "STREAM_TIMEOUT_MS", 1_800_000, minimum=1),
             sync_timeout_ms=env_int(environ, "SYNC_TIMEOUT_MS", 600_000, minimum=1),
+            api_key_rate_limits=explicit_limits_from_env(environ),
+            quota_strategy=_strategy(environ),
+            quota_move_at=_move_at(environ),
         )
+
+
+def _strategy(environ: Environ) -> str:
+    value = env_str(environ, "QUOTA_STRATEGY", DEFAULT_STRATEGY).strip().lower()
+    if value not in STRATEGIES:
+        raise ConfigError("QUOTA_STRATEGY", f"expected one of {', '.join(STRATEGIES)}")
+    return value
+
+
+def _move_at(environ: Environ) -> float:
+    raw = env_str(environ, "QUOTA_MOVE_AT", str(DEFAULT_MOVE_AT))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError("QUOTA_MOVE_AT", f"not a number: {raw!r}") from None
+    if not 0 < value <= 1:
+        raise ConfigError("QUOTA_MOVE_AT", "expected a fraction in (0, 1]")
+    return value

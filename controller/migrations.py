@@ -82,6 +82,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX responses_by_used ON responses (used)",
     ),
+    # 5: each account's usage windows as last reported (utilization NULL: below warning).
+    (
+        """CREATE TABLE quota_windows (
+            worker TEXT NOT NULL,
+            window TEXT NOT NULL,
+            status TEXT NOT NULL,
+            utilization REAL,
+            resets_at REAL NOT NULL,
+            seen_at REAL NOT NULL,
+            threshold REAL NOT NULL,
+            PRIMARY KEY (worker, window)
+        )""",
+    ),
 )
 LATEST = len(MIGRATIONS)
 

@@ -2,7 +2,9 @@
 
 Limits apply to each worker's account separately (each account has its own quota upstream),
 so adding an account adds capacity. Token use is estimated at admission and corrected with the
-real usage when the request ends.
+real usage when the request ends. The built-in pace (a Max plan's) applies to OAuth
+(subscription) accounts only; API-key accounts are paced only where RATE_LIMITS says so, and
+otherwise follow the upstream's own limits (its headers, 429s and retry-after).
 """
 
 from __future__ import annotations
@@ -32,11 +34,17 @@ DEFAULT_LIMITS = {
 
 
 def limits_from_env(environ: Environ) -> dict[str, Limit]:
-    limits = dict(DEFAULT_LIMITS)
+    """The built-in pace with RATE_LIMITS over it (OAuth accounts)."""
+    return {**DEFAULT_LIMITS, **explicit_limits_from_env(environ)}
+
+
+def explicit_limits_from_env(environ: Environ) -> dict[str, Limit]:
+    """Only the families RATE_LIMITS names (API-key accounts)."""
+    limits: dict[str, Limit] = {}
     for family, spec in env_json_object(environ, "RATE_LIMITS").items():
         if not isinstance(spec, dict):
             raise ConfigError("RATE_LIMITS", f"{family!r} must be an object with rpm and tpm")
-        base = limits.get(family, DEFAULT_LIMITS["other"])
+        base = DEFAULT_LIMITS.get(family, DEFAULT_LIMITS["other"])
         rpm, tpm = spec.get("rpm", base.rpm), spec.get("tpm", base.tpm)
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (rpm, tpm)):
             raise ConfigError("RATE_LIMITS", f"{family!r}: rpm and tpm must be positive numbers")
@@ -57,10 +65,11 @@ class RateWindow:
     def __init__(self, limit: Limit) -> None:
         self.limit = limit
         self._uses: deque[_Use] = deque()
+        self._used = 0  # the running sum of the window's tokens: no sum on every admission
 
     def _trim(self, now: float) -> None:
         while self._uses and now - self._uses[0].at >= WINDOW_S:
-            self._uses.popleft()
+            self._used -= self._uses.popleft().tokens
 
     def wait_s(self, tokens: int, now: float) -> float:
         """0 when a request of `tokens` fits now, else seconds until it may."""
@@ -69,7 +78,7 @@ class RateWindow:
         excess = len(self._uses) - self.limit.rpm + 1
         if excess > 0:  # that many of the oldest uses must leave the window first
             waits.append(self._uses[excess - 1].at + WINDOW_S - now)
-        used = sum(use.tokens for use in self._uses)
+        used = self._used
         if self._uses and used + tokens > self.limit.tpm:
             # Wait until enough old use leaves the window; a lone large request always fits.
             for use in self._uses:
@@ -81,29 +90,56 @@ class RateWindow:
 
     def record(self, request_id: str, tokens: int, now: float) -> None:
         self._uses.append(_Use(now, tokens, request_id))
+        self._used += tokens
 
     def correct(self, request_id: str, tokens: int) -> None:
-        for use in self._uses:
+        for use in reversed(self._uses):  # a request ends soon after it starts: look back
             if use.request_id == request_id:
+                self._used += tokens - use.tokens
                 use.tokens = tokens
                 return
 
     def usage(self, now: float) -> tuple[int, int]:
         self._trim(now)
-        return len(self._uses), sum(use.tokens for use in self._uses)
+        return len(self._uses), self._used
 
 
 class RateLimiter:
-    """All windows, created on first use."""
+    """All windows, created on first use. Workers in `own_limits` use those limits instead
+    (API-key accounts: only what RATE_LIMITS names); a family with no limit is not paced."""
 
-    def __init__(self, limits: dict[str, Limit]) -> None:
+    def __init__(
+        self, limits: dict[str, Limit], own_limits: dict[str, dict[str, Limit]] | None = None
+    ) -> None:
         self.limits = limits
+        self.own_limits = own_limits or {}
         self._windows: dict[tuple[str, str], RateWindow] = {}
+
+    def limit_of(self, worker: str, family: str) -> Limit | None:
+        limits = self.own_limits.get(worker, self.limits)
+        return limits.get(family, limits.get("other"))
+
+    def paced(self, worker: str, family: str) -> bool:
+        return self.limit_of(worker, family) is not None
+
+    def wait_s(self, worker: str, family: str, tokens: int, now: float) -> float:
+        if not self.paced(worker, family):
+            return 0.0
+        return self.window(worker, family).wait_s(tokens, now)
+
+    def record(self, worker: str, family: str, request_id: str, tokens: int, now: float) -> None:
+        if self.paced(worker, family):
+            self.window(worker, family).record(request_id, tokens, now)
+
+    def correct(self, worker: str, family: str, request_id: str, tokens: int) -> None:
+        if (worker, family) in self._windows:
+            self._windows[(worker, family)].correct(request_id, tokens)
 
     def window(self, worker: str, family: str) -> RateWindow:
         key = (worker, family)
         if key not in self._windows:
-            limit = self.limits.get(family, self.limits["other"])
+            limit = self.limit_of(worker, family)
+            assert limit is not None, f"{worker}/{family} is not paced"
             self._windows[key] = RateWindow(limit)
         return self._windows[key]
 

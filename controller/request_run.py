@@ -31,9 +31,6 @@ _PRIORITY = {
     pb.PRIORITY_NORMAL: PRIORITY_NORMAL,
     pb.PRIORITY_LOW: PRIORITY_LOW,
 }
-OVERLOAD_COOLDOWN_S = 15.0
-RATE_LIMIT_COOLDOWN_S = 60.0
-AUTH_COOLDOWN_S = 300.0
 NO_CLIENT_TOOLS = (
     "no worker of this proxy runs the client's tools: its agent workers have tools of their own; "
     "set AGENT_CLIENT_TOOLS=true or add a cli or api worker"
@@ -174,11 +171,7 @@ class RequestRun:
         name = handle.spec.name
         kind = event.WhichOneof("kind")
         if kind == "rate_limit":
-            info = event.rate_limit
-            self.scheduler.cooldowns.note_quota(name, info.status, float(info.resets_at))
-            if info.status == "rejected":
-                wait = _until(info.resets_at, self.scheduler.wall(), RATE_LIMIT_COOLDOWN_S)
-                self.scheduler.start_cooldown(name, wait, "usage limit reached")
+            self.scheduler.note_quota(name, event.rate_limit)
         elif kind == "error":
             self._note_error(handle, event.error)
         elif kind == "session":
@@ -207,17 +200,7 @@ class RequestRun:
     def _note_error(self, handle: WorkerHandle, error: pb.Error) -> None:
         handle.errors += 1
         handle.last_error = f"{error_code_name(error.code)}: {error.message[:200]}"
-        retry_s = error.retry_after_ms / 1000
-        if error.code == pb.RATE_LIMITED:
-            self.scheduler.start_cooldown(
-                handle.spec.name, retry_s or RATE_LIMIT_COOLDOWN_S, "rate limited"
-            )
-        elif error.code == pb.UPSTREAM_OVERLOADED:
-            self.scheduler.start_cooldown(
-                handle.spec.name, retry_s or OVERLOAD_COOLDOWN_S, "overloaded"
-            )
-        elif error.code == pb.UPSTREAM_AUTH:
-            self.scheduler.start_cooldown(handle.spec.name, AUTH_COOLDOWN_S, "credential refused")
+        self.scheduler.note_refusal(handle.spec.name, error)
 
     def _settle(self, lease: Lease, outcome: Outcome) -> None:
         usage = outcome.usage
@@ -284,7 +267,3 @@ class RequestRun:
 
 def _text(message: pb.ChatMessage) -> str:
     return "".join(block.text for block in message.content if block.HasField("text"))
-
-
-def _until(resets_at: int, now: float, default: float) -> float:
-    return resets_at - now if resets_at > now else default

@@ -23,11 +23,13 @@ from common.models import model_family
 from common.workers import NO_WORKER_HINT
 from controller.affinity import AffinityTable
 from controller.config import ControllerConfig
-from controller.cooldown import CooldownBook
+from controller.cooldown import CooldownBook, rest_for
 from controller.events import EventBus
 from controller.fair_queue import FairQueue, QueueEntry, QueueFull
+from controller.quota import QuotaBook, WindowState, account_status
+from controller.quota_strategy import reason as quota_reason
 from controller.ratelimit import RateLimiter
-from controller.routing import Choice, WorkerView, choose_worker
+from controller.routing import Choice, Policy, WorkerView, choose_worker
 from controller.worker_pool import WorkerHandle, WorkerPool
 from protos import common_pb2 as pb
 
@@ -99,8 +101,18 @@ class Scheduler:
             config.max_queue_total, config.max_queue_per_source
         )
         self.affinity = AffinityTable(config.affinity_ttl_s)
-        self.limiter = RateLimiter(config.rate_limits)
+        self.limiter = RateLimiter(
+            config.rate_limits,
+            {
+                name: config.api_key_rate_limits
+                for name, handle in pool.handles.items()
+                if handle.credential == "api_key"
+            },
+        )
         self.cooldowns = CooldownBook()
+        self.quota = QuotaBook()
+        self.policy = Policy(config.quota_strategy, config.quota_move_at)
+        self.on_quota: Callable[[str, list[WindowState]], None] | None = None  # persists them
         self.in_flight = 0
         self.rejected: collections.Counter[str] = collections.Counter()
         self._wake = asyncio.Event()
@@ -192,11 +204,13 @@ class Scheduler:
         views = self._views(waiter, now, waiting_for)
         primary, overflow = self._pools(views)
         choice = choose_worker(
-            primary, waiter.preferred, self.config.primary_worker, waiter.exclude
+            primary, waiter.preferred, self.config.primary_worker, waiter.exclude, self.policy
         )
         if choice.worker is None and overflow and not choice.wait_for_preferred:
             if not any(v.can_take for v in primary) and self._cli_hopeless(primary, waiter):
-                choice = choose_worker(overflow, None, self.config.primary_worker, waiter.exclude)
+                choice = choose_worker(
+                    overflow, None, self.config.primary_worker, waiter.exclude, self.policy
+                )
         waiter.choice = choice
         if choice.worker is None:
             usable = [v for v in primary + overflow if v.name not in waiter.exclude]
@@ -216,8 +230,9 @@ class Scheduler:
                 in_flight=handle.in_flight,
                 max_concurrent=handle.spec.max_concurrent,
                 last_used=handle.last_used,
-                rate_wait_s=self.limiter.window(name, waiter.family).wait_s(waiter.tokens, now),
+                rate_wait_s=self.limiter.wait_s(name, waiter.family, waiter.tokens, now),
                 waiting_for=waiting_for[name] - (waiter.preferred == name),  # others only
+                headroom=self.quota.headroom(name, wall),
             )
             for name, handle in self.pool.handles.items()
         ]
@@ -273,8 +288,8 @@ class Scheduler:
         handle.requests += 1
         handle.last_used = now
         self.in_flight += 1
-        self.limiter.window(handle.spec.name, waiter.family).record(
-            waiter.request.request_id, waiter.tokens, now
+        self.limiter.record(
+            handle.spec.name, waiter.family, waiter.request.request_id, waiter.tokens, now
         )
         self.affinity.record(waiter.key, handle.spec.name, now, waiter.preferred)
         moved = waiter.preferred is not None and waiter.preferred != handle.spec.name
@@ -285,6 +300,16 @@ class Scheduler:
                 key=waiter.key[:12],
                 from_worker=waiter.preferred,
                 to_worker=handle.spec.name,
+                reason=waiter.choice.reason,
+            )
+        elif waiter.preferred is None:
+            self.events.emit(
+                "routed",
+                request_id=waiter.request.request_id,
+                key=waiter.key[:12],
+                worker=handle.spec.name,
+                strategy=self.policy.strategy,
+                reason=quota_reason(self.policy.strategy, waiter.choice.headroom, self.wall()),
             )
         waiter.future.set_result(Lease(handle, moved, now - entry.enqueued_at))
 
@@ -294,15 +319,70 @@ class Scheduler:
         self.in_flight -= 1
         self.dispatch()
 
-    def start_cooldown(self, worker: str, seconds: float, reason: str) -> None:
-        if self.cooldowns.start(worker, seconds, reason, self.wall()):
+    def start_cooldown(
+        self, worker: str, seconds: float, reason: str, basis: str = "estimate"
+    ) -> None:
+        now = self.wall()
+        if self.cooldowns.start(worker, seconds, reason, now, basis):
             self.events.emit(
-                "cooldown_start", worker=worker, seconds=round(seconds, 1), reason=reason
+                "cooldown_start",
+                worker=worker,
+                seconds=round(seconds, 1),
+                reason=reason,
+                basis=basis,
+                until=round(self.cooldowns.of(worker).until, 3),
             )
         self._wake.set()
 
+    def note_quota(self, worker: str, report: pb.RateLimitStatus) -> None:
+        """A worker's report of its account's windows: kept (and persisted); a refusal rests
+        the worker until the refused window's reported reset."""
+        now = self.wall()
+        before = account_status(self.quota.windows(worker, now))
+        changed = self.quota.note(worker, report, now)
+        if changed and self.on_quota is not None:
+            self.on_quota(worker, changed)
+        after = account_status(self.quota.windows(worker, now))
+        if after != before:
+            headroom = self.quota.headroom(worker, now)
+            self.events.emit(
+                "quota", worker=worker, status=after, previous=before, binding=headroom.describe()
+            )
+        if report.status == "rejected":
+            resets_at = self.quota.refused_until(worker, now) or float(report.resets_at)
+            self._rest(worker, "usage limit reached", resets_at, 0.0)
+
+    def note_refusal(self, worker: str, error: pb.Error) -> None:
+        """An upstream refusal ends an attempt: the account rests (429, 529, bad credential)."""
+        reason = {
+            pb.RATE_LIMITED: "rate limited",
+            pb.UPSTREAM_OVERLOADED: "overloaded",
+            pb.UPSTREAM_AUTH: "credential refused",
+        }.get(error.code)
+        if reason is None:
+            return
+        retry_s = error.retry_after_ms / 1000 if error.code != pb.UPSTREAM_AUTH else 0.0
+        limited = error.code == pb.RATE_LIMITED
+        resets_at = self.quota.refused_until(worker, self.wall()) if limited else 0.0
+        self._rest(worker, reason, resets_at, retry_s)
+
+    def _rest(self, worker: str, reason: str, resets_at: float, retry_after_s: float) -> None:
+        rest = rest_for(reason, resets_at, retry_after_s, self.wall())
+        self.start_cooldown(worker, rest.seconds, reason, rest.basis)
+
+    def restore_quota(self, saved: dict[str, list[WindowState]]) -> None:
+        """Windows persisted by an earlier controller; a refusal still ahead rests again."""
+        now = self.wall()
+        for worker, states in saved.items():
+            if worker not in self.pool.handles:
+                continue
+            self.quota.load(worker, states)
+            refused_until = self.quota.refused_until(worker, now)
+            if refused_until:
+                self._rest(worker, "usage limit reached", refused_until, 0.0)
+
     def correct_tokens(self, worker: str, request: pb.ChatRequest, tokens: int) -> None:
-        self.limiter.window(worker, model_family(request.model)).correct(request.request_id, tokens)
+        self.limiter.correct(worker, model_family(request.model), request.request_id, tokens)
 
     # -- background ------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from controller.admin import AdminServicer
 from controller.config import ControllerConfig
 from controller.conversations import ConversationsServicer
 from controller.events import EVENT_LOG_SIZE, EventBus
+from controller.quota_store import QuotaStore
 from controller.recovery import interrupted_requests
 from controller.scheduler import Scheduler
 from controller.servicer import ControllerServicer
@@ -39,6 +40,9 @@ async def serve(config: ControllerConfig) -> None:
         events.emit("error", **interrupted)  # cut off by a crash: still one accounting row
     pool = WorkerPool(config.workers, config.paths)
     scheduler = Scheduler(config, pool, events)
+    quota_store = QuotaStore(accounting)
+    scheduler.restore_quota(await quota_store.load())
+    scheduler.on_quota = quota_store.note
     pool.on_change = _health_watcher(scheduler)
     pool.on_reap = _reap_reporter(events)
     pool.on_warm_fallback = _fallback_reporter(events)
@@ -53,6 +57,7 @@ async def serve(config: ControllerConfig) -> None:
         asyncio.create_task(pool.watch_health(config.health_interval_ms / 1000)),
         asyncio.create_task(scheduler.run_ticks()),
         asyncio.create_task(accounting.run()),
+        asyncio.create_task(quota_store.run()),
     ]
     try:
         await stop.wait()
@@ -63,6 +68,7 @@ async def serve(config: ControllerConfig) -> None:
         await server.stop(GRACE_S)
         await asyncio.gather(*background, return_exceptions=True)
         await pool.close()
+        await quota_store.flush()
         await accounting.close()  # last: the events of the shutdown itself are kept too
 
 

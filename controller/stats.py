@@ -16,6 +16,7 @@ from typing import Any
 from common import __version__
 from controller.config import ControllerConfig
 from controller.events import ProxyEvent
+from controller.quota import account_status, headroom_of
 from controller.scheduler import Scheduler
 from controller.sessions import sessions_section, worker_sessions
 from protos import controller_pb2
@@ -82,10 +83,28 @@ def worker_infos(scheduler: Scheduler) -> list[controller_pb2.WorkerInfo]:
             info.state = "cooling" if handle.up else info.state
             info.cooling_until = int(cooldown.until)
             info.cooling_reason = cooldown.reason
-        info.quota_status = cooldown.quota_status
-        info.quota_resets_at = int(cooldown.quota_resets_at)
+            info.cooling_basis = cooldown.basis
+        windows = scheduler.quota.windows(name, now)
+        info.quota.extend(w.to_pb() for w in windows)
+        info.quota_status = account_status(windows)
+        info.quota_resets_at = int(headroom_of(windows).resets_at)
         infos.append(info)
     return infos
+
+
+def quota_json(info: controller_pb2.WorkerInfo) -> dict[str, Any]:
+    """The `quota` object of /metrics: one entry per window, utilisation null when below
+    warning (the CLI gives no figure there)."""
+    return {
+        w.window: {
+            "utilization": w.utilization if w.utilization_known else None,
+            "resets_at": w.resets_at or None,
+            "status": w.status,
+            "seen_at": round(w.seen_at, 3),
+            "surpassed_threshold": w.surpassed_threshold or None,
+        }
+        for w in info.quota
+    }
 
 
 def build_stats(
@@ -189,8 +208,11 @@ def _workers(scheduler: Scheduler, traffic: dict[str, dict[str, Any]]) -> list[d
                 "lastError": info.last_error,
                 "coolingUntil": info.cooling_until,
                 "coolingReason": info.cooling_reason,
+                "coolingBasis": info.cooling_basis,
                 "quotaStatus": info.quota_status,
                 "quotaResetsAt": info.quota_resets_at,
+                "credential": info.credential,
+                "quota": quota_json(info),
             }
         )
     return workers
@@ -213,7 +235,7 @@ def _rate_limits(scheduler: Scheduler) -> dict[str, Any]:
     limiter = scheduler.limiter
     usage = []
     for (worker, family), (requests, tokens) in sorted(limiter.usage(scheduler.clock()).items()):
-        limit = limiter.window(worker, family).limit
+        limit = limiter.window(worker, family).limit  # only paced windows exist
         usage.append(
             {
                 "worker": worker,
@@ -254,4 +276,10 @@ def effective_config(config: ControllerConfig) -> dict[str, Any]:
             for w in config.workers
         ],
         "rateLimits": _limits(config),
+        "apiKeyRateLimits": {
+            f: {"rpm": lim.rpm, "tpm": lim.tpm}
+            for f, lim in sorted(config.api_key_rate_limits.items())
+        },
+        "quotaStrategy": config.quota_strategy,
+        "quotaMoveAt": config.quota_move_at,
     }

@@ -37,6 +37,11 @@ class WorkerHandle:
     no_client_tools: bool = False  # from its last Status: it refuses the client's tools
 
     @property
+    def credential(self) -> str:
+        """oauth (a subscription: the built-in pace applies) or api_key (upstream limits)."""
+        return credential_kind(self.spec)
+
+    @property
     def state(self) -> str:
         if not self.up:
             return "down" if self.seen_up else "starting"
@@ -61,7 +66,15 @@ class WorkerHandle:
             warm_fallbacks=self.cli_pool.warm_fallbacks,
             served=self.sessions.served_json(),
             rebuilds=self.sessions.rebuilds_json(),
+            credential=self.credential,
         )
+
+
+def credential_kind(spec: WorkerSpec) -> str:
+    """What the worker runs on: a CLI worker prefers its token, an api worker its key."""
+    if spec.api_key and not (spec.uses_cli and spec.token):
+        return "api_key"
+    return "oauth"
 
 
 class WorkerPool:

@@ -310,16 +310,38 @@ class Finish(_message.Message):
     def __init__(self, reason: _Optional[_Union[FinishReason, str]] = ..., model: _Optional[str] = ..., stop_sequence: _Optional[str] = ...) -> None: ...
 
 class RateLimitStatus(_message.Message):
-    __slots__ = ("status", "resets_at", "limit_type", "utilization")
+    __slots__ = ("status", "resets_at", "limit_type", "utilization", "windows", "complete")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     RESETS_AT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_TYPE_FIELD_NUMBER: _ClassVar[int]
     UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    WINDOWS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
     status: str
     resets_at: int
     limit_type: str
     utilization: float
-    def __init__(self, status: _Optional[str] = ..., resets_at: _Optional[int] = ..., limit_type: _Optional[str] = ..., utilization: _Optional[float] = ...) -> None: ...
+    windows: _containers.RepeatedCompositeFieldContainer[QuotaWindow]
+    complete: bool
+    def __init__(self, status: _Optional[str] = ..., resets_at: _Optional[int] = ..., limit_type: _Optional[str] = ..., utilization: _Optional[float] = ..., windows: _Optional[_Iterable[_Union[QuotaWindow, _Mapping]]] = ..., complete: _Optional[bool] = ...) -> None: ...
+
+class QuotaWindow(_message.Message):
+    __slots__ = ("window", "status", "utilization", "utilization_known", "resets_at", "seen_at", "surpassed_threshold")
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_KNOWN_FIELD_NUMBER: _ClassVar[int]
+    RESETS_AT_FIELD_NUMBER: _ClassVar[int]
+    SEEN_AT_FIELD_NUMBER: _ClassVar[int]
+    SURPASSED_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    window: str
+    status: str
+    utilization: float
+    utilization_known: bool
+    resets_at: int
+    seen_at: float
+    surpassed_threshold: float
+    def __init__(self, window: _Optional[str] = ..., status: _Optional[str] = ..., utilization: _Optional[float] = ..., utilization_known: _Optional[bool] = ..., resets_at: _Optional[int] = ..., seen_at: _Optional[float] = ..., surpassed_threshold: _Optional[float] = ...) -> None: ...
 
 class Activity(_message.Message):
     __slots__ = ("kind", "detail")

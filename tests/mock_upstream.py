@@ -21,6 +21,11 @@ scenarios of
 ``tests/mock_scenarios.py`` (``fn_call[:tool]``, ``fn_two[:a,b]``, ``json``). Both
 ``stream: true`` (SSE) and JSON replies are supported. Usage numbers are the constants below.
 ``open_streams`` counts SSE replies still being written (a closed client stream ends its reply).
+
+``set_account_headers(suffix, headers)`` adds ``headers`` to every ``/v1/messages`` answer (success
+or error) to the account whose credential (``authorization`` or ``x-api-key``) ends with
+``suffix``: each account can report its own quota windows (``unified_headers`` builds the OAuth
+``anthropic-ratelimit-unified-*`` set, ``api_key_headers`` the ``-requests-*``/``-tokens-*`` set).
 """
 
 from __future__ import annotations
@@ -255,6 +260,7 @@ class MockUpstream:
         self._msg_ids = itertools.count(1)
         self._tool_ids = itertools.count(1)
         self.open_streams = 0
+        self._account_headers: dict[str, dict[str, str]] = {}
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -330,6 +336,19 @@ class MockUpstream:
     def message_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and r.path == "/v1/messages"]
 
+    def set_account_headers(self, suffix: str, headers: dict[str, str]) -> None:
+        """Answers to the credential ending with `suffix` carry `headers` (replacing earlier)."""
+        with self._lock:
+            self._account_headers[suffix] = dict(headers)
+
+    def _headers_for(self, rec: RecordedRequest) -> dict[str, str]:
+        credential = rec.headers.get("authorization") or rec.headers.get("x-api-key") or ""
+        with self._lock:
+            for suffix, headers in self._account_headers.items():
+                if suffix and credential.endswith(suffix):
+                    return dict(headers)
+        return {}
+
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
@@ -365,8 +384,9 @@ class MockUpstream:
             return web.json_response(body, status=400)
         if turn.scenario == "err429tok":
             self._limit_one_account(turn, rec.headers.get("authorization", ""))
+        extra = self._headers_for(rec)
         if turn.scenario in _ERRORS:
-            return self._error(turn)
+            return self._error(turn, extra)
         try:
             reply = self._build_reply(turn)
         except ValueError as exc:
@@ -377,8 +397,8 @@ class MockUpstream:
             return web.json_response(body, status=400)
         reply.msg_id, reply.model = f"msg_mock_{next(self._msg_ids)}", turn.model
         if turn.stream:
-            return await self._stream(request, reply)
-        return await self._json(request, reply)
+            return await self._stream(request, reply, extra)
+        return await self._json(request, reply, extra)
 
     @staticmethod
     def _limit_one_account(turn: _Turn, authorization: str) -> None:
@@ -387,9 +407,9 @@ class MockUpstream:
         limited = bool(suffix) and authorization.endswith(suffix)
         turn.scenario, turn.arg = ("err429", seconds) if limited else ("echo", None)
 
-    def _error(self, turn: _Turn) -> web.Response:
+    def _error(self, turn: _Turn, extra: dict[str, str]) -> web.Response:
         status, kind = _ERRORS[turn.scenario]
-        headers = {"request-id": f"req_mock_err_{status}"}
+        headers = {**extra, "request-id": f"req_mock_err_{status}"}
         if status in (500, 529):
             headers["x-should-retry"] = "false"
         if status == 429:
@@ -473,16 +493,24 @@ class MockUpstream:
         text = _Block("text", ["I will run a command."])
         return _Reply([text, tool], stop_reason="tool_use")
 
-    async def _json(self, request: web.Request, reply: _Reply) -> web.StreamResponse:
+    async def _json(
+        self, request: web.Request, reply: _Reply, extra: dict[str, str]
+    ) -> web.StreamResponse:
         if reply.hang:
             await self._wait_disconnect(request)
             return web.json_response(_error_body("api_error", "mock hang ended"), status=500)
         await asyncio.sleep(reply.delay * sum(len(b.pieces) for b in reply.blocks))
-        headers = {"request-id": f"req_{reply.msg_id}"}
+        headers = {**extra, "request-id": f"req_{reply.msg_id}"}
         return web.json_response(reply.full_message(), headers=headers)
 
-    async def _stream(self, request: web.Request, reply: _Reply) -> web.StreamResponse:
-        headers = {"content-type": "text/event-stream", "request-id": f"req_{reply.msg_id}"}
+    async def _stream(
+        self, request: web.Request, reply: _Reply, extra: dict[str, str]
+    ) -> web.StreamResponse:
+        headers = {
+            **extra,
+            "content-type": "text/event-stream",
+            "request-id": f"req_{reply.msg_id}",
+        }
         resp = web.StreamResponse(headers={**headers, "cache-control": "no-cache"})
         await resp.prepare(request)
         self.open_streams += 1
@@ -523,4 +551,58 @@ def _rate_limit_headers(arg: str | None) -> dict[str, str]:
         "anthropic-ratelimit-unified-overage-status": "rejected",
         "anthropic-ratelimit-unified-5h-utilization": "1.0",
         "anthropic-ratelimit-unified-5h-reset": reset,
+    }
+
+
+def unified_headers(
+    five_hour: float | None = None,
+    five_hour_reset: int = 0,
+    seven_day: float | None = None,
+    seven_day_reset: int = 0,
+    status: str = "allowed",
+    claim: str = "five_hour",
+    threshold: float = 0.9,
+) -> dict[str, str]:
+    """The OAuth `anthropic-ratelimit-unified-*` headers of an account with these windows.
+
+    A window above `threshold` gets its `-surpassed-threshold` header and `allowed_warning`."""
+    headers = {
+        "anthropic-ratelimit-unified-status": status,
+        "anthropic-ratelimit-unified-representative-claim": claim,
+        "anthropic-ratelimit-unified-fallback": "available",
+        "anthropic-ratelimit-unified-overage-status": "rejected",
+        "anthropic-ratelimit-unified-overage-disabled-reason": "org_level_disabled",
+    }
+    resets = []
+    for short, used, reset in (
+        ("5h", five_hour, five_hour_reset),
+        ("7d", seven_day, seven_day_reset),
+    ):
+        if used is None:
+            continue
+        window_status = status if status == "rejected" and used >= 1.0 else "allowed"
+        if used >= threshold and window_status == "allowed":
+            window_status = "allowed_warning"
+            headers[f"anthropic-ratelimit-unified-{short}-surpassed-threshold"] = str(threshold)
+        headers[f"anthropic-ratelimit-unified-{short}-utilization"] = str(used)
+        headers[f"anthropic-ratelimit-unified-{short}-reset"] = str(reset)
+        headers[f"anthropic-ratelimit-unified-{short}-status"] = window_status
+        resets.append(reset)
+    if resets:
+        headers["anthropic-ratelimit-unified-reset"] = str(min(resets))
+    return headers
+
+
+def api_key_headers(
+    requests_limit: int, requests_remaining: int, tokens_limit: int, tokens_remaining: int
+) -> dict[str, str]:
+    """An API key's `anthropic-ratelimit-requests-*` / `-tokens-*` headers (reset in 60 s)."""
+    reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+    return {
+        "anthropic-ratelimit-requests-limit": str(requests_limit),
+        "anthropic-ratelimit-requests-remaining": str(requests_remaining),
+        "anthropic-ratelimit-requests-reset": reset,
+        "anthropic-ratelimit-tokens-limit": str(tokens_limit),
+        "anthropic-ratelimit-tokens-remaining": str(tokens_remaining),
+        "anthropic-ratelimit-tokens-reset": reset,
     }

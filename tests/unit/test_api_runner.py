@@ -130,7 +130,9 @@ async def test_an_unsupported_request_is_a_400_without_a_call(
 
 
 async def test_upstream_errors_become_error_events(runner: ApiRunner) -> None:
-    [event] = await collect(runner, ask("SCN:err429:4"))
+    [quota, event] = await collect(runner, ask("SCN:err429:4"))
+    assert quota.rate_limit.status == "rejected"  # the refusal's windows come first
+    assert quota.rate_limit.windows[0].window == "five_hour"
     assert event.error.code == pb.RATE_LIMITED
     assert event.error.retry_after_ms == 4000
     assert API_KEY not in event.error.message

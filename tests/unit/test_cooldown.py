@@ -1,51 +1,61 @@
-"""controller/cooldown.py: an account that reports a limit rests until its reset, bounded."""
+"""controller/cooldown.py: an account that reports a limit rests until it comes back."""
 
 from __future__ import annotations
 
 import pytest
 
 from controller.cooldown import (
-    DEFAULT_COOLDOWN_S,
-    MAX_COOLDOWN_S,
+    DEFAULT_ESTIMATE_S,
+    ESTIMATES_S,
+    MAX_GUESS_S,
     Cooldown,
     CooldownBook,
-    cooldown_seconds,
+    Rest,
+    rest_for,
 )
 
 NOW = 1_700_000_000.0
 
 
-# -- cooldown_seconds --------------------------------------------------------------------------
+# -- rest_for ----------------------------------------------------------------------------------
 
 
 def test_reported_reset_wins() -> None:
-    assert cooldown_seconds(NOW + 120, 30.0, NOW, 60.0) == pytest.approx(120.0)
+    rest = rest_for("rate limited", NOW + 120, 30.0, NOW)
+    assert rest.seconds == pytest.approx(120.0)
+    assert rest.basis == "reset"
+
+
+def test_a_reported_reset_is_honoured_however_far_ahead() -> None:
+    five_days = 5 * 86400.0
+    rest = rest_for("usage limit reached", NOW + five_days, 0.0, NOW)
+    assert rest == Rest(five_days, "reset")  # a weekly refusal lasts until its reset
+    assert rest.seconds > MAX_GUESS_S
 
 
 def test_retry_after_when_no_reset_ahead() -> None:
-    assert cooldown_seconds(0.0, 30.0, NOW, 60.0) == 30.0
-    assert cooldown_seconds(NOW - 5, 30.0, NOW, 60.0) == 30.0  # a reset in the past is ignored
-    assert cooldown_seconds(NOW, 30.0, NOW, 60.0) == 30.0  # a reset now is not ahead
+    assert rest_for("rate limited", 0.0, 30.0, NOW) == Rest(30.0, "retry_after")
+    assert rest_for("rate limited", NOW - 5, 30.0, NOW) == Rest(30.0, "retry_after")  # past
+    assert rest_for("rate limited", NOW, 30.0, NOW) == Rest(30.0, "retry_after")  # not ahead
 
 
-def test_default_when_neither_is_given() -> None:
-    assert cooldown_seconds(0.0, 0.0, NOW, DEFAULT_COOLDOWN_S) == DEFAULT_COOLDOWN_S
-    assert cooldown_seconds(0.0, -3.0, NOW, 15.0) == 15.0
-    assert DEFAULT_COOLDOWN_S == 60.0
+def test_estimate_by_kind_when_neither_is_given() -> None:
+    assert rest_for("rate limited", 0.0, 0.0, NOW) == Rest(60.0, "estimate")
+    assert rest_for("overloaded", 0.0, -3.0, NOW) == Rest(15.0, "estimate")
+    assert rest_for("credential refused", 0.0, 0.0, NOW) == Rest(300.0, "estimate")
+    assert rest_for("something new", 0.0, 0.0, NOW) == Rest(DEFAULT_ESTIMATE_S, "estimate")
+    assert all(s <= MAX_GUESS_S for s in ESTIMATES_S.values())
 
 
 def test_rest_is_at_least_one_second() -> None:
-    assert cooldown_seconds(NOW + 0.2, 0.0, NOW, 60.0) == 1.0
-    assert cooldown_seconds(0.0, 0.01, NOW, 60.0) == 1.0
-    assert cooldown_seconds(0.0, 0.0, NOW, 0.0) == 1.0
+    assert rest_for("rate limited", NOW + 0.2, 0.0, NOW).seconds == 1.0
+    assert rest_for("rate limited", 0.0, 0.01, NOW).seconds == 1.0
 
 
-def test_rest_is_at_most_the_maximum() -> None:
-    assert MAX_COOLDOWN_S == 6 * 3600
-    assert cooldown_seconds(NOW + 7 * 86400, 0.0, NOW, 60.0) == MAX_COOLDOWN_S
-    assert cooldown_seconds(0.0, 1e9, NOW, 60.0) == MAX_COOLDOWN_S
-    assert cooldown_seconds(0.0, 0.0, NOW, 1e9) == MAX_COOLDOWN_S
-    assert cooldown_seconds(NOW + MAX_COOLDOWN_S, 0.0, NOW, 60.0) == MAX_COOLDOWN_S
+def test_only_guesses_are_bounded() -> None:
+    assert MAX_GUESS_S == 6 * 3600
+    assert rest_for("rate limited", 0.0, 1e9, NOW) == Rest(MAX_GUESS_S, "retry_after")
+    assert rest_for("rate limited", NOW + 1e9, 0.0, NOW).seconds == 1e9
 
 
 # -- Cooldown ----------------------------------------------------------------------------------
@@ -55,7 +65,7 @@ def test_fresh_cooldown_is_inactive() -> None:
     state = Cooldown()
     assert not state.active(0.0)
     assert state.remaining_s(NOW) == 0.0
-    assert state.quota_status == ""
+    assert state.basis == ""
 
 
 def test_cooldown_is_active_until_but_not_at_its_end() -> None:
@@ -138,24 +148,10 @@ def test_earliest_end_among_active_rests() -> None:
     assert book.earliest_end(NOW + 100) is None
 
 
-def test_note_quota_keeps_the_status_without_cooling() -> None:
+def test_the_basis_is_kept_with_the_longest_rest_and_cleared_at_the_end() -> None:
     book = CooldownBook()
-    book.note_quota("1", "allowed_warning", NOW + 3600)
-    state = book.of("1")
-    assert state.quota_status == "allowed_warning"
-    assert state.quota_resets_at == NOW + 3600
-    assert not state.active(NOW)
-    assert book.earliest_end(NOW) is None
-    assert book.ended(NOW) == []
-    book.note_quota("1", "rejected", NOW + 60)
-    assert state.quota_status == "rejected"
-    assert not state.active(NOW)  # only start() makes a worker rest
-
-
-def test_note_quota_does_not_disturb_a_rest() -> None:
-    book = CooldownBook()
-    book.start("1", 60.0, "usage limit reached", NOW)
-    book.note_quota("1", "allowed", 0.0)
-    assert book.of("1").active(NOW + 30)
-    assert book.of("1").reason == "usage limit reached"
-    assert book.of("1").quota_status == "allowed"
+    book.start("1", 300.0, "usage limit reached", NOW, "reset")
+    book.start("1", 10.0, "overloaded", NOW + 5, "estimate")
+    assert (book.of("1").reason, book.of("1").basis) == ("usage limit reached", "reset")
+    assert book.ended(NOW + 300) == ["1"]
+    assert book.of("1").basis == ""

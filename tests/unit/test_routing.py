@@ -24,7 +24,7 @@ def test_worker_view_defaults_can_take() -> None:
         {"cooling": True},
     ],
 )
-def test_unavailable_workers_cannot_take(fields: dict[str, bool]) -> None:
+def test_unavailable_workers_cannot_take(fields: dict[str, Any]) -> None:
     worker = WorkerView("1", max_concurrent=4, **fields)
     assert not worker.available
     assert not worker.can_take

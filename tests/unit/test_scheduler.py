@@ -509,7 +509,13 @@ async def test_conversation_moves_off_a_cooling_worker_and_stays_moved(build: Bu
     env.scheduler.start_cooldown("1", 60.0, "usage limit reached")
     env.scheduler.start_cooldown("1", 30.0, "rate limited")  # already resting: no new event
     (cooling,) = env.kinds("cooldown_start")
-    assert cooling.data == {"worker": "1", "seconds": 60.0, "reason": "usage limit reached"}
+    assert cooling.data == {
+        "worker": "1",
+        "seconds": 60.0,
+        "reason": "usage limit reached",
+        "basis": "estimate",
+        "until": WALL_START + 60.0,
+    }
     second_waiter = waiter(key="conv")
     moved = await env.scheduler.admit(second_waiter)
     assert moved.handle.spec.name == "2"
@@ -520,6 +526,7 @@ async def test_conversation_moves_off_a_cooling_worker_and_stays_moved(build: Bu
         "key": "conv",
         "from_worker": "1",
         "to_worker": "2",
+        "reason": "cooling down",
     }
     env.scheduler.release(moved, None)
     env.advance(120.0)  # the cooldown is over; the conversation now lives on 2
@@ -794,7 +801,15 @@ async def test_cooling_and_rate_limited_workers_wait_for_whichever_frees_first(
 
 async def test_allowed_warning_does_not_cool(build: Builder) -> None:
     env = build(cli("1", 4))
-    env.scheduler.cooldowns.note_quota("1", "allowed_warning", WALL_START + 3600)
+    warning = pb.QuotaWindow(
+        window="five_hour", status="allowed_warning", utilization=0.93, utilization_known=True
+    )
+    env.scheduler.note_quota(
+        "1",
+        pb.RateLimitStatus(
+            status="allowed_warning", resets_at=int(WALL_START) + 3600, windows=[warning]
+        ),
+    )
     lease = await env.scheduler.admit(waiter())
     assert lease.handle.spec.name == "1"
     assert env.kinds("cooldown_start") == []

@@ -312,15 +312,38 @@ class StreamJsonParser:
         ]
 
     def _rate_limit(self, info: dict[str, Any]) -> list[pb.Event]:
+        """One window per event: the one passing a warning threshold (with its figure), else
+        the representative one with no figure, which means every window is below warning."""
         resets_at = info.get("resetsAt")
         self._rate_limit_reset = int(resets_at) if isinstance(resets_at, int | float) else 0
-        status = pb.RateLimitStatus(
-            status=str(info.get("status", "")),
+        raw = info.get("utilization")
+        known = isinstance(raw, int | float) and not isinstance(raw, bool)
+        utilization = float(raw) if isinstance(raw, int | float) else 0.0
+        status = str(info.get("status", ""))
+        window = str(info.get("rateLimitType", ""))
+        threshold = info.get("surpassedThreshold")
+        report = pb.RateLimitStatus(
+            status=status,
             resets_at=self._rate_limit_reset,
-            limit_type=str(info.get("rateLimitType", "")),
-            utilization=float(info.get("utilization") or 0.0),
+            limit_type=window,
+            utilization=utilization,
+            complete=status == "allowed" and not known,
         )
-        return [pb.Event(rate_limit=status)]
+        if window:
+            report.windows.append(
+                pb.QuotaWindow(
+                    window=window,
+                    status=status,
+                    utilization=utilization,
+                    utilization_known=known,
+                    resets_at=self._rate_limit_reset,
+                    seen_at=self._now_ms() / 1000,
+                    surpassed_threshold=float(threshold)
+                    if isinstance(threshold, int | float)
+                    else 0.0,
+                )
+            )
+        return [pb.Event(rate_limit=report)]
 
     def _result(self, obj: dict[str, Any]) -> list[pb.Event]:
         self.result_seen = True

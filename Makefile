@@ -15,7 +15,7 @@ CODEX_PINNED := $(CLIENTS_DIR)/node_modules/.bin/codex
 PROTO_SRC := $(wildcard protos/*.proto)
 PROTO_GEN := $(PROTO_SRC:.proto=_pb2.py) $(PROTO_SRC:.proto=_pb2.pyi) $(PROTO_SRC:.proto=_pb2_grpc.py) $(PROTO_SRC:.proto=_pb2_grpc.pyi)
 
-.PHONY: setup venv protos protos-fresh claude clients run test lint fmt bench clean
+.PHONY: setup venv protos protos-fresh claude clients run test lint fmt bench bench-profile litellm py-spy clean
 
 setup: venv protos
 
@@ -77,8 +77,36 @@ test: setup claude clients $(CHROMIUM)
 	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) CODEX_BIN=$(abspath $(CODEX_PINNED)) \
 		OPENAI_NODE_DIR=$(abspath $(CLIENTS_DIR)/node_modules/openai) $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup claude
+# What `make bench` compares against and profiles with: LiteLLM's proxy in a venv of its own
+# (pinned: the version the hot-path issue measured) and py-spy in the project's venv.
+LITELLM_VERSION := 1.108.7
+LITELLM_DIR := .tools/litellm
+LITELLM_STAMP := $(LITELLM_DIR)/.installed-$(LITELLM_VERSION)
+PY_SPY_VERSION := 0.4.3
+PY_SPY_STAMP := $(VENV)/.installed-py-spy-$(PY_SPY_VERSION)
+
+litellm: $(LITELLM_STAMP)
+
+$(LITELLM_STAMP):
+	rm -rf $(LITELLM_DIR)
+	$(PYTHON) -m venv $(LITELLM_DIR)
+	$(LITELLM_DIR)/bin/pip install -q --upgrade pip
+	$(LITELLM_DIR)/bin/pip install -q 'litellm[proxy]==$(LITELLM_VERSION)'
+	touch $@
+
+py-spy: $(PY_SPY_STAMP)
+
+$(PY_SPY_STAMP): $(VENV)/.installed
+	$(VENV)/bin/pip install -q py-spy==$(PY_SPY_VERSION)
+	touch $@
+
+bench: setup claude litellm py-spy
 	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) $(PY) -m bench
+
+# The hot-path comparison only, with every proxy process recorded by py-spy during the
+# concurrency-10 phases: flame graphs and top functions in bench/results/profiles/.
+bench-profile: setup litellm py-spy
+	BENCH_PROFILE=1 $(PY) -m bench --only hot_path
 
 lint: setup
 	$(VENV)/bin/ruff format --check .

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import overhead, queue_cost, sessions, tools
+from bench import hot_path, overhead, queue_cost, sessions, tools
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
+    "hot_path": hot_path.main,
     "queue_cost": queue_cost.main,
     "overhead": overhead.main,
     "sessions": sessions.main,

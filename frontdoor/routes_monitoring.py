@@ -21,13 +21,12 @@ from frontdoor import prometheus
 from frontdoor.door import parse_json
 from frontdoor.errors import ApiError
 from frontdoor.state import ADMIN, CONFIG
+from frontdoor.streaming import KEEPALIVE_S, ClientGone, write_or_drop
 
 logger = logging.getLogger(__name__)
 WINDOWS = ("1h", "6h", "1d", "7d")
 MAX_EVENTS = 1000
 MAX_ID = 2**62
-KEEPALIVE_S = 15.0
-WRITE_TIMEOUT_S = 30.0  # a /stream client that reads nothing for this long is dropped
 STREAM_BUFFER = 256  # events read ahead from the controller per /stream client
 _TYPE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
 SSE_HEADERS = {
@@ -215,19 +214,7 @@ async def _relay(
             if event is None:
                 return
             frame = sse_frame(masked(request, event)).encode()
-        if not await _write(request, response, frame):
+        try:
+            await write_or_drop(request, response, frame)
+        except ClientGone:
             return
-
-
-async def _write(request: web.Request, response: web.StreamResponse, frame: bytes) -> bool:
-    """False when the client is gone or stopped reading (then its connection is dropped)."""
-    try:
-        await asyncio.wait_for(response.write(frame), WRITE_TIMEOUT_S)
-    except TimeoutError:
-        logger.info("dropping a /stream client that stopped reading")
-        if request.transport is not None:
-            request.transport.abort()
-        return False
-    except ConnectionError:
-        return False
-    return True

@@ -8,6 +8,8 @@ Each door renders the events with its own SseWriter; the driver (stream_events) 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,7 +25,28 @@ from frontdoor.responses import SSE_DONE, ChunkBuilder, sse_data
 from frontdoor.state import CONFIG
 from protos import common_pb2 as pb
 
+logger = logging.getLogger(__name__)
 KEEPALIVE_S = 15.0
+WRITE_TIMEOUT_S = 30.0  # a client that reads nothing for this long is dropped
+
+
+class ClientGone(Exception):
+    """The client closed its connection or stopped reading: the answer is abandoned."""
+
+
+async def write_or_drop(request: web.Request, response: web.StreamResponse, data: bytes) -> None:
+    """Write to a stream; a client that stopped reading for WRITE_TIMEOUT_S is dropped (its
+    connection aborted, so nothing queued for it is kept) and raises ClientGone."""
+    try:
+        async with asyncio.timeout(WRITE_TIMEOUT_S):
+            await response.write(data)
+    except TimeoutError:
+        logger.info("dropping a stream client that stopped reading")
+        if request.transport is not None:
+            request.transport.abort()
+        raise ClientGone from None
+    except ConnectionError:
+        raise ClientGone from None
 
 
 @dataclass
@@ -166,21 +189,24 @@ class _Stream:
         }
         response = web.StreamResponse(status=200, headers=headers)
         await response.prepare(self.request)
-        await response.write(self.writer.opening())
         self.response = response
+        await self.write(self.writer.opening())
         return response
+
+    async def write(self, data: bytes) -> None:
+        assert self.response is not None
+        await write_or_drop(self.request, self.response, data)
 
     async def send(self, event: pb.Event) -> bool:
         """Write one event; False once the stream must end."""
-        assert self.response is not None
         data, go_on = self.writer.event(event)
         if data:
-            await self.response.write(data)
+            await self.write(data)
         return go_on
 
     async def end(self, clean: bool) -> None:
         assert self.response is not None
-        await self.response.write(self.writer.closing(clean))
+        await self.write(self.writer.closing(clean))
         await self.response.write_eof()
 
 
@@ -204,21 +230,24 @@ async def stream_events(
     stream = _Stream(request, feed, request_id, writer)
     pending = await stream.wait_for_output()
     response = await stream.commit()
-    clean = True
-    for event in pending:
-        clean = await stream.send(event)
-        if not clean:
-            break
-    while clean:
-        try:
-            next_event = await feed.next(KEEPALIVE_S)
-        except TimeoutError:
-            await response.write(writer.keepalive)
-            continue
-        if next_event is None:
-            break
-        clean = await stream.send(next_event)
-    if before_end is not None:
-        await before_end(clean)
-    await stream.end(clean)
+    try:
+        clean = True
+        for event in pending:
+            clean = await stream.send(event)
+            if not clean:
+                break
+        while clean:
+            try:
+                next_event = await feed.next(KEEPALIVE_S)
+            except TimeoutError:
+                await stream.write(writer.keepalive)
+                continue
+            if next_event is None:
+                break
+            clean = await stream.send(next_event)
+        if before_end is not None:
+            await before_end(clean)
+        await stream.end(clean)
+    except ClientGone:
+        pass  # the route's cleanup cancels the call: the worker stops the run
     return response

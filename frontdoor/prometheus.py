@@ -193,12 +193,46 @@ def _sessions(stats: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _quota(stats: Mapping[str, Any]) -> list[str]:
+    """Each account's windows: utilisation where a figure is known, and the reset time."""
+    windows = [
+        (w["name"], window, figures)
+        for w in stats.get("workers", [])
+        for window, figures in sorted((w.get("quota") or {}).items())
+    ]
+    utilization: list[Sample] = [
+        ("", {"worker": name, "window": window}, figures["utilization"])
+        for name, window, figures in windows
+        if figures.get("utilization") is not None
+    ]
+    resets: list[Sample] = [
+        ("", {"worker": name, "window": window}, figures["resets_at"])
+        for name, window, figures in windows
+        if figures.get("resets_at")
+    ]
+    return [
+        *family(
+            "ccproxy_account_utilization",
+            "gauge",
+            "Utilisation (0..1) of each account's usage window, as last reported.",
+            utilization,
+        ),
+        *family(
+            "ccproxy_account_resets_at_seconds",
+            "gauge",
+            "When each account's usage window resets (unix seconds).",
+            resets,
+        ),
+    ]
+
+
 def render(stats: Mapping[str, Any]) -> str:
     latency = stats.get("latency", {})
     lines = [
         *_traffic(stats),
         *_load(stats),
         *_sessions(stats),
+        *_quota(stats),
         *histogram(
             "ccproxy_time_to_first_token_seconds",
             "Time from arrival to first output.",

@@ -161,9 +161,23 @@ function normalizeWorker(w, sessions) {
     lastUsed: toMs(w.lastRequestAt),
     coolingUntil: toMs(w.coolingUntil),
     coolingReason: str(w.coolingReason),
+    coolingBasis: str(w.coolingBasis),
     quotaStatus: str(w.quotaStatus),
     quotaResetsAt: toMs(w.quotaResetsAt),
+    credential: str(w.credential),
+    quota: normalizeQuota(w.quota),
   };
+}
+
+/** The `quota` object of a worker -> [{window, utilization (0..1 or null), resetsAt (ms), status}]. */
+function normalizeQuota(raw) {
+  return Object.entries(raw || {}).map(([window, q]) => ({
+    window,
+    utilization: q && q.utilization !== null && q.utilization !== undefined ? Number(q.utilization) : null,
+    resetsAt: toMs(q && q.resets_at),
+    status: str(q && q.status),
+    seenAt: toMs(q && q.seen_at),
+  }));
 }
 
 function normalizeQueue(raw, served) {

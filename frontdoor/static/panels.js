@@ -132,6 +132,45 @@ function workerState(w, now) {
   return { cls: "st-down", text: w.state || "unknown" };
 }
 
+const WINDOW_LABELS = { five_hour: "5h", seven_day: "7d", seven_day_opus: "7d opus", seven_day_sonnet: "7d sonnet", overage: "overage" };
+
+/** When a cooling worker comes back: the exact time, how long until then, and whether the
+ * upstream reported it or the proxy estimated it. */
+function backText(w, now) {
+  if (!(w.coolingUntil > now)) return "";
+  const at = new Date(w.coolingUntil);
+  const sameDay = at.toDateString() === new Date(now).toDateString();
+  const when = sameDay ? at.toLocaleTimeString() : at.toLocaleString();
+  const basis = w.coolingBasis === "reset" ? "reported reset" : w.coolingBasis === "retry_after" ? "retry-after" : "estimate";
+  return `back at ${when} (in ${fmtDuration((w.coolingUntil - now) / 1000)}, ${basis})`;
+}
+
+/** One bar per window: its utilisation (or "below warning" without a figure) and reset countdown. */
+function updateQuotaBars(r, w, now) {
+  const windows = w.quota || [];
+  r.quotaBars.hidden = !windows.length;
+  const rows = windows.map((q) => {
+    const label = WINDOW_LABELS[q.window] || q.window;
+    const pct = q.utilization === null ? null : Math.round(q.utilization * 100);
+    const cls = q.status === "rejected" || (pct !== null && pct >= 95) ? "qb-bad" : q.status === "allowed_warning" || (pct !== null && pct >= 75) ? "qb-warn" : "qb-ok";
+    const fill = el("div", { class: `qb-fill ${cls}` });
+    fill.style.width = `${pct === null ? 0 : Math.min(100, pct)}%`;
+    const figure = pct === null ? "below warning" : `${pct}%`;
+    const resets = q.resetsAt && q.resetsAt > now ? `resets in ${fmtDuration((q.resetsAt - now) / 1000)}` : "";
+    const row = el(
+      "div",
+      { class: "qb-row", "data-window": q.window },
+      el("span", { class: "qb-label", text: label }),
+      el("div", { class: "qb-track" }, fill),
+      el("span", { class: "qb-figure", text: figure }),
+      el("span", { class: "qb-reset muted", text: resets }),
+    );
+    row.title = `${q.window}: ${q.status || "no status"}${q.resetsAt ? `, resets ${new Date(q.resetsAt).toLocaleString()}` : ""}`;
+    return row;
+  });
+  r.quotaBars.replaceChildren(...rows);
+}
+
 function quotaText(w, now) {
   if (!w.quotaStatus) return { cls: "q-unknown", text: "quota: no report yet" };
   const resets = w.quotaResetsAt && w.quotaResetsAt > now ? ` · resets in ${fmtDuration((w.quotaResetsAt - now) / 1000)}` : "";
@@ -172,6 +211,8 @@ export class WorkersPanel {
       errors: el("span"),
       last: el("span", { class: "muted" }),
       quota: el("span", { class: "quota" }),
+      quotaBars: el("div", { class: "quota-bars" }),
+      back: el("div", { class: "w-back" }),
       lastError: el("div", { class: "w-error" }),
       button: el("button", { type: "button", class: "btn btn-small" }),
       cli: el("div", { class: "w-cli" }),
@@ -193,6 +234,8 @@ export class WorkersPanel {
       el("div", { class: "w-head" }, r.dot, r.name, r.mode, r.version, r.state, el("span", { class: "spacer" }), r.active, r.button),
       el("div", { class: "share" }, r.shareFill),
       el("div", { class: "w-stats" }, r.shareText, r.requests, r.errors, r.last, r.quota),
+      r.quotaBars,
+      r.back,
       r.cli,
       r.lastError,
     );
@@ -224,6 +267,11 @@ export class WorkersPanel {
     const q = quotaText(w, now);
     r.quota.className = `quota ${q.cls}`;
     setText(r.quota, q.text);
+    r.quota.title = w.credential === "api_key" ? "API key: the upstream's own limits apply" : "subscription account";
+    updateQuotaBars(r, w, now);
+    const back = backText(w, now);
+    setText(r.back, back);
+    r.back.hidden = !back;
     const err = w.lastError || (w.coolingReason && w.coolingUntil > now ? `cooling: ${w.coolingReason}` : "");
     setText(r.lastError, truncate(err, 160));
     r.lastError.title = err;
@@ -256,7 +304,7 @@ export class WorkersPanel {
   tick() {
     for (const w of this.workers) {
       const entry = this.list.items.get(w.name);
-      if (entry && (w.coolingUntil || w.quotaResetsAt || w.lastUsed)) entry.update(w);
+      if (entry && (w.coolingUntil || w.quotaResetsAt || w.lastUsed || (w.quota || []).length)) entry.update(w);
     }
   }
 }

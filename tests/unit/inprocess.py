@@ -21,6 +21,7 @@ from controller.accounting import Accounting
 from controller.admin import AdminServicer
 from controller.config import ControllerConfig
 from controller.events import EventBus, ProxyEvent
+from controller.quota_store import QuotaStore
 from controller.ratelimit import DEFAULT_LIMITS
 from controller.request_run import RequestRun
 from controller.scheduler import Scheduler
@@ -98,11 +99,20 @@ class Rig:
     scheduler: Scheduler
     accounting: Accounting
     admin: AdminServicer
+    quota_store: QuotaStore
     servers: list[StandardServer] = field(default_factory=list)
 
     @classmethod
-    async def start(cls, root: Path, modes: dict[str, str], **overrides: Any) -> Rig:
-        specs = [WorkerSpec(name=name, mode=mode) for name, mode in modes.items()]
+    async def start(
+        cls,
+        root: Path,
+        modes: dict[str, str],
+        specs: Sequence[WorkerSpec] = (),
+        **overrides: Any,
+    ) -> Rig:
+        """Fake workerds of these modes (or these `specs`, credentials and all)."""
+        specs = specs or [WorkerSpec(name=name, mode=mode) for name, mode in modes.items()]
+        modes = {spec.name: spec.mode for spec in specs}
         config = controller_config(root, specs, **overrides)
         workers = {name: FakeWorker(name, mode) for name, mode in modes.items()}
         servers = []
@@ -119,8 +129,11 @@ class Rig:
         pool.on_reap = _reap_reporter(events)  # wired as the controller's server wires them
         pool.on_warm_fallback = _fallback_reporter(events)
         scheduler = Scheduler(config, pool, events)
+        quota_store = QuotaStore(accounting)  # wired as the controller's server wires it
+        scheduler.restore_quota(await quota_store.load())
+        scheduler.on_quota = quota_store.note
         admin = AdminServicer(scheduler, accounting, LiveStats(), time.time())
-        rig = cls(config, workers, events, pool, scheduler, accounting, admin, servers)
+        rig = cls(config, workers, events, pool, scheduler, accounting, admin, quota_store, servers)
         await rig.poll()
         return rig
 
@@ -149,4 +162,5 @@ class Rig:
         for server in self.servers:
             await server.stop(0)
         await self.pool.close()
+        await self.quota_store.flush()
         await self.accounting.close()

@@ -82,6 +82,8 @@ def test_every_family_parses_with_its_type() -> None:
         "ccproxy_cli_processes": "gauge",
         "ccproxy_cli_idle_rss_bytes": "gauge",
         "ccproxy_worker_info": "gauge",
+        "ccproxy_account_utilization": "gauge",
+        "ccproxy_account_resets_at_seconds": "gauge",
         "ccproxy_time_to_first_token_seconds": "histogram",
         "ccproxy_request_duration_seconds": "histogram",
     }

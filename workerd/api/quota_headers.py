@@ -1,8 +1,10 @@
 """Pure: the Messages API's rate-limit response headers -> a neutral quota report.
 
 OAuth (subscription) credentials get the unified set: `anthropic-ratelimit-unified-status`,
-`-reset`, `-representative-claim`, and per window (`5h`, `7d`, `7d_opus`, `7d_sonnet`,
-`overage`) `-<w>-utilization`, `-<w>-reset`, `-<w>-status`, `-<w>-surpassed-threshold`.
+`-reset`, `-representative-claim`, and per window (`5h`, `7d`, `7d_opus`, `7d_sonnet`)
+`-<w>-utilization`, `-<w>-reset`, `-<w>-status`, `-<w>-surpassed-threshold`. The
+`-overage-status` header says whether extra usage is allowed, not how a window is used: it is
+not a window.
 API keys get `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,
 reset}` (reset as RFC 3339). Either becomes one `RateLimitStatus` with a `QuotaWindow` per window
 named; no headers, no report. No I/O here.
@@ -21,7 +23,6 @@ WINDOW_NAMES = {
     "7d": "seven_day",
     "7d_opus": "seven_day_opus",
     "7d_sonnet": "seven_day_sonnet",
-    "overage": "overage",
 }
 API_KEY_WINDOWS = ("requests", "tokens", "input-tokens", "output-tokens")
 
@@ -50,7 +51,7 @@ def _unified(headers: Mapping[str, str], now: float) -> pb.RateLimitStatus:
         used = _float(headers.get(prefix + "utilization"))
         reset = _int(headers.get(prefix + "reset"))
         window_status = headers.get(prefix + "status", "")
-        if used is None and not reset and not window_status:
+        if used is None and not reset:
             continue
         report.windows.append(
             pb.QuotaWindow(

@@ -30,6 +30,9 @@ def main() -> None:
         access_log_format='%a "%r" %s %b %Tfs',
         print=None,
         shutdown_timeout=app[SHUTDOWN].handler_timeout_s,
+        # aiohttp arms this at connect and after each answer: a request head must be complete
+        # within it, and an idle keep-alive connection is closed after it.
+        keepalive_timeout=config.header_timeout_ms / 1000,
         loop=uvloop.new_event_loop(),  # libuv's loop: less CPU per request and per event
     )
 

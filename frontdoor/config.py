@@ -32,6 +32,9 @@ class FrontdoorConfig:
     """A stream with no output yet commits its 200 headers after this long and sends keepalives."""
     shutdown_drain_ms: int = 10_000
     """On SIGTERM, running answers get this long before they are cut (with an error event)."""
+    header_timeout_ms: int = 15_000
+    """A connection must send a whole request head within this long (and an idle keep-alive
+    connection is closed after it): slow senders cannot hold sockets."""
 
     @classmethod
     def from_env(cls, environ: Environ) -> FrontdoorConfig:
@@ -56,6 +59,7 @@ class FrontdoorConfig:
             workers_configured=len(parse_workers(environ)),
             stream_commit_ms=env_int(environ, "STREAM_COMMIT_MS", 15_000, minimum=100),
             shutdown_drain_ms=env_int(environ, "SHUTDOWN_DRAIN_MS", 10_000, minimum=0),
+            header_timeout_ms=env_int(environ, "CLIENT_HEADER_TIMEOUT_MS", 15_000, minimum=100),
         )
 
 

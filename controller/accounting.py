@@ -45,6 +45,7 @@ T = TypeVar("T")
 FLUSH_DELAY_S = 0.2
 PRUNE_INTERVAL_S = 3_600.0
 RECENT_ERRORS = 20
+URGENT_EVENTS = frozenset({"started"})
 _ROW_COLUMNS = (
     "request_id, ts, source, model, worker, mode, status, error_category, input_tokens, "
     "output_tokens, cache_read_tokens, cache_write_tokens, ttft_ms, duration_ms, retries"
@@ -333,6 +334,7 @@ class Accounting:
         self._db: AccountingDb | None = None
         self._pending: list[ProxyEvent] = []
         self._wake = asyncio.Event()
+        self._urgent = False  # a pending event must not wait for the batch delay
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -346,8 +348,12 @@ class Accounting:
         return await self._call(self._db.load_events, event_limit)
 
     def observe(self, event: ProxyEvent) -> None:
-        """EventBus sink: remember the event for the next batch."""
+        """EventBus sink: remember the event for the next batch. A run's start is written at
+        once, not after the batch delay: a controller killed then still leaves its row
+        (recovery.interrupted_requests), whatever the worker went on to spend."""
         self._pending.append(event)
+        if event.type in URGENT_EVENTS:
+            self._urgent = True
         self._wake.set()
 
     async def run(self) -> None:
@@ -357,7 +363,8 @@ class Accounting:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), PRUNE_INTERVAL_S)
             if self._pending:
-                await asyncio.sleep(self.flush_delay_s)  # let a batch gather
+                if not self._urgent:
+                    await asyncio.sleep(self.flush_delay_s)  # let a batch gather
                 await self.flush()
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_INTERVAL_S
@@ -366,6 +373,7 @@ class Accounting:
     async def flush(self) -> None:
         batch, self._pending = self._pending, []
         self._wake.clear()
+        self._urgent = False
         if not batch or self._db is None:
             return
         try:

@@ -29,9 +29,12 @@ def interrupted_requests(events: Iterable[ProxyEvent], now: float) -> list[dict[
                 "model": event.data.get("model", ""),
                 "worker": "",
                 "arrived": event.ts,
+                "input_tokens": 0,
             }
         elif event.type == "started" and request_id in open_requests:
+            # A worker ran it: the model read the prompt (its estimate; what it wrote is lost).
             open_requests[request_id]["worker"] = event.data.get("worker", "")
+            open_requests[request_id]["input_tokens"] = int(event.data.get("prompt_tokens", 0))
         elif event.type in ("complete", "error"):
             open_requests.pop(request_id, None)
     return [_closing(entry, now) for entry in open_requests.values()]
@@ -44,7 +47,6 @@ def _closing(entry: dict[str, Any], now: float) -> dict[str, Any]:
         "mode": "",
         "status": INTERRUPTED,
         "error_category": "interrupted",
-        "input_tokens": 0,
         "output_tokens": 0,
         "cache_read_tokens": 0,
         "cache_write_tokens": 0,

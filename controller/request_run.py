@@ -44,6 +44,26 @@ class Outcome:
     output_started: bool = False
     error: pb.Error | None = None
     usage: pb.Usage = field(default_factory=pb.Usage)
+    usage_seen: bool = False  # the worker reported what the run used
+    output_chars: int = 0  # what reached the client, for an estimate when it did not
+
+    def note_output(self, event: pb.Event) -> None:
+        kind = event.WhichOneof("kind")
+        if kind == "text":
+            self.output_chars += len(event.text.text)
+        elif kind == "thinking":
+            self.output_chars += len(event.thinking.text)
+        elif kind == "tool_call":
+            self.output_chars += len(event.tool_call.arguments_delta) + len(event.tool_call.name)
+
+    def used(self, prompt_tokens: int) -> pb.Usage:
+        """The run's usage: as reported, or estimated for a run cut before its report (crashed,
+        cancelled, interrupted) that had answered: the model read the prompt and wrote that."""
+        if self.usage_seen or not self.output_started:
+            return self.usage
+        return pb.Usage(
+            input_tokens=prompt_tokens, output_tokens=estimate_tokens(self.output_chars)
+        )
 
 
 class RequestRun:
@@ -59,6 +79,7 @@ class RequestRun:
         self.mode = ""
         self.usage = pb.Usage()
         self.key = self._conversation_key()
+        self.prompt_tokens = estimate_tokens(sum(len(_text(m)) for m in request.messages))
 
     async def events(self) -> AsyncIterator[pb.Event]:
         request = self.request
@@ -119,8 +140,7 @@ class RequestRun:
         return conversation_key(self.request.session_key, self.request.source, system, first_user)
 
     def _waiter(self, exclude: frozenset[str], priority: int) -> Waiter:
-        chars = sum(len(_text(m)) for m in self.request.messages)
-        return Waiter(self.request, self.key, estimate_tokens(chars), exclude, priority)
+        return Waiter(self.request, self.key, self.prompt_tokens, exclude, priority)
 
     async def _attempt(self, lease: Lease, outcome: Outcome) -> AsyncIterator[pb.Event]:
         handle = lease.handle
@@ -134,6 +154,7 @@ class RequestRun:
             worker=name,
             attempt=attempt,
             waited_ms=int(lease.waited_s * 1000),
+            prompt_tokens=self.prompt_tokens,
         )
         yield pb.Event(started=pb.Started(worker=name, mode=handle.spec.mode, attempt=attempt))
         held: list[pb.Event] = []
@@ -145,6 +166,7 @@ class RequestRun:
                     continue  # how the worker served the turn: counted, never the client's
                 if kind == "usage":
                     outcome.usage.CopyFrom(event.usage)
+                    outcome.usage_seen = True
                 if kind == "error":
                     outcome.error = event.error
                     if outcome.output_started:
@@ -154,8 +176,10 @@ class RequestRun:
                     outcome.output_started = True
                     self.first_output_at = self.first_output_at or self.scheduler.clock()
                     for earlier in held:
+                        outcome.note_output(earlier)
                         yield earlier
                 if outcome.output_started:
+                    outcome.note_output(event)
                     yield event
                 else:
                     held.append(event)
@@ -203,7 +227,7 @@ class RequestRun:
         self.scheduler.note_refusal(handle.spec.name, error)
 
     def _settle(self, lease: Lease, outcome: Outcome) -> None:
-        usage = outcome.usage
+        usage = outcome.used(self.prompt_tokens)
         tokens = (
             usage.input_tokens
             + usage.output_tokens

@@ -43,3 +43,14 @@ def test_an_empty_or_finished_log_closes_nothing() -> None:
     assert interrupted_requests([], now=1.0) == []
     log = [event(1, "request", 1.0, request_id="a"), event(2, "complete", 2.0, request_id="a")]
     assert interrupted_requests(log, now=3.0) == []
+
+
+def test_a_started_request_keeps_its_prompt_estimate_a_queued_one_does_not() -> None:
+    log = [
+        event(1, "request", 1.0, request_id="ran", source="s", model="m"),
+        event(2, "started", 1.1, request_id="ran", worker="w", attempt=1, prompt_tokens=250),
+        event(3, "request", 1.2, request_id="queued", source="s", model="m"),
+    ]
+    closed = {c["request_id"]: c for c in interrupted_requests(log, now=5.0)}
+    assert closed["ran"]["input_tokens"] == 250
+    assert closed["queued"]["input_tokens"] == 0

@@ -1,0 +1,67 @@
+"""What a request really used is recorded, even when its run was cut, and a run's start is on
+disk before the batch delay (a controller killed then still leaves the request's row)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+from controller.accounting import Accounting
+from controller.events import ProxyEvent
+from protos import common_pb2 as pb
+from tests.unit.inprocess import Rig, short_state_dir
+
+PROMPT = "p" * 4000  # about 1000 tokens
+ANSWER = "a" * 400  # about 100 tokens
+
+
+async def test_a_run_cut_after_output_records_its_estimated_use() -> None:
+    with short_state_dir() as root:
+        rig = await Rig.start(Path(root), {"1": "cli"})
+        try:
+            rig.workers["1"].script = [
+                pb.Event(text=pb.TextDelta(text=ANSWER[:150])),
+                pb.Event(text=pb.TextDelta(text=ANSWER[150:])),
+                pb.Event(error=pb.Error(code=pb.WORKER_CRASHED, message="the CLI died")),
+            ]
+            request = pb.ChatRequest(
+                request_id="r1",
+                model="sonnet",
+                source="ide",
+                messages=[
+                    pb.ChatMessage(role=pb.ROLE_USER, content=[pb.ContentBlock(text=PROMPT)])
+                ],
+            )
+            await rig.complete(request)
+
+            [row] = rig.logged("error")
+            assert row.data["status"] == "WORKER_CRASHED"
+            assert (row.data["input_tokens"], row.data["output_tokens"]) == (1000, 100)
+        finally:
+            await rig.stop()
+
+
+async def test_a_run_start_is_written_without_waiting_for_the_batch() -> None:
+    with short_state_dir() as root:
+        path = Path(root) / "proxy.db"
+        accounting = Accounting(path, retention_days=30, flush_delay_s=3600)
+        await accounting.open(100)
+        writer = asyncio.create_task(accounting.run())
+        try:
+            accounting.observe(ProxyEvent(1, "request", time.time(), {"request_id": "r1"}))
+            accounting.observe(ProxyEvent(2, "started", time.time(), {"request_id": "r1"}))
+            deadline = time.monotonic() + 10
+
+            def logged() -> list[str]:
+                with sqlite3.connect(path) as conn:
+                    return [row[0] for row in conn.execute("SELECT type FROM events ORDER BY id")]
+
+            while logged() != ["request", "started"]:
+                assert time.monotonic() < deadline, "the start never reached the database"
+                await asyncio.sleep(0.01)
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            await accounting.close()

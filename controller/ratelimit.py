@@ -115,6 +115,17 @@ class RateLimiter:
         self.own_limits = own_limits or {}
         self._windows: dict[tuple[str, str], RateWindow] = {}
 
+    def set_own_limits(self, worker: str, limits: dict[str, Limit] | None) -> None:
+        """Give a worker its own limits (None: the shared ones); its windows start afresh."""
+        if self.own_limits.get(worker) is limits:
+            return
+        if limits is None:
+            self.own_limits.pop(worker, None)
+        else:
+            self.own_limits[worker] = limits
+        for key in [k for k in self._windows if k[0] == worker]:
+            del self._windows[key]
+
     def limit_of(self, worker: str, family: str) -> Limit | None:
         limits = self.own_limits.get(worker, self.limits)
         return limits.get(family, limits.get("other"))

@@ -101,14 +101,8 @@ class Scheduler:
             config.max_queue_total, config.max_queue_per_source
         )
         self.affinity = AffinityTable(config.affinity_ttl_s)
-        self.limiter = RateLimiter(
-            config.rate_limits,
-            {
-                name: config.api_key_rate_limits
-                for name, handle in pool.handles.items()
-                if handle.credential == "api_key"
-            },
-        )
+        self.limiter = RateLimiter(config.rate_limits)
+        self._sync_pace()
         self.cooldowns = CooldownBook()
         self.quota = QuotaBook()
         self.policy = Policy(config.quota_strategy, config.quota_move_at)
@@ -188,10 +182,17 @@ class Scheduler:
 
     # -- placement -------------------------------------------------------------------------
 
+    def _sync_pace(self) -> None:
+        """The built-in pace for OAuth accounts; API keys only what RATE_LIMITS names."""
+        for name, handle in self.pool.handles.items():
+            api_key = handle.credential == "api_key"
+            self.limiter.set_own_limits(name, self.config.api_key_rate_limits if api_key else None)
+
     def dispatch(self) -> None:
         """Give waiting requests workers while global slots are free."""
         if self.in_flight >= self.config.max_concurrent or not len(self.queue):
             return  # the common case under load: nothing to scan
+        self._sync_pace()
         now = self.clock()
         waiting_for = collections.Counter(e.item.preferred for e in self.queue if e.item.preferred)
         while self.in_flight < self.config.max_concurrent and len(self.queue):

@@ -35,11 +35,10 @@ class WorkerHandle:
     cli_pool: PoolState = field(default_factory=PoolState)  # from its last Status
     sessions: SessionCounts = field(default_factory=SessionCounts)  # since the controller started
     no_client_tools: bool = False  # from its last Status: it refuses the client's tools
+    credential: str = ""  # oauth or api_key, from its last Status (the controller holds none)
 
-    @property
-    def credential(self) -> str:
-        """oauth (a subscription: the built-in pace applies) or api_key (upstream limits)."""
-        return credential_kind(self.spec)
+    def __post_init__(self) -> None:
+        self.credential = self.credential or credential_kind(self.spec)
 
     @property
     def state(self) -> str:
@@ -130,6 +129,7 @@ class WorkerPool:
             fallbacks_before = ()
         handle.cli_pool = PoolState.from_status(status)
         handle.no_client_tools = status.no_client_tools
+        handle.credential = status.credential or handle.credential
         for signature in new_fallbacks(fallbacks_before, handle.cli_pool.warm_fallbacks):
             logger.warning(
                 "worker %s: warm processes of %s failed, cold spawns", handle.spec.name, signature

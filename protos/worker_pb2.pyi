@@ -72,7 +72,7 @@ class StatusRequest(_message.Message):
     def __init__(self, reaps_after: _Optional[int] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
-    __slots__ = ("name", "mode", "running", "version", "started_at", "recent_reaps", "cli_version", "warm", "parked", "idle_rss_bytes", "warm_fallbacks", "no_client_tools")
+    __slots__ = ("name", "mode", "running", "version", "started_at", "recent_reaps", "cli_version", "warm", "parked", "idle_rss_bytes", "warm_fallbacks", "no_client_tools", "credential")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +85,7 @@ class WorkerStatus(_message.Message):
     IDLE_RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
     WARM_FALLBACKS_FIELD_NUMBER: _ClassVar[int]
     NO_CLIENT_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     running: int
@@ -97,7 +98,8 @@ class WorkerStatus(_message.Message):
     idle_rss_bytes: int
     warm_fallbacks: _containers.RepeatedScalarFieldContainer[str]
     no_client_tools: bool
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., running: _Optional[int] = ..., version: _Optional[str] = ..., started_at: _Optional[float] = ..., recent_reaps: _Optional[_Iterable[_Union[ReapRecord, _Mapping]]] = ..., cli_version: _Optional[str] = ..., warm: _Optional[int] = ..., parked: _Optional[int] = ..., idle_rss_bytes: _Optional[int] = ..., warm_fallbacks: _Optional[_Iterable[str]] = ..., no_client_tools: _Optional[bool] = ...) -> None: ...
+    credential: str
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., running: _Optional[int] = ..., version: _Optional[str] = ..., started_at: _Optional[float] = ..., recent_reaps: _Optional[_Iterable[_Union[ReapRecord, _Mapping]]] = ..., cli_version: _Optional[str] = ..., warm: _Optional[int] = ..., parked: _Optional[int] = ..., idle_rss_bytes: _Optional[int] = ..., warm_fallbacks: _Optional[_Iterable[str]] = ..., no_client_tools: _Optional[bool] = ..., credential: _Optional[str] = ...) -> None: ...
 
 class ReapRecord(_message.Message):
     __slots__ = ("id", "pid", "request_id", "model", "reason", "age_s", "idle_s", "ts")

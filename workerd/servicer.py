@@ -91,6 +91,13 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             await child.stop(self._config.stop_grace_ms / 1000, OPERATOR_KILL)
         return worker_pb2.KillProcessReply(killed=True, message="stopped")
 
+    def _credential(self) -> str:
+        """oauth or api_key: a CLI worker prefers its token, an api worker its key."""
+        spec = self._config.spec
+        if spec.api_key and not (spec.uses_cli and spec.token):
+            return "api_key"
+        return "oauth"
+
     async def Status(
         self, request: worker_pb2.StatusRequest, context: Context
     ) -> worker_pb2.WorkerStatus:
@@ -110,6 +117,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             if self._reaper
             else [],
             cli_version=self._cli_version,
+            credential=self._credential(),
             no_client_tools=self._config.spec.mode == "agent"
             and not self._config.cli.agent.client_tools,
             warm=len(by_state[ChildState.READY]),

@@ -260,11 +260,15 @@ async def test_a_refusal_still_ahead_rests_again_after_a_restart() -> None:
 
 @pytest.fixture
 async def api_key_rig() -> AsyncIterator[Rig]:
-    specs = [WorkerSpec(name="k", mode="api", api_key="sk-ant-api03-test", max_concurrent=10)]
+    # As in production the controller holds no credential: the workerd's Status says api_key.
+    specs = [WorkerSpec(name="k", mode="api", max_concurrent=10)]
     with short_state_dir() as root:
         rig = await Rig.start(
             Path(root), {}, specs=specs, rate_limits=dict(DEFAULT_LIMITS), queue_timeout_ms=30_000
         )
+        assert rig.scheduler.limiter.paced("k", "sonnet")  # until the worker says otherwise
+        rig.workers["k"].status.credential = "api_key"
+        await rig.poll()
         rig.workers["k"].script = ANSWER
         try:
             yield rig

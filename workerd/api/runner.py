@@ -82,8 +82,9 @@ class ApiRunner:
         limit_ms = config.stream_timeout_ms if request.stream else config.sync_timeout_ms
         translator = StreamTranslator(call.json_tool)
         self.running += 1
+        events = self._stream(call, translator, limit_ms)
         try:
-            async for event in self._stream(call, translator, limit_ms):
+            async for event in events if request.stream else _joined_text(events):
                 yield event
         except TimeoutError:
             for event in translator.usage_so_far():
@@ -137,6 +138,30 @@ class ApiRunner:
         finally:
             if stream is not None:
                 await asyncio.shield(stream.close())
+
+
+async def _joined_text(events: AsyncIterator[pb.Event]) -> AsyncIterator[pb.Event]:
+    """A non-streaming answer: the first text delta at once (it marks the first output), the
+    following ones joined up to the next other event, so each gRPC hop carries a few messages
+    instead of one per upstream delta. Nothing is held back past an error or the end."""
+    pending: list[str] = []
+    first = True
+    try:
+        async for event in events:
+            if event.WhichOneof("kind") == "text" and not first:
+                pending.append(event.text.text)
+                continue
+            first = first and event.WhichOneof("kind") != "text"
+            if pending:
+                yield pb.Event(text=pb.TextDelta(text="".join(pending)))
+                pending = []
+            yield event
+    except Exception:
+        if pending:
+            yield pb.Event(text=pb.TextDelta(text="".join(pending)))
+        raise
+    if pending:
+        yield pb.Event(text=pb.TextDelta(text="".join(pending)))
 
 
 def _quota_events(headers: Any) -> list[pb.Event]:

@@ -26,6 +26,7 @@ LISTED_MODELS = (
     "claude-opus-4-8",
     "claude-haiku-4-5-20251001",
 )
+MAX_CONTEXT_TOKENS = 1_000_000  # the largest context window of any Claude model (1M beta)
 _FULL_ID = re.compile(r"^claude-[a-z0-9][a-z0-9.\-]{1,80}$")
 _PREFIX = "claude-code/"
 

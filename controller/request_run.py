@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from common.errors import error_code_name, make_error, wire_error
 from common.events import is_output
+from common.models import MAX_CONTEXT_TOKENS
 from controller.affinity import conversation_key
 from controller.fair_queue import PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL
 from controller.ratelimit import estimate_tokens
@@ -31,6 +32,9 @@ _PRIORITY = {
     pb.PRIORITY_NORMAL: PRIORITY_NORMAL,
     pb.PRIORITY_LOW: PRIORITY_LOW,
 }
+# Beyond the largest context any model takes, with room for the estimate (four characters a
+# token; code and other scripts run denser, so the estimate errs low): hopeless at admission.
+HOPELESS_PROMPT_TOKENS = MAX_CONTEXT_TOKENS * 5 // 4
 NO_CLIENT_TOOLS = (
     "no worker of this proxy runs the client's tools: its agent workers have tools of their own; "
     "set AGENT_CLIENT_TOOLS=true or add a cli or api worker"
@@ -90,6 +94,7 @@ class RequestRun:
             model=request.model,
             stream=request.stream,
             priority=pb.Priority.Name(request.priority).removeprefix("PRIORITY_").lower(),
+            user=request.user,  # the client's own end-user id, when it sends one
         )
         try:
             async for event in self._attempts():
@@ -99,11 +104,33 @@ class RequestRun:
         finally:
             self._emit_complete()
 
+    def _refusal(self, unable: frozenset[str]) -> pb.Event | None:
+        """What no worker could ever serve is refused now, not after the queue."""
+        if unable and self.scheduler.servable_by() <= unable:
+            return make_error(pb.INVALID_REQUEST, NO_CLIENT_TOOLS, param="tools")
+        tokens = self._untrimmable_tokens()
+        if tokens > HOPELESS_PROMPT_TOKENS:
+            message = (
+                f"the request is about {tokens:,} tokens, more than any model's context window "
+                f"({MAX_CONTEXT_TOKENS:,} tokens)"
+            )
+            return make_error(pb.CONTEXT_TOO_LONG, message, param="messages")
+        return None
+
+    def _untrimmable_tokens(self) -> int:
+        """What must reach the model whole: CLI workers drop the oldest turns to fit their
+        budget, so there only the newest message counts; api workers send everything."""
+        handles = self.scheduler.pool.handles
+        if any(handles[name].spec.uses_cli for name in self.scheduler.servable_by()):
+            newest = self.request.messages[-1:] if self.request.messages else []
+            return estimate_tokens(sum(len(_text(m)) for m in newest))
+        return self.prompt_tokens
+
     async def _attempts(self) -> AsyncIterator[pb.Event]:
         unable = self.scheduler.unable_to_serve(self.request)
-        if unable and self.scheduler.servable_by() <= unable:
-            self.status = error_code_name(pb.INVALID_REQUEST)
-            yield make_error(pb.INVALID_REQUEST, NO_CLIENT_TOOLS, param="tools")
+        if (refusal := self._refusal(unable)) is not None:
+            self.status = error_code_name(refusal.error.code)
+            yield refusal
             return
         waiter = self._waiter(unable, _PRIORITY[self.request.priority])
         while True:

@@ -82,3 +82,67 @@ async def test_a_tool_request_goes_only_to_workers_that_run_client_tools() -> No
             assert rig.scheduler.unable_to_serve(with_tools("t")) == {"agent"}
         finally:
             await rig.stop()
+
+
+def one_message(request_id: str, chars: int, turns: int = 1) -> pb.ChatRequest:
+    per_turn = "x" * (chars // turns)
+    roles = (pb.ROLE_USER, pb.ROLE_ASSISTANT)
+    return pb.ChatRequest(
+        request_id=request_id,
+        model="sonnet",
+        source="ide",
+        messages=[
+            pb.ChatMessage(role=roles[n % 2], content=[pb.ContentBlock(text=per_turn)])
+            for n in range(turns - 1)
+        ]
+        + [pb.ChatMessage(role=pb.ROLE_USER, content=[pb.ContentBlock(text=per_turn)])],
+    )
+
+
+@pytest.mark.parametrize("mode", ["cli", "api"])
+async def test_a_message_beyond_any_context_is_refused_at_admission(mode: str) -> None:
+    """A 19 MB message (about 5 million tokens): refused in milliseconds, never queued, never
+    charged to the account's token window."""
+    with short_state_dir() as root:
+        rig = await rig_of(root, {"w": mode}, set())
+        try:
+            events = await rig.complete(one_message("big", 19_000_000))
+
+            [event] = events
+            assert event.error.code == pb.CONTEXT_TOO_LONG and event.error.param == "messages"
+            assert not rig.workers["w"].runs
+            window = rig.scheduler.limiter.window("w", "sonnet")
+            assert window.wait_s(1, rig.scheduler.clock()) == 0  # nothing charged
+        finally:
+            await rig.stop()
+
+
+async def test_a_long_history_is_left_to_cli_workers_which_trim_it() -> None:
+    """6 MB over 600 turns: api workers cannot take it, cli workers drop the oldest turns."""
+    long_history = one_message("long", 6_000_000, turns=601)
+    with short_state_dir() as root:
+        cli = await rig_of(root, {"w": "cli"}, set())
+        try:
+            assert (await cli.complete(long_history))[-1].HasField("finish")
+        finally:
+            await cli.stop()
+    with short_state_dir() as root:
+        api = await rig_of(root, {"w": "api"}, set())
+        try:
+            [refused] = await api.complete(long_history)
+            assert refused.error.code == pb.CONTEXT_TOO_LONG
+        finally:
+            await api.stop()
+
+
+async def test_the_clients_user_is_kept_in_the_request_event() -> None:
+    with short_state_dir() as root:
+        rig = await rig_of(root, {"w": "cli"}, set())
+        try:
+            request = one_message("u1", 10)
+            request.user = "end-user-42"
+            await rig.complete(request)
+            [logged] = rig.logged("request")
+            assert logged.data["user"] == "end-user-42"
+        finally:
+            await rig.stop()

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from bench import load
+from bench import grpc_floor, load
 from bench.hot_path_report import render
 from bench.procs import PeakRss, per_request_ms
 from bench.profiling import Profiler
@@ -109,6 +109,7 @@ async def _run(sides: list[Side], profiler: Profiler | None) -> dict[str, Any]:
 
 
 def main() -> None:
+    floor = [grpc_floor.measure(events) for events in (1, 6)]  # before the sides start
     sides: list[Side] = []
     profiler = Profiler() if os.environ.get("BENCH_PROFILE") else None
     try:
@@ -124,6 +125,7 @@ def main() -> None:
             side.stop()
     figures["litellm_version"] = litellm_version() if len(sides) == 3 else None
     figures["seconds_per_phase"] = SECONDS
+    figures["grpc_hop_floor"] = floor
     if profiler is not None:
         profiler.summarise()
     _report(figures)

@@ -53,10 +53,14 @@ def _latency_rows(figures: dict[str, Any]) -> list[list[str]]:
         ]
         rows.append([f"{phase} errors / requests", *errors, ""])
     slow = figures["slow_streams"]
-    for key, label in (("ttft_p50_ms", "p50"), ("ttft_p99_ms", "p99")):
+    for key, label in (
+        ("ttft_p50_ms", "first token p50"),
+        ("ttft_p99_ms", "first token p99"),
+        ("p50_ms", "last token p50"),
+    ):
         mock = slow[MOCK][key]
         cells = [_cell(slow, side, key, mock) for side in (MOCK, PROXY, LITELLM)]
-        rows.append([f"100 slow streams, first token {label}", *cells, _versus(slow, key)])
+        rows.append([f"100 slow streams at once, {label}", *cells, _versus(slow, key)])
     return rows
 
 
@@ -124,6 +128,27 @@ def _goals(figures: dict[str, Any]) -> list[tuple[str, str]]:
     return goals
 
 
+def _floor_rows(figures: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for floor in figures["grpc_hop_floor"]:
+        rows.append(
+            [
+                f"bare grpc.aio call, {floor['events_per_call']} events",
+                f"{floor['p50_ms_alone']:.2f} ms",
+                f"{floor['server_cpu_ms_per_call']:.2f} + {floor['client_cpu_ms_per_call']:.2f}",
+            ]
+        )
+    mock = figures["phases"]["json c10"][MOCK]
+    rows.append(
+        [
+            "aiohttp server hop (the mock, uvloop)",
+            f"{figures['phases']['json c1'][MOCK]['p50_ms']:.2f} ms",
+            f"{mock['cpu_ms_per_request']['mock']:.2f} + client",
+        ]
+    )
+    return rows
+
+
 def render(figures: dict[str, Any]) -> tuple[list[tuple[str, str]], list[Section], list[str]]:
     header = ["figure", MOCK, f"{PROXY} (added)", f"{LITELLM} (added)", "this proxy vs LiteLLM"]
     cpu = ["phase", "side", "CPU ms / request", "by process"]
@@ -135,6 +160,11 @@ def render(figures: dict[str, Any]) -> tuple[list[tuple[str, str]], list[Section
         ("side by side", header, _latency_rows(figures)),
         ("CPU per request", cpu, _cpu_rows(figures)),
         ("memory", rss, _rss_rows(figures)),
+        (
+            "floor of one hop, measured in the same run",
+            ["hop", "p50 alone (round trip)", "CPU ms per call, server + client (c10)"],
+            _floor_rows(figures),
+        ),
     ]
     notes = [
         f"LiteLLM {figures.get('litellm_version') or 'not installed'}, one worker; "

@@ -17,6 +17,7 @@ import json
 
 import pydantic
 
+from common.images import unsupported_image_type
 from frontdoor.anthropic_models import (
     CacheControl,
     CountTokensRequest,
@@ -203,6 +204,8 @@ def _image(block: ImageBlock, param: str) -> pb.ImageBlock:
         raise ApiError(
             400, "image data is not valid base64", param=f"{param}.source.data"
         ) from None
+    if (why := unsupported_image_type(source.media_type)) is not None:
+        raise ApiError(400, why, param=f"{param}.source.media_type")
     return pb.ImageBlock(media_type=source.media_type.lower(), data=data)
 
 

@@ -7,6 +7,7 @@ import binascii
 import json
 import re
 
+from common.images import unsupported_image_type
 from frontdoor.anthropic_translate import cache_breakpoint
 from frontdoor.errors import ApiError
 from frontdoor.openai_models import ChatCompletionRequest, ContentPart, Message
@@ -124,7 +125,9 @@ def _content_blocks(message: Message, index: int) -> list[pb.ContentBlock]:
 
 def _part(part: ContentPart, param: str) -> pb.ContentBlock:
     if part.type == "text":
-        block = pb.ContentBlock(text=part.text or "")
+        if part.text is None:
+            raise ApiError(400, "a text part needs `text`", param=f"{param}.text")
+        block = pb.ContentBlock(text=part.text)
     elif part.type == "image_url" and part.image_url is not None:
         block = pb.ContentBlock(image=image_block(part.image_url.url, param))
     else:
@@ -143,6 +146,8 @@ def image_block(url: str, param: str) -> pb.ImageBlock:
             data = base64.b64decode(match.group(2), validate=True)
         except (binascii.Error, ValueError):
             raise ApiError(400, "image data URL is not valid base64", param=param) from None
+        if (why := unsupported_image_type(match.group(1))) is not None:
+            raise ApiError(400, why, param=param)
         return pb.ImageBlock(media_type=match.group(1).lower(), data=data)
     if url.startswith(("http://", "https://")):
         return pb.ImageBlock(url=url)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import aiohttp
 
+from common.images import IMAGE_TYPES
 from protos import common_pb2 as pb
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 FETCH_TIMEOUT_S = 15.0
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 class ImageFetchError(Exception):

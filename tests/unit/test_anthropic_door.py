@@ -681,3 +681,14 @@ def test_every_code_has_an_anthropic_type() -> None:
 def test_anthropic_message_names_the_param() -> None:
     body = ApiError(400, "not supported", param="top_k").anthropic_body()
     assert body["error"]["message"] == "top_k: not supported"
+
+
+def test_an_image_type_claude_cannot_read_is_refused_at_the_door() -> None:
+    image = {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/x-evil", "data": "AAAA"},
+    }
+    with pytest.raises(ApiError) as caught:
+        chat(messages=[{"role": "user", "content": [image]}])
+    assert caught.value.status == 400
+    assert caught.value.param == "messages.0.content.0.source.media_type"

@@ -479,3 +479,15 @@ def test_cache_control_that_cannot_be_honoured_is_400(cache: Any) -> None:
     part = {"type": "text", "text": "hi", "cache_control": cache}
     error = _reject(messages=[{"role": "user", "content": [part]}])
     assert error.param == "messages[0].content[0].cache_control"
+
+
+def test_a_text_part_without_text_names_the_field() -> None:
+    error = _reject(messages=[{"role": "user", "content": [{"type": "text"}]}])
+    assert error.param == "messages[0].content[0].text"
+
+
+@pytest.mark.parametrize("kind", ["image/x-evil", "image/svg+xml", "image/tiff"])
+def test_an_image_type_claude_cannot_read_is_refused_at_the_door(kind: str) -> None:
+    part = {"type": "image_url", "image_url": {"url": f"data:{kind};base64,AAAA"}}
+    error = _reject(messages=[{"role": "user", "content": [part]}])
+    assert error.param == "messages[0].content[0]" and kind in error.message

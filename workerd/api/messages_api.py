@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common import reasoning
+from common.images import unsupported_image_type
 from protos import common_pb2 as pb
 from workerd.cli.command import UnsupportedRequest
 
@@ -53,7 +54,6 @@ BUDGET_MODELS = (
 )
 THINKING_BUDGETS = {"low": 2_048, "medium": 8_192, "high": 16_384, "xhigh": 24_576, "max": 31_999}
 MIN_THINKING_BUDGET = 1_024
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _TOOL_CHOICES: dict[int, dict[str, str]] = {
     pb.TOOL_CHOICE_AUTO: {"type": "auto"},
     pb.TOOL_CHOICE_NONE: {"type": "none"},
@@ -274,9 +274,8 @@ def _image(image: pb.ImageBlock, param: str, fetch: bool) -> JSONDict:
             )
         return {"type": "image", "source": {"type": "url", "url": image.url}}
     media_type = image.media_type.lower()
-    if media_type not in IMAGE_TYPES:
-        allowed = ", ".join(sorted(IMAGE_TYPES))
-        raise UnsupportedRequest(f"image type {media_type!r} is not supported ({allowed})", param)
+    if (why := unsupported_image_type(media_type)) is not None:
+        raise UnsupportedRequest(why, param)
     if not image.data:
         raise UnsupportedRequest("the image is empty", param)
     data = base64.b64encode(image.data).decode("ascii")

@@ -117,7 +117,9 @@ def resolve_model(request: web.Request, requested: str) -> str:
 
 def add_routing_hints(chat: pb.ChatRequest, request: web.Request) -> None:
     """Fairness bucket, conversation pin and priority from the request headers."""
-    source = header_text(request, "X-Source") or header_text(request, "X-OpenClaw-Source")
+    # Both read (and so both checked), whichever is used.
+    source, legacy = header_text(request, "X-Source"), header_text(request, "X-OpenClaw-Source")
+    source = source or legacy
     chat.source = (source or request.remote or "unknown")[:128]
     chat.session_key = header_text(request, "X-Session-Id")[:256]
     priority = (header_text(request, "X-Priority") or "normal").lower()

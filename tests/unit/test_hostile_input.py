@@ -114,6 +114,14 @@ async def test_routing_header_bytes_not_utf8_are_400(edge: Edge, name: bytes, pa
     assert_quiet_log(edge)
 
 
+async def test_a_bad_legacy_source_header_is_400_even_next_to_a_good_one(edge: Edge) -> None:
+    headers = [BEARER, (b"X-Source", b"team"), (b"X-OpenClaw-Source", b"team-\xff")]
+    reply = await edge.request("POST", "/v1/chat/completions", headers, json.dumps(CHAT).encode())
+    error = assert_shape("/v1/chat/completions", reply, 400, "invalid_request_error")
+    assert "X-OpenClaw-Source" in error["message"]
+    assert edge.controller.requests == []
+
+
 async def test_utf8_routing_headers_reach_the_controller(edge: Edge) -> None:
     headers = [BEARER, (b"X-Source", "équipe-α".encode()), (b"X-Session-Id", "sess-é".encode())]
     reply = await edge.request("POST", "/v1/chat/completions", headers, json.dumps(CHAT).encode())

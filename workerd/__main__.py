@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -26,7 +27,12 @@ def main() -> None:
     configure_logging(f"workerd-{args.worker}", secrets=config.spec.secrets())
     # The SDK's transport logs every call at INFO; the controller's accounting row says more.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
-    uvloop.run(serve(config))  # libuv's loop: less CPU per event on every hop
+    if config.spec.mode == "api":
+        uvloop.run(serve(config))  # libuv's loop: less CPU per event on every hop
+    else:
+        # NOTE: a `claude` CLI spawned from uvloop's loop dies of SIGSEGV (bench/overhead.py,
+        # tests/integration/test_cli_modes.py); CLI workers keep asyncio's own loop.
+        asyncio.run(serve(config))
 
 
 if __name__ == "__main__":

@@ -18,13 +18,21 @@ BUILTIN_ALIASES = {
     "sonnet": "sonnet",
     "haiku": "haiku",
 }
+# Family aliases -> the model the pinned CLI runs for them (docs/claude-cli.md, "Versions"):
+# what api workers send upstream for an alias, so both worker modes run the same model.
+FAMILY_MODELS = {
+    "sonnet": "claude-sonnet-5",
+    "opus": "claude-opus-4-8",
+    "haiku": "claude-haiku-4-5-20251001",
+    "fable": "claude-fable-5",
+}
 LISTED_MODELS = (
     "sonnet",
     "opus",
     "haiku",
-    "claude-sonnet-5",
-    "claude-opus-4-8",
-    "claude-haiku-4-5-20251001",
+    FAMILY_MODELS["sonnet"],
+    FAMILY_MODELS["opus"],
+    FAMILY_MODELS["haiku"],
 )
 MAX_CONTEXT_TOKENS = 1_000_000  # the largest context window of any Claude model (1M beta)
 _FULL_ID = re.compile(r"^claude-[a-z0-9][a-z0-9.\-]{1,80}$")

@@ -14,6 +14,7 @@ from typing import Any
 
 from common import reasoning
 from common.images import unsupported_image_type
+from common.models import FAMILY_MODELS
 from protos import common_pb2 as pb
 from workerd.cli.command import UnsupportedRequest
 
@@ -27,13 +28,7 @@ __all__ = [
     "model_id",
 ]
 
-# Family aliases -> the model the CLI would run for them (docs/claude-cli.md, "Versions").
-MODEL_IDS = {
-    "sonnet": "claude-sonnet-5",
-    "opus": "claude-opus-4-8",
-    "haiku": "claude-haiku-4-5-20251001",
-    "fable": "claude-fable-5",
-}
+MODEL_IDS = FAMILY_MODELS  # one home: common/models.py
 DEFAULT_MAX_TOKENS = 4096
 JSON_TOOL = "json_response"
 """The tool forced for response_format json_object / json_schema; its input is the answer."""

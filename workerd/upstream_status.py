@@ -1,4 +1,5 @@
-"""What an upstream HTTP status means, for both halves: the CLI reports it, the API raises it."""
+"""What an upstream's status and stop reason mean, for both halves: the CLI reports them, the
+API sends them."""
 
 from __future__ import annotations
 
@@ -20,3 +21,19 @@ def status_code(status: int) -> int:
     if 400 <= status < 500:
         return pb.INVALID_REQUEST
     return pb.UPSTREAM_ERROR
+
+
+STOP_REASONS: dict[str, pb.FinishReason] = {
+    "end_turn": pb.FINISH_STOP,
+    "stop_sequence": pb.FINISH_STOP_SEQUENCE,
+    "pause_turn": pb.FINISH_STOP,
+    "max_tokens": pb.FINISH_LENGTH,
+    "model_context_window_exceeded": pb.FINISH_LENGTH,
+    "tool_use": pb.FINISH_TOOL_CALLS,
+    "refusal": pb.FINISH_CONTENT_FILTER,
+}
+
+
+def finish_reason(stop_reason: str) -> pb.FinishReason:
+    """The neutral finish reason of a Messages API stop reason (an unknown one is a stop)."""
+    return STOP_REASONS.get(stop_reason, pb.FINISH_STOP)

@@ -33,17 +33,8 @@ from anthropic.types import (
 from common.errors import make_error, no_json_answer, without_addresses
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
-from workerd.upstream_status import status_code
+from workerd.upstream_status import finish_reason, status_code
 
-_STOP_REASONS = {
-    "end_turn": pb.FINISH_STOP,
-    "stop_sequence": pb.FINISH_STOP_SEQUENCE,
-    "pause_turn": pb.FINISH_STOP,
-    "max_tokens": pb.FINISH_LENGTH,
-    "model_context_window_exceeded": pb.FINISH_LENGTH,
-    "tool_use": pb.FINISH_TOOL_CALLS,
-    "refusal": pb.FINISH_CONTENT_FILTER,
-}
 # An `error` event inside a 200 stream carries only its type: the status it stands for.
 _ERROR_TYPE_STATUS = {
     "invalid_request_error": 400,
@@ -197,7 +188,7 @@ class StreamTranslator:
                 pb.UPSTREAM_ERROR, "the Anthropic API stream ended before the message was complete"
             )
             return [*self.usage_so_far(), error]
-        reason = _STOP_REASONS.get(self.stop_reason, pb.FINISH_STOP)
+        reason = finish_reason(self.stop_reason)
         if self.json_tool and not self._json_seen and reason != pb.FINISH_LENGTH:
             return [pb.Event(usage=self.usage), no_json_answer("".join(self._prose))]
         if self.json_tool and reason == pb.FINISH_TOOL_CALLS:

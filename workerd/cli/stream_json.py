@@ -26,6 +26,7 @@ from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.cli.bridge import PREFIX
 from workerd.cli.results import result_error, usage_of
+from workerd.upstream_status import STOP_REASONS
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +40,7 @@ def _wall_ms() -> int:
 # `result.stop_reason` is `stop_sequence` for the CLI's own synthetic messages too (API errors,
 # docs/claude-cli.md): a stop on the client's stop sequence is known from the upstream's
 # message_delta, which names the sequence.
-_STOP_REASONS = {
-    "end_turn": pb.FINISH_STOP,
-    "stop_sequence": pb.FINISH_STOP,
-    "max_tokens": pb.FINISH_LENGTH,
-    "tool_use": pb.FINISH_TOOL_CALLS,
-    "refusal": pb.FINISH_CONTENT_FILTER,
-}
+_STOP_REASONS = {**STOP_REASONS, "stop_sequence": pb.FINISH_STOP}
 
 
 @dataclass

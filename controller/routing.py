@@ -94,7 +94,9 @@ def choose_worker(
         return Choice(None)
     if preferred is None:
         return Choice(best.name, headroom=best.headroom)
-    if home is None:
+    if preferred in exclude:
+        why = "retried after a failure"
+    elif home is None:
         why = "its worker is gone"
     elif not home.can_take:
         why = home.why_not()

@@ -123,6 +123,15 @@ class AdminClient:
             "lastId": reply.last_id,
         }
 
+    async def workers(self, deadline_s: float = DEADLINE_S) -> controller_pb2.WorkerList:
+        try:
+            reply: controller_pb2.WorkerList = await self._admin.ListWorkers(
+                controller_pb2.ListWorkersRequest(), timeout=deadline_s
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _api_error(exc) from None
+        return reply
+
     async def processes(self) -> dict[str, Any]:
         request = controller_pb2.ListProcessesAdminRequest()
         try:

@@ -18,7 +18,7 @@ STORE_DEADLINE_S = 10.0  # a long conversation's turns come from disk
 
 
 class ControllerUnavailable(Exception):
-    """The controller did not answer an admin call."""
+    """The controller did not answer a Conversations call."""
 
 
 class CompletionCall:
@@ -51,7 +51,6 @@ class ControllerClient:
     def __init__(self, socket_path: Path) -> None:
         self._channel = open_channel(socket_path)
         self._controller = controller_pb2_grpc.ControllerStub(self._channel)
-        self._admin = controller_pb2_grpc.AdminStub(self._channel)
         self._conversations = controller_pb2_grpc.ConversationsStub(self._channel)
 
     def complete(self, request: pb.ChatRequest) -> CompletionCall:
@@ -59,15 +58,6 @@ class ControllerClient:
             request, metadata=((REQUEST_ID_KEY, request.request_id),), wait_for_ready=False
         )
         return CompletionCall(call)
-
-    async def list_workers(self, deadline_s: float = 2.0) -> controller_pb2.WorkerList:
-        try:
-            reply: controller_pb2.WorkerList = await self._admin.ListWorkers(
-                controller_pb2.ListWorkersRequest(), timeout=deadline_s
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise ControllerUnavailable(exc.code().name) from exc
-        return reply
 
     async def put_response(
         self, stored: controller_pb2.StoredResponse, deadline_s: float = STORE_DEADLINE_S

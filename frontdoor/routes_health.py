@@ -5,14 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from common import __version__
-from frontdoor.controller_client import ControllerUnavailable
-from frontdoor.state import CONTROLLER
+from frontdoor.errors import ApiError
+from frontdoor.state import ADMIN
 
 
 async def health(request: web.Request) -> web.Response:
     try:
-        workers = await request.app[CONTROLLER].list_workers(deadline_s=2.0)
-    except ControllerUnavailable:
+        workers = await request.app[ADMIN].workers(deadline_s=2.0)
+    except ApiError:
         body = {"status": "down", "workers": {"up": 0, "total": 0}, "version": __version__}
         return web.json_response(body, status=503)
     total = len(workers.workers)

@@ -153,11 +153,13 @@ def test_a_stop_with_a_large_grace_is_never_cut_by_supervisord(tmp_path: Path) -
     client = openai.OpenAI(
         base_url=stack.base_url + "/v1", api_key=TOKEN, max_retries=0, timeout=120
     )
-    waiting = ThreadPoolExecutor(1).submit(
-        client.chat.completions.create,
-        model="sonnet",
-        messages=[{"role": "user", "content": "FAKE:hang"}],
-    )
+
+    def ask() -> object:
+        return client.chat.completions.create(
+            model="sonnet", messages=[{"role": "user", "content": "FAKE:hang"}]
+        )
+
+    waiting = ThreadPoolExecutor(1).submit(ask)
     wait_until(lambda: len(cli_children(stack.state_dir)) == 1, 15, "the CLI to run")
     [child] = cli_children(stack.state_dir)
 

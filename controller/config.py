@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from common.config import ConfigError, Environ, env_bool, env_int, env_str
 from common.paths import StatePaths
+from common.run_limits import RunLimits
 from common.workers import WorkerSpec, parse_workers
 from controller.quota_strategy import DEFAULT_MOVE_AT, DEFAULT_STRATEGY, STRATEGIES
 from controller.ratelimit import Limit, explicit_limits_from_env, limits_from_env
@@ -57,6 +58,7 @@ class ControllerConfig:
                     "WORKERS",
                     f"worker {worker.name!r}: remote workerds (address) are not supported yet",
                 )
+        limits = RunLimits.from_env(environ)
         return cls(
             paths=StatePaths.from_env(environ),
             workers=workers,
@@ -71,10 +73,10 @@ class ControllerConfig:
             affinity_ttl_s=env_int(environ, "AFFINITY_TTL_MS", 1_800_000, minimum=1) / 1000,
             max_attempts=env_int(environ, "MAX_ATTEMPTS", 3, minimum=1),
             retention_days=env_int(environ, "RETENTION_DAYS", 30, minimum=7),
-            max_process_age_ms=env_int(environ, "MAX_PROCESS_AGE_MS", 1_800_000, minimum=1),
-            max_idle_ms=env_int(environ, "MAX_IDLE_MS", 600_000, minimum=1),
-            stream_timeout_ms=env_int(environ, "STREAM_TIMEOUT_MS", 1_800_000, minimum=1),
-            sync_timeout_ms=env_int(environ, "SYNC_TIMEOUT_MS", 600_000, minimum=1),
+            max_process_age_ms=limits.max_process_age_ms,
+            max_idle_ms=limits.max_idle_ms,
+            stream_timeout_ms=limits.stream_timeout_ms,
+            sync_timeout_ms=limits.sync_timeout_ms,
             api_key_rate_limits=explicit_limits_from_env(environ),
             quota_strategy=_strategy(environ),
             quota_move_at=_move_at(environ),

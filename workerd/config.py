@@ -9,6 +9,7 @@ from pathlib import Path
 
 from common.config import ConfigError, Environ, env_bool, env_int, env_str
 from common.paths import StatePaths
+from common.run_limits import RunLimits
 from common.workers import WorkerSpec, parse_workers
 from workerd.cli.settings import CliSettings
 
@@ -60,15 +61,16 @@ class WorkerdConfig:
         if name not in specs:
             raise ConfigError("WORKERS", f"no worker named {name!r} is configured")
         spec = specs[name]
+        limits = RunLimits.from_env(environ)
         return cls(
             spec=spec,
             paths=StatePaths.from_env(environ),
             claude_bin=resolve_claude_bin(spec, environ) if spec.uses_cli else "",
             anthropic_base_url=env_str(environ, "ANTHROPIC_BASE_URL", ""),
-            stream_timeout_ms=env_int(environ, "STREAM_TIMEOUT_MS", 1_800_000, minimum=1),
-            sync_timeout_ms=env_int(environ, "SYNC_TIMEOUT_MS", 600_000, minimum=1),
-            max_process_age_ms=env_int(environ, "MAX_PROCESS_AGE_MS", 1_800_000, minimum=1),
-            max_idle_ms=env_int(environ, "MAX_IDLE_MS", 600_000, minimum=1),
+            stream_timeout_ms=limits.stream_timeout_ms,
+            sync_timeout_ms=limits.sync_timeout_ms,
+            max_process_age_ms=limits.max_process_age_ms,
+            max_idle_ms=limits.max_idle_ms,
             cli_max_retries=env_int(environ, "CLI_MAX_RETRIES", 1, minimum=0),
             stop_grace_ms=env_int(environ, "STOP_GRACE_MS", 3_000, minimum=10),
             cli=CliSettings.from_env(environ),

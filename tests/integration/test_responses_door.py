@@ -200,34 +200,3 @@ def test_reasoning(client: openai.OpenAI) -> None:
     assert final.output_text == THOUGHT_ANSWER
 
 
-def test_refusals_and_errors(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="sonnet", input="hi", previous_response_id="resp_x")
-    assert caught.value.code == "previous_response_not_found"
-    with pytest.raises(openai.BadRequestError) as caught:
-        nameless: Any = [{"type": "custom"}]
-        client.responses.create(model="sonnet", input="hi", tools=nameless)
-    assert caught.value.param == "tools[0].name"
-    with pytest.raises(openai.NotFoundError) as missing:
-        client.responses.create(model="no-such-model", input="hi")
-    assert missing.value.code == "model_not_found"
-    with pytest.raises(openai.NotFoundError) as missing:
-        client.responses.retrieve("resp_unknown")
-    assert missing.value.code == "not_found"
-
-
-def test_a_lone_surrogate_is_a_400(stack: Stack) -> None:
-    body = b'{"model": "sonnet", "input": "bad \\ud800 text"}'
-    status, _, reply = stack.request("POST", "/v1/responses", body, {})
-    assert status == 400
-    assert "surrogate" in json.loads(reply)["error"]["message"]
-
-
-@pytest.mark.parametrize("stream", [False, True])
-def test_an_upstream_error_before_output_is_an_http_error(
-    client: openai.OpenAI, stream: bool
-) -> None:
-    with pytest.raises(openai.APIStatusError) as caught:
-        client.responses.create(model="sonnet", input="SCN:err500", stream=stream)
-    assert caught.value.status_code >= 500
-    assert caught.value.body is not None and "message" in str(caught.value.body)

@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import openai
 import pytest
 
 from tests.mock_upstream import MockUpstream, echo_reply
@@ -120,58 +119,6 @@ def test_a_failure_before_output_is_retried_on_the_other_worker(
     assert sum(1 for c in chunks if c["choices"][0]["delta"].get("role")) == 1
     retries = [e for e in stack.events("retry") if e["failed_worker"] == runs[0][1]]
     assert retries and retries[-1]["error"] == "WORKER_CRASHED"
-
-
-def test_queue_timeout_and_queue_full_are_distinct_503s(tmp_path: Path) -> None:
-    log = tmp_path / "runs.log"
-    settings = {
-        "WORKERS": fake_workers(("a",), log),
-        "MAX_CONCURRENT": "1",
-        "MAX_QUEUE_TOTAL": "1",
-        "QUEUE_TIMEOUT_MS": "800",
-    }
-    stack = Stack(settings).start()
-    try:
-        busy = threading.Thread(target=chat, args=(stack, "FAKE:sleep:4 busy"))
-        busy.start()
-        wait_until(lambda: stack.admin_workers().in_flight == 1, 10, "the slot to be taken")
-        waiting_error: list[openai.APIStatusError] = []
-
-        def wait_in_queue() -> None:
-            try:
-                chat(stack, "waits")
-            except openai.APIStatusError as exc:
-                waiting_error.append(exc)
-
-        waiter = threading.Thread(target=wait_in_queue)
-        waiter.start()
-        wait_until(lambda: stack.admin_workers().queued == 1, 10, "one request queued")
-        with pytest.raises(openai.APIStatusError) as full:
-            chat(stack, "no room")
-        waiter.join(10)
-        busy.join(30)
-    finally:
-        stack.stop()
-    assert full.value.status_code == 503
-    assert full.value.body["type"] == "queue_full"  # type: ignore[index]
-    assert full.value.response.headers["retry-after"]
-    assert waiting_error and waiting_error[0].status_code == 503
-    assert waiting_error[0].body["type"] == "queue_timeout"  # type: ignore[index]
-
-
-def test_a_client_that_leaves_the_queue_never_starts_a_cli(fake_pair: tuple[Stack, Path]) -> None:
-    stack, log = fake_pair
-    busy = [threading.Thread(target=chat, args=(stack, f"FAKE:sleep:2 hold{n}")) for n in range(2)]
-    for thread in busy:
-        thread.start()
-    wait_until(lambda: stack.admin_workers().in_flight == 2, 10, "both slots taken")
-    with pytest.raises(openai.APITimeoutError):
-        chat(stack, "FAKE:echo gave-up-waiting", timeout=0.5)
-    wait_until(lambda: stack.admin_workers().queued == 0, 5, "the queue to drop the request")
-    for thread in busy:
-        thread.join(30)
-    wait_until(lambda: stack.admin_workers().in_flight == 0, 10, "slots released")
-    assert "gave-up-waiting" not in log.read_text()
 
 
 @pytest.fixture(scope="module")

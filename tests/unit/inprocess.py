@@ -108,13 +108,14 @@ class Rig:
         root: Path,
         modes: dict[str, str],
         specs: Sequence[WorkerSpec] = (),
+        worker_class: type[FakeWorker] = FakeWorker,
         **overrides: Any,
     ) -> Rig:
         """Fake workerds of these modes (or these `specs`, credentials and all)."""
         specs = specs or [WorkerSpec(name=name, mode=mode) for name, mode in modes.items()]
         modes = {spec.name: spec.mode for spec in specs}
         config = controller_config(root, specs, **overrides)
-        workers = {name: FakeWorker(name, mode) for name, mode in modes.items()}
+        workers = {name: worker_class(name, mode) for name, mode in modes.items()}
         servers = []
         for name, worker in workers.items():
             full_name = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name

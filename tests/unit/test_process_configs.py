@@ -338,3 +338,14 @@ def test_workerd_ensure_dirs_are_private(state: Path, tmp_path: Path, empty_path
     for path in (config.home, config.config_dir, config.chat_dir):
         assert path.is_dir()
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("overrides", [{}, {"STREAM_TIMEOUT_MS": "5000", "MAX_IDLE_MS": "700"}])
+def test_controller_and_workerd_read_the_run_limits_alike(overrides: dict[str, str]) -> None:
+    """The workerd enforces them, the controller judges stale processes by them: one reading."""
+    environ = {"WORKERS": json.dumps([{"name": "1", "token": "sk-ant-oat01-x"}]), **overrides}
+    controller = ControllerConfig.from_env(environ)
+    workerd = WorkerdConfig.from_env(environ, "1")
+    for field in ("stream_timeout_ms", "sync_timeout_ms", "max_process_age_ms", "max_idle_ms"):
+        assert getattr(controller, field) == getattr(workerd, field), field
+    assert controller.stream_timeout_ms == int(overrides.get("STREAM_TIMEOUT_MS", 1_800_000))

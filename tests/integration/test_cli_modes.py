@@ -46,7 +46,9 @@ def chat_stack(upstream: MockUpstream) -> Iterator[Stack]:
     settings = {
         "WORKERS": workers("cli"),
         "ANTHROPIC_BASE_URL": upstream.base_url,
-        "CLI_TIMEOUTS": json.dumps({"sonnet": {"first_output_ms": 2500}}),
+        # The short first-output limit is haiku's alone: the hung-upstream test asks haiku, and
+        # no other test's answer races it (a cold CLI on a busy machine can take seconds).
+        "CLI_TIMEOUTS": json.dumps({"haiku": {"first_output_ms": 2500}}),
         "MAX_IDLE_PROCESSES": "0",  # every process is a run's: "none left" is exact
     }
     stack = Stack(settings).start()
@@ -152,7 +154,7 @@ def test_json_schema_reaches_upstream_and_comes_back_as_json(
 def test_a_hung_upstream_is_cut_by_the_first_output_timer(chat_stack: Stack) -> None:
     with pytest.raises(openai.APIStatusError) as caught:
         chat_stack.client().chat.completions.create(
-            model="sonnet", messages=[{"role": "user", "content": "SCN:hang"}]
+            model="haiku", messages=[{"role": "user", "content": "SCN:hang"}]
         )
     assert caught.value.status_code == 504
     assert "no output within 2500 ms" in caught.value.message

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import grpc
-from google.protobuf import struct_pb2
 
 from common.rpc import StandardServer
 from protos import common_pb2 as pb
@@ -65,7 +64,6 @@ class FakeController(
         self.events: list[controller_pb2.ProxyEvent] = []
         self.live: asyncio.Queue[controller_pb2.ProxyEvent] = asyncio.Queue()
         self.watches: list[controller_pb2.WatchEventsRequest] = []
-        self.stats: dict[str, Any] = {}
         self.stored: dict[str, controller_pb2.StoredResponse] = {}
 
     # Controller
@@ -101,13 +99,6 @@ class FakeController(
         last_id = self.events[-1].id if self.events else 0
         return controller_pb2.EventList(events=chosen[-(request.limit or 100) :], last_id=last_id)
 
-    async def GetStats(
-        self, request: controller_pb2.GetStatsRequest, context: Context
-    ) -> struct_pb2.Struct:
-        reply = struct_pb2.Struct()
-        reply.update(self.stats)
-        return reply
-
     async def WatchEvents(
         self, request: controller_pb2.WatchEventsRequest, context: Context
     ) -> AsyncIterator[controller_pb2.ProxyEvent]:
@@ -133,6 +124,9 @@ class FakeController(
         return await self._unscripted(context)
 
     async def GetHistory(self, request: Any, context: Context) -> Any:
+        return await self._unscripted(context)
+
+    async def GetStats(self, request: Any, context: Context) -> Any:
         return await self._unscripted(context)
 
     def log(self, kind: str, **data: Any) -> controller_pb2.ProxyEvent:

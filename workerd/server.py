@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from common.rpc import StandardServer, install_stop_signals
 from protos import worker_pb2, worker_pb2_grpc
-from workerd.api.runner import ApiRunner
 from workerd.cli.engine import SessionEngine
 from workerd.cli.process import ProcessTable
 from workerd.cli.reaper import Reaper, become_subreaper
 from workerd.cli.version import probe_version, warn_if_untested
 from workerd.config import WorkerdConfig
 from workerd.servicer import WorkerServicer
+
+if TYPE_CHECKING:
+    from workerd.api.runner import ApiRunner
 
 logger = logging.getLogger(__name__)
 GRACE_S = 2.0
@@ -35,7 +38,7 @@ async def serve(config: WorkerdConfig) -> None:
         warn_if_untested(cli_version, config.claude_bin)
     name = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name
     server = StandardServer(config.paths.worker_socket(config.spec.name), [name])
-    api = ApiRunner(config)  # one Messages API client per worker (api mode), closed below
+    api = _api_runner(config)  # one Messages API client (api mode), closed below
     worker_pb2_grpc.add_WorkerServicer_to_server(
         WorkerServicer(config, table, api, reaper, engine, cli_version), server.server
     )
@@ -53,4 +56,15 @@ async def serve(config: WorkerdConfig) -> None:
         await table.stop_all(config.stop_grace_ms / 1000)
         reaping.cancel()
         await asyncio.gather(reaping, return_exceptions=True)
-        await api.aclose()
+        if api is not None:
+            await api.aclose()
+
+
+def _api_runner(config: WorkerdConfig) -> ApiRunner | None:
+    """The Messages API client of an api worker; CLI workers never load the SDK (about 70 MB
+    of memory in each of them otherwise)."""
+    if config.spec.mode != "api":
+        return None
+    from workerd.api.runner import ApiRunner  # deliberately lazy
+
+    return ApiRunner(config)

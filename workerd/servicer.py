@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from common import __version__
 from common.logs import request_id_var
 from protos import common_pb2 as pb
 from protos import worker_pb2, worker_pb2_grpc
-from workerd.api.runner import ApiRunner
 from workerd.cli.engine import SessionEngine
 from workerd.cli.process import CliProcess, ProcessTable
 from workerd.cli.reaper import Reaper
 from workerd.cli.runner import OPERATOR_KILL, CliRunner
 from workerd.cli.states import ChildState
 from workerd.config import WorkerdConfig
+
+if TYPE_CHECKING:  # the anthropic SDK (about 70 MB) is loaded by api workers only
+    from workerd.api.runner import ApiRunner
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
 
@@ -38,14 +40,14 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
         self._started_at = time.time()
         self._engine = engine or SessionEngine(config, table)
         self._runner = CliRunner(config, self._engine)
-        self._api = api or ApiRunner(config)  # its client is only made on first use
+        self._api = api  # api mode only
         self._cli_version = cli_version
 
     async def Run(
         self, request: worker_pb2.RunRequest, context: Context
     ) -> AsyncIterator[pb.Event]:
         request_id_var.set(request.chat.request_id or "-")
-        if self._config.spec.mode == "api":
+        if self._api is not None:
             async for event in self._api.run(request.chat):
                 yield event
             return
@@ -110,7 +112,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             # A process waiting for its client's tool results is busy, not idle.
             running=len(by_state[ChildState.RUNNING])
             + len(by_state[ChildState.AWAITING])
-            + self._api.running,
+            + (self._api.running if self._api is not None else 0),
             version=__version__,
             started_at=self._started_at,
             recent_reaps=[r for r in self._reaper.recent if r.id > request.reaps_after]

@@ -198,5 +198,3 @@ def test_reasoning(client: openai.OpenAI) -> None:
     assert events[-1].type == "response.completed"
     assert [i.type for i in final.output] == ["reasoning", "message"]
     assert final.output_text == THOUGHT_ANSWER
-
-

@@ -81,6 +81,18 @@ async def test_responses_error_before_output_is_an_http_error(door: Door, stream
     assert caught.value.body is not None and "message" in str(caught.value.body)
 
 
+async def test_responses_client_disconnect_cancels_the_controller_call(door: Door) -> None:
+    hold = asyncio.Event()
+    door.controller.script = [*answer("first")[:3], hold]
+    async with door.openai() as client:
+        stream = await client.responses.create(model="sonnet", input="hi", stream=True)
+        first = await stream.__anext__()
+        assert first.type == "response.created"
+        await stream.close()
+        call = await door.controller.one_call()
+        await asyncio.wait_for(call.cancelled.wait(), 10)
+
+
 async def test_responses_refusals_and_errors(door: Door) -> None:
     """Moved from tests/integration/test_responses_door.py."""
     async with door.openai() as client:

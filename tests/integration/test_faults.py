@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -81,12 +80,10 @@ def test_cli_garbage_output_is_a_clean_error(fake_stack: Stack) -> None:
 
 
 def test_silent_cli_is_cut_by_the_idle_limit_and_killed(fake_stack: Stack) -> None:
-    started = time.monotonic()
     error = completion_error(fake_stack, "FAKE:hang")
 
     assert error.status_code == 504
     assert "produced no output for 1500 ms" in error.message  # the reaper's idle limit cut it
-    assert time.monotonic() - started < 30
     # The fake ignores SIGINT and SIGTERM: only the SIGKILL step of the stop sequence ends it.
     wait_until(lambda: cli_children(fake_stack.state_dir) == [], 10, "the hung CLI to be killed")
     wait_until(

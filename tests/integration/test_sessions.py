@@ -17,7 +17,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.mock_upstream import MockUpstream
+from tests.mock_upstream import MockUpstream, echo_reply
 from tests.stack import FAKE_CLAUDE, Stack, claude_bin, cli_children, wait_until
 
 pytestmark = pytest.mark.stack
@@ -161,3 +161,39 @@ def _alive(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def test_a_long_history_goes_in_at_start_up_in_one_write(
+    session_stack: Stack, upstream: MockUpstream
+) -> None:
+    """45 earlier turns: no acknowledgement per turn, the process starts with them (resume.py),
+    the upstream gets the whole conversation in order, and the process then holds it live."""
+    turns = 45
+    history: list[dict[str, str]] = []
+    for n in range(turns):
+        history += [
+            {"role": "user", "content": f"question {n}"},
+            {"role": "assistant", "content": echo_reply(f"question {n}")},
+        ]
+    asked = [*history, {"role": "user", "content": "and now?"}]
+    before = len(upstream.message_requests())
+    reply, turn = ask(session_stack, asked, "long")
+
+    assert reply == echo_reply("and now?")
+    assert turn["served"] == "cold" and turn["bytes_written"] < 200  # only the new turn
+    [sent] = upstream.message_requests()[before:]
+    assert sent.json is not None
+    texts = [_texts(m)[-1] for m in sent.json["messages"]]
+    assert len(texts) == 2 * turns + 1
+    assert texts[1::2][:3] == [echo_reply(f"question {n}") for n in range(3)]
+    assert texts[-2:] == [echo_reply(f"question {turns - 1}"), "and now?"]
+    projects = session_stack.state_dir / "workers" / "w" / "claude-config" / "projects"
+    # The transcript goes once the turn is over (the process holds the conversation).
+    wait_until(lambda: not list(projects.rglob("*.jsonl")), 10, "the transcript to go")
+
+    _, follow_up = ask(
+        session_stack,
+        [*asked, {"role": "assistant", "content": reply}, {"role": "user", "content": "more"}],
+        "long",
+    )
+    assert (follow_up["served"], follow_up["pid"]) == ("live", turn["pid"])

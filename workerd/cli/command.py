@@ -103,6 +103,8 @@ class CliInvocation:
     signature: Signature | None = None
     turns: list[Turn] = field(default_factory=list)
     """The whole conversation as the client sent it (before the budget cut)."""
+    history_turns: list[Turn] = field(default_factory=list)
+    """The earlier turns a new process is given (after the budget cut), as `history` says."""
 
     @property
     def signature_tools(self) -> tuple[ToolDef, ...]:
@@ -157,6 +159,7 @@ def build_invocation(
         structured=signature.structured,
         signature=signature,
         turns=turns,
+        history_turns=conversation.history,
     )
 
 

@@ -29,6 +29,7 @@ from workerd.cli.command import CliInvocation, Signature, turn_lines
 from workerd.cli.control import control, relay, tools_listed
 from workerd.cli.process import CliProcess, ProcessTable
 from workerd.cli.prompt import Turn, fits
+from workerd.cli.resume import RESUME_MIN_TURNS, session_file
 from workerd.cli.sessions import (
     COLD,
     LIVE,
@@ -98,6 +99,7 @@ class SessionEngine:
         self._clock = clock
         self.pool = SessionPool(limits_of(config))
         self._prompt_dirs: dict[int, Path] = {}
+        self._session_files: dict[int, Path] = {}  # transcripts a process was started with
         self._workdirs: dict[int, Path] = {}
         self._conversation_dirs: OrderedDict[str, Path] = OrderedDict()  # agent mode
         self._wake = asyncio.Event()
@@ -135,8 +137,10 @@ class SessionEngine:
                 signature, key, invocation.turns, fits(invocation.turns, budget), self._clock()
             )
             workdir = self._conversation_dir(key)
-            if (cold or workdir is not None) and plan.served != LIVE:
-                # An agent conversation rebuilt keeps its files: a process started in its dir.
+            long_history = len(invocation.history_turns) >= RESUME_MIN_TURNS
+            if (cold or workdir is not None or long_history) and plan.served != LIVE:
+                # An agent conversation rebuilt keeps its files: a process started in its dir;
+                # a long history goes in at start-up (resume.py), which a warm process missed.
                 plan = Plan(COLD, None, plan.turns, plan.rebuild_reason)
             if plan.slot is None:
                 return await self._cold(invocation, plan, key, request, workdir)
@@ -160,7 +164,9 @@ class SessionEngine:
     ) -> Lease | None:
         signature = invocation.signature
         assert signature is not None
-        child = await self._spawn(signature, request.request_id, workdir, invocation.env)
+        child = await self._spawn(
+            signature, request.request_id, workdir, invocation.env, invocation.history_turns
+        )
         if child is None:
             return None
         now = self._clock()
@@ -169,6 +175,8 @@ class SessionEngine:
         child.lend(request.request_id, self._idle_limit_s(request.model))
         child.conversation = key[-12:]
         self._wake.set()
+        if child.pid in self._session_files:  # the history is in already: only the new turn
+            return Lease(child, slot, plan, [], invocation.final_line)
         return self._lease(child, slot, plan, invocation)
 
     def _lease(self, child: CliProcess, slot: Slot, plan: Plan, invocation: CliInvocation) -> Lease:
@@ -194,6 +202,7 @@ class SessionEngine:
         """After the turn: park the process holding `held` (waiting on the tool calls in
         `awaiting`, if any), or retire it for `reason`."""
         slot, child = lease.slot, lease.child
+        self._forget_session_file(slot.pid)  # read at start-up; the process holds it now
         if held is None or not child.alive or self.pool.limits.max_idle <= 0:
             await self.retire(slot, reason if held is None else "evicted")
             return
@@ -230,11 +239,17 @@ class SessionEngine:
             prompt_dir = self._prompt_dirs.pop(slot.pid, None)
             if prompt_dir is not None:
                 shutil.rmtree(prompt_dir, ignore_errors=True)
+            self._forget_session_file(slot.pid)
             workdir = self._workdirs.pop(slot.pid, None)
             if workdir is not None:
                 with contextlib.suppress(OSError):
                     os.utime(workdir)
             self._wake.set()
+
+    def _forget_session_file(self, pid: int) -> None:
+        path = self._session_files.pop(pid, None)
+        if path is not None:
+            path.unlink(missing_ok=True)
 
     async def expire(self) -> list[tuple[CliProcess, str]]:
         """Retire idle processes past their limits or dead; returns what went and why."""
@@ -297,6 +312,7 @@ class SessionEngine:
         request_id: str,
         workdir: Path | None = None,
         sampling: dict[str, str] | None = None,
+        history: list[Turn] | None = None,
     ) -> CliProcess | None:
         config = self._config
         prompt_dir = Path(tempfile.mkdtemp(dir=config.paths.worker_dir(config.spec.name)))
@@ -307,9 +323,15 @@ class SessionEngine:
             name = request_id or f"warm-{uuid.uuid4().hex[:12]}"
             cwd = workdir or work_dir_for(config.work_root, name)
             cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
+        argv = signature.argv(str(system_file))
+        session = session_file(config.config_dir, cwd, history) if history else None
+        if session is not None:
+            session.path.parent.mkdir(parents=True, exist_ok=True)
+            session.path.write_text(session.text, encoding="utf-8")
+            argv += ["--resume", session.session_id]
         try:
             child = await self._table.spawn(
-                signature.argv(str(system_file)),
+                argv,
                 {**self._env(), **(sampling or {})},
                 str(cwd),
                 request_id,
@@ -318,7 +340,11 @@ class SessionEngine:
         except OSError as exc:
             logger.error("cannot start %s: %s", signature.bin_path, exc)
             shutil.rmtree(prompt_dir, ignore_errors=True)
+            if session is not None:
+                session.path.unlink(missing_ok=True)
             return None
+        if session is not None:
+            self._session_files[child.pid] = session.path
         child.signature = signature.key
         child.sampling = dict(sampling or {})
         if signature.client_tools:

@@ -39,6 +39,7 @@ from controller.usage import (
     row_from_event,
     window_starts,
 )
+from protos import controller_pb2
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,18 +65,17 @@ _TOTAL_SUMS = (
 )
 
 
-def token_figures(values: Sequence[Any]) -> dict[str, int]:
-    """(requests, input, output, cache read, cache write, errors) as the seed's shape."""
+def token_figures(values: Sequence[Any]) -> controller_pb2.TokenFigures:
+    """A row of (requests, every prompt token, output, cache read, cache write, errors)."""
     requests, prompt, output, cache_read, cache_write, errors = (int(v or 0) for v in values)
-    return {
-        "input": prompt,
-        "output": output,
-        "total": prompt + output,
-        "requests": requests,
-        "errors": errors,
-        "cacheRead": cache_read,
-        "cacheWrite": cache_write,
-    }
+    return controller_pb2.TokenFigures(
+        requests=requests,
+        errors=errors,
+        input_tokens=prompt,
+        output_tokens=output,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
 
 
 class AccountingDb:
@@ -187,8 +187,8 @@ class AccountingDb:
         newest = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
         return events[::-1], counts, int(newest)
 
-    def tokens(self, now: float) -> dict[str, Any]:
-        """The seed's token figures: lifetime totals, by model, and the usage windows."""
+    def tokens(self, now: float) -> controller_pb2.TokenStats:
+        """Lifetime totals, by model, and the usage windows."""
         by_model = {
             model: token_figures(values)
             for model, *values in self._conn.execute(
@@ -196,61 +196,62 @@ class AccountingDb:
             )
         }
         totals = self._conn.execute(f"SELECT {_TOTAL_SUMS} FROM totals").fetchone()
-        usage = {
-            name: token_figures(
-                self._conn.execute(
-                    f"SELECT {_SUMS} FROM requests WHERE ts >= ?", (start,)
-                ).fetchone()
+        windows = [
+            controller_pb2.TokenWindow(
+                window=name,
+                since=start,
+                figures=token_figures(
+                    self._conn.execute(
+                        f"SELECT {_SUMS} FROM requests WHERE ts >= ?", (start,)
+                    ).fetchone()
+                ),
             )
             for name, start in window_starts(now).items()
-        }
-        return {"totals": token_figures(totals), "byModel": by_model, "usage": usage}
+        ]
+        return controller_pb2.TokenStats(
+            totals=token_figures(totals), by_model=by_model, windows=windows
+        )
 
-    def breakdown(self) -> dict[str, Any]:
+    def breakdown(self) -> controller_pb2.Traffic:
         """Lifetime traffic and errors by worker and category, and the latest errors."""
-        traffic: dict[str, dict[str, Any]] = {}
+        traffic = controller_pb2.Traffic()
+        workers: dict[str, controller_pb2.WorkerTraffic] = {}
         for worker, requests, errors, last_ts in self._conn.execute(
             "SELECT worker, SUM(requests), SUM(CASE WHEN status != 'ok' THEN requests ELSE 0 "
             "END), MAX(last_ts) FROM totals GROUP BY worker"
         ):
-            traffic[worker] = {
-                "requests": requests,
-                "errors": errors,
-                "lastRequestAt": last_ts,
-                "errorsByCategory": {},
-            }
-        by_category: dict[str, int] = {}
+            workers[worker] = traffic.workers.add(
+                worker=worker, requests=requests, errors=errors, last_request_at=last_ts
+            )
         for worker, category, count in self._conn.execute(
             "SELECT worker, error_category, SUM(requests) FROM totals WHERE status != 'ok' "
             "GROUP BY worker, error_category"
         ):
-            traffic[worker]["errorsByCategory"][category] = count
-            by_category[category] = by_category.get(category, 0) + count
-        counts = [
-            {"model": model, "worker": worker, "status": status, "requests": n}
-            for model, worker, status, n in self._conn.execute(
-                "SELECT model, worker, status, SUM(requests) FROM totals "
-                "GROUP BY model, worker, status ORDER BY model, worker, status"
-            )
-        ]
-        return {
-            "traffic": traffic,
-            "errorsByCategory": by_category,
-            "recentErrors": self._recent_errors(),
-            "requestCounts": counts,
-        }
+            workers[worker].errors_by_category[category] = count
+            traffic.errors_by_category[category] += count
+        for model, worker, status, n in self._conn.execute(
+            "SELECT model, worker, status, SUM(requests) FROM totals "
+            "GROUP BY model, worker, status ORDER BY model, worker, status"
+        ):
+            traffic.request_counts.add(model=model, worker=worker, status=status, requests=n)
+        traffic.recent_errors.extend(self._recent_errors())
+        return traffic
 
-    def _recent_errors(self) -> list[dict[str, Any]]:
+    def _recent_errors(self) -> list[controller_pb2.RecentError]:
         found = self._conn.execute(
             "SELECT ts, request_id, worker, model, error_category, status FROM requests "
             "WHERE status != 'ok' ORDER BY id DESC LIMIT ?",
             (RECENT_ERRORS,),
         )
-        keys = ("ts", "requestId", "worker", "model", "category", "status")
-        return [dict(zip(keys, values, strict=True)) for values in found]
+        return [
+            controller_pb2.RecentError(
+                ts=ts, request_id=request_id, worker=worker, model=model, category=c, status=status
+            )
+            for ts, request_id, worker, model, c, status in found
+        ]
 
-    def histograms(self) -> dict[str, Any]:
-        result: dict[str, Any] = {}
+    def histograms(self) -> controller_pb2.Latency:
+        latency = controller_pb2.Latency()
         for metric in HISTOGRAMS:
             counts = dict(
                 self._conn.execute(
@@ -260,12 +261,11 @@ class AccountingDb:
             sums = self._conn.execute(
                 "SELECT count, sum_s FROM histogram_sums WHERE metric = ?", (metric,)
             ).fetchone() or (0, 0.0)
-            result[metric] = {
-                "count": sums[0],
-                "sumS": sums[1],
-                "buckets": cumulative(metric, counts),
-            }
-        return result
+            histogram: controller_pb2.Histogram = getattr(latency, metric)
+            histogram.count, histogram.sum_s = sums
+            for bound, count in cumulative(metric, counts):
+                histogram.buckets.add(le_s=bound, count=count)
+        return latency
 
     def history(self, spec: HistorySpec, now: float) -> tuple[float, float, list[dict[str, Any]]]:
         """Per-bucket figures over the window, every bucket present, oldest first."""

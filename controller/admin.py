@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from typing import Any, NoReturn, TypeAlias
 
 import grpc
-from google.protobuf import struct_pb2
 
 from controller.accounting import Accounting, AccountingDb
 from controller.events import ProxyEvent
@@ -191,17 +190,14 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
 
     async def GetStats(
         self, request: controller_pb2.GetStatsRequest, context: Context
-    ) -> struct_pb2.Struct:
+    ) -> controller_pb2.StatsSnapshot:
         now = time.time()
 
         def figures(db: AccountingDb) -> DbFigures:
             return DbFigures(db.tokens(now), db.breakdown(), db.histograms())
 
         db, processes = await asyncio.gather(self._accounting.query(figures), self._processes())
-        stats = build_stats(self._scheduler, self._live, db, processes, self._started_at)
-        reply = struct_pb2.Struct()
-        reply.update(stats)
-        return reply
+        return build_stats(self._scheduler, self._live, db, processes, self._started_at)
 
     async def GetHistory(
         self, request: controller_pb2.GetHistoryRequest, context: Context

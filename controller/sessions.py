@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from protos import common_pb2 as pb
 from protos import worker_pb2
@@ -95,45 +94,3 @@ def new_fallbacks(before: Iterable[str], after: Iterable[str]) -> list[str]:
     """Signatures in `after` that `before` did not have, in `after`'s order."""
     seen = set(before)
     return [signature for signature in after if signature not in seen]
-
-
-def worker_sessions(
-    mode: str, pool: PoolState, counts: SessionCounts, running_rss_bytes: int = 0
-) -> dict[str, Any]:
-    """One worker's entry of the /metrics `sessions.byWorker` section (the RSS of its running
-    processes comes from the process listing: Status reports only the idle ones')."""
-    return {
-        "mode": mode,
-        "cliVersion": pool.cli_version,
-        "served": counts.served_json(),
-        "rebuilds": counts.rebuilds_json(),
-        "warm": pool.warm,
-        "parked": pool.parked,
-        "running": pool.running,
-        "idleRssBytes": pool.idle_rss_bytes,
-        "runningRssBytes": running_rss_bytes,
-        "warmFallbacks": list(pool.warm_fallbacks),
-    }
-
-
-def sessions_section(by_worker: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Totals over every worker (processes: CLI workers only, an `api` worker's `running`
-    counts its API calls), and the per-worker entries as given."""
-    served: dict[str, int] = {}
-    rebuilds: dict[str, int] = {}
-    processes = {"warm": 0, "parked": 0, "running": 0, "idleRssBytes": 0, "runningRssBytes": 0}
-    for entry in by_worker.values():
-        for how, n in entry["served"].items():
-            served[how] = served.get(how, 0) + n
-        for reason, n in entry["rebuilds"].items():
-            rebuilds[reason] = rebuilds.get(reason, 0) + n
-        if entry["mode"] == "api":
-            continue
-        for key in processes:
-            processes[key] += entry[key]
-    return {
-        "served": _with_known(SERVED, served),
-        "rebuilds": _with_known(REBUILD_REASONS, rebuilds),
-        "processes": processes,
-        "byWorker": {name: dict(entry) for name, entry in by_worker.items()},
-    }

@@ -1,8 +1,10 @@
-"""The GetStats snapshot, built from the scheduler's state and the accounting figures.
+"""The GetStats snapshot: facts from the scheduler's state and the accounting figures.
 
 No I/O here: the Admin servicer gathers the database figures and the process report, then
-`build_stats` shapes everything into the JSON the /metrics endpoint and the dashboard show.
-Nothing secret is read: worker entries contribute their name, mode and limits only.
+`build_stats` puts everything into a typed `StatsSnapshot`. It carries facts only (counts,
+durations with their units, unix times); the frontdoor derives totals and rates and shapes the
+JSON of /metrics and the Prometheus text. Nothing secret is read: worker entries contribute
+their name, mode and limits only.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from common import __version__
 from controller.config import ControllerConfig
 from controller.events import ProxyEvent
 from controller.quota import account_status, headroom_of
 from controller.scheduler import Scheduler
-from controller.sessions import sessions_section, worker_sessions
 from protos import controller_pb2
 
 WAIT_SAMPLES = 1000
@@ -44,15 +44,16 @@ class LiveStats:
             elif status == "RATE_LIMITED" and not event.data.get("worker"):
                 self.rate_limited += 1  # refused at admission: never reached a worker
 
-    def waits(self) -> dict[str, Any]:
+    def waits(self) -> controller_pb2.WaitFigures:
         ordered = sorted(self.waits_ms)
-        return {
-            "count": self.admitted,
-            "avgMs": round(sum(ordered) / len(ordered), 1) if ordered else 0,
-            "p50Ms": percentile(ordered, 0.5),
-            "p95Ms": percentile(ordered, 0.95),
-            "maxMs": ordered[-1] if ordered else 0,
-        }
+        return controller_pb2.WaitFigures(
+            admitted=self.admitted,
+            samples=len(ordered),
+            mean_ms=sum(ordered) / len(ordered) if ordered else 0.0,
+            p50_ms=percentile(ordered, 0.5),
+            p95_ms=percentile(ordered, 0.95),
+            max_ms=ordered[-1] if ordered else 0,
+        )
 
 
 def percentile(ordered: Sequence[int], q: float) -> int:
@@ -67,9 +68,9 @@ def percentile(ordered: Sequence[int], q: float) -> int:
 class DbFigures:
     """What the accounting database contributes to a snapshot."""
 
-    tokens: dict[str, Any]
-    breakdown: dict[str, Any]
-    latency: dict[str, Any]
+    tokens: controller_pb2.TokenStats
+    traffic: controller_pb2.Traffic
+    latency: controller_pb2.Latency
 
 
 def worker_infos(scheduler: Scheduler) -> list[controller_pb2.WorkerInfo]:
@@ -92,194 +93,98 @@ def worker_infos(scheduler: Scheduler) -> list[controller_pb2.WorkerInfo]:
     return infos
 
 
-def quota_json(info: controller_pb2.WorkerInfo) -> dict[str, Any]:
-    """The `quota` object of /metrics: one entry per window, utilisation null when below
-    warning (the CLI gives no figure there)."""
-    return {
-        w.window: {
-            "utilization": w.utilization if w.utilization_known else None,
-            "resets_at": w.resets_at or None,
-            "status": w.status,
-            "seen_at": round(w.seen_at, 3),
-            "surpassed_threshold": w.surpassed_threshold or None,
-        }
-        for w in info.quota
-    }
-
-
 def build_stats(
     scheduler: Scheduler,
     live: LiveStats,
     db: DbFigures,
     processes: controller_pb2.ProcessReport,
     started_at: float,
-) -> dict[str, Any]:
-    now = scheduler.wall()
-    return {
-        "version": __version__,
-        "generatedAt": now,
-        "uptimeS": round(now - started_at, 3),
-        "tokens": db.tokens,
-        "queue": _queue(scheduler, live),
-        "processes": _processes(processes),
-        "workers": _workers(scheduler, db.breakdown["traffic"]),
-        "errors": {
-            "total": sum(db.breakdown["errorsByCategory"].values()),
-            "byCategory": db.breakdown["errorsByCategory"],
-            "recent": db.breakdown["recentErrors"],
-        },
-        "sessions": _sessions(scheduler, processes),
-        "affinity": _affinity(scheduler),
-        "rateLimits": _rate_limits(scheduler),
-        "latency": db.latency,
-        "requestCounts": db.breakdown["requestCounts"],
-        "config": effective_config(scheduler.config),
-    }
-
-
-def _queue(scheduler: Scheduler, live: LiveStats) -> dict[str, Any]:
-    config = scheduler.config
-    return {
-        "depth": len(scheduler.queue),
-        "bySource": scheduler.queue.depth_by_source(),
-        "inFlight": scheduler.in_flight,
-        "maxConcurrent": config.max_concurrent,
-        "maxQueueTotal": config.max_queue_total,
-        "maxQueuePerSource": config.max_queue_per_source,
-        "waits": live.waits(),
-        "timeouts": live.timeouts,
-        "rejected": sum(scheduler.rejected.values()),
-        "rejectedBySource": dict(scheduler.rejected),
-        "rateLimited": live.rate_limited,
-    }
-
-
-def _processes(report: controller_pb2.ProcessReport) -> dict[str, Any]:
-    by_worker: dict[str, int] = {}
-    by_state: dict[str, int] = {}
-    for process in report.processes:
-        by_worker[process.worker] = by_worker.get(process.worker, 0) + 1
-        by_state[process.state] = by_state.get(process.state, 0) + 1
-    return {
-        "total": len(report.processes),
-        "stale": sum(1 for p in report.processes if p.stale),
-        "byWorker": by_worker,
-        "byState": by_state,
-        "rssBytes": sum(p.rss_bytes for p in report.processes),
-        "unreachableWorkers": list(report.unreachable_workers),
-    }
-
-
-def _sessions(scheduler: Scheduler, report: controller_pb2.ProcessReport) -> dict[str, Any]:
-    """How CLI turns were served and what each worker holds; running RSS from the listing."""
-    running_rss: dict[str, int] = {}
-    for process in report.processes:
-        if process.state == "running":
-            running_rss[process.worker] = running_rss.get(process.worker, 0) + process.rss_bytes
-    return sessions_section(
-        {
-            name: worker_sessions(
-                handle.spec.mode, handle.cli_pool, handle.sessions, running_rss.get(name, 0)
-            )
-            for name, handle in scheduler.pool.handles.items()
-        }
+) -> controller_pb2.StatsSnapshot:
+    return controller_pb2.StatsSnapshot(
+        version=__version__,
+        generated_at=scheduler.wall(),
+        started_at=started_at,
+        tokens=db.tokens,
+        queue=_queue(scheduler, live),
+        processes=processes,
+        workers=worker_infos(scheduler),
+        traffic=db.traffic,
+        affinity=_affinity(scheduler),
+        rate_usage=_rate_usage(scheduler),
+        latency=db.latency,
+        config=effective_config(scheduler.config),
     )
 
 
-def _workers(scheduler: Scheduler, traffic: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    workers = []
-    for info in worker_infos(scheduler):
-        lifetime = traffic.get(info.name, {})
-        workers.append(
-            {
-                "name": info.name,
-                "mode": info.mode,
-                "cliVersion": info.cli_version,
-                "state": info.state,
-                "draining": info.draining,
-                "inFlight": info.in_flight,
-                "maxConcurrent": info.max_concurrent,
-                "requests": lifetime.get("requests", 0),
-                "errors": lifetime.get("errors", 0),
-                "lastRequestAt": lifetime.get("lastRequestAt"),
-                "errorsByCategory": lifetime.get("errorsByCategory", {}),
-                "attempts": info.requests,
-                "attemptErrors": info.errors,
-                "lastError": info.last_error,
-                "coolingUntil": info.cooling_until,
-                "coolingReason": info.cooling_reason,
-                "coolingBasis": info.cooling_basis,
-                "quotaStatus": info.quota_status,
-                "quotaResetsAt": info.quota_resets_at,
-                "credential": info.credential,
-                "quota": quota_json(info),
-            }
-        )
-    return workers
+def _queue(scheduler: Scheduler, live: LiveStats) -> controller_pb2.QueueFigures:
+    return controller_pb2.QueueFigures(
+        depth_by_source=scheduler.queue.depth_by_source(),
+        in_flight=scheduler.in_flight,
+        waits=live.waits(),
+        timeouts=live.timeouts,
+        rejected_by_source=dict(scheduler.rejected),
+        rate_limited=live.rate_limited,
+    )
 
 
-def _affinity(scheduler: Scheduler) -> dict[str, Any]:
+def _affinity(scheduler: Scheduler) -> controller_pb2.AffinityFigures:
     stats = scheduler.affinity.stats
-    lookups = stats.hits + stats.misses + stats.moves
-    return {
-        "hits": stats.hits,
-        "misses": stats.misses,
-        "moves": stats.moves,
-        "lookups": lookups,
-        "hitRate": round(stats.hits / lookups, 4) if lookups else 0.0,
-        "active": scheduler.affinity.active(scheduler.clock()),
-    }
+    return controller_pb2.AffinityFigures(
+        hits=stats.hits,
+        misses=stats.misses,
+        moves=stats.moves,
+        active=scheduler.affinity.active(scheduler.clock()),
+    )
 
 
-def _rate_limits(scheduler: Scheduler) -> dict[str, Any]:
+def _rate_usage(scheduler: Scheduler) -> list[controller_pb2.RateUsage]:
     limiter = scheduler.limiter
     usage = []
     for (worker, family), (requests, tokens) in sorted(limiter.usage(scheduler.clock()).items()):
         limit = limiter.window(worker, family).limit  # only paced windows exist
         usage.append(
-            {
-                "worker": worker,
-                "family": family,
-                "requests": requests,
-                "rpm": limit.rpm,
-                "tokens": tokens,
-                "tpm": limit.tpm,
-            }
+            controller_pb2.RateUsage(
+                worker=worker,
+                family=family,
+                requests=requests,
+                tokens=tokens,
+                limit=controller_pb2.RateLimit(rpm=limit.rpm, tpm=limit.tpm),
+            )
         )
-    return {"limits": _limits(scheduler.config), "usage": usage}
+    return usage
 
 
-def _limits(config: ControllerConfig) -> dict[str, Any]:
-    return {f: {"rpm": lim.rpm, "tpm": lim.tpm} for f, lim in sorted(config.rate_limits.items())}
-
-
-def effective_config(config: ControllerConfig) -> dict[str, Any]:
+def effective_config(config: ControllerConfig) -> controller_pb2.EffectiveConfig:
     """The settings in force, without secrets (no tokens, keys, env values or binaries)."""
-    return {
-        "maxConcurrent": config.max_concurrent,
-        "maxQueueTotal": config.max_queue_total,
-        "maxQueuePerSource": config.max_queue_per_source,
-        "queueTimeoutMs": config.queue_timeout_ms,
-        "streamTimeoutMs": config.stream_timeout_ms,
-        "syncTimeoutMs": config.sync_timeout_ms,
-        "maxProcessAgeMs": config.max_process_age_ms,
-        "maxIdleMs": config.max_idle_ms,
-        "primaryWorker": config.primary_worker,
-        "healthIntervalMs": config.health_interval_ms,
-        "affinityTtlMs": int(config.affinity_ttl_s * 1000),
-        "maxAttempts": config.max_attempts,
-        "overflowToApi": config.overflow_to_api,
-        "retentionDays": config.retention_days,
-        "workerCount": len(config.workers),
-        "workers": [
-            {"name": w.name, "mode": w.mode, "maxConcurrent": w.max_concurrent, "local": w.is_local}
+    return controller_pb2.EffectiveConfig(
+        max_concurrent=config.max_concurrent,
+        max_queue_total=config.max_queue_total,
+        max_queue_per_source=config.max_queue_per_source,
+        queue_timeout_ms=config.queue_timeout_ms,
+        stream_timeout_ms=config.stream_timeout_ms,
+        sync_timeout_ms=config.sync_timeout_ms,
+        max_process_age_ms=config.max_process_age_ms,
+        max_idle_ms=config.max_idle_ms,
+        primary_worker=config.primary_worker,
+        health_interval_ms=config.health_interval_ms,
+        affinity_ttl_ms=int(config.affinity_ttl_s * 1000),
+        max_attempts=config.max_attempts,
+        overflow_to_api=config.overflow_to_api,
+        retention_days=config.retention_days,
+        workers=[
+            controller_pb2.ConfiguredWorker(
+                name=w.name, mode=w.mode, max_concurrent=w.max_concurrent, local=w.is_local
+            )
             for w in config.workers
         ],
-        "rateLimits": _limits(config),
-        "apiKeyRateLimits": {
-            f: {"rpm": lim.rpm, "tpm": lim.tpm}
-            for f, lim in sorted(config.api_key_rate_limits.items())
+        rate_limits={
+            f: controller_pb2.RateLimit(rpm=lim.rpm, tpm=lim.tpm)
+            for f, lim in config.rate_limits.items()
         },
-        "quotaStrategy": config.quota_strategy,
-        "quotaMoveAt": config.quota_move_at,
-    }
+        api_key_rate_limits={
+            f: controller_pb2.RateLimit(rpm=lim.rpm, tpm=lim.tpm)
+            for f, lim in config.api_key_rate_limits.items()
+        },
+        quota_strategy=config.quota_strategy,
+        quota_move_at=config.quota_move_at,
+    )

@@ -16,7 +16,8 @@ DAY_S = 86_400
 WEEK_S = 7 * DAY_S
 # Monday 1970-01-05 00:00 UTC: the epoch itself was a Thursday.
 _FIRST_MONDAY = 4 * DAY_S
-USAGE_WINDOWS_S = {"last1h": 3_600, "last4h": 4 * 3_600, "last8h": 8 * 3_600}
+USAGE_WINDOWS_S = {"1h": 3_600, "4h": 4 * 3_600, "8h": 8 * 3_600}
+WEEK_WINDOW = "week"
 TTFT_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 DURATION_BUCKETS_S = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 HISTOGRAMS = {"ttft": TTFT_BUCKETS_S, "duration": DURATION_BUCKETS_S}
@@ -113,9 +114,9 @@ def week_start(now: float) -> float:
 
 
 def window_starts(now: float) -> dict[str, float]:
-    """Start of each usage window: last1h, last4h, last8h and thisWeek (Monday 00:00 UTC)."""
+    """Start of each usage window: 1h, 4h, 8h and week (since Monday 00:00 UTC)."""
     starts = {name: now - seconds for name, seconds in USAGE_WINDOWS_S.items()}
-    starts["thisWeek"] = week_start(now)
+    starts[WEEK_WINDOW] = week_start(now)
     return starts
 
 
@@ -173,14 +174,14 @@ def _bucket_of(seconds: float, bounds: tuple[float, ...]) -> float:
     return next((bound for bound in bounds if seconds <= bound), math.inf)
 
 
-def cumulative(metric: str, counts: Mapping[str, int]) -> list[dict[str, Any]]:
-    """Prometheus-style cumulative buckets from per-bucket counts keyed by label."""
+def cumulative(metric: str, counts: Mapping[str, int]) -> list[tuple[float, int]]:
+    """(upper bound in seconds, cumulative count) per bucket, from per-bucket counts keyed by
+    label (the database's key); the last bound is infinity."""
     running = 0
     buckets = []
     for bound in (*HISTOGRAMS[metric], math.inf):
-        label = bucket_label(bound)
-        running += counts.get(label, 0)
-        buckets.append({"le": label, "count": running})
+        running += counts.get(bucket_label(bound), 0)
+        buckets.append((bound, running))
     return buckets
 
 

@@ -1,4 +1,5 @@
-"""Typed wrapper over the controller's Admin service: JSON-ready answers, errors as ApiError."""
+"""Typed wrapper over the controller's Admin service: errors as ApiError; the small answers
+as JSON-ready data, the stats snapshot typed (frontdoor/metrics_json.py shapes it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 
 from common.rpc import open_channel
 from frontdoor.errors import ApiError
@@ -37,17 +37,6 @@ def _api_error(exc: grpc.aio.AioRpcError) -> ApiError:
     )
 
 
-def plain_numbers(value: Any) -> Any:
-    """Struct numbers are doubles: whole ones become ints again, recursively."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: plain_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain_numbers(item) for item in value]
-    return value
-
-
 def event_json(event: controller_pb2.ProxyEvent) -> dict[str, Any]:
     return {"id": event.id, "type": event.type, "ts": event.ts, "data": json.loads(event.data_json)}
 
@@ -70,7 +59,7 @@ def process_json(process: controller_pb2.CliProcess) -> dict[str, Any]:
 
 def _point_json(point: controller_pb2.HistoryPoint) -> dict[str, Any]:
     return {
-        "ts": plain_numbers(point.ts),
+        "ts": int(point.ts),  # bucket bounds are whole seconds
         "requests": point.requests,
         "errors": point.errors,
         "input": point.input_tokens,
@@ -88,13 +77,15 @@ class AdminClient:
         self._channel = open_channel(socket_path)
         self._admin = controller_pb2_grpc.AdminStub(self._channel)
 
-    async def stats(self) -> dict[str, Any]:
+    async def stats(self) -> controller_pb2.StatsSnapshot:
+        """The controller's figures, typed (frontdoor/metrics_json.py shapes them)."""
         try:
-            reply = await self._admin.GetStats(controller_pb2.GetStatsRequest(), timeout=DEADLINE_S)
+            reply: controller_pb2.StatsSnapshot = await self._admin.GetStats(
+                controller_pb2.GetStatsRequest(), timeout=DEADLINE_S
+            )
         except grpc.aio.AioRpcError as exc:
             raise _api_error(exc) from None
-        stats: dict[str, Any] = plain_numbers(json_format.MessageToDict(reply))
-        return stats
+        return reply
 
     async def history(self, window: str) -> dict[str, Any]:
         request = controller_pb2.GetHistoryRequest(window=window)
@@ -105,8 +96,8 @@ class AdminClient:
         return {
             "window": reply.window,
             "bucketSeconds": reply.bucket_seconds,
-            "from": plain_numbers(reply.from_ts),
-            "to": plain_numbers(reply.to_ts),
+            "from": int(reply.from_ts),
+            "to": int(reply.to_ts),
             "count": len(reply.points),
             "points": [_point_json(point) for point in reply.points],
         }

@@ -16,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from common.logs import mask_json
-from frontdoor import prometheus
+from common.logs import mask_json, mask_secrets
+from frontdoor import metrics_json, prometheus
 from frontdoor.door import parse_json
 from frontdoor.errors import ApiError
 from frontdoor.state import ADMIN, CONFIG
@@ -82,11 +82,13 @@ def json_answer(request: web.Request, data: Any) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return json_answer(request, await request.app[ADMIN].stats())
+    return json_answer(request, metrics_json.metrics(await request.app[ADMIN].stats()))
 
 
 async def metrics_prometheus(request: web.Request) -> web.Response:
-    text = prometheus.render(masked(request, await request.app[ADMIN].stats()))
+    secrets = (request.app[CONFIG].auth_token,)
+    stats = await request.app[ADMIN].stats()
+    text = prometheus.render(stats, lambda label: mask_secrets(label, secrets))
     return web.Response(body=text.encode(), headers={"Content-Type": prometheus.CONTENT_TYPE})
 
 
@@ -147,7 +149,7 @@ async def _set_draining(request: web.Request, draining: bool) -> web.Response:
     admin = request.app[ADMIN]
     await admin.set_draining(name, draining)
     stats = await admin.stats()
-    worker = next(w for w in stats["workers"] if w["name"] == name)
+    worker = next(w for w in metrics_json.workers(stats) if w["name"] == name)
     return json_answer(request, {"worker": worker})
 
 

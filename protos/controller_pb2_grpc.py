@@ -3,7 +3,6 @@
 import grpc
 import warnings
 
-from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from protos import common_pb2 as protos_dot_common__pb2
 from protos import controller_pb2 as protos_dot_controller__pb2
 
@@ -267,7 +266,7 @@ class AdminStub:
         self.GetStats = channel.unary_unary(
                 '/ccproxy.v1.Admin/GetStats',
                 request_serializer=protos_dot_controller__pb2.GetStatsRequest.SerializeToString,
-                response_deserializer=google_dot_protobuf_dot_struct__pb2.Struct.FromString,
+                response_deserializer=protos_dot_controller__pb2.StatsSnapshot.FromString,
                 _registered_method=True)
         self.GetHistory = channel.unary_unary(
                 '/ccproxy.v1.Admin/GetHistory',
@@ -325,7 +324,7 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """The JSON snapshot behind GET /metrics (queue, workers, tokens, errors, limits, config).
+        """The figures behind GET /metrics and /metrics/prometheus (the frontdoor shapes them).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -380,7 +379,7 @@ def add_AdminServicer_to_server(servicer, server):
             'GetStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStats,
                     request_deserializer=protos_dot_controller__pb2.GetStatsRequest.FromString,
-                    response_serializer=google_dot_protobuf_dot_struct__pb2.Struct.SerializeToString,
+                    response_serializer=protos_dot_controller__pb2.StatsSnapshot.SerializeToString,
             ),
             'GetHistory': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHistory,
@@ -582,7 +581,7 @@ class Admin:
             target,
             '/ccproxy.v1.Admin/GetStats',
             protos_dot_controller__pb2.GetStatsRequest.SerializeToString,
-            google_dot_protobuf_dot_struct__pb2.Struct.FromString,
+            protos_dot_controller__pb2.StatsSnapshot.FromString,
             options,
             channel_credentials,
             insecure,

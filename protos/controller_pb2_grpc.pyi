@@ -4,7 +4,6 @@ isort:skip_file
 Frontdoor -> controller: completions, and the Admin service behind every monitoring view."""
 
 from collections import abc as _abc
-from google.protobuf import struct_pb2 as _struct_pb2
 from grpc import aio as _aio
 from protos import common_pb2 as _common_pb2
 from protos import controller_pb2 as _controller_pb2
@@ -115,8 +114,8 @@ class AdminStub:
     """Live CLI children of every workerd, with the ones past MAX_PROCESS_AGE_MS / MAX_IDLE_MS."""
     KillProcess: _grpc.UnaryUnaryMultiCallable[_controller_pb2.KillProcessAdminRequest, _controller_pb2.KillProcessResult]
     """Stop one CLI child this proxy started; any other pid is refused (killed = false)."""
-    GetStats: _grpc.UnaryUnaryMultiCallable[_controller_pb2.GetStatsRequest, _struct_pb2.Struct]
-    """The JSON snapshot behind GET /metrics (queue, workers, tokens, errors, limits, config)."""
+    GetStats: _grpc.UnaryUnaryMultiCallable[_controller_pb2.GetStatsRequest, _controller_pb2.StatsSnapshot]
+    """The figures behind GET /metrics and /metrics/prometheus (the frontdoor shapes them)."""
     GetHistory: _grpc.UnaryUnaryMultiCallable[_controller_pb2.GetHistoryRequest, _controller_pb2.History]
     WatchEvents: _grpc.UnaryStreamMultiCallable[_controller_pb2.WatchEventsRequest, _controller_pb2.ProxyEvent]
     """Recent events (after since_id, or the last `replay`), then live ones until cancelled."""
@@ -135,8 +134,8 @@ class AdminAsyncStub(AdminStub):
     """Live CLI children of every workerd, with the ones past MAX_PROCESS_AGE_MS / MAX_IDLE_MS."""
     KillProcess: _aio.UnaryUnaryMultiCallable[_controller_pb2.KillProcessAdminRequest, _controller_pb2.KillProcessResult]  # type: ignore[assignment]
     """Stop one CLI child this proxy started; any other pid is refused (killed = false)."""
-    GetStats: _aio.UnaryUnaryMultiCallable[_controller_pb2.GetStatsRequest, _struct_pb2.Struct]  # type: ignore[assignment]
-    """The JSON snapshot behind GET /metrics (queue, workers, tokens, errors, limits, config)."""
+    GetStats: _aio.UnaryUnaryMultiCallable[_controller_pb2.GetStatsRequest, _controller_pb2.StatsSnapshot]  # type: ignore[assignment]
+    """The figures behind GET /metrics and /metrics/prometheus (the frontdoor shapes them)."""
     GetHistory: _aio.UnaryUnaryMultiCallable[_controller_pb2.GetHistoryRequest, _controller_pb2.History]  # type: ignore[assignment]
     WatchEvents: _aio.UnaryStreamMultiCallable[_controller_pb2.WatchEventsRequest, _controller_pb2.ProxyEvent]  # type: ignore[assignment]
     """Recent events (after since_id, or the last `replay`), then live ones until cancelled."""
@@ -194,8 +193,8 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _controller_pb2.GetStatsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_struct_pb2.Struct, _abc.Awaitable[_struct_pb2.Struct]]:
-        """The JSON snapshot behind GET /metrics (queue, workers, tokens, errors, limits, config)."""
+    ) -> _typing.Union[_controller_pb2.StatsSnapshot, _abc.Awaitable[_controller_pb2.StatsSnapshot]]:
+        """The figures behind GET /metrics and /metrics/prometheus (the frontdoor shapes them)."""
 
     @_abc_1.abstractmethod
     def GetHistory(

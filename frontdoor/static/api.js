@@ -2,6 +2,8 @@
 // functions that turn the backend's JSON (frontdoor/static/API.md) into the shapes the panels use.
 // When a backend shape changes, this is the one file to adapt.
 
+import { workerLabel } from "./names.js";
+
 const TOKEN_KEY = "ccp.dashboard.token";
 
 export class AuthError extends Error {}
@@ -79,11 +81,9 @@ export async function checkToken(token) {
 const num = (v) => (v === null || v === undefined || v === "" ? 0 : Number(v) || 0);
 const str = (v) => (v === null || v === undefined ? "" : String(v));
 
-/** Unix seconds (the API's convention) or milliseconds -> ms; 0 when absent. */
+/** Unix seconds (every time the API sends: API.md) -> ms for Date; 0 when absent. */
 export function toMs(ts) {
-  const v = num(ts);
-  if (!v) return 0;
-  return v > 1e12 ? v : v * 1000;
+  return num(ts) * 1000;
 }
 
 function tokenCounts(raw) {
@@ -293,7 +293,7 @@ function normalizeConfig(raw) {
     groups.push({
       title: "workers",
       items: raw.workers.map((w) => [
-        `W${str(w.name)}`,
+        workerLabel(w.name),
         [str(w.mode), w.maxConcurrent ? `max ${num(w.maxConcurrent)}` : "", w.local === false ? "remote" : "local"].filter(Boolean).join(" · "),
         "text",
       ]),
@@ -360,8 +360,6 @@ export function normalizeProcesses(raw) {
     requestId: str(p.requestId),
     model: str(p.model),
     state: str(p.state),
-    mode: str(p.mode),
-    source: str(p.source),
     ageS: p.ageS === undefined || p.ageS === null ? null : num(p.ageS),
     idleS: p.idleS === undefined || p.idleS === null ? null : num(p.idleS),
     stale: Boolean(p.stale),

@@ -3,7 +3,7 @@
 // every list is capped, so hundreds of events per second stay smooth.
 
 import { byId, el, fmtClock, fmtCompact, fmtDuration, fmtInt, fmtMs, setText, truncate } from "./dom.js";
-import { familyOf } from "./panels.js";
+import { familyOf, workerLabel } from "./names.js";
 
 const MAX_CARDS = 8;
 const MAX_CARD_TEXT = 600;
@@ -129,7 +129,7 @@ export class LiveFeed {
         break;
       }
       case "retry":
-        card.note = `retry after ${d.error ?? "error"} on W${d.failed_worker ?? "?"}`;
+        card.note = `retry after ${d.error ?? "error"} on ${workerLabel(d.failed_worker ?? "?")}`;
         break;
       case "complete":
       case "error":
@@ -249,7 +249,7 @@ export class LiveFeed {
     setText(r.source, c.source || "(no source)");
     r.source.title = c.source;
     setText(r.model, c.model || "model?");
-    setText(r.worker, c.worker ? `W${c.worker}` : "unassigned");
+    setText(r.worker, c.worker ? workerLabel(c.worker) : "unassigned");
     setText(r.note, c.note);
     r.text.hidden = !c.text;
     setText(r.text, c.chars > c.text.length ? "…" + c.text : c.text.trimStart());

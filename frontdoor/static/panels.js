@@ -19,13 +19,7 @@ import {
   setText,
   truncate,
 } from "./dom.js";
-
-const FAMILIES = ["opus", "sonnet", "haiku"];
-
-export function familyOf(model) {
-  const m = String(model || "").toLowerCase();
-  return FAMILIES.find((f) => m.includes(f)) || m || "other";
-}
+import { FAMILIES, familyOf, workerLabel } from "./names.js";
 
 function unavailable(node, what) {
   fill(node, el("p", { class: "unavailable", text: `${what} unavailable` }));
@@ -246,7 +240,7 @@ export class WorkersPanel {
     const now = Date.now();
     const st = workerState(w, now);
     r.dot.className = `dot ${st.cls}`;
-    setText(r.name, `W${w.name}`);
+    setText(r.name, workerLabel(w.name));
     setText(r.mode, w.mode || "–");
     r.mode.hidden = !w.mode;
     setText(r.version, w.cliVersion ? `CLI ${w.cliVersion}` : "");
@@ -284,8 +278,8 @@ export class WorkersPanel {
       r.button.title = !this.actionsOk
         ? "drain/resume is not available on this server"
         : w.draining
-          ? `Let W${w.name} take new requests again`
-          : `Stop sending new requests to W${w.name}`;
+          ? `Let ${workerLabel(w.name)} take new requests again`
+          : `Stop sending new requests to ${workerLabel(w.name)}`;
     }
   }
 
@@ -433,7 +427,7 @@ export function renderLimits(limits) {
         el(
           "div",
           { class: `limit-row${r.rpm.used || r.tpm.used ? "" : " is-idle"}` },
-          el("div", { class: "limit-name" }, r.worker ? el("span", { class: "w-name", text: `W${r.worker}` }) : null, el("span", { text: r.family })),
+          el("div", { class: "limit-name" }, r.worker ? el("span", { class: "w-name", text: workerLabel(r.worker) }) : null, el("span", { text: r.family })),
           limitBar("req/min", r.rpm),
           limitBar("tok/min", r.tpm),
         ),
@@ -475,7 +469,7 @@ export function renderErrors(errors) {
                 "tr",
                 {},
                 el("td", { class: "mono", text: e.ts ? fmtClock(e.ts) : "–" }),
-                el("td", { text: e.worker ? `W${e.worker}` : "–" }),
+                el("td", { text: e.worker ? workerLabel(e.worker) : "–" }),
                 el("td", {}, el("span", { class: "tag tag-error", text: e.category || "error" })),
                 el("td", { class: "clip", text: truncate(e.detail, 140), title: e.detail }),
               ),
@@ -559,7 +553,7 @@ export class ProcessesPanel {
 
   update(node, cells, kill, p) {
     const seen = (this.lookup && this.lookup(p.requestId)) || {};
-    const source = p.source || seen.source || "";
+    const source = seen.source || ""; // /zombies has no source: the live feed knows it
     const state = processState(p.state);
     node.className = p.stale ? "stale" : "";
     node.dataset.state = p.state;
@@ -567,7 +561,7 @@ export class ProcessesPanel {
     const reason = p.staleReason ? `stale: ${p.staleReason}` : "stale";
     fill(cells[0], String(p.pid), p.stale ? el("span", { class: "tag tag-stale", text: reason }) : null);
     cells[0].className = "mono";
-    setText(cells[1], p.worker ? `W${p.worker}` : "–");
+    setText(cells[1], p.worker ? workerLabel(p.worker) : "–");
     fill(cells[2], el("span", { class: `tag ${state.cls}`, text: state.label, title: state.hint }));
     setText(cells[3], p.model || seen.model || "–");
     setText(cells[4], source ? truncate(source, 28) : "–");
@@ -607,7 +601,7 @@ export class ProcessesPanel {
     const states = ["running", "ready", "parked"].map((st) => `${count(st)} ${processState(st).label}`).join(" · ");
     const rss = procs.reduce((a, p) => a + p.rssBytes, 0);
     const limits = data.maxAgeMs ? ` · stale after ${fmtDuration(data.maxAgeMs / 1000)}, or ${fmtDuration(data.maxIdleMs / 1000)} silent while running` : "";
-    const unreachable = data.unreachable.length ? ` · unreachable: ${data.unreachable.map((w) => `W${w}`).join(", ")}` : "";
+    const unreachable = data.unreachable.length ? ` · unreachable: ${data.unreachable.map(workerLabel).join(", ")}` : "";
     setText(
       byId("proc-summary"),
       `${procs.length} processes: ${states}${rss ? ` · ${fmtBytes(rss)}` : ""}${stale ? ` · ${stale} stale` : ""}${limits}${unreachable}`,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from controller.usage import (
     week_start,
     window_starts,
 )
+from protos import controller_pb2
 
 # Wednesday 2025-11-26 12:00:00 UTC
 NOW = float(calendar.timegm((2025, 11, 26, 12, 0, 0)))
@@ -77,7 +79,7 @@ def test_an_older_database_is_upgraded_with_its_rows_kept(tmp_path: Path) -> Non
     conn.execute("INSERT INTO totals VALUES ('sonnet', '1', 'ok', '', 4, 40, 20, 0, 0, ?)", (NOW,))
     conn.close()
     upgraded = AccountingDb(path)
-    assert upgraded.tokens(NOW)["totals"]["requests"] == 4
+    assert upgraded.tokens(NOW).totals.requests == 4
     assert upgraded.load_events(10) == ([], {}, 0)  # the event tables exist now
 
 
@@ -130,10 +132,10 @@ def test_the_week_starts_on_monday_at_midnight_utc() -> None:
     assert week_start(MONDAY) == MONDAY
     assert week_start(MONDAY - 1) == MONDAY - 7 * 86_400
     assert window_starts(NOW) == {
-        "last1h": NOW - 3_600,
-        "last4h": NOW - 4 * 3_600,
-        "last8h": NOW - 8 * 3_600,
-        "thisWeek": MONDAY,
+        "1h": NOW - 3_600,
+        "4h": NOW - 4 * 3_600,
+        "8h": NOW - 8 * 3_600,
+        "week": MONDAY,
     }
 
 
@@ -148,20 +150,20 @@ def test_totals_by_model_and_windows(db: AccountingDb) -> None:
         ]
     )
     tokens = db.tokens(NOW)
-    assert tokens["totals"] == {
-        "input": 65,
-        "output": 20,
-        "total": 85,
-        "requests": 5,
-        "errors": 1,
-        "cacheRead": 10,
-        "cacheWrite": 5,
-    }
-    assert tokens["byModel"]["opus"]["requests"] == 1
-    assert tokens["byModel"]["sonnet"]["requests"] == 4
-    usage = {name: figures["requests"] for name, figures in tokens["usage"].items()}
-    assert usage == {"last1h": 1, "last4h": 2, "last8h": 3, "thisWeek": 4}
-    assert tokens["usage"]["last8h"]["errors"] == 1
+    assert tokens.totals == controller_pb2.TokenFigures(
+        input_tokens=65,
+        output_tokens=20,
+        requests=5,
+        errors=1,
+        cache_read_tokens=10,
+        cache_write_tokens=5,
+    )
+    assert tokens.by_model["opus"].requests == 1
+    assert tokens.by_model["sonnet"].requests == 4
+    usage = {w.window: w.figures.requests for w in tokens.windows}
+    assert usage == {"1h": 1, "4h": 2, "8h": 3, "week": 4}
+    assert [w.since for w in tokens.windows] == list(window_starts(NOW).values())
+    assert tokens.windows[2].figures.errors == 1
 
 
 def test_breakdown_by_worker_and_category(db: AccountingDb) -> None:
@@ -174,27 +176,28 @@ def test_breakdown_by_worker_and_category(db: AccountingDb) -> None:
         ]
     )
     found = db.breakdown()
-    assert found["errorsByCategory"] == {"timeout": 2, "worker_crashed": 1}
-    assert found["traffic"]["2"]["requests"] == 3
-    assert found["traffic"]["2"]["errors"] == 3
-    assert found["traffic"]["1"]["errorsByCategory"] == {}
-    assert found["traffic"]["2"]["lastRequestAt"] == NOW - 2
-    assert [e["category"] for e in found["recentErrors"]] == [
+    assert dict(found.errors_by_category) == {"timeout": 2, "worker_crashed": 1}
+    traffic = {t.worker: t for t in found.workers}
+    assert traffic["2"].requests == 3
+    assert traffic["2"].errors == 3
+    assert dict(traffic["1"].errors_by_category) == {}
+    assert traffic["2"].last_request_at == NOW - 2
+    assert [e.category for e in found.recent_errors] == [
         "timeout",
         "worker_crashed",
         "timeout",
     ]
-    counts = {(c["worker"], c["status"]): c["requests"] for c in found["requestCounts"]}
+    counts = {(c.worker, c.status): c.requests for c in found.request_counts}
     assert counts == {("1", "ok"): 1, ("2", "TIMEOUT"): 2, ("2", "WORKER_CRASHED"): 1}
 
 
 def test_retention_prunes_rows_but_not_lifetime_totals(db: AccountingDb) -> None:
     db.write([complete(NOW - 40 * 86_400), complete(NOW - 10 * 86_400), complete(NOW - 60)])
-    before = db.tokens(NOW)["totals"]
+    before = db.tokens(NOW).totals
     assert db.prune(NOW, retention_days=30) == 1
     assert db.prune(NOW, retention_days=30) == 0
-    assert db.tokens(NOW)["totals"] == before
-    assert db.tokens(NOW)["usage"]["last1h"]["requests"] == 1
+    assert db.tokens(NOW).totals == before
+    assert db.tokens(NOW).windows[0].figures.requests == 1
 
 
 def test_latency_histograms_are_cumulative(db: AccountingDb) -> None:
@@ -206,13 +209,13 @@ def test_latency_histograms_are_cumulative(db: AccountingDb) -> None:
         ]
     )
     latency = db.histograms()
-    ttft = {b["le"]: b["count"] for b in latency["ttft"]["buckets"]}
-    assert (ttft["0.1"], ttft["0.5"], ttft["1"], ttft["+Inf"]) == (1, 1, 2, 2)
-    assert latency["ttft"]["count"] == 2
-    assert latency["ttft"]["sumS"] == pytest.approx(0.75)
-    duration = {b["le"]: b["count"] for b in latency["duration"]["buckets"]}
-    assert (duration["0.5"], duration["5"], duration["600"], duration["+Inf"]) == (1, 2, 2, 3)
-    assert cumulative("ttft", {})[-1] == {"le": "+Inf", "count": 0}
+    ttft = {b.le_s: b.count for b in latency.ttft.buckets}
+    assert (ttft[0.1], ttft[0.5], ttft[1], ttft[math.inf]) == (1, 1, 2, 2)
+    assert latency.ttft.count == 2
+    assert latency.ttft.sum_s == pytest.approx(0.75)
+    duration = {b.le_s: b.count for b in latency.duration.buckets}
+    assert (duration[0.5], duration[5], duration[600], duration[math.inf]) == (1, 2, 2, 3)
+    assert cumulative("ttft", {})[-1] == (math.inf, 0)
 
 
 # -- history -------------------------------------------------------------------------------
@@ -309,8 +312,8 @@ async def test_accounting_batches_writes_and_survives_a_reopen(tmp_path: Path) -
     bus.sinks.append(accounting.observe)
     bus.emit("request", request_id="r1")
     bus.emit("complete", **complete(0).data)
-    totals = await accounting.query(lambda db: db.tokens(NOW)["totals"])  # sees the pending batch
-    assert totals["requests"] == 1
+    totals = await accounting.query(lambda db: db.tokens(NOW).totals)  # sees the pending batch
+    assert totals.requests == 1
     bus.emit("error", **complete(0, status="TIMEOUT").data)
     await accounting.close()
 
@@ -318,5 +321,5 @@ async def test_accounting_batches_writes_and_survives_a_reopen(tmp_path: Path) -
     events, counts, last_id = await again.open(100)
     assert [e.type for e in events] == ["request", "complete", "error"]
     assert counts == {"request": 1, "complete": 1, "error": 1} and last_id == 3
-    assert (await again.query(lambda db: db.tokens(NOW)["totals"]))["requests"] == 2
+    assert (await again.query(lambda db: db.tokens(NOW).totals)).requests == 2
     await again.close()

@@ -1,6 +1,7 @@
 """How CLI turns were served, warm and parked processes, CLI versions: the controller's half.
 
-The pure pieces (controller/sessions.py, the stale rule) are tested directly; the wiring runs
+The pure pieces (controller/sessions.py, the stale rule, the frontdoor's `sessions` section)
+are tested directly; the wiring runs
 the controller's real pool, scheduler, RequestRun and Admin service against in-process fake
 workerds (real gRPC servers on unix sockets, tests/unit/inprocess.py).
 """
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.protobuf import json_format
 
 from common.events import is_output
 from controller.affinity import conversation_key
@@ -21,11 +21,9 @@ from controller.sessions import (
     PoolState,
     SessionCounts,
     new_fallbacks,
-    sessions_section,
-    worker_sessions,
 )
 from controller.usage import stale_reason
-from frontdoor.admin_client import plain_numbers
+from frontdoor import metrics_json
 from protos import common_pb2 as pb
 from protos import controller_pb2, worker_pb2
 from tests.unit.inprocess import Rig, short_state_dir
@@ -108,13 +106,28 @@ def test_the_sessions_section_sums_every_worker() -> None:
     one.note(pb.SessionInfo(served="live"))
     two.note(pb.SessionInfo(served="live"))
     two.note(pb.SessionInfo(served="cold", rebuild_reason="evicted"))
-    section = sessions_section(
-        {
-            "1": worker_sessions("cli", PoolState("2.1", 2, 1, 0, 300), one, 0),
-            "2": worker_sessions("agent", PoolState("2.2", 1, 0, 1, 200), two, 500),
-            "3": worker_sessions("api", PoolState("", 0, 0, 4, 0), SessionCounts(), 0),
-        }
-    )
+    pools = {
+        "1": ("cli", PoolState("2.1", 2, 1, 0, 300), one),
+        "2": ("agent", PoolState("2.2", 1, 0, 1, 200), two),
+        "3": ("api", PoolState("", 0, 0, 4, 0), SessionCounts()),
+    }
+    infos = [
+        controller_pb2.WorkerInfo(
+            name=name,
+            mode=mode,
+            cli_version=pool.cli_version,
+            warm=pool.warm,
+            parked=pool.parked,
+            running_processes=pool.running,
+            idle_rss_bytes=pool.idle_rss_bytes,
+            served=counts.served_json(),
+            rebuilds=counts.rebuilds_json(),
+        )
+        for name, (mode, pool, counts) in pools.items()
+    ]
+    running = controller_pb2.CliProcess(worker="2", state="running", rss_bytes=500)
+    idle = controller_pb2.CliProcess(worker="1", state="ready", rss_bytes=300)
+    section = metrics_json.sessions(infos, controller_pb2.ProcessReport(processes=[running, idle]))
     assert section["served"] == {"live": 2, "warm": 0, "cold": 1}
     assert section["rebuilds"]["evicted"] == 1 and sum(section["rebuilds"].values()) == 1
     assert section["processes"] == {
@@ -315,7 +328,7 @@ async def test_get_stats_has_a_sessions_section(rig: Rig) -> None:
     await rig.poll()
     rig.pool.handles["1"].sessions.note(pb.SessionInfo(served="warm", rebuild_reason="budget"))
     reply = await rig.admin.GetStats(controller_pb2.GetStatsRequest(), None)
-    stats = plain_numbers(json_format.MessageToDict(reply))
+    stats = metrics_json.metrics(reply)
     sessions = stats["sessions"]
     assert sessions["served"] == {"live": 0, "warm": 1, "cold": 0}
     assert sessions["rebuilds"]["budget"] == 1

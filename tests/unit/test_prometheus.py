@@ -2,61 +2,66 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from frontdoor.prometheus import escape_label, format_value, render
+from protos import controller_pb2 as cpb
 
 
-def stats() -> dict[str, Any]:
-    return {
-        "tokens": {
-            "totals": {"input": 100, "output": 40, "cacheRead": 30, "cacheWrite": 10, "total": 140}
-        },
-        "requestCounts": [
-            {"model": "sonnet", "worker": "1", "status": "ok", "requests": 5},
-            {"model": 'we"ird\\model', "worker": "2", "status": "TIMEOUT", "requests": 1},
+def stats() -> cpb.StatsSnapshot:
+    return cpb.StatsSnapshot(
+        tokens=cpb.TokenStats(
+            totals=cpb.TokenFigures(
+                input_tokens=100, output_tokens=40, cache_read_tokens=30, cache_write_tokens=10
+            )
+        ),
+        traffic=cpb.Traffic(
+            request_counts=[
+                cpb.RequestCount(model="sonnet", worker="1", status="ok", requests=5),
+                cpb.RequestCount(model='we"ird\\model', worker="2", status="TIMEOUT", requests=1),
+            ],
+            errors_by_category={"timeout": 1},
+        ),
+        queue=cpb.QueueFigures(
+            depth_by_source={"a": 2, "b": 1}, in_flight=2, rejected_by_source={"a": 4}, timeouts=1
+        ),
+        workers=[
+            cpb.WorkerInfo(
+                name="1",
+                mode="cli",
+                cli_version="2.1.197",
+                state="up",
+                in_flight=2,
+                served={"live": 7, "warm": 2, "cold": 1},
+                rebuilds={"edited": 1, "gone": 0},
+                warm=2,
+                parked=3,
+                running_processes=1,
+                idle_rss_bytes=1_073_741_824,
+            ),
+            cpb.WorkerInfo(
+                name="2", mode="api", state="draining", served={"live": 0, "warm": 0, "cold": 0}
+            ),
         ],
-        "errors": {"byCategory": {"timeout": 1}},
-        "queue": {"depth": 3, "inFlight": 2, "rejected": 4, "timeouts": 1},
-        "workers": [
-            {"name": "1", "mode": "cli", "cliVersion": "2.1.197", "state": "up", "inFlight": 2},
-            {"name": "2", "mode": "api", "cliVersion": "", "state": "draining", "inFlight": 0},
-        ],
-        "sessions": {
-            "byWorker": {
-                "1": {
-                    "mode": "cli",
-                    "served": {"live": 7, "warm": 2, "cold": 1},
-                    "rebuilds": {"edited": 1, "gone": 0},
-                    "warm": 2,
-                    "parked": 3,
-                    "running": 1,
-                    "idleRssBytes": 1_073_741_824,
-                },
-                "2": {
-                    "mode": "api",
-                    "served": {"live": 0, "warm": 0, "cold": 0},
-                    "rebuilds": {},
-                    "warm": 0,
-                    "parked": 0,
-                    "running": 0,
-                    "idleRssBytes": 0,
-                },
-            }
-        },
-        "affinity": {"hits": 7, "misses": 2, "moves": 1},
-        "processes": {"total": 2},
-        "latency": {
-            "ttft": {
-                "count": 3,
-                "sumS": 1.25,
-                "buckets": [{"le": "0.5", "count": 2}, {"le": "+Inf", "count": 3}],
-            },
-            "duration": {"count": 0, "sumS": 0, "buckets": [{"le": "+Inf", "count": 0}]},
-        },
-    }
+        affinity=cpb.AffinityFigures(hits=7, misses=2, moves=1),
+        processes=cpb.ProcessReport(
+            processes=[cpb.CliProcess(pid=1, worker="1"), cpb.CliProcess(pid=2, worker="1")]
+        ),
+        latency=cpb.Latency(
+            ttft=cpb.Histogram(
+                count=3,
+                sum_s=1.25,
+                buckets=[
+                    cpb.HistogramBucket(le_s=0.5, count=2),
+                    cpb.HistogramBucket(le_s=math.inf, count=3),
+                ],
+            ),
+            duration=cpb.Histogram(buckets=[cpb.HistogramBucket(le_s=math.inf, count=0)]),
+        ),
+    )
 
 
 def parsed(text: str) -> dict[str, Any]:
@@ -142,11 +147,17 @@ def test_cli_sessions_per_worker() -> None:
 
 
 def test_an_empty_snapshot_still_renders_valid_text() -> None:
-    families = parsed(render({}))
+    families = parsed(render(cpb.StatsSnapshot()))
     assert families["ccproxy_requests"].samples == []
     assert families["ccproxy_queue_depth"].samples[0].value == 0
     assert families["ccproxy_cli_turns"].samples == []
     assert families["ccproxy_worker_info"].samples == []
+
+
+def test_label_values_pass_through_the_mask() -> None:
+    text = render(stats(), lambda label: label.replace("sonnet", "[redacted]"))
+    assert 'model="[redacted]"' in text and "sonnet" not in text
+    assert parsed(text)["ccproxy_requests"].samples[0].labels["model"] == "[redacted]"
 
 
 def test_formatting_helpers() -> None:

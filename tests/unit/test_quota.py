@@ -11,6 +11,7 @@ from controller.quota import UNKNOWN_PRESSURE, QuotaBook, WindowState, headroom_
 from controller.quota_strategy import quota_key
 from frontdoor.prometheus import render
 from protos import common_pb2 as pb
+from protos import controller_pb2 as cpb
 from tests.mock_upstream import api_key_headers, unified_headers
 from workerd.api.quota_headers import quota_report
 from workerd.cli.stream_json import StreamJsonParser
@@ -185,11 +186,17 @@ def test_strategies_order_accounts() -> None:
 
 
 def test_prometheus_gauges_per_worker_and_window() -> None:
-    quota = {
-        "five_hour": {"utilization": 0.93, "resets_at": 1800003600, "status": "allowed_warning"},
-        "seven_day": {"utilization": None, "resets_at": 1800086400, "status": "allowed"},
-    }
-    text = render({"workers": [{"name": "1", "quota": quota}]})
+    quota = [
+        pb.QuotaWindow(
+            window="five_hour",
+            utilization=0.93,
+            utilization_known=True,
+            resets_at=1800003600,
+            status="allowed_warning",
+        ),
+        pb.QuotaWindow(window="seven_day", resets_at=1800086400, status="allowed"),
+    ]
+    text = render(cpb.StatsSnapshot(workers=[cpb.WorkerInfo(name="1", quota=quota)]))
     assert 'ccproxy_account_utilization{worker="1",window="five_hour"} 0.93' in text
     assert 'window="seven_day"} ' not in text.split("ccproxy_account_resets_at_seconds")[0]
     assert 'ccproxy_account_resets_at_seconds{worker="1",window="seven_day"} 1800086400' in text

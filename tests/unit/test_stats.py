@@ -11,6 +11,8 @@ from controller.config import ControllerConfig
 from controller.events import ProxyEvent
 from controller.ratelimit import DEFAULT_LIMITS
 from controller.stats import LiveStats, effective_config, percentile
+from frontdoor import metrics_json
+from protos import controller_pb2
 
 
 def event(kind: str, **data: object) -> ProxyEvent:
@@ -25,9 +27,11 @@ def test_live_stats_count_waits_timeouts_and_admission_refusals() -> None:
     live.observe(event("error", status="RATE_LIMITED", worker=""))
     live.observe(event("error", status="RATE_LIMITED", worker="1"))  # the upstream's, not ours
     live.observe(event("complete", status="ok"))
-    assert live.waits() == {"count": 4, "avgMs": 257.5, "p50Ms": 10, "p95Ms": 1000, "maxMs": 1000}
+    assert live.waits() == controller_pb2.WaitFigures(
+        admitted=4, samples=4, mean_ms=257.5, p50_ms=10, p95_ms=1000, max_ms=1000
+    )
     assert (live.timeouts, live.rate_limited) == (1, 1)
-    assert LiveStats().waits()["p95Ms"] == 0
+    assert LiveStats().waits() == controller_pb2.WaitFigures()
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -64,8 +68,10 @@ def test_the_effective_config_holds_no_secret(tmp_path: Path) -> None:
         max_attempts=3,
     )
     shown = effective_config(config)
-    text = json.dumps(shown)
+    text = str(shown) + json.dumps(metrics_json.config(shown))
     for secret in ("very-secret", "also-secret", "user:pass", "/opt/claude"):
         assert secret not in text
-    assert shown["workers"] == [{"name": "1", "mode": "cli", "maxConcurrent": 4, "local": True}]
-    assert shown["retentionDays"] == 30 and shown["affinityTtlMs"] == 1_800_000
+    assert list(shown.workers) == [
+        controller_pb2.ConfiguredWorker(name="1", mode="cli", max_concurrent=4, local=True)
+    ]
+    assert shown.retention_days == 30 and shown.affinity_ttl_ms == 1_800_000

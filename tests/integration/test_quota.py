@@ -9,12 +9,13 @@ after a controller restart. Routing by quota is tested in-process
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from tests.integration.test_dashboard import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS
 from tests.mock_upstream import MockUpstream, api_key_headers, unified_headers
@@ -126,6 +127,12 @@ def test_each_account_reports_its_windows_everywhere(
     assert listed["k1"].credential == "api_key"
 
 
+def worker_row(tab: Page, name: str) -> Locator:
+    """The dashboard's row of one worker, by its exact name."""
+    exact = tab.locator(".w-name", has_text=re.compile(f"^{re.escape(name)}$"))
+    return tab.locator("#workers-body .worker", has=exact)
+
+
 def test_the_dashboard_shows_a_bar_per_window_with_its_reset(
     quota_stack: tuple[Stack, dict[str, Any]],
 ) -> None:
@@ -136,17 +143,17 @@ def test_the_dashboard_shows_a_bar_per_window_with_its_reset(
         try:
             tab = browser.new_page(viewport={"width": 1440, "height": 900})
             tab.goto(f"{stack.base_url}/dashboard/proxy#token={TOKEN}")
-            row = tab.locator("#workers-body .worker", has_text="Wc1")
+            row = worker_row(tab, "c1")
             five = row.locator(".qb-row[data-window=five_hour]")
             expect(five.locator(".qb-figure")).to_have_text("93%", timeout=UI_TIMEOUT_MS)
             expect(five.locator(".qb-reset")).to_contain_text("resets in 1h 5")
             expect(five.locator(".qb-fill")).to_have_class("qb-fill qb-warn")
-            a1 = tab.locator("#workers-body .worker", has_text="Wa1")
+            a1 = worker_row(tab, "a1")
             expect(a1.locator(".qb-row[data-window=seven_day] .qb-figure")).to_have_text("62%")
             expect(a1.locator(".qb-row[data-window=seven_day] .qb-reset")).to_contain_text(
                 "resets in 2d 2"
             )
-            k1 = tab.locator("#workers-body .worker", has_text="Wk1")
+            k1 = worker_row(tab, "k1")
             expect(k1.locator(".qb-row[data-window=requests] .qb-figure")).to_have_text("25%")
         finally:
             browser.close()

@@ -61,6 +61,27 @@ ANTHROPIC_TYPES: dict[int, str] = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+# The other way: the status an upstream `error` event inside a 200 stream stands for (it carries
+# only its type).
+ANTHROPIC_TYPE_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+# HTTP errors the web server raises itself (no route, wrong method, body too large), as
+# (OpenAI error type, message).
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    404: ("not_found_error", "unknown path"),
+    405: ("invalid_request_error", "method not allowed"),
+    413: ("invalid_request_error", "request body too large"),
+}
 
 
 # Where an upstream or gateway error names an address: URLs, IPv4/IPv6 with or without a port,

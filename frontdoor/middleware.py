@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from common.errors import HTTP_ERRORS
 from frontdoor.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -20,11 +21,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/health", "/dashboard/proxy", "/dashboard/proxy/"})
 PUBLIC_PREFIXES = ("/dashboard/proxy/static/",)  # the dashboard's assets: no data in them
 ANTHROPIC_PATHS = ("/v1/messages",)
-_HTTP_TYPES = {
-    404: ("not_found_error", "unknown path"),
-    405: ("invalid_request_error", "method not allowed"),
-    413: ("invalid_request_error", "request body too large"),
-}
 
 
 def is_anthropic_path(path: str) -> bool:
@@ -46,7 +42,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        error_type, message = _HTTP_TYPES.get(exc.status, ("invalid_request_error", exc.reason))
+        error_type, message = HTTP_ERRORS.get(exc.status, ("invalid_request_error", exc.reason))
         if exc.status == 413:
             message = f"request body too large: {exc.text or message}"
         return error_response(ApiError(exc.status, message, error_type), request)

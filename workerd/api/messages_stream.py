@@ -30,24 +30,10 @@ from anthropic.types import (
     ToolUseBlock,
 )
 
-from common.errors import make_error, no_json_answer, without_addresses
+from common.errors import ANTHROPIC_TYPE_STATUS, make_error, no_json_answer, without_addresses
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.upstream_status import finish_reason, status_code
-
-# An `error` event inside a 200 stream carries only its type: the status it stands for.
-_ERROR_TYPE_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
 
 
 @dataclass
@@ -212,7 +198,7 @@ def error_event(exc: BaseException, secrets: Iterable[str] = ()) -> pb.Event:
         kind = str(exc.type or "")
         status = exc.status_code
         if status < 400:  # an `error` event inside a 200 stream
-            status = _ERROR_TYPE_STATUS.get(kind, 500)
+            status = ANTHROPIC_TYPE_STATUS.get(kind, 500)
         detail = str(exc.api_message or kind or "no detail")
         text = mask_secrets(f"Anthropic API error {status} ({kind or 'error'}): {detail}", secrets)
         code = (

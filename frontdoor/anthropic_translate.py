@@ -31,6 +31,7 @@ from frontdoor.anthropic_models import (
     ToolUseBlock,
 )
 from frontdoor.errors import ApiError
+from frontdoor.params import ParamMap
 from protos import common_pb2 as pb
 
 _ROLES = {"user": pb.ROLE_USER, "assistant": pb.ROLE_ASSISTANT, "system": pb.ROLE_SYSTEM}
@@ -46,8 +47,18 @@ ADAPTIVE_DEFAULT = "high"  # adaptive thinking without output_config.effort: the
 IMAGE_TOKEN_ESTIMATE = 1600  # what Anthropic bills for an image of about 1.15 megapixels
 
 
-def to_chat_request(body: MessagesRequest, model: str, request_id: str) -> pb.ChatRequest:
-    """Validate what pydantic cannot and build the neutral request."""
+def param_map() -> ParamMap:
+    """The Messages API's names for the neutral request's fields (frontdoor/params.py)."""
+    fields = {"reasoning_effort": "thinking", "max_tokens": "max_tokens", "stop": "stop_sequences"}
+    return ParamMap(lambda n: f"messages.{n}", fields, dotted=True)
+
+
+def to_chat_request(
+    body: MessagesRequest, model: str, request_id: str, params: ParamMap | None = None
+) -> pb.ChatRequest:
+    """Validate what pydantic cannot and build the neutral request; `params` learns where each
+    neutral message came from."""
+    params = params if params is not None else param_map()
     if body.top_k is not None:
         raise ApiError(400, "top_k is not supported by this proxy; leave it unset", param="top_k")
     request = pb.ChatRequest(
@@ -59,8 +70,11 @@ def to_chat_request(body: MessagesRequest, model: str, request_id: str) -> pb.Ch
         user=(body.metadata.user_id or "") if body.metadata else "",
     )
     request.messages.extend(_system(body))
+    params.note("system", len(request.messages))
     for index, message in enumerate(body.messages):
-        request.messages.extend(_messages(message, f"messages.{index}"))
+        converted = _messages(message, f"messages.{index}")
+        request.messages.extend(converted)
+        params.note(index, len(converted))
     if body.temperature is not None:
         request.temperature = body.temperature
     if body.top_p is not None:

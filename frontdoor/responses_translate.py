@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 
 from frontdoor.errors import ApiError
+from frontdoor.params import ParamMap
 from frontdoor.responses_models import InputItem, InputPart, ResponsesRequest
 from frontdoor.responses_tools import CLIENT_TYPES, custom_arguments, declared, flat_name
 from frontdoor.translate import REASONING_EFFORTS, image_block, set_sampling, set_tool_choice
@@ -27,14 +28,31 @@ _ROLES = {
 _TEXT_PARTS = ("input_text", "output_text")
 
 
+FIELDS = {
+    "max_tokens": "max_output_tokens",
+    "reasoning_effort": "reasoning.effort",
+    "response_format": "text.format",
+    "response_format.json_schema": "text.format.schema",
+    "messages": "input",
+}
+
+
+def param_map() -> ParamMap:
+    """The Responses API's names for the neutral request's fields (frontdoor/params.py)."""
+    return ParamMap(lambda n: f"input[{n}]", FIELDS)
+
+
 def to_chat_request(
     body: ResponsesRequest,
     model: str,
     request_id: str,
     history: Sequence[pb.ChatMessage] = (),
+    params: ParamMap | None = None,
 ) -> pb.ChatRequest:
     """Validate what pydantic cannot and build the neutral request: the instructions, then the
-    stored conversation this one continues (`history`, from previous_response_id), then input."""
+    stored conversation this one continues (`history`, from previous_response_id), then input;
+    `params` learns where each neutral message came from."""
+    params = params if params is not None else param_map()
     request = pb.ChatRequest(
         request_id=request_id, model=model, stream=body.stream, user=body.user or ""
     )
@@ -42,8 +60,10 @@ def to_chat_request(
         request.messages.append(
             pb.ChatMessage(role=pb.ROLE_SYSTEM, content=[pb.ContentBlock(text=body.instructions)])
         )
+        params.note("instructions")
     request.messages.extend(history)
-    request.messages.extend(_messages(body.input))
+    params.note("previous_response_id", len(history))
+    request.messages.extend(_messages(body.input, params))
     if not request.messages:
         raise ApiError(400, "input must not be empty", param="input")
     set_sampling(
@@ -55,11 +75,13 @@ def to_chat_request(
     return request
 
 
-def _messages(items: str | list[InputItem]) -> list[pb.ChatMessage]:
+def _messages(items: str | list[InputItem], params: ParamMap) -> list[pb.ChatMessage]:
     if isinstance(items, str):
+        params.note("input")
         return [pb.ChatMessage(role=pb.ROLE_USER, content=[pb.ContentBlock(text=items)])]
     out: list[pb.ChatMessage] = []
     for index, item in enumerate(items):
+        before = len(out)
         param = f"input[{index}]"
         kind = item.type or "message"
         if kind == "message":
@@ -72,6 +94,7 @@ def _messages(items: str | list[InputItem]) -> list[pb.ChatMessage]:
             logger.info("skipping a reasoning input item (%s)", param)
         else:
             raise ApiError(400, f"input item type {kind!r} is not supported", param=f"{param}.type")
+        params.note(index, len(out) - before)
     return out
 
 

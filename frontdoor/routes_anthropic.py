@@ -15,7 +15,7 @@ from aiohttp import web
 
 from frontdoor.anthropic_models import AnthropicBase, CountTokensRequest, MessagesRequest
 from frontdoor.anthropic_responses import MessageAccumulator, MessageStream
-from frontdoor.anthropic_translate import estimate_input_tokens, to_chat_request
+from frontdoor.anthropic_translate import estimate_input_tokens, param_map, to_chat_request
 from frontdoor.door import add_routing_hints, collect, read_json_object, resolve_model
 from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
@@ -30,7 +30,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     body = await _parse_body(request, MessagesRequest)
     model = resolve_model(request, body.model)
     request_id = uuid.uuid4().hex
-    chat = to_chat_request(body, model, request_id)
+    params = param_map()
+    chat = to_chat_request(body, model, request_id, params)
     add_routing_hints(chat, request)
     message_id = f"msg_{request_id}"
     call = request.app[CONTROLLER].complete(chat)
@@ -43,6 +44,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
         result = MessageAccumulator(message_id, body.model)
         worker = await collect(feed, request_id, result.add)
         return web.json_response(result.response(), headers=response_headers(request_id, worker))
+    except ApiError as exc:
+        params.rename(exc)  # a worker's field names in the Messages API's
+        raise
     finally:
         call.cancel()
         await feed.close()

@@ -20,11 +20,12 @@ from frontdoor.door import (
     read_openai_body,
     resolve_model,
 )
+from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
 from frontdoor.responses_models import ResponsesRequest
 from frontdoor.responses_output import ResponseBuilder, ResponsesSse
 from frontdoor.responses_store import Recorder, RecordingSse, previous_turns, stored_body
-from frontdoor.responses_translate import to_chat_request
+from frontdoor.responses_translate import param_map, to_chat_request
 from frontdoor.state import CONTROLLER, SHUTDOWN
 from frontdoor.streaming import response_headers, stream_events
 from protos import common_pb2 as pb
@@ -38,7 +39,8 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     request_id = uuid.uuid4().hex
     controller = request.app[CONTROLLER]
     history = await previous_turns(controller, body)
-    chat = to_chat_request(body, model, request_id, history)
+    params = param_map()
+    chat = to_chat_request(body, model, request_id, history, params)
     add_routing_hints(chat, request)
     builder = ResponseBuilder(f"resp_{request_id}", int(time.time()), body.model, echo(body))
     recorder = Recorder(controller, body, chat, history)
@@ -51,6 +53,9 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         worker = await collect(feed, request_id, lambda e: _fold(e, builder, recorder))
         await recorder.store(builder)
         return web.json_response(builder.response(), headers=response_headers(request_id, worker))
+    except ApiError as exc:
+        params.rename(exc)  # a worker's field names in the Responses API's
+        raise
     finally:
         call.cancel()
         await feed.close()

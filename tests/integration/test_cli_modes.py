@@ -236,7 +236,7 @@ def test_a_remote_image_is_refused_unless_fetching_is_enabled(
         chat_stack.client().chat.completions.create(
             model="sonnet", messages=remote_image_message(upstream.base_url + "/files/pixel.png")
         )
-    assert "data: URL" in caught.value.message
+    assert "inline" in caught.value.message and "FETCH_REMOTE_IMAGES" in caught.value.message
 
 
 def test_a_remote_image_is_fetched_and_inlined_when_enabled(upstream: MockUpstream) -> None:

@@ -246,3 +246,32 @@ async def test_messages_lone_surrogate_and_unknown_model(door: Door) -> None:
     body = {"model": "gpt-unknown", "max_tokens": 5, "messages": [user("hi")]}
     reply = await door.post_json("/v1/messages", body)
     assert reply.status == 404 and reply.json()["error"]["type"] == "not_found_error"
+
+
+# A worker's field names in each door's own
+
+
+async def test_a_workers_refusal_names_the_field_as_each_door_does(door: Door) -> None:
+    """The worker names the neutral request's fields; each client sees its own API's names."""
+    refusal = make_error(pb.INVALID_REQUEST, "no remote images", param="messages[1].content[1]")
+    door.controller.script = [refusal]
+    async with door.openai() as client:
+        with pytest.raises(openai.BadRequestError) as responses:
+            await client.responses.create(
+                model="sonnet",
+                instructions="be brief",
+                input=[{"role": "user", "content": [{"type": "input_text", "text": "look"}]}],
+            )
+    assert responses.value.param == "input[0].content[1]"
+    async with door.anthropic() as client:
+        with pytest.raises(anthropic.BadRequestError) as messages:
+            await client.messages.create(
+                model="sonnet",
+                max_tokens=5,
+                system="be brief",
+                messages=[{"role": "user", "content": "look"}],
+            )
+    # Anthropic's errors have no param: the message names the field, in its own terms.
+    body = messages.value.body
+    assert isinstance(body, dict)
+    assert body["error"]["message"] == "messages.0.content.1: no remote images"

@@ -263,8 +263,8 @@ def _image(image: pb.ImageBlock, param: str, fetch: bool) -> JSONDict:
     if image.url:
         if not fetch:
             raise UnsupportedRequest(
-                "remote image URLs are not fetched by this deployment; send the image as a "
-                "data: URL (or set FETCH_REMOTE_IMAGES=true on the proxy)",
+                "remote image URLs are not fetched by this deployment; send the image's "
+                "bytes inline (or set FETCH_REMOTE_IMAGES=true on the proxy)",
                 param,
             )
         return {"type": "image", "source": {"type": "url", "url": image.url}}

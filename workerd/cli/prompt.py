@@ -120,7 +120,10 @@ def turn_of(message: pb.ChatMessage, real_tools: bool = False) -> Turn:
             blocks.append(_tool_block(block))
         elif block.HasField("image"):
             if block.image.url:
-                raise ConversationError("remote image URLs are not fetched; send a data: URL")
+                raise ConversationError(
+                    "remote image URLs are not fetched by this deployment; send the image's "
+                    "bytes inline (or set FETCH_REMOTE_IMAGES=true on the proxy)"
+                )
             data = base64.b64encode(block.image.data).decode()
             source = {"type": "base64", "media_type": block.image.media_type, "data": data}
             blocks.append({"type": "image", "source": source})

@@ -12,29 +12,12 @@ from typing import Any
 import grpc
 
 from common.rpc import open_channel
-from frontdoor.errors import ApiError
+from frontdoor.errors import rpc_error
 from protos import controller_pb2, controller_pb2_grpc
 
 logger = logging.getLogger(__name__)
 DEADLINE_S = 5.0
 KILL_DEADLINE_S = 35.0  # the controller gives the workerd 30 s to interrupt, TERM and KILL
-_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_request_error"),
-    grpc.StatusCode.NOT_FOUND: (404, "not_found_error"),
-}
-
-
-def _api_error(exc: grpc.aio.AioRpcError) -> ApiError:
-    status, error_type = _STATUS.get(exc.code(), (0, ""))
-    if status:
-        return ApiError(status, exc.details() or exc.code().name, error_type)
-    logger.warning("admin call failed: %s", exc.code().name)
-    return ApiError(
-        503,
-        "the proxy's controller is unavailable; try again shortly",
-        "service_unavailable",
-        retry_after_s=2,
-    )
 
 
 def event_json(event: controller_pb2.ProxyEvent) -> dict[str, Any]:
@@ -84,7 +67,7 @@ class AdminClient:
                 controller_pb2.GetStatsRequest(), timeout=DEADLINE_S
             )
         except grpc.aio.AioRpcError as exc:
-            raise _api_error(exc) from None
+            raise rpc_error(exc) from None
         return reply
 
     async def history(self, window: str) -> dict[str, Any]:
@@ -92,7 +75,7 @@ class AdminClient:
         try:
             reply = await self._admin.GetHistory(request, timeout=DEADLINE_S)
         except grpc.aio.AioRpcError as exc:
-            raise _api_error(exc) from None
+            raise rpc_error(exc) from None
         return {
             "window": reply.window,
             "bucketSeconds": reply.bucket_seconds,
@@ -107,7 +90,7 @@ class AdminClient:
         try:
             reply = await self._admin.ListEvents(request, timeout=DEADLINE_S)
         except grpc.aio.AioRpcError as exc:
-            raise _api_error(exc) from None
+            raise rpc_error(exc) from None
         return {
             "events": [event_json(event) for event in reply.events],
             "counts": dict(reply.counts),
@@ -120,7 +103,7 @@ class AdminClient:
                 controller_pb2.ListWorkersRequest(), timeout=deadline_s
             )
         except grpc.aio.AioRpcError as exc:
-            raise _api_error(exc) from None
+            raise rpc_error(exc) from None
         return reply
 
     async def processes(self) -> dict[str, Any]:
@@ -128,7 +111,7 @@ class AdminClient:
         try:
             reply = await self._admin.ListProcesses(request, timeout=DEADLINE_S)
         except grpc.aio.AioRpcError as exc:
-            raise _api_error(exc) from None
+            raise rpc_error(exc) from None
         processes = [process_json(process) for process in reply.processes]
         by_state: dict[str, int] = {}
         for process in processes:
@@ -149,7 +132,7 @@ class AdminClient:
         try:
             await call(controller_pb2.WorkerRef(name=name), timeout=5.0)
         except grpc.aio.AioRpcError as exc:
-            error = _api_error(exc)
+            error = rpc_error(exc)
             if error.status == 404:
                 error.param, error.code = "name", "worker_not_found"
             raise error from None
@@ -161,7 +144,7 @@ class AdminClient:
                 request, timeout=KILL_DEADLINE_S
             )
         except grpc.aio.AioRpcError as exc:
-            raise _api_error(exc) from None
+            raise rpc_error(exc) from None
         return reply
 
     async def watch(

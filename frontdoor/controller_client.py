@@ -10,15 +10,12 @@ import grpc
 
 from common.errors import make_error
 from common.rpc import REQUEST_ID_KEY, open_channel
+from frontdoor.errors import CONTROLLER_UNAVAILABLE, rpc_error
 from protos import common_pb2 as pb
 from protos import controller_pb2, controller_pb2_grpc
 
 logger = logging.getLogger(__name__)
 STORE_DEADLINE_S = 10.0  # a long conversation's turns come from disk
-
-
-class ControllerUnavailable(Exception):
-    """The controller did not answer a Conversations call."""
 
 
 class CompletionCall:
@@ -35,11 +32,7 @@ class CompletionCall:
             if exc.code() == grpc.StatusCode.CANCELLED:
                 raise
             logger.warning("controller stream failed: %s", exc.code().name)
-            yield make_error(
-                pb.NO_WORKER_AVAILABLE,
-                "the proxy's controller is unavailable; try again shortly",
-                retry_after_ms=2000,
-            )
+            yield make_error(pb.NO_WORKER_AVAILABLE, CONTROLLER_UNAVAILABLE, retry_after_ms=2000)
 
     def cancel(self) -> None:
         self._call.cancel()
@@ -65,7 +58,7 @@ class ControllerClient:
         try:
             await self._conversations.PutResponse(stored, timeout=deadline_s)
         except grpc.aio.AioRpcError as exc:
-            raise ControllerUnavailable(exc.code().name) from exc
+            raise rpc_error(exc) from None
 
     async def get_response(
         self, response_id: str, with_history: bool, deadline_s: float = STORE_DEADLINE_S
@@ -79,7 +72,7 @@ class ControllerClient:
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
-            raise ControllerUnavailable(exc.code().name) from exc
+            raise rpc_error(exc) from None
         return stored
 
     async def close(self) -> None:

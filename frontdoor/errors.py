@@ -4,15 +4,26 @@ ApiError                 any failure with an HTTP status and an OpenAI error typ
  +-- from_event()        built from an internal Error event via common.errors
  +-- body()              OpenAI shape: {"error": {"message", "type", "param", "code"}}
  +-- anthropic_body()    Anthropic shape: {"type": "error", "error": {"type", "message"}}
+rpc_error()              a failed call to the controller, as the client sees it (the one place)
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
+import grpc
+
 from common.errors import anthropic_type, wire_error
 from protos import common_pb2 as pb
+
+logger = logging.getLogger(__name__)
+CONTROLLER_UNAVAILABLE = "the proxy's controller is unavailable; try again shortly"
+_RPC_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_request_error"),
+    grpc.StatusCode.NOT_FOUND: (404, "not_found_error"),
+}
 
 
 class ApiError(Exception):
@@ -76,3 +87,19 @@ class ApiError(Exception):
     def headers(self) -> dict[str, str]:
         retry = {"Retry-After": str(self.retry_after_s)} if self.retry_after_s else {}
         return {**retry, **self.extra_headers}
+
+
+def rpc_error(exc: grpc.aio.AioRpcError) -> ApiError:
+    """A refused call keeps its reason (400, 404); any other failure means the controller is
+    unavailable (503, retry in 2 s)."""
+    status, error_type = _RPC_STATUS.get(exc.code(), (0, ""))
+    if status:
+        return ApiError(status, exc.details() or exc.code().name, error_type)
+    logger.warning("controller call failed: %s", exc.code().name)
+    return ApiError(
+        503,
+        CONTROLLER_UNAVAILABLE,
+        "service_unavailable",
+        code="service_unavailable",
+        retry_after_s=2,
+    )

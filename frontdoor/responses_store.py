@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from common.answer import Answer
-from frontdoor.controller_client import ControllerClient, ControllerUnavailable
+from frontdoor.controller_client import ControllerClient
 from frontdoor.errors import ApiError
 from frontdoor.responses_models import ResponsesRequest
 from frontdoor.responses_output import ResponseBuilder, ResponsesSse
@@ -25,15 +25,6 @@ from protos import controller_pb2
 logger = logging.getLogger(__name__)
 
 
-def _unavailable() -> ApiError:
-    return ApiError(
-        503,
-        "the proxy's response store is unavailable; try again shortly",
-        "service_unavailable",
-        code="service_unavailable",
-    )
-
-
 async def previous_turns(
     controller: ControllerClient, body: ResponsesRequest
 ) -> list[pb.ChatMessage]:
@@ -41,10 +32,7 @@ async def previous_turns(
     response_id = body.previous_response_id
     if not response_id:
         return []
-    try:
-        stored = await controller.get_response(response_id, with_history=True)
-    except ControllerUnavailable:
-        raise _unavailable() from None
+    stored = await controller.get_response(response_id, with_history=True)
     if stored is None:
         raise ApiError(
             400,
@@ -58,10 +46,7 @@ async def previous_turns(
 
 async def stored_body(controller: ControllerClient, response_id: str) -> dict[str, Any]:
     """GET /v1/responses/{id}: the response object as it was sent."""
-    try:
-        stored = await controller.get_response(response_id, with_history=False)
-    except ControllerUnavailable:
-        raise _unavailable() from None
+    stored = await controller.get_response(response_id, with_history=False)
     if stored is None:
         raise ApiError(
             404,
@@ -108,8 +93,8 @@ class Recorder:
         )
         try:
             await self.controller.put_response(stored)
-        except ControllerUnavailable as exc:
-            logger.warning("could not store response %s: %s", builder.response_id, exc)
+        except ApiError as exc:
+            logger.warning("could not store response %s: %s", builder.response_id, exc.message)
 
 
 class RecordingSse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from common.errors import (
@@ -11,7 +12,7 @@ from common.errors import (
     wire_error,
     without_addresses,
 )
-from frontdoor.errors import ApiError
+from frontdoor.errors import CONTROLLER_UNAVAILABLE, ApiError, rpc_error
 from protos import common_pb2 as pb
 from workerd.cli.results import result_error
 
@@ -192,3 +193,23 @@ def test_a_cli_error_result_tells_the_client_what_failed_not_where() -> None:
     event = result_error(result, "", 0, 0)
     assert event.error.code == pb.UPSTREAM_ERROR
     assert event.error.message == "API Error: Connection error (the upstream)"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        (grpc.StatusCode.INVALID_ARGUMENT, 400),
+        (grpc.StatusCode.NOT_FOUND, 404),
+        (grpc.StatusCode.UNAVAILABLE, 503),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, 503),
+    ],
+)
+def test_a_failed_controller_call_is_one_client_error(code: grpc.StatusCode, status: int) -> None:
+    """One translation for every call the frontdoor makes to the controller."""
+    failure = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), "no such pid")
+    error = rpc_error(failure)
+    assert error.status == status
+    if status == 503:
+        assert error.message == CONTROLLER_UNAVAILABLE and error.retry_after_s == 2
+    else:
+        assert error.message == "no such pid"

@@ -381,6 +381,12 @@ class Accounting:
         except sqlite3.Error:
             logger.exception("could not write %d events to %s", len(batch), self.path)
 
+    async def apart(self, fn: Callable[[AccountingDb], T]) -> T:
+        """Run `fn(db)` on the database thread without first writing the pending events: for
+        stores whose rows do not depend on the event log (stored responses)."""
+        assert self._db is not None
+        return await self._call(fn, self._db)
+
     async def query(self, fn: Callable[[AccountingDb], T]) -> T:
         """Run `fn(db)` on the database thread, after every event observed so far is written."""
         await self.flush()

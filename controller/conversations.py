@@ -25,13 +25,13 @@ class ConversationsServicer(controller_pb2_grpc.ConversationsServicer):
         if not request.id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a stored response needs an id")
         now = time.time()
-        await self._accounting.query(lambda db: response_store.put(db.connection, request, now))
+        await self._accounting.apart(lambda db: response_store.put(db.connection, request, now))
         return controller_pb2.PutResponseResult()
 
     async def GetResponse(
         self, request: controller_pb2.GetResponseRequest, context: Context
     ) -> controller_pb2.StoredResponse:
-        stored = await self._accounting.query(
+        stored = await self._accounting.apart(
             lambda db: response_store.get(db.connection, request.id, request.with_history)
         )
         if stored is None:

@@ -6,12 +6,9 @@ POST /kill and POST /zombies. The auth middleware guards every one of them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +17,7 @@ from common.logs import mask_json, mask_secrets
 from frontdoor import metrics_json, prometheus
 from frontdoor.door import parse_json
 from frontdoor.errors import ApiError
+from frontdoor.event_feed import ReadAhead
 from frontdoor.state import ADMIN, CONFIG
 from frontdoor.streaming import KEEPALIVE_S, ClientGone, write_or_drop
 
@@ -34,7 +32,6 @@ SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",
 }
-_Frame = dict[str, Any] | None
 
 
 def add_monitoring_routes(app: web.Application) -> None:
@@ -172,45 +169,29 @@ async def stream(request: web.Request) -> web.StreamResponse:
     replay = int_query(request, "replay", 50, 0, MAX_EVENTS)
     chunks = request.query.get("chunks", "1").lower() not in ("0", "false", "no")
     watch = request.app[ADMIN].watch(since_id, replay, type_query(request), chunks)
-    queue: asyncio.Queue[_Frame] = asyncio.Queue(STREAM_BUFFER)
-    pump = asyncio.get_running_loop().create_task(_pump(watch, queue))
-    if await queue.get() is None:  # the controller's first message says the feed is live
-        pump.cancel()
-        raise ApiError(503, "the event feed is unavailable; retry shortly", "service_unavailable")
-    response = web.StreamResponse(headers=SSE_HEADERS)
-    await response.prepare(request)
-    await response.write(b"retry: 3000\n: connected\n\n")
+    # Read ahead at most STREAM_BUFFER events; beyond that the controller drops, not us.
+    feed: ReadAhead[dict[str, Any]] = ReadAhead(watch, STREAM_BUFFER)
     try:
-        await _relay(request, response, queue, pump)
+        if await feed.next() is None:  # the controller's first message says the feed is live
+            raise ApiError(
+                503, "the event feed is unavailable; retry shortly", "service_unavailable"
+            )
+        response = web.StreamResponse(headers=SSE_HEADERS)
+        await response.prepare(request)
+        await response.write(b"retry: 3000\n: connected\n\n")
+        await _relay(request, response, feed)
     finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        await feed.close()
     return response
 
 
-async def _pump(watch: AsyncIterator[dict[str, Any]], queue: asyncio.Queue[_Frame]) -> None:
-    """Read ahead at most STREAM_BUFFER events; beyond that the controller drops, not us."""
-    try:
-        async for event in watch:
-            await queue.put(event)
-    finally:
-        with contextlib.suppress(asyncio.QueueFull):
-            queue.put_nowait(None)
-
-
 async def _relay(
-    request: web.Request,
-    response: web.StreamResponse,
-    queue: asyncio.Queue[_Frame],
-    pump: asyncio.Task[None],
+    request: web.Request, response: web.StreamResponse, feed: ReadAhead[dict[str, Any]]
 ) -> None:
     while True:
         try:
-            event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            event = await feed.next(KEEPALIVE_S)
         except TimeoutError:
-            if pump.done():
-                return
             frame = b": keepalive\n\n"
         else:
             if event is None:

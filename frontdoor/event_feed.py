@@ -51,11 +51,19 @@ class ReadAhead(Generic[T]):
 
     def cut(self, last: T) -> None:
         """Stop reading: what was not delivered yet is dropped, `last` is the last item."""
+        self._stop_reading()
+        self._queue.put_nowait(last)
+        self._queue.put_nowait(None)
+
+    def end(self) -> None:
+        """Stop reading: what was not delivered yet is dropped, the reader gets the end."""
+        self._stop_reading()
+        self._queue.put_nowait(None)
+
+    def _stop_reading(self) -> None:
         self._task.cancel()
         while not self._queue.empty():
             self._queue.get_nowait()
-        self._queue.put_nowait(last)
-        self._queue.put_nowait(None)
 
     async def close(self) -> None:
         self._task.cancel()

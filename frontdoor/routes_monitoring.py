@@ -18,7 +18,7 @@ from frontdoor import metrics_json, prometheus
 from frontdoor.door import parse_json
 from frontdoor.errors import ApiError
 from frontdoor.event_feed import ReadAhead
-from frontdoor.state import ADMIN, CONFIG
+from frontdoor.state import ADMIN, CONFIG, SHUTDOWN
 from frontdoor.streaming import KEEPALIVE_S, ClientGone, write_or_drop
 
 logger = logging.getLogger(__name__)
@@ -171,6 +171,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     watch = request.app[ADMIN].watch(since_id, replay, type_query(request), chunks)
     # Read ahead at most STREAM_BUFFER events; beyond that the controller drops, not us.
     feed: ReadAhead[dict[str, Any]] = ReadAhead(watch, STREAM_BUFFER)
+    request.app[SHUTDOWN].watch(feed)  # a stop ends it at once: there is no answer to finish
     try:
         if await feed.next() is None:  # the controller's first message says the feed is live
             raise ApiError(

@@ -24,6 +24,10 @@ class Cuttable(Protocol):
     def cut(self, error: pb.Event) -> None: ...
 
 
+class Endable(Protocol):
+    def end(self) -> None: ...
+
+
 class Shutdown:
     """The feeds of running answers, cut once the drain after `begin` has passed."""
 
@@ -31,6 +35,9 @@ class Shutdown:
         self.drain_s = drain_s
         self.started = False
         self._feeds: weakref.WeakSet[Cuttable] = weakref.WeakSet()
+        self._watchers: weakref.WeakSet[Endable] = (
+            weakref.WeakSet()
+        )  # /stream: no answer to wait for
 
     @property
     def handler_timeout_s(self) -> float:
@@ -43,10 +50,19 @@ class Shutdown:
     def unregister(self, feed: Cuttable) -> None:
         self._feeds.discard(feed)
 
+    def watch(self, feed: Endable) -> None:
+        """A live feed with nothing to finish: it ends as soon as the stop begins."""
+        if self.started:
+            feed.end()
+        else:
+            self._watchers.add(feed)
+
     def begin(self) -> None:
         if self.started:
             return
         self.started = True
+        for watcher in list(self._watchers):
+            watcher.end()
         asyncio.get_running_loop().call_later(self.drain_s, self.cut_all)
 
     def cut_all(self) -> None:

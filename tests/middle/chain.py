@@ -59,6 +59,7 @@ class HoldingWorker(FakeWorker):
 class Chain:
     rig: Rig
     front: Front
+    http: TestServer  # the frontdoor's server, for a test that stops it
 
     @property
     def workers(self) -> dict[str, HoldingWorker]:
@@ -79,7 +80,7 @@ async def open_chain(root: Path, modes: dict[str, str], **overrides: Any) -> Asy
     await http.start_server()
     try:
         assert http.port is not None
-        yield Chain(rig, Front(http.port, config))
+        yield Chain(rig, Front(http.port, config), http)
     finally:
         await http.close()
         ticks.cancel()

@@ -109,6 +109,22 @@ async def test_stream_replays_then_delivers_a_live_complete_event(chain: Chain) 
     assert any(f == f"id: {mine[-1]['id']}" for f in frames)
 
 
+async def test_a_stop_ends_the_live_feed_at_once(chain: Chain) -> None:
+    """/stream has no answer to finish: it ends when the stop begins, not after the drain
+    (SHUTDOWN_DRAIN_MS, 10 s here), so an open dashboard never holds a stop."""
+    frames: list[str] = []
+    connected = asyncio.Event()
+    reader = asyncio.get_running_loop().create_task(
+        read_feed(chain.front, "/stream?replay=0", frames, connected)
+    )
+    await asyncio.wait_for(connected.wait(), 10)
+    assert chain.front.config.shutdown_drain_ms == 10_000
+
+    await asyncio.wait_for(chain.http.close(), 5)
+    await asyncio.wait_for(reader, 5)  # the feed ended: the response is complete
+    assert frames[:2] == ["retry: 3000", ": connected"]
+
+
 async def test_drain_and_resume_over_http(chain: Chain) -> None:
     front = chain.front
     reply = await front.request("POST", "/admin/workers/a/drain", b"")

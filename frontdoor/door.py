@@ -10,7 +10,8 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import pydantic
@@ -20,7 +21,7 @@ from common.errors import make_error
 from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
 from frontdoor.openai_models import OpenAIBase
-from frontdoor.state import CONFIG
+from frontdoor.state import CONFIG, CONTROLLER, SHUTDOWN
 from frontdoor.streaming import with_response_headers
 from protos import common_pb2 as pb
 
@@ -157,3 +158,16 @@ async def collect(feed: EventFeed, request_id: str, add: Callable[[pb.Event], No
         lost = make_error(pb.WORKER_CRASHED, "the worker ended without a result")
         raise with_response_headers(ApiError.from_event(lost.error), request_id, worker)
     return worker
+
+
+@asynccontextmanager
+async def completion(request: web.Request, chat: pb.ChatRequest) -> AsyncIterator[EventFeed]:
+    """The controller call for `chat`, read through a feed; both end with the block (a client
+    gone, an error or the answer sent), which cancels the run if it is still going."""
+    call = request.app[CONTROLLER].complete(chat)
+    feed = EventFeed(call, request.app[SHUTDOWN])
+    try:
+        yield feed
+    finally:
+        call.cancel()
+        await feed.close()

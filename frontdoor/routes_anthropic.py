@@ -16,10 +16,8 @@ from aiohttp import web
 from frontdoor.anthropic_models import AnthropicBase, CountTokensRequest, MessagesRequest
 from frontdoor.anthropic_responses import MessageAccumulator, MessageStream
 from frontdoor.anthropic_translate import estimate_input_tokens, param_map, to_chat_request
-from frontdoor.door import add_routing_hints, collect, read_json_object, resolve_model
+from frontdoor.door import add_routing_hints, collect, completion, read_json_object, resolve_model
 from frontdoor.errors import ApiError
-from frontdoor.event_feed import EventFeed
-from frontdoor.state import CONTROLLER, SHUTDOWN
 from frontdoor.streaming import response_headers, stream_events
 
 logger = logging.getLogger(__name__)
@@ -34,22 +32,18 @@ async def messages(request: web.Request) -> web.StreamResponse:
     chat = to_chat_request(body, model, request_id, params)
     add_routing_hints(chat, request)
     message_id = f"msg_{request_id}"
-    call = request.app[CONTROLLER].complete(chat)
-    feed = EventFeed(call, request.app[SHUTDOWN])
     try:
-        if body.stream:
-            return await stream_events(
-                request, feed, request_id, MessageStream(message_id, body.model)
-            )
-        result = MessageAccumulator(message_id, body.model)
-        worker = await collect(feed, request_id, result.add)
-        return web.json_response(result.response(), headers=response_headers(request_id, worker))
+        async with completion(request, chat) as feed:
+            if body.stream:
+                stream = MessageStream(message_id, body.model)
+                return await stream_events(request, feed, request_id, stream)
+            result = MessageAccumulator(message_id, body.model)
+            worker = await collect(feed, request_id, result.add)
+            headers = response_headers(request_id, worker)
+            return web.json_response(result.response(), headers=headers)
     except ApiError as exc:
         params.rename(exc)  # a worker's field names in the Messages API's
         raise
-    finally:
-        call.cancel()
-        await feed.close()
 
 
 async def count_tokens(request: web.Request) -> web.Response:

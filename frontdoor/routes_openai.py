@@ -9,17 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from frontdoor.door import (
-    add_routing_hints,
-    collect,
-    read_openai_body,
-    resolve_model,
-)
+from frontdoor.door import add_routing_hints, collect, completion, read_openai_body, resolve_model
 from frontdoor.errors import ApiError
 from frontdoor.event_feed import EventFeed
 from frontdoor.openai_models import ChatCompletionRequest
 from frontdoor.responses import CompletionAccumulator
-from frontdoor.state import CONFIG, CONTROLLER, SHUTDOWN
+from frontdoor.state import CONFIG
 from frontdoor.streaming import (
     StreamContext,
     response_headers,
@@ -36,16 +31,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     request_id = uuid.uuid4().hex
     chat = to_chat_request(body, model, request_id)
     add_routing_hints(chat, request)
-    call = request.app[CONTROLLER].complete(chat)
-    feed = EventFeed(call, request.app[SHUTDOWN])
-    try:
-        context = StreamContext(request_id, int(time.time()), body.model, body.include_usage)
+    context = StreamContext(request_id, int(time.time()), body.model, body.include_usage)
+    async with completion(request, chat) as feed:
         if body.stream:
             return await stream_completion(request, feed, context)
         return await _complete(feed, context)
-    finally:
-        call.cancel()
-        await feed.close()
 
 
 async def _complete(feed: EventFeed, context: StreamContext) -> web.Response:

@@ -14,19 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from frontdoor.door import (
-    add_routing_hints,
-    collect,
-    read_openai_body,
-    resolve_model,
-)
+from frontdoor.door import add_routing_hints, collect, completion, read_openai_body, resolve_model
 from frontdoor.errors import ApiError
-from frontdoor.event_feed import EventFeed
 from frontdoor.responses_models import ResponsesRequest
 from frontdoor.responses_output import ResponseBuilder, ResponsesSse
 from frontdoor.responses_store import Recorder, RecordingSse, previous_turns, stored_body
 from frontdoor.responses_translate import param_map, to_chat_request
-from frontdoor.state import CONTROLLER, SHUTDOWN
+from frontdoor.state import CONTROLLER
 from frontdoor.streaming import response_headers, stream_events
 from protos import common_pb2 as pb
 
@@ -44,21 +38,18 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     add_routing_hints(chat, request)
     builder = ResponseBuilder(f"resp_{request_id}", int(time.time()), body.model, echo(body))
     recorder = Recorder(controller, body, chat, history)
-    call = controller.complete(chat)
-    feed = EventFeed(call, request.app[SHUTDOWN])
     try:
-        if body.stream:
-            writer = RecordingSse(ResponsesSse(builder), recorder)
-            return await stream_events(request, feed, request_id, writer, writer.before_end)
-        worker = await collect(feed, request_id, lambda e: _fold(e, builder, recorder))
-        await recorder.store(builder)
-        return web.json_response(builder.response(), headers=response_headers(request_id, worker))
+        async with completion(request, chat) as feed:
+            if body.stream:
+                writer = RecordingSse(ResponsesSse(builder), recorder)
+                return await stream_events(request, feed, request_id, writer, writer.before_end)
+            worker = await collect(feed, request_id, lambda e: _fold(e, builder, recorder))
+            await recorder.store(builder)
+            headers = response_headers(request_id, worker)
+            return web.json_response(builder.response(), headers=headers)
     except ApiError as exc:
         params.rename(exc)  # a worker's field names in the Responses API's
         raise
-    finally:
-        call.cancel()
-        await feed.close()
 
 
 def _fold(event: pb.Event, builder: ResponseBuilder, recorder: Recorder) -> None:

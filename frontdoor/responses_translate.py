@@ -14,7 +14,7 @@ from frontdoor.errors import ApiError
 from frontdoor.params import ParamMap
 from frontdoor.responses_models import InputItem, InputPart, ResponsesRequest
 from frontdoor.responses_tools import CLIENT_TYPES, custom_arguments, declared, flat_name
-from frontdoor.translate import REASONING_EFFORTS, image_block, set_sampling, set_tool_choice
+from frontdoor.translate import image_block, reasoning_effort, set_sampling, set_tool_choice
 from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ def to_chat_request(
     )
     _add_tools(request, body)
     _add_format(request, body)
-    request.reasoning_effort = _effort(body)
+    effort = body.reasoning.effort if body.reasoning else None
+    request.reasoning_effort = reasoning_effort(effort, "reasoning.effort")
     return request
 
 
@@ -196,13 +197,3 @@ def _add_format(request: pb.ChatRequest, body: ResponsesRequest) -> None:
         raise ApiError(400, "a json_schema format needs a schema", param="text.format.schema")
     request.response_format = pb.RESPONSE_FORMAT_JSON_SCHEMA
     request.json_schema = json.dumps(fmt.schema_)
-
-
-def _effort(body: ResponsesRequest) -> str:
-    effort = body.reasoning.effort if body.reasoning else None
-    if effort is None:
-        return ""
-    if effort not in REASONING_EFFORTS:
-        allowed = ", ".join(REASONING_EFFORTS)
-        raise ApiError(400, f"reasoning.effort must be one of {allowed}", param="reasoning.effort")
-    return REASONING_EFFORTS[effort]

@@ -60,13 +60,14 @@ def to_chat_request(body: ChatCompletionRequest, model: str, request_id: str) ->
     return request
 
 
-def reasoning_effort(effort: str | None) -> str:
-    """The neutral effort for OpenAI's reasoning_effort; "" when not given."""
+def reasoning_effort(effort: str | None, param: str = "reasoning_effort") -> str:
+    """The neutral effort for an OpenAI reasoning effort (named `param` in the request); ""
+    when not given."""
     if effort is None:
         return ""
     if effort not in REASONING_EFFORTS:
         allowed = ", ".join(REASONING_EFFORTS)
-        raise ApiError(400, f"reasoning_effort must be one of {allowed}", param="reasoning_effort")
+        raise ApiError(400, f"{param} must be one of {allowed}", param=param)
     return REASONING_EFFORTS[effort]
 
 

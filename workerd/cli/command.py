@@ -21,6 +21,7 @@ from workerd.cli.prompt import (
     assistant_line,
     conversation_turns,
     fit,
+    replay_id,
     system_prompt,
     user_line,
 )
@@ -168,7 +169,7 @@ def turn_lines(history: list[Turn], current: Turn) -> tuple[list[tuple[str, str]
     lines = [
         ("user", user_line(turn, silent=True))
         if turn.role == "user"
-        else ("assistant", assistant_line(turn, f"msg_replay_{n}"))
+        else ("assistant", assistant_line(turn, replay_id(n)))
         for n, turn in enumerate(history)
     ]
     return lines, user_line(current)

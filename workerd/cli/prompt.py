@@ -173,11 +173,36 @@ def _block_text(block: pb.ContentBlock) -> str:
     return ""
 
 
-def user_line(turn: Turn, silent: bool = False) -> str:
+def user_message(turn: Turn) -> dict[str, Any]:
+    """A user turn as the CLI takes it: one text block as a plain string."""
     content: Any = turn.blocks
     if len(turn.blocks) == 1 and turn.blocks[0]["type"] == "text":
         content = turn.blocks[0]["text"]
-    line: dict[str, Any] = {"type": "user", "message": {"role": "user", "content": content}}
+    return {"role": "user", "content": content}
+
+
+def assistant_message(turn: Turn, message_id: str = "") -> dict[str, Any]:
+    # Replayed assistant turns need ids of their own, or the CLI merges those that are
+    # separated only by tool results (docs/claude-cli.md, "Client tools over MCP").
+    message: dict[str, Any] = {"role": "assistant", "content": turn.blocks}
+    return {"id": message_id, **message} if message_id else message
+
+
+def replay_id(n: int) -> str:
+    """The message id of earlier turn `n` of a rebuilt conversation."""
+    return f"msg_replay_{n}"
+
+
+def replay_message(turn: Turn, n: int) -> dict[str, Any]:
+    """Earlier turn `n` of a rebuilt conversation, as the CLI is given it (over stdin or in a
+    session file)."""
+    if turn.role == "user":
+        return user_message(turn)
+    return assistant_message(turn, replay_id(n))
+
+
+def user_line(turn: Turn, silent: bool = False) -> str:
+    line: dict[str, Any] = {"type": "user", "message": user_message(turn)}
     line["parent_tool_use_id"] = None
     if silent:
         line["shouldQuery"] = False  # appended to history without calling the model
@@ -185,11 +210,7 @@ def user_line(turn: Turn, silent: bool = False) -> str:
 
 
 def assistant_line(turn: Turn, message_id: str = "") -> str:
-    # Replayed assistant turns need ids of their own, or the CLI merges those that are
-    # separated only by tool results (docs/claude-cli.md, "Client tools over MCP").
-    message: dict[str, Any] = {"role": "assistant", "content": turn.blocks}
-    if message_id:
-        message = {"id": message_id, **message}
+    message = assistant_message(turn, message_id)
     return json.dumps(
         {"type": "assistant", "message": message, "parent_tool_use_id": None}, ensure_ascii=False
     )

@@ -16,9 +16,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from workerd.cli.prompt import Turn
+from workerd.cli.prompt import Turn, replay_message
 
 RESUME_MIN_TURNS = 40  # a cold start (about 0.5 s) costs what about 40 acknowledged turns do
 MAX_SLUG = 200  # longer slugs are shortened with a hash by the CLI: not reproduced here
@@ -56,7 +55,7 @@ def session_file(config_dir: Path, cwd: Path, history: list[Turn]) -> SessionFil
                     "parentUuid": parent,
                     "sessionId": session_id,
                     "timestamp": stamp,
-                    "message": _message(turn, n),
+                    "message": replay_message(turn, n),
                 },
                 ensure_ascii=False,
             )
@@ -64,13 +63,3 @@ def session_file(config_dir: Path, cwd: Path, history: list[Turn]) -> SessionFil
         parent = record_id
     path = config_dir / "projects" / name / f"{session_id}.jsonl"
     return SessionFile(session_id, path, "\n".join(records) + "\n")
-
-
-def _message(turn: Turn, n: int) -> dict[str, Any]:
-    """As the stdin replay writes the turn (prompt.user_line / assistant_line)."""
-    if turn.role == "user":
-        content: Any = turn.blocks
-        if len(turn.blocks) == 1 and turn.blocks[0]["type"] == "text":
-            content = turn.blocks[0]["text"]
-        return {"role": "user", "content": content}
-    return {"id": f"msg_replay_{n}", "role": "assistant", "content": turn.blocks}

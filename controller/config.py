@@ -11,6 +11,8 @@ from common.workers import WorkerSpec, parse_workers
 from controller.quota_strategy import DEFAULT_MOVE_AT, DEFAULT_STRATEGY, STRATEGIES
 from controller.ratelimit import Limit, explicit_limits_from_env, limits_from_env
 
+GRACE_S = 5.0  # how long running calls get when the controller stops
+
 
 @dataclass(frozen=True)
 class ControllerConfig:

@@ -11,7 +11,7 @@ from common import __version__
 from common.rpc import StandardServer, install_stop_signals
 from controller.accounting import Accounting
 from controller.admin import AdminServicer
-from controller.config import ControllerConfig
+from controller.config import GRACE_S, ControllerConfig
 from controller.conversations import ConversationsServicer
 from controller.events import EVENT_LOG_SIZE, EventBus
 from controller.quota_store import QuotaStore
@@ -23,7 +23,6 @@ from controller.worker_pool import WorkerHandle, WorkerPool
 from protos import controller_pb2, controller_pb2_grpc, worker_pb2
 
 logger = logging.getLogger(__name__)
-GRACE_S = 5.0
 
 
 async def serve(config: ControllerConfig) -> None:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.workers import WorkerSpec
-from controller.server import GRACE_S as CONTROLLER_GRACE_S
+from controller.config import GRACE_S as CONTROLLER_GRACE_S
 from frontdoor.shutdown import HANDLER_MARGIN_S
-from workerd.server import GRACE_S as WORKERD_GRACE_S
+from workerd.config import GRACE_S as WORKERD_GRACE_S
 
 _HERE = Path(__file__).resolve().parent
 STOP_MARGIN_S = 5  # supervisord's SIGKILL must only ever be a backstop

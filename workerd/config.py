@@ -16,6 +16,9 @@ from workerd.cli.settings import CliSettings
 PINNED_CLI = Path(__file__).resolve().parent.parent / ".tools/claude/node_modules/.bin/claude"
 
 
+GRACE_S = 2.0  # how long running calls get when the workerd stops, before its children go
+
+
 @dataclass(frozen=True)
 class WorkerdConfig:
     """Settings of one workerd process."""

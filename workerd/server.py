@@ -12,14 +12,13 @@ from workerd.cli.engine import SessionEngine
 from workerd.cli.process import ProcessTable
 from workerd.cli.reaper import Reaper, become_subreaper
 from workerd.cli.version import probe_version, warn_if_untested
-from workerd.config import WorkerdConfig
+from workerd.config import GRACE_S, WorkerdConfig
 from workerd.servicer import WorkerServicer
 
 if TYPE_CHECKING:
     from workerd.api.runner import ApiRunner
 
 logger = logging.getLogger(__name__)
-GRACE_S = 2.0
 
 
 async def serve(config: WorkerdConfig) -> None:

@@ -9,6 +9,7 @@ import os
 import signal
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -77,3 +78,9 @@ def request_id_of(context: grpc.aio.ServicerContext) -> str:
         if key == REQUEST_ID_KEY and isinstance(value, str):
             return value
     return "-"
+
+
+async def abort(context: Any, code: grpc.StatusCode, message: str) -> NoReturn:
+    """End a call with `code` (a grpc.aio.ServicerContext's abort, typed as never returning)."""
+    await context.abort(code, message)
+    raise AssertionError("unreachable")  # context.abort raises

@@ -11,10 +11,11 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any, NoReturn, TypeAlias
+from typing import Any, TypeAlias
 
 import grpc
 
+from common.rpc import abort
 from controller.accounting import Accounting, AccountingDb
 from controller.events import ProxyEvent
 from controller.scheduler import Scheduler
@@ -34,11 +35,6 @@ def event_proto(event: ProxyEvent) -> controller_pb2.ProxyEvent:
     return controller_pb2.ProxyEvent(
         id=event.id, type=event.type, ts=event.ts, data_json=json.dumps(event.data)
     )
-
-
-async def _abort(context: Context, code: grpc.StatusCode, message: str) -> NoReturn:
-    await context.abort(code, message)
-    raise AssertionError("unreachable")  # context.abort raises
 
 
 SUBSCRIBED = "subscribed"
@@ -80,7 +76,7 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
         handle = self._scheduler.pool.handles.get(name)
         if handle is None:
             known = ", ".join(self._scheduler.pool.handles) or "none"
-            await _abort(context, grpc.StatusCode.NOT_FOUND, f"no worker {name!r} (known: {known})")
+            await abort(context, grpc.StatusCode.NOT_FOUND, f"no worker {name!r} (known: {known})")
         return handle
 
     def _info(self, name: str) -> controller_pb2.WorkerInfo:
@@ -160,7 +156,7 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
     ) -> controller_pb2.KillProcessResult:
         pid = request.pid
         if pid <= 0:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "pid must be positive")
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "pid must be positive")
         report = await self._processes()
         owner = next((p for p in report.processes if p.pid == pid), None)
         if owner is None:
@@ -171,7 +167,7 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
         try:
             reply = await handle.client.kill_process(pid, KILL_DEADLINE_S)
         except grpc.aio.AioRpcError as exc:
-            await _abort(
+            await abort(
                 context, grpc.StatusCode.UNAVAILABLE, f"worker {owner.worker}: {exc.code().name}"
             )
         self._scheduler.events.emit(
@@ -206,7 +202,7 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
         spec = HISTORY.get(window)
         if spec is None:
             choices = ", ".join(HISTORY)
-            await _abort(
+            await abort(
                 context, grpc.StatusCode.INVALID_ARGUMENT, f"window must be one of {choices}"
             )
         now = time.time()

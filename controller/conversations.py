@@ -8,6 +8,7 @@ from typing import Any, TypeAlias
 
 import grpc
 
+from common.rpc import abort
 from controller import response_store
 from controller.accounting import Accounting
 from protos import controller_pb2, controller_pb2_grpc
@@ -23,7 +24,7 @@ class ConversationsServicer(controller_pb2_grpc.ConversationsServicer):
         self, request: controller_pb2.StoredResponse, context: Context
     ) -> controller_pb2.PutResponseResult:
         if not request.id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a stored response needs an id")
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a stored response needs an id")
         now = time.time()
         await self._accounting.apart(lambda db: response_store.put(db.connection, request, now))
         return controller_pb2.PutResponseResult()
@@ -35,6 +36,5 @@ class ConversationsServicer(controller_pb2_grpc.ConversationsServicer):
             lambda db: response_store.get(db.connection, request.id, request.with_history)
         )
         if stored is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no stored response {request.id!r}")
-        assert stored is not None
+            await abort(context, grpc.StatusCode.NOT_FOUND, f"no stored response {request.id!r}")
         return stored

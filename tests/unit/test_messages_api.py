@@ -13,6 +13,16 @@ from anthropic.types import RawMessageStreamEvent
 from pydantic import TypeAdapter
 
 from protos import common_pb2 as pb
+from tests.anthropic_events import (
+    MESSAGE_STOP,
+    block_stop,
+    json_delta,
+    message_delta,
+    message_start,
+    text_delta,
+    text_start,
+    tool_start,
+)
 from workerd.api.messages_api import (
     DEFAULT_MAX_TOKENS,
     JSON_TOOL,
@@ -434,69 +444,6 @@ _EVENTS: TypeAdapter[RawMessageStreamEvent] = TypeAdapter(RawMessageStreamEvent)
 
 def sdk(data: dict[str, Any]) -> RawMessageStreamEvent:
     return _EVENTS.validate_python(data)
-
-
-def message_start(model: str = "claude-sonnet-5", **usage: int) -> dict[str, Any]:
-    return {
-        "type": "message_start",
-        "message": {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": 11,
-                "output_tokens": 1,
-                "cache_creation_input_tokens": 7,
-                "cache_read_input_tokens": 5,
-                **usage,
-            },
-        },
-    }
-
-
-def text_start(index: int) -> dict[str, Any]:
-    return {
-        "type": "content_block_start",
-        "index": index,
-        "content_block": {"type": "text", "text": ""},
-    }
-
-
-def tool_start(index: int, call_id: str, name: str, tool_input: Any = None) -> dict[str, Any]:
-    block = {"type": "tool_use", "id": call_id, "name": name, "input": tool_input or {}}
-    return {"type": "content_block_start", "index": index, "content_block": block}
-
-
-def text_delta(index: int, value: str) -> dict[str, Any]:
-    return {
-        "type": "content_block_delta",
-        "index": index,
-        "delta": {"type": "text_delta", "text": value},
-    }
-
-
-def json_delta(index: int, partial: str) -> dict[str, Any]:
-    delta = {"type": "input_json_delta", "partial_json": partial}
-    return {"type": "content_block_delta", "index": index, "delta": delta}
-
-
-def block_stop(index: int) -> dict[str, Any]:
-    return {"type": "content_block_stop", "index": index}
-
-
-def message_delta(stop_reason: str, output_tokens: int = 13, **usage: int) -> dict[str, Any]:
-    return {
-        "type": "message_delta",
-        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-        "usage": {"output_tokens": output_tokens, **usage},
-    }
-
-
-MESSAGE_STOP = {"type": "message_stop"}
 
 
 def translate(events: list[dict[str, Any]], json_tool: str = "") -> list[pb.Event]:

@@ -10,6 +10,14 @@ from anthropic.types import RawMessageStreamEvent
 from pydantic import TypeAdapter
 
 from protos import common_pb2 as pb
+from tests.anthropic_events import MESSAGE_STOP as RAW_MESSAGE_STOP
+from tests.anthropic_events import block_stop as raw_stop
+from tests.anthropic_events import json_delta as raw_json
+from tests.anthropic_events import message_delta as raw_message_delta
+from tests.anthropic_events import message_start as upstream_message_start
+from tests.anthropic_events import text_delta as raw_text
+from tests.anthropic_events import text_start as raw_text_start
+from tests.anthropic_events import tool_start as raw_tool_start
 from workerd.api.messages_stream import StreamTranslator
 from workerd.cli.results import usage_of
 from workerd.cli.stream_json import BRIDGE_PREFIX, StreamJsonParser
@@ -1001,60 +1009,7 @@ def client_parser(tools_allowed: bool = False, resumed: bool = False) -> StreamJ
 
 def raw_start(message_id: str = "msg_1", **usage: int) -> dict[str, Any]:
     """A complete upstream message_start (valid for the SDK too)."""
-    return {
-        "type": "message_start",
-        "message": {
-            "id": message_id,
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-opus-4-8",
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": 11,
-                "output_tokens": 1,
-                "cache_creation_input_tokens": 7,
-                "cache_read_input_tokens": 5,
-                **usage,
-            },
-        },
-    }
-
-
-def raw_text_start(index: int) -> dict[str, Any]:
-    block = {"type": "text", "text": ""}
-    return {"type": "content_block_start", "index": index, "content_block": block}
-
-
-def raw_text(index: int, text: str) -> dict[str, Any]:
-    delta = {"type": "text_delta", "text": text}
-    return {"type": "content_block_delta", "index": index, "delta": delta}
-
-
-def raw_tool_start(index: int, call_id: str, name: str, tool_input: Any = None) -> dict[str, Any]:
-    block = {"type": "tool_use", "id": call_id, "name": name, "input": tool_input or {}}
-    return {"type": "content_block_start", "index": index, "content_block": block}
-
-
-def raw_json(index: int, partial: str) -> dict[str, Any]:
-    delta = {"type": "input_json_delta", "partial_json": partial}
-    return {"type": "content_block_delta", "index": index, "delta": delta}
-
-
-def raw_stop(index: int) -> dict[str, Any]:
-    return {"type": "content_block_stop", "index": index}
-
-
-def raw_message_delta(stop_reason: str, output_tokens: int = 13, **usage: Any) -> dict[str, Any]:
-    return {
-        "type": "message_delta",
-        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-        "usage": {"output_tokens": output_tokens, **usage},
-    }
-
-
-RAW_MESSAGE_STOP = {"type": "message_stop"}
+    return upstream_message_start("claude-opus-4-8", message_id, **usage)
 
 
 def cli_lines(raw: list[dict[str, Any]], prefix: str = BRIDGE_PREFIX) -> list[dict[str, Any]]:

@@ -14,8 +14,9 @@ from typing import Any
 
 import anthropic
 import pytest
-from anthropic.types import CacheControlEphemeralParam, Message, MessageParam, ToolParam
+from anthropic.types import CacheControlEphemeralParam, Message, MessageParam
 
+from tests import tool_defs
 from tests.mock_scenarios import FN_ARGS, FN_PREAMBLE, tool_answer
 from tests.mock_upstream import (
     CACHE_READ_TOKENS,
@@ -32,17 +33,10 @@ from tests.mock_upstream import (
     echo_reply,
 )
 from tests.stack import TOKEN, Stack, claude_bin, wait_until
+from tests.tool_defs import messages_tool
 
 pytestmark = pytest.mark.stack
-WEATHER: ToolParam = {
-    "name": "get_weather",
-    "description": "Current weather in a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-        "required": ["location"],
-    },
-}
+WEATHER = messages_tool(tool_defs.WEATHER)
 
 
 @pytest.fixture(params=["api", "cli"])

@@ -10,8 +10,9 @@ from typing import Any
 
 import openai
 import pytest
-from openai.types.responses import FunctionToolParam, Response
+from openai.types.responses import Response
 
+from tests import tool_defs
 from tests.mock_scenarios import FN_ARGS, FN_PREAMBLE, tool_answer
 from tests.mock_upstream import (
     INPUT_TOKENS,
@@ -22,19 +23,10 @@ from tests.mock_upstream import (
     echo_reply,
 )
 from tests.stack import TOKEN, Stack, wait_until
+from tests.tool_defs import responses_tool
 
 pytestmark = pytest.mark.stack
-WEATHER: FunctionToolParam = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather in a city",
-    "parameters": {
-        "type": "object",
-        "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
-        "required": ["location"],
-    },
-    "strict": False,
-}
+WEATHER = responses_tool(tool_defs.WEATHER)
 
 
 @pytest.fixture(params=["api", "cli"])

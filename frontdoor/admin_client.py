@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from common.rpc import open_channel
-from frontdoor.errors import rpc_error
+from frontdoor.errors import ApiError, rpc_call
 from protos import controller_pb2, controller_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -62,20 +62,14 @@ class AdminClient:
 
     async def stats(self) -> controller_pb2.StatsSnapshot:
         """The controller's figures, typed (frontdoor/metrics_json.py shapes them)."""
-        try:
-            reply: controller_pb2.StatsSnapshot = await self._admin.GetStats(
-                controller_pb2.GetStatsRequest(), timeout=DEADLINE_S
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc) from None
+        reply: controller_pb2.StatsSnapshot = await rpc_call(
+            self._admin.GetStats, controller_pb2.GetStatsRequest(), DEADLINE_S
+        )
         return reply
 
     async def history(self, window: str) -> dict[str, Any]:
         request = controller_pb2.GetHistoryRequest(window=window)
-        try:
-            reply = await self._admin.GetHistory(request, timeout=DEADLINE_S)
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc) from None
+        reply: controller_pb2.History = await rpc_call(self._admin.GetHistory, request, DEADLINE_S)
         return {
             "window": reply.window,
             "bucketSeconds": reply.bucket_seconds,
@@ -87,10 +81,9 @@ class AdminClient:
 
     async def events(self, since_id: int, limit: int, kind: str) -> dict[str, Any]:
         request = controller_pb2.ListEventsRequest(since_id=since_id, limit=limit, type=kind)
-        try:
-            reply = await self._admin.ListEvents(request, timeout=DEADLINE_S)
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc) from None
+        reply: controller_pb2.EventList = await rpc_call(
+            self._admin.ListEvents, request, DEADLINE_S
+        )
         return {
             "events": [event_json(event) for event in reply.events],
             "counts": dict(reply.counts),
@@ -98,20 +91,16 @@ class AdminClient:
         }
 
     async def workers(self, deadline_s: float = DEADLINE_S) -> controller_pb2.WorkerList:
-        try:
-            reply: controller_pb2.WorkerList = await self._admin.ListWorkers(
-                controller_pb2.ListWorkersRequest(), timeout=deadline_s
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc) from None
+        reply: controller_pb2.WorkerList = await rpc_call(
+            self._admin.ListWorkers, controller_pb2.ListWorkersRequest(), deadline_s
+        )
         return reply
 
     async def processes(self) -> dict[str, Any]:
         request = controller_pb2.ListProcessesAdminRequest()
-        try:
-            reply = await self._admin.ListProcesses(request, timeout=DEADLINE_S)
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc) from None
+        reply: controller_pb2.ProcessReport = await rpc_call(
+            self._admin.ListProcesses, request, DEADLINE_S
+        )
         processes = [process_json(process) for process in reply.processes]
         by_state: dict[str, int] = {}
         for process in processes:
@@ -130,21 +119,17 @@ class AdminClient:
         """Drain (no new requests) or resume one worker; 404 for an unknown name."""
         call = self._admin.DrainWorker if draining else self._admin.ResumeWorker
         try:
-            await call(controller_pb2.WorkerRef(name=name), timeout=5.0)
-        except grpc.aio.AioRpcError as exc:
-            error = rpc_error(exc)
+            await rpc_call(call, controller_pb2.WorkerRef(name=name), DEADLINE_S)
+        except ApiError as error:
             if error.status == 404:
                 error.param, error.code = "name", "worker_not_found"
-            raise error from None
+            raise
 
     async def kill(self, pid: int) -> controller_pb2.KillProcessResult:
         request = controller_pb2.KillProcessAdminRequest(pid=pid)
-        try:
-            reply: controller_pb2.KillProcessResult = await self._admin.KillProcess(
-                request, timeout=KILL_DEADLINE_S
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc) from None
+        reply: controller_pb2.KillProcessResult = await rpc_call(
+            self._admin.KillProcess, request, KILL_DEADLINE_S
+        )
         return reply
 
     async def watch(

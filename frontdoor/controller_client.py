@@ -10,7 +10,7 @@ import grpc
 
 from common.errors import make_error
 from common.rpc import REQUEST_ID_KEY, open_channel
-from frontdoor.errors import CONTROLLER_UNAVAILABLE, rpc_error
+from frontdoor.errors import CONTROLLER_UNAVAILABLE, rpc_call, rpc_error
 from protos import common_pb2 as pb
 from protos import controller_pb2, controller_pb2_grpc
 
@@ -55,10 +55,7 @@ class ControllerClient:
     async def put_response(
         self, stored: controller_pb2.StoredResponse, deadline_s: float = STORE_DEADLINE_S
     ) -> None:
-        try:
-            await self._conversations.PutResponse(stored, timeout=deadline_s)
-        except grpc.aio.AioRpcError as exc:
-            raise rpc_error(exc) from None
+        await rpc_call(self._conversations.PutResponse, stored, deadline_s)
 
     async def get_response(
         self, response_id: str, with_history: bool, deadline_s: float = STORE_DEADLINE_S

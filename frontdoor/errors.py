@@ -4,14 +4,15 @@ ApiError                 any failure with an HTTP status and an OpenAI error typ
  +-- from_event()        built from an internal Error event via common.errors
  +-- body()              OpenAI shape: {"error": {"message", "type", "param", "code"}}
  +-- anthropic_body()    Anthropic shape: {"type": "error", "error": {"type", "message"}}
-rpc_error()              a failed call to the controller, as the client sees it (the one place)
+rpc_error(), rpc_call()  a failed call to the controller, as the client sees it (the one place)
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 
@@ -19,6 +20,7 @@ from common.errors import anthropic_type, wire_error
 from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
+R = TypeVar("R")
 CONTROLLER_UNAVAILABLE = "the proxy's controller is unavailable; try again shortly"
 _RPC_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_request_error"),
@@ -103,3 +105,11 @@ def rpc_error(exc: grpc.aio.AioRpcError) -> ApiError:
         code="service_unavailable",
         retry_after_s=2,
     )
+
+
+async def rpc_call(method: Callable[..., Awaitable[R]], request: Any, deadline_s: float) -> R:
+    """One unary call to the controller; its failure as the client sees it (rpc_error)."""
+    try:
+        return await method(request, timeout=deadline_s)
+    except grpc.aio.AioRpcError as exc:
+        raise rpc_error(exc) from None

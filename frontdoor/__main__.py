@@ -10,9 +10,8 @@ from aiohttp import web
 
 from common.config import ConfigError
 from common.logs import configure_logging
-from frontdoor.app import create_app
+from frontdoor.app import create_app, server_options
 from frontdoor.config import FrontdoorConfig
-from frontdoor.state import SHUTDOWN
 
 
 def main() -> None:
@@ -26,14 +25,9 @@ def main() -> None:
         app,
         host=config.host,
         port=config.port,
-        handler_cancellation=True,
-        access_log_format='%a "%r" %s %b %Tfs',
         print=None,
-        shutdown_timeout=app[SHUTDOWN].handler_timeout_s,
-        # aiohttp arms this at connect and after each answer: a request head must be complete
-        # within it, and an idle keep-alive connection is closed after it.
-        keepalive_timeout=config.header_timeout_ms / 1000,
         loop=uvloop.new_event_loop(),  # libuv's loop: less CPU per request and per event
+        **server_options(app),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -56,3 +57,16 @@ def create_app(
     add_monitoring_routes(app)
     add_dashboard_routes(app)
     return app
+
+
+def server_options(app: web.Application) -> dict[str, Any]:
+    """How the HTTP server runs the app: for run_app, and for tests that serve it in process."""
+    return {
+        # A client that goes away cancels its handler, and with it the controller call.
+        "handler_cancellation": True,
+        "access_log_format": '%a "%r" %s %b %Tfs',
+        "shutdown_timeout": app[SHUTDOWN].handler_timeout_s,
+        # aiohttp arms this at connect and after each answer: a request head must be complete
+        # within it, and an idle keep-alive connection is closed after it.
+        "keepalive_timeout": app[CONFIG].header_timeout_ms / 1000,
+    }

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 from common.rpc import StandardServer
 from controller.conversations import ConversationsServicer
 from controller.server import _build_server
-from frontdoor.app import create_app
+from frontdoor.app import create_app, server_options
 from protos import common_pb2 as pb
 from protos import worker_pb2
 from tests.middle.door import Front, door_config
@@ -76,7 +76,8 @@ async def open_chain(root: Path, modes: dict[str, str], **overrides: Any) -> Asy
     await controller.start()
     ticks = asyncio.get_running_loop().create_task(rig.scheduler.run_ticks())
     config = door_config(root)
-    http = TestServer(create_app(config), host="127.0.0.1")
+    app = create_app(config)
+    http = TestServer(app, host="127.0.0.1", **server_options(app))
     await http.start_server()
     try:
         assert http.port is not None

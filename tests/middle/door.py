@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from common.models import ModelCatalog
 from common.paths import StatePaths
-from frontdoor.app import create_app
+from frontdoor.app import create_app, server_options
 from frontdoor.config import FrontdoorConfig
 from tests.middle.fake_controller import FakeController, serve
 
@@ -116,7 +116,8 @@ async def open_door(root: Path, **overrides: Any) -> AsyncIterator[Door]:
     controller = FakeController()
     config = door_config(root, **overrides)
     grpc_server = await serve(controller, config.paths.controller_socket)
-    http = TestServer(create_app(config), host="127.0.0.1")
+    app = create_app(config)
+    http = TestServer(app, host="127.0.0.1", **server_options(app))
     await http.start_server()
     try:
         assert http.port is not None

@@ -96,6 +96,8 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     json: Any | None
+    peer: str = ""
+    """The client's address and port: one per connection it used."""
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -360,7 +362,8 @@ class MockUpstream:
         except ValueError:
             parsed = None
         headers = {k.lower(): v for k, v in request.headers.items()}
-        rec = RecordedRequest(request.method, request.path, headers, body, parsed)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        rec = RecordedRequest(request.method, request.path, headers, body, parsed, str(peer))
         with self._lock:
             self._requests.append(rec)
         return rec

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 
@@ -25,8 +24,6 @@ def main() -> None:
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
     configure_logging(f"workerd-{args.worker}", secrets=config.spec.secrets())
-    # The SDK's transport logs every call at INFO; the controller's accounting row says more.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
     if config.spec.mode == "api":
         uvloop.run(serve(config))  # libuv's loop: less CPU per event on every hop
     else:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from common.rpc import StandardServer, install_stop_signals
 from protos import worker_pb2, worker_pb2_grpc
+from workerd.api.runner import ApiRunner
 from workerd.cli.engine import SessionEngine
 from workerd.cli.process import ProcessTable
 from workerd.cli.reaper import Reaper, become_subreaper
 from workerd.cli.version import probe_version, warn_if_untested
 from workerd.config import GRACE_S, WorkerdConfig
 from workerd.servicer import WorkerServicer
-
-if TYPE_CHECKING:
-    from workerd.api.runner import ApiRunner
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +57,5 @@ async def serve(config: WorkerdConfig) -> None:
 
 
 def _api_runner(config: WorkerdConfig) -> ApiRunner | None:
-    """The Messages API client of an api worker; CLI workers never load the SDK (about 70 MB
-    of memory in each of them otherwise)."""
-    if config.spec.mode != "api":
-        return None
-    from workerd.api.runner import ApiRunner  # deliberately lazy
-
-    return ApiRunner(config)
+    """The Messages API client of an api worker."""
+    return ApiRunner(config) if config.spec.mode == "api" else None

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from common import __version__
 from common.logs import request_id_var
 from protos import common_pb2 as pb
 from protos import worker_pb2, worker_pb2_grpc
+from workerd.api.runner import ApiRunner
 from workerd.cli.engine import SessionEngine
 from workerd.cli.process import CliProcess, ProcessTable
 from workerd.cli.reaper import Reaper
 from workerd.cli.runner import OPERATOR_KILL, CliRunner
 from workerd.cli.states import ChildState
 from workerd.config import WorkerdConfig
-
-if TYPE_CHECKING:  # the anthropic SDK (about 70 MB) is loaded by api workers only
-    from workerd.api.runner import ApiRunner
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
 

@@ -72,10 +72,9 @@ async def test_a_run_streams_text_usage_and_finish(runner: ApiRunner, mock: Mock
     [sent] = mock.message_requests()
     assert sent.json is not None and sent.json["stream"] is True
     assert sent.json["model"] == "claude-sonnet-5" and sent.json["max_tokens"] == 4096
-    auth = sent.headers.get("x-api-key") or sent.headers.get("authorization", "")
-    assert auth.endswith(API_KEY)  # this SDK version sends a key as a bearer token
+    assert sent.headers["x-api-key"] == API_KEY and "authorization" not in sent.headers
+    assert sent.headers["anthropic-version"] == "2023-06-01"
     assert OAUTH_BETA not in sent.headers.get("anthropic-beta", "")
-    assert sent.headers.get("x-stainless-retry-count", "0") == "0"
     assert runner.running == 0
 
 
@@ -171,8 +170,10 @@ async def test_cancelling_the_run_closes_the_upstream_stream(
 async def test_the_client_is_made_once_and_closed(runner: ApiRunner) -> None:
     first = runner.client()
     assert runner.client() is first
+    assert (await collect(runner, ask("one")))[-1].HasField("finish")
+    assert not first.closed  # its connection pool is open and kept for the next run
     await runner.aclose()
-    assert first.is_closed()
+    assert first.closed
     assert runner.client() is not first
 
 
@@ -203,8 +204,12 @@ PARTIAL_STREAM = _sse(
 )
 
 
-async def cut_upstream(clean_end: bool) -> asyncio.Server:
-    """An upstream that sends the start of an answer, then ends the body or drops the socket."""
+ERROR_EVENT = _sse({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})
+
+
+async def cut_upstream(clean_end: bool, body: bytes = PARTIAL_STREAM) -> asyncio.Server:
+    """An upstream that sends `body` (the start of an answer), then ends it or drops the
+    socket."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -214,7 +219,7 @@ async def cut_upstream(clean_end: bool) -> asyncio.Server:
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
             b"transfer-encoding: chunked\r\n\r\n"
         )
-        writer.write(f"{len(PARTIAL_STREAM):x}\r\n".encode() + PARTIAL_STREAM + b"\r\n")
+        writer.write(f"{len(body):x}\r\n".encode() + body + b"\r\n")
         if clean_end:
             writer.write(b"0\r\n\r\n")
         await writer.drain()
@@ -223,23 +228,64 @@ async def cut_upstream(clean_end: bool) -> asyncio.Server:
     return await asyncio.start_server(handle, "127.0.0.1", 0)
 
 
-@pytest.mark.parametrize("clean_end", [True, False])
-async def test_a_stream_cut_short_is_an_upstream_error_after_its_usage(
-    mock: MockUpstream, tmp_path: Path, clean_end: bool
-) -> None:
-    server = await cut_upstream(clean_end)
+async def run_against(
+    server: asyncio.Server, mock: MockUpstream, tmp_path: Path, request: pb.ChatRequest
+) -> list[pb.Event]:
     port = server.sockets[0].getsockname()[1]
     settings = config(mock, tmp_path, {"api_key": API_KEY})
     api = ApiRunner(dataclasses.replace(settings, anthropic_base_url=f"http://127.0.0.1:{port}"))
     try:
-        events = await collect(api, ask("x"))
+        return await collect(api, request)
     finally:
         await api.aclose()
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize("clean_end", [True, False])
+async def test_a_stream_cut_short_is_an_upstream_error_after_its_usage(
+    mock: MockUpstream, tmp_path: Path, clean_end: bool
+) -> None:
+    events = await run_against(await cut_upstream(clean_end), mock, tmp_path, ask("x"))
 
     kinds = [e.WhichOneof("kind") for e in events]
     assert kinds == ["model_info", "text", "usage", "error"]
     assert events[2].usage.input_tokens == 9
     assert events[-1].error.code == pb.UPSTREAM_ERROR
     assert ("ended before" if clean_end else "broke") in events[-1].error.message
+
+
+async def test_an_error_event_inside_a_200_stream_ends_the_run_with_its_code(
+    mock: MockUpstream, tmp_path: Path
+) -> None:
+    server = await cut_upstream(True, PARTIAL_STREAM + ERROR_EVENT)
+    events = await run_against(server, mock, tmp_path, ask("x"))
+
+    kinds = [e.WhichOneof("kind") for e in events]
+    assert kinds == ["model_info", "text", "usage", "error"]
+    assert events[-1].error.code == pb.UPSTREAM_OVERLOADED
+    assert events[-1].error.upstream_status == 529 and "busy" in events[-1].error.message
+
+
+async def test_an_unreachable_upstream_is_an_upstream_error(
+    mock: MockUpstream, tmp_path: Path
+) -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nothing listens on that port now
+    settings = config(mock, tmp_path, {"api_key": API_KEY})
+    api = ApiRunner(dataclasses.replace(settings, anthropic_base_url=f"http://127.0.0.1:{port}"))
+    try:
+        [event] = await collect(api, ask("x"))
+    finally:
+        await api.aclose()
+    assert event.error.code == pb.UPSTREAM_ERROR and "cannot reach" in event.error.message
+    assert str(port) not in event.error.message
+
+
+async def test_finished_runs_reuse_one_connection(runner: ApiRunner, mock: MockUpstream) -> None:
+    for text in ("one", "two", "three"):
+        assert (await collect(runner, ask(text, stream=False)))[-1].HasField("finish")
+    peers = {sent.peer for sent in mock.message_requests()}
+    assert len(peers) == 1, peers  # the pool kept the connection of each finished stream

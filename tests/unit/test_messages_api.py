@@ -6,11 +6,7 @@ import base64
 import json
 from typing import Any
 
-import anthropic
-import httpx2
 import pytest
-from anthropic.types import RawMessageStreamEvent
-from pydantic import TypeAdapter
 
 from protos import common_pb2 as pb
 from tests.anthropic_events import (
@@ -30,7 +26,14 @@ from workerd.api.messages_api import (
     build_call,
     model_id,
 )
-from workerd.api.messages_stream import StreamTranslator, error_event, retry_after_ms
+from workerd.api.messages_stream import StreamTranslator
+from workerd.api.upstream_errors import (
+    UpstreamBroken,
+    UpstreamStatusError,
+    UpstreamUnreachable,
+    error_event,
+    retry_after_ms,
+)
 
 PNG = b"\x89PNG\r\n\x1a\nfake-png-bytes"
 API_KEY = "sk-ant-api03-secret-test-key"
@@ -71,7 +74,7 @@ def request(*messages: pb.ChatMessage, **fields: Any) -> pb.ChatRequest:
 
 
 def kwargs_of(req: pb.ChatRequest, fetch: bool = False) -> dict[str, Any]:
-    return build_call(req, fetch_remote_images=fetch).kwargs
+    return build_call(req, fetch_remote_images=fetch).body
 
 
 def rejected(req: pb.ChatRequest, fetch: bool = False) -> UnsupportedRequest:
@@ -107,7 +110,7 @@ def test_model_aliases_map_to_full_ids_and_full_ids_pass(alias: str, full: str) 
 def test_minimal_request() -> None:
     call_ = build_call(request(user("hello")))
     assert call_.json_tool == ""
-    assert call_.kwargs == {
+    assert call_.body == {
         "model": "claude-sonnet-5",
         "max_tokens": DEFAULT_MAX_TOKENS,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
@@ -124,15 +127,16 @@ def test_sampling_reaches_the_body_and_stop_user_map() -> None:
     kwargs = kwargs_of(
         request(user(), temperature=0.7, top_p=0.9, stop=["END", "STOP"], user="u-42")
     )
-    assert kwargs["extra_body"] == {"temperature": 0.7, "top_p": 0.9}
+    assert kwargs["temperature"] == 0.7 and kwargs["top_p"] == 0.9
     assert kwargs["stop_sequences"] == ["END", "STOP"]
     assert kwargs["metadata"] == {"user_id": "u-42"}
 
 
 def test_zero_temperature_is_sent_and_absent_knobs_are_not() -> None:
-    assert kwargs_of(request(user(), temperature=0.0))["extra_body"] == {"temperature": 0.0}
+    assert kwargs_of(request(user(), temperature=0.0))["temperature"] == 0.0
     kwargs = kwargs_of(request(user()))
-    assert not {"extra_body", "stop_sequences", "metadata", "system", "tools"} & set(kwargs)
+    unset = {"temperature", "top_p", "stop_sequences", "metadata", "system", "tools"}
+    assert not unset & set(kwargs)
 
 
 def test_temperature_above_one_is_rejected() -> None:
@@ -405,16 +409,16 @@ def test_json_schema_becomes_a_forced_tool() -> None:
     )
     call_ = build_call(req)
     assert call_.json_tool == JSON_TOOL
-    [tool] = call_.kwargs["tools"]
+    [tool] = call_.body["tools"]
     assert tool["name"] == JSON_TOOL and tool["input_schema"] == WEATHER_SCHEMA
-    assert call_.kwargs["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
+    assert call_.body["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
 
 
 def test_json_object_forces_an_object_schema() -> None:
     call_ = build_call(request(user(), response_format=pb.RESPONSE_FORMAT_JSON_OBJECT))
     assert call_.json_tool == JSON_TOOL
-    assert call_.kwargs["tools"][0]["input_schema"] == {"type": "object"}
-    assert call_.kwargs["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
+    assert call_.body["tools"][0]["input_schema"] == {"type": "object"}
+    assert call_.body["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
 
 
 def test_response_format_with_tools_is_rejected() -> None:
@@ -439,18 +443,12 @@ def test_bad_json_schemas_are_rejected(schema: str) -> None:
 
 # --- stream -> events ------------------------------------------------------------------------
 
-_EVENTS: TypeAdapter[RawMessageStreamEvent] = TypeAdapter(RawMessageStreamEvent)
-
-
-def sdk(data: dict[str, Any]) -> RawMessageStreamEvent:
-    return _EVENTS.validate_python(data)
-
 
 def translate(events: list[dict[str, Any]], json_tool: str = "") -> list[pb.Event]:
     translator = StreamTranslator(json_tool)
     out: list[pb.Event] = []
     for event in events:
-        out.extend(translator.feed(sdk(event)))
+        out.extend(translator.feed(event))
     return out + translator.finish()
 
 
@@ -696,24 +694,24 @@ def test_thinking_and_its_signature_become_thinking_events() -> None:
 def test_no_effort_or_none_sends_no_thinking() -> None:
     for effort in ("", "none"):
         call_ = build_call(request(user(), reasoning_effort=effort))
-        assert "thinking" not in call_.kwargs and "output_config" not in call_.kwargs
+        assert "thinking" not in call_.body and "output_config" not in call_.body
         assert call_.betas == ()
 
 
 @pytest.mark.parametrize("model", ["sonnet", "opus", "claude-sonnet-5", "claude-fable-5"])
 def test_effort_on_current_models_is_adaptive_thinking_with_output_effort(model: str) -> None:
     call_ = build_call(request(user(), model=model, reasoning_effort="medium"))
-    assert call_.kwargs["thinking"] == {"type": "adaptive"}
-    assert call_.kwargs["output_config"] == {"effort": "medium"}
-    assert call_.kwargs["max_tokens"] == DEFAULT_MAX_TOKENS
+    assert call_.body["thinking"] == {"type": "adaptive"}
+    assert call_.body["output_config"] == {"effort": "medium"}
+    assert call_.body["max_tokens"] == DEFAULT_MAX_TOKENS
     assert call_.betas == ("effort-2025-11-24",)
 
 
 def test_effort_on_budget_models_is_a_thinking_budget() -> None:
     call_ = build_call(request(user(), model="haiku", reasoning_effort="low"))
-    assert call_.kwargs["thinking"] == {"type": "enabled", "budget_tokens": 2048}
-    assert call_.kwargs["max_tokens"] == DEFAULT_MAX_TOKENS + 2048  # room for the answer
-    assert "output_config" not in call_.kwargs and call_.betas == ()
+    assert call_.body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert call_.body["max_tokens"] == DEFAULT_MAX_TOKENS + 2048  # room for the answer
+    assert "output_config" not in call_.body and call_.betas == ()
     capped = kwargs_of(request(user(), model="haiku", reasoning_effort="high", max_tokens=5000))
     assert capped["max_tokens"] == 5000
     assert capped["thinking"] == {"type": "enabled", "budget_tokens": 4999}
@@ -754,8 +752,8 @@ def test_a_conversation_after_tool_calls_gets_no_thinking() -> None:
 
 def test_model_info_is_sent_once() -> None:
     translator = StreamTranslator()
-    assert kinds(translator.feed(sdk(message_start()))) == ["model_info"]
-    assert translator.feed(sdk(message_start("claude-other"))) == []
+    assert kinds(translator.feed(message_start())) == ["model_info"]
+    assert translator.feed(message_start("claude-other")) == []
     assert translator.model == "claude-sonnet-5"
 
 
@@ -774,15 +772,9 @@ def status_error(
     kind: str,
     message: str,
     headers: dict[str, str] | None = None,
-) -> anthropic.APIStatusError:
+) -> UpstreamStatusError:
     body = {"type": "error", "error": {"type": kind, "message": message}}
-    response = httpx2.Response(
-        status,
-        headers=headers or {},
-        json=body,
-        request=httpx2.Request("POST", "https://api.anthropic.com/v1/messages"),
-    )
-    return anthropic.APIStatusError(f"Error code: {status} - {body}", response=response, body=body)
+    return UpstreamStatusError.from_body(status, json.dumps(body).encode(), headers)
 
 
 @pytest.mark.parametrize(
@@ -838,11 +830,17 @@ def test_an_error_event_inside_a_200_stream_maps_by_its_type() -> None:
 
 
 def test_connection_errors_and_timeouts() -> None:
-    req = httpx2.Request("POST", "https://api.anthropic.com/v1/messages")
-    event = error_event(anthropic.APIConnectionError(request=req))
-    assert event.error.code == pb.UPSTREAM_ERROR
-    assert error_event(anthropic.APITimeoutError(request=req)).error.code == pb.TIMEOUT
-    assert error_event(anthropic.AnthropicError("odd")).error.code == pb.UPSTREAM_ERROR
+    event = error_event(UpstreamUnreachable("ClientConnectorError"))
+    assert event.error.code == pb.UPSTREAM_ERROR and "cannot reach" in event.error.message
+    assert error_event(TimeoutError()).error.code == pb.TIMEOUT
+    assert error_event(RuntimeError("odd")).error.code == pb.UPSTREAM_ERROR
+
+
+def test_an_error_body_that_is_not_the_apis_json_keeps_its_text() -> None:
+    error = UpstreamStatusError.from_body(502, b"<html>Bad Gateway</html>", {})
+    event = error_event(error)
+    assert event.error.code == pb.UPSTREAM_ERROR and event.error.upstream_status == 502
+    assert "Bad Gateway" in event.error.message
 
 
 def test_error_messages_never_carry_the_key() -> None:
@@ -855,17 +853,16 @@ def test_error_messages_never_carry_the_key() -> None:
 
 
 def test_transport_errors_raised_mid_stream() -> None:
-    event = error_event(httpx2.RemoteProtocolError("peer closed connection"))
+    event = error_event(UpstreamBroken("ServerDisconnectedError"))
     assert event.error.code == pb.UPSTREAM_ERROR
-    assert "RemoteProtocolError" in event.error.message
-    assert error_event(httpx2.ReadTimeout("slow")).error.code == pb.TIMEOUT
+    assert "ServerDisconnectedError" in event.error.message
     assert error_event(ValueError("bad SSE JSON")).error.code == pb.UPSTREAM_ERROR
 
 
 def test_usage_so_far_only_once_the_message_started() -> None:
     translator = StreamTranslator()
     assert translator.usage_so_far() == []
-    translator.feed(sdk(message_start()))
+    translator.feed(message_start())
     [event] = translator.usage_so_far()
     assert event.usage.input_tokens == 11
 

@@ -1,1 +1,1 @@
-"""The Messages API path: the anthropic SDK, request building and stream translation."""
+"""The Messages API path: request building, the upstream client and stream translation."""

@@ -1,6 +1,6 @@
-"""Pure: neutral ChatRequest -> Messages API keyword arguments (api mode).
+"""Pure: neutral ChatRequest -> the Messages API call's JSON body (api mode).
 
-`build_call` turns a request into the keyword arguments of `client.messages.create`, raising
+`build_call` turns a request into the body of a `POST /v1/messages`, raising
 `UnsupportedRequest` (a 400 naming the field) for anything it cannot honour: nothing is
 silently dropped. The way back (stream events -> neutral events) is in messages_stream.py.
 """
@@ -59,9 +59,9 @@ JSONDict = dict[str, Any]
 
 @dataclass(frozen=True)
 class MessagesCall:
-    """What to send: `client.messages.create(stream=True, **kwargs)`."""
+    """What to send: `body` as the JSON of a `POST /v1/messages` (upstream.py adds `stream`)."""
 
-    kwargs: JSONDict
+    body: JSONDict
     json_tool: str = ""
     """Set when the answer is the input of this forced tool (response_format)."""
     betas: tuple[str, ...] = ()
@@ -79,40 +79,37 @@ def build_call(request: pb.ChatRequest, *, fetch_remote_images: bool = False) ->
     max_tokens = request.max_tokens if request.HasField("max_tokens") else DEFAULT_MAX_TOKENS
     if max_tokens < 1:
         raise UnsupportedRequest("max_tokens must be at least 1", "max_tokens")
-    kwargs: JSONDict = {
+    body: JSONDict = {
         "model": model_id(request.model),
         "max_tokens": max_tokens,
         "messages": messages,
     }
     if system:
-        kwargs["system"] = system
+        body["system"] = system
     if request.stop:
-        kwargs["stop_sequences"] = list(request.stop)
+        body["stop_sequences"] = list(request.stop)
     if request.user:
-        kwargs["metadata"] = {"user_id": request.user}
-    betas = _add_thinking(kwargs, request, messages, explicit_max=request.HasField("max_tokens"))
-    sampling = _sampling(request)
-    if sampling:
-        # This SDK no longer types the sampling knobs; the API still takes them in the body.
-        kwargs["extra_body"] = sampling
+        body["metadata"] = {"user_id": request.user}
+    betas = _add_thinking(body, request, messages, explicit_max=request.HasField("max_tokens"))
+    body.update(_sampling(request))
     json_tool = ""
     if request.response_format != pb.RESPONSE_FORMAT_TEXT:
-        kwargs.update(_json_answer(request))
+        body.update(_json_answer(request))
         json_tool = JSON_TOOL
     else:
         tools = _tools(request)
         if tools:
-            kwargs["tools"] = tools
+            body["tools"] = tools
         choice = _tool_choice(request, tools)
         if tools and request.HasField("parallel_tool_calls") and not request.parallel_tool_calls:
             choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
         if choice is not None:
-            kwargs["tool_choice"] = choice
-    return MessagesCall(kwargs=kwargs, json_tool=json_tool, betas=betas)
+            body["tool_choice"] = choice
+    return MessagesCall(body=body, json_tool=json_tool, betas=betas)
 
 
 def _add_thinking(
-    kwargs: JSONDict, request: pb.ChatRequest, messages: list[JSONDict], *, explicit_max: bool
+    body: JSONDict, request: pb.ChatRequest, messages: list[JSONDict], *, explicit_max: bool
 ) -> tuple[str, ...]:
     """The model family's thinking configuration for the request's effort; the betas it needs.
 
@@ -125,21 +122,21 @@ def _add_thinking(
     if not reasoning.thinks(effort) or _after_tool_calls(messages):
         return ()
     _check_thinking_compatible(request)
-    model = str(kwargs["model"])
+    model = str(body["model"])
     if not model.startswith(BUDGET_MODELS):
-        kwargs["thinking"] = {"type": "adaptive"}
-        kwargs["output_config"] = {"effort": effort}
+        body["thinking"] = {"type": "adaptive"}
+        body["output_config"] = {"effort": effort}
         return (EFFORT_BETA,)
     budget = THINKING_BUDGETS[effort]
     if not explicit_max:
-        kwargs["max_tokens"] = int(kwargs["max_tokens"]) + budget
-    budget = min(budget, int(kwargs["max_tokens"]) - 1)
+        body["max_tokens"] = int(body["max_tokens"]) + budget
+    budget = min(budget, int(body["max_tokens"]) - 1)
     if budget < MIN_THINKING_BUDGET:
         raise UnsupportedRequest(
             f"with reasoning, max_tokens must be above {MIN_THINKING_BUDGET} on {model}",
             "max_tokens",
         )
-    kwargs["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    body["thinking"] = {"type": "enabled", "budget_tokens": budget}
     return ()
 
 

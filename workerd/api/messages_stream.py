@@ -1,39 +1,21 @@
-"""Pure: the Messages API's stream events -> neutral events, and SDK errors -> error events.
+"""Pure: the Messages API's stream events (its JSON, as dicts) -> neutral events.
 
-`StreamTranslator` turns the SDK's raw stream events of one call into neutral events (thinking,
-text, tool-call deltas, usage, finish); `error_event` maps the SDK's exceptions onto the internal
-error codes. No I/O here.
+`StreamTranslator` turns the raw stream events of one call into neutral events (thinking, text,
+tool-call deltas, usage, finish). Failed calls are mapped in upstream_errors.py. No I/O here.
+Fields are read with `.get` and defaults: an event the API extends tomorrow still translates.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-import anthropic
-import httpx2
-from anthropic.types import (
-    InputJSONDelta,
-    RawContentBlockDeltaEvent,
-    RawContentBlockStartEvent,
-    RawContentBlockStopEvent,
-    RawMessageDeltaEvent,
-    RawMessageStartEvent,
-    RawMessageStopEvent,
-    RedactedThinkingBlock,
-    SignatureDelta,
-    TextBlock,
-    TextDelta,
-    ThinkingBlock,
-    ThinkingDelta,
-    ToolUseBlock,
-)
-
-from common.errors import ANTHROPIC_TYPE_STATUS, make_error, no_json_answer, without_addresses
-from common.logs import mask_secrets
+from common.errors import make_error, no_json_answer
 from protos import common_pb2 as pb
-from workerd.upstream_status import finish_reason, status_code
+from workerd.upstream_status import finish_reason
+
+Event = dict[str, Any]
 
 
 @dataclass
@@ -61,82 +43,88 @@ class StreamTranslator:
         self._json_seen = False  # the forced JSON-answer tool was called
         self._prose: list[str] = []  # text the model wrote instead, with a JSON answer asked for
 
-    def feed(self, event: object) -> list[pb.Event]:
-        if isinstance(event, RawMessageStartEvent):
-            return self._message_start(event)
-        if isinstance(event, RawContentBlockStartEvent):
-            return self._block_start(event)
-        if isinstance(event, RawContentBlockDeltaEvent):
+    def feed(self, event: Event) -> list[pb.Event]:
+        kind = event.get("type")
+        if kind == "content_block_delta":  # first: nearly every event is one
             return self._block_delta(event)
-        if isinstance(event, RawContentBlockStopEvent):
-            return self._block_stop(event.index)
-        if isinstance(event, RawMessageDeltaEvent):
-            self.stop_reason = event.delta.stop_reason or self.stop_reason or "end_turn"
-            self.stop_sequence = event.delta.stop_sequence or self.stop_sequence
-            usage = event.usage
-            self.usage.output_tokens = usage.output_tokens
-            if usage.input_tokens is not None:
-                self.usage.input_tokens = usage.input_tokens
-            if usage.cache_read_input_tokens is not None:
-                self.usage.cache_read_tokens = usage.cache_read_input_tokens
-            if usage.cache_creation_input_tokens is not None:
-                self.usage.cache_write_tokens = usage.cache_creation_input_tokens
-            return []
-        if isinstance(event, RawMessageStopEvent):
+        if kind == "message_start":
+            return self._message_start(event.get("message") or {})
+        if kind == "content_block_start":
+            return self._block_start(event)
+        if kind == "content_block_stop":
+            return self._block_stop(event.get("index", 0))
+        if kind == "message_delta":
+            self._message_delta(event)
+        elif kind == "message_stop":
             self.complete = True
         return []  # citations, server tools, unknown events: not part of the answer
 
-    def _message_start(self, event: RawMessageStartEvent) -> list[pb.Event]:
+    def _message_start(self, message: Event) -> list[pb.Event]:
         self._started = True
-        message = event.message
-        usage = message.usage
+        usage = message.get("usage") or {}
         self.usage = pb.Usage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_input_tokens or 0,
-            cache_write_tokens=usage.cache_creation_input_tokens or 0,
+            input_tokens=usage.get("input_tokens") or 0,
+            output_tokens=usage.get("output_tokens") or 0,
+            cache_read_tokens=usage.get("cache_read_input_tokens") or 0,
+            cache_write_tokens=usage.get("cache_creation_input_tokens") or 0,
         )
-        if message.model and not self.model:
-            self.model = message.model
-            return [pb.Event(model_info=pb.ModelInfo(model=message.model))]
+        model = message.get("model") or ""
+        if model and not self.model:
+            self.model = model
+            return [pb.Event(model_info=pb.ModelInfo(model=model))]
         return []
 
-    def _block_start(self, event: RawContentBlockStartEvent) -> list[pb.Event]:
-        block = event.content_block
-        if isinstance(block, TextBlock):
-            return self._text(block.text)
-        if isinstance(block, ThinkingBlock):
-            return self._thinking(block.thinking, block.signature)
-        if isinstance(block, RedactedThinkingBlock):
-            if not block.data or self.json_tool:
+    def _message_delta(self, event: Event) -> None:
+        delta = event.get("delta") or {}
+        self.stop_reason = delta.get("stop_reason") or self.stop_reason or "end_turn"
+        self.stop_sequence = delta.get("stop_sequence") or self.stop_sequence
+        usage = event.get("usage") or {}
+        self.usage.output_tokens = usage.get("output_tokens") or 0
+        for field_name, key in _USAGE_UPDATES:
+            if usage.get(key) is not None:
+                setattr(self.usage, field_name, usage[key])
+
+    def _block_start(self, event: Event) -> list[pb.Event]:
+        block = event.get("content_block") or {}
+        kind = block.get("type")
+        if kind == "text":
+            return self._text(block.get("text") or "")
+        if kind == "thinking":
+            return self._thinking(block.get("thinking") or "", block.get("signature") or "")
+        if kind == "redacted_thinking":
+            data = block.get("data") or ""
+            if not data or self.json_tool:
                 return []
-            return [pb.Event(thinking=pb.ThinkingDelta(redacted=block.data))]
-        if not isinstance(block, ToolUseBlock):
+            return [pb.Event(thinking=pb.ThinkingDelta(redacted=data))]
+        if kind != "tool_use":
             return []
-        if self.json_tool and block.name == self.json_tool:
+        index, name, tool_input = event.get("index", 0), block.get("name") or "", block.get("input")
+        if self.json_tool and name == self.json_tool:
             self._json_seen = True
-            self._blocks[event.index] = _ToolBlock(-1, block.input)
+            self._blocks[index] = _ToolBlock(-1, tool_input)
             return []
-        index = self._tool_calls
+        call = self._tool_calls
         self._tool_calls += 1
-        self._blocks[event.index] = _ToolBlock(index, block.input)
-        delta = pb.ToolCallDelta(index=index, id=block.id, name=block.name, arguments_delta="")
+        self._blocks[index] = _ToolBlock(call, tool_input)
+        delta = pb.ToolCallDelta(index=call, id=block.get("id") or "", name=name)
         return [pb.Event(tool_call=delta)]
 
-    def _block_delta(self, event: RawContentBlockDeltaEvent) -> list[pb.Event]:
-        delta = event.delta
-        if isinstance(delta, TextDelta):
-            return self._text(delta.text)
-        if isinstance(delta, ThinkingDelta):
-            return self._thinking(delta.thinking, "")
-        if isinstance(delta, SignatureDelta):
-            return self._thinking("", delta.signature)
-        if isinstance(delta, InputJSONDelta):
-            block = self._blocks.get(event.index)
-            if block is None or not delta.partial_json:
+    def _block_delta(self, event: Event) -> list[pb.Event]:
+        delta = event.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta":
+            return self._text(delta.get("text") or "")
+        if kind == "thinking_delta":
+            return self._thinking(delta.get("thinking") or "", "")
+        if kind == "signature_delta":
+            return self._thinking("", delta.get("signature") or "")
+        if kind == "input_json_delta":
+            block = self._blocks.get(event.get("index", 0))
+            partial = delta.get("partial_json") or ""
+            if block is None or not partial:
                 return []
             block.streamed = True
-            return [self._arguments(block, delta.partial_json)]
+            return [self._arguments(block, partial)]
         return []
 
     def _block_stop(self, index: int) -> list[pb.Event]:
@@ -185,51 +173,8 @@ class StreamTranslator:
         return [pb.Event(usage=self.usage), pb.Event(finish=finish)]
 
 
-# --- errors ---------------------------------------------------------------------------------
-
-
-def error_event(exc: BaseException, secrets: Iterable[str] = ()) -> pb.Event:
-    """An SDK exception as an error event; the message never carries a credential."""
-    if isinstance(exc, anthropic.APITimeoutError):
-        return make_error(pb.TIMEOUT, "the Anthropic API did not answer in time")
-    if isinstance(exc, anthropic.APIConnectionError):
-        return make_error(pb.UPSTREAM_ERROR, "cannot reach the Anthropic API (connection error)")
-    if isinstance(exc, anthropic.APIStatusError):
-        kind = str(exc.type or "")
-        status = exc.status_code
-        if status < 400:  # an `error` event inside a 200 stream
-            status = ANTHROPIC_TYPE_STATUS.get(kind, 500)
-        detail = str(exc.api_message or kind or "no detail")
-        text = mask_secrets(f"Anthropic API error {status} ({kind or 'error'}): {detail}", secrets)
-        code = (
-            pb.CONTEXT_TOO_LONG if "prompt is too long" in detail.lower() else status_code(status)
-        )
-        return make_error(
-            code,
-            without_addresses(text)[:2000],
-            retry_after_ms=retry_after_ms(exc.response.headers),
-            upstream_status=status,
-        )
-    if isinstance(exc, anthropic.APIResponseValidationError | ValueError):
-        return make_error(pb.UPSTREAM_ERROR, "the Anthropic API sent a response that is not valid")
-    if isinstance(exc, httpx2.TimeoutException):
-        return make_error(pb.TIMEOUT, "the Anthropic API did not answer in time")
-    if isinstance(exc, httpx2.HTTPError):  # raised as is while reading an open stream
-        name = type(exc).__name__
-        return make_error(pb.UPSTREAM_ERROR, f"the connection to the Anthropic API broke ({name})")
-    return make_error(pb.UPSTREAM_ERROR, f"Anthropic API call failed ({type(exc).__name__})")
-
-
-def retry_after_ms(headers: Mapping[str, str]) -> int:
-    """`retry-after-ms` or `retry-after` (seconds); 0 when absent or not a number."""
-    for name, scale in (("retry-after-ms", 1.0), ("retry-after", 1000.0)):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        try:
-            value = float(raw)
-        except ValueError:
-            continue
-        if value >= 0:
-            return int(value * scale)
-    return 0
+_USAGE_UPDATES = (
+    ("input_tokens", "input_tokens"),
+    ("cache_read_tokens", "cache_read_input_tokens"),
+    ("cache_write_tokens", "cache_creation_input_tokens"),
+)

@@ -1,4 +1,4 @@
-"""One `api` mode run: the Anthropic Messages API through the official SDK, always streaming.
+"""One `api` mode run: the Anthropic Messages API, always streaming (upstream.py).
 
 One client per worker (its own connection pool), closed when the worker stops. The run owns its
 upstream stream: however the run ends (finish, error, timeout, the gRPC call cancelled), the
@@ -13,21 +13,18 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anthropic
-from anthropic.types import RawMessageStreamEvent
-
 from common.errors import make_error
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.api.messages_api import MessagesCall, UnsupportedRequest, build_call
-from workerd.api.messages_stream import StreamTranslator, error_event
+from workerd.api.messages_stream import StreamTranslator
 from workerd.api.quota_headers import quota_report
+from workerd.api.upstream import MessagesClient, MessagesStream
+from workerd.api.upstream_errors import UpstreamStatusError, error_event
 from workerd.config import WorkerdConfig
 
 logger = logging.getLogger(__name__)
 OAUTH_BETA = "oauth-2025-04-20"
-
-Stream = anthropic.AsyncStream[RawMessageStreamEvent]
 
 
 class ApiRunner:
@@ -35,36 +32,26 @@ class ApiRunner:
 
     def __init__(self, config: WorkerdConfig) -> None:
         self._config = config
-        self._client: anthropic.AsyncAnthropic | None = None
+        self._client: MessagesClient | None = None
         self.running = 0
 
     @property
     def has_credential(self) -> bool:
         return bool(self._config.spec.api_key or self._config.spec.token)
 
-    def client(self) -> anthropic.AsyncAnthropic:
+    def client(self) -> MessagesClient:
         """The worker's client, made on first use: API key, else the OAuth token (best effort)."""
         if self._client is None:
             spec = self._config.spec
-            options: dict[str, Any] = {
-                "base_url": self._config.anthropic_base_url or None,
-                "max_retries": 0,  # the controller retries, on another worker when it can
-                # aiohttp under the SDK: about a third less CPU per streamed call than its
-                # default httpx transport (bench/results/hot_path.md); errors map the same.
-                "http_client": anthropic.DefaultAioHttpClient(),
-            }
-            if spec.api_key:
-                options["api_key"] = spec.api_key
-            else:
-                options["auth_token"] = spec.token
-                options["default_headers"] = {"anthropic-beta": OAUTH_BETA}
-            self._client = anthropic.AsyncAnthropic(**options)
+            self._client = MessagesClient(
+                self._config.anthropic_base_url, api_key=spec.api_key, token=spec.token
+            )
         return self._client
 
     async def aclose(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
-            await client.close()
+            await client.aclose()
 
     async def run(self, request: pb.ChatRequest) -> AsyncIterator[pb.Event]:
         if not self.has_credential:
@@ -90,7 +77,7 @@ class ApiRunner:
             for event in translator.usage_so_far():
                 yield event
             yield make_error(pb.TIMEOUT, f"the request exceeded its time limit of {limit_ms} ms")
-        except Exception as exc:  # SDK errors, and transport errors raised mid-stream as is
+        except Exception as exc:  # upstream_errors' exceptions, and ValueError for bad JSON
             logger.warning(  # the whole text, with any address the client is not shown
                 "Messages API call failed: %s: %s",
                 type(exc).__name__,
@@ -98,37 +85,34 @@ class ApiRunner:
             )
             for event in translator.usage_so_far():
                 yield event
-            if isinstance(exc, anthropic.APIStatusError):
-                for event in _quota_events(exc.response.headers):
+            if isinstance(exc, UpstreamStatusError):
+                for event in _quota_events(exc.headers):
                     yield event  # a refusal's windows, before the error that ends the run
             yield error_event(exc, config.spec.secrets())
         finally:
             self.running -= 1
 
-    def _headers(self, call: MessagesCall) -> dict[str, Any]:
-        """The call's betas, next to the OAuth one when the client sends that by default."""
-        if not call.betas:
-            return {}
-        betas = [] if self._config.spec.api_key else [OAUTH_BETA]
-        return {"extra_headers": {"anthropic-beta": ",".join([*betas, *call.betas])}}
+    def _betas(self, call: MessagesCall) -> tuple[str, ...]:
+        """The call's betas, next to the OAuth one an OAuth token always needs."""
+        oauth = () if self._config.spec.api_key else (OAUTH_BETA,)
+        return (*oauth, *call.betas)
 
     async def _stream(
         self, call: MessagesCall, translator: StreamTranslator, limit_ms: int
     ) -> AsyncIterator[pb.Event]:
         """The upstream call, translated; the stream is closed however the run ends."""
         deadline = asyncio.get_running_loop().time() + limit_ms / 1000
-        stream: Stream | None = None
+        stream: MessagesStream | None = None
         try:
             # No `yield` inside a timeout block: the deadline must only ever cancel our await.
             async with asyncio.timeout_at(deadline):
-                stream = await self.client().messages.create(
-                    stream=True, timeout=limit_ms / 1000, **self._headers(call), **call.kwargs
-                )
-            for event in _quota_events(stream.response.headers):
+                stream = await self.client().stream(call.body, self._betas(call))
+            for event in _quota_events(stream.headers):
                 yield event
+            upstream = stream.events()
             while True:
                 async with asyncio.timeout_at(deadline):
-                    item = await anext(stream, None)
+                    item = await anext(upstream, None)
                 if item is None:
                     break
                 for event in translator.feed(item):
@@ -137,7 +121,7 @@ class ApiRunner:
                 yield event
         finally:
             if stream is not None:
-                await asyncio.shield(stream.close())
+                stream.close()
 
 
 async def _joined_text(events: AsyncIterator[pb.Event]) -> AsyncIterator[pb.Event]:

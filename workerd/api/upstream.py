@@ -1,0 +1,118 @@
+"""The Messages API over one aiohttp session per worker: a streamed call, its events as dicts.
+
+Why not the `anthropic` SDK here: on this hot path the SDK built a request object, a model
+object per stream event and an httpx-shaped response around aiohttp, for about 2.5 ms of CPU
+per call on this machine, and loaded some 50 MiB into every api workerd
+(bench/results/hot_path.md). The wire format is small and stable: a JSON body, a few headers,
+server-sent events whose JSON the translator reads as is. Retries are the controller's, so
+the client has none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+
+from workerd.api.sse import SseDecoder
+from workerd.api.upstream_errors import UpstreamBroken, UpstreamStatusError, UpstreamUnreachable
+
+API_VERSION = "2023-06-01"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+MAX_ERROR_BODY = 64 * 1024
+CONNECT_TIMEOUT_S = 30.0  # the run's own deadline bounds the rest
+
+
+class MessagesStream:
+    """One streamed answer: the response headers, then its events; `close` ends it early."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.headers: Mapping[str, str] = response.headers
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """The stream's JSON events; an `error` event raises UpstreamStatusError."""
+        decoder = SseDecoder()
+        try:
+            async for chunk in self._response.content.iter_any():
+                for sse in decoder.feed(chunk):
+                    event = json.loads(sse.data) if sse.data else {}
+                    kind = event.get("type") if isinstance(event, dict) else None
+                    if kind == "error" or sse.event == "error":
+                        raise UpstreamStatusError.from_body(200, sse.data, self.headers)
+                    if kind is None:
+                        raise ValueError(f"a stream event without a type: {sse.event}")
+                    if kind != "ping":
+                        yield event
+        except aiohttp.ClientError as exc:
+            raise UpstreamBroken(type(exc).__name__) from exc
+
+    def close(self) -> None:
+        """Drops the connection of an answer not read to its end, so the upstream stops
+        generating for nobody. (One read to the end is back in the pool already.)"""
+        self._response.close()
+
+
+class MessagesClient:
+    """The worker's connection pool to the Messages API and its credential headers."""
+
+    def __init__(self, base_url: str, *, api_key: str = "", token: str = "") -> None:
+        self._url = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/v1/messages"
+        self._headers = _credential_headers(api_key, token)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._session is None
+
+    async def stream(self, body: Mapping[str, Any], betas: tuple[str, ...]) -> MessagesStream:
+        """POST a streamed call; an error status raises UpstreamStatusError with its headers."""
+        headers = dict(self._headers)
+        if betas:
+            headers["anthropic-beta"] = ",".join(betas)
+        data = json.dumps({**body, "stream": True}, separators=(",", ":"), ensure_ascii=False)
+        try:
+            response = await self._open().post(self._url, data=data.encode(), headers=headers)
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnreachable(type(exc).__name__) from exc
+        if response.status >= 300:
+            try:
+                raw = await response.content.read(MAX_ERROR_BODY)
+            except aiohttp.ClientError:
+                raw = b""
+            finally:
+                response.close()
+            raise UpstreamStatusError.from_body(response.status, raw, response.headers)
+        return MessagesStream(response)
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                # No pool limit: the controller's admission bounds what runs on this account.
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+
+def _credential_headers(api_key: str, token: str) -> dict[str, str]:
+    """An API key as `x-api-key`; an OAuth token as a bearer token (with its beta, added by
+    the runner). Never both."""
+    headers = {
+        "anthropic-version": API_VERSION,
+        "content-type": "application/json",
+        "accept": "text/event-stream",
+    }
+    if api_key:
+        headers["x-api-key"] = api_key
+    elif token:
+        headers["authorization"] = f"Bearer {token}"
+    return headers

@@ -76,7 +76,7 @@ async def test_a_closed_feed_is_not_cut() -> None:
     feed = EventFeed(EndlessCall(""), shutdown)
     await feed.close()
     shutdown.cut_all()  # nothing registered: no error
-    assert feed._queue.empty()
+    assert feed.buffered == 0
 
 
 async def run_until_stopped(

@@ -289,3 +289,26 @@ async def test_finished_runs_reuse_one_connection(runner: ApiRunner, mock: MockU
         assert (await collect(runner, ask(text, stream=False)))[-1].HasField("finish")
     peers = {sent.peer for sent in mock.message_requests()}
     assert len(peers) == 1, peers  # the pool kept the connection of each finished stream
+
+
+def _text_delta(value: str) -> bytes:
+    delta = {"type": "text_delta", "text": value}
+    return _sse({"type": "content_block_delta", "index": 0, "delta": delta})
+
+
+WHOLE_ANSWER_AT_ONCE = (
+    PARTIAL_STREAM
+    + _text_delta("wer")
+    + _text_delta(", whole.")
+    + _sse({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {}})
+    + _sse({"type": "message_stop"})
+)
+
+
+async def test_deltas_read_together_go_on_as_one_event(mock: MockUpstream, tmp_path: Path) -> None:
+    server = await cut_upstream(True, WHOLE_ANSWER_AT_ONCE)
+    events = await run_against(server, mock, tmp_path, ask("x", stream=True))
+
+    kinds = [e.WhichOneof("kind") for e in events]
+    assert kinds == ["model_info", "text", "usage", "finish"]  # one read, one text message
+    assert events[1].text.text == "half an answer, whole."

@@ -21,6 +21,7 @@ from workerd.api.messages_stream import StreamTranslator
 from workerd.api.quota_headers import quota_report
 from workerd.api.upstream import MessagesClient, MessagesStream
 from workerd.api.upstream_errors import UpstreamStatusError, error_event
+from workerd.coalesce import coalesced
 from workerd.config import WorkerdConfig
 
 logger = logging.getLogger(__name__)
@@ -109,13 +110,13 @@ class ApiRunner:
                 stream = await self.client().stream(call.body, self._betas(call))
             for event in _quota_events(stream.headers):
                 yield event
-            upstream = stream.events()
+            upstream = stream.batches()
             while True:
                 async with asyncio.timeout_at(deadline):
-                    item = await anext(upstream, None)
-                if item is None:
+                    batch = await anext(upstream, None)
+                if batch is None:
                     break
-                for event in translator.feed(item):
+                for event in coalesced([out for item in batch for out in translator.feed(item)]):
                     yield event
             for event in translator.finish():
                 yield event

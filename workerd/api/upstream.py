@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from workerd.api.sse import SseDecoder
+from workerd.api.sse import SseDecoder, SseEvent
 from workerd.api.upstream_errors import UpstreamBroken, UpstreamStatusError, UpstreamUnreachable
 
 API_VERSION = "2023-06-01"
@@ -32,20 +32,23 @@ class MessagesStream:
         self._response = response
         self.headers: Mapping[str, str] = response.headers
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """The stream's JSON events; an `error` event raises UpstreamStatusError."""
+    async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """The stream's JSON events, a list per read from the socket (what arrived together);
+        an `error` event raises UpstreamStatusError after the events that came before it."""
         decoder = SseDecoder()
         try:
             async for chunk in self._response.content.iter_any():
+                batch: list[dict[str, Any]] = []
                 for sse in decoder.feed(chunk):
-                    event = json.loads(sse.data) if sse.data else {}
-                    kind = event.get("type") if isinstance(event, dict) else None
-                    if kind == "error" or sse.event == "error":
+                    event = _event(sse)
+                    if event["type"] == "error":
+                        if batch:
+                            yield batch
                         raise UpstreamStatusError.from_body(200, sse.data, self.headers)
-                    if kind is None:
-                        raise ValueError(f"a stream event without a type: {sse.event}")
-                    if kind != "ping":
-                        yield event
+                    if event["type"] != "ping":
+                        batch.append(event)
+                if batch:
+                    yield batch
         except aiohttp.ClientError as exc:
             raise UpstreamBroken(type(exc).__name__) from exc
 
@@ -101,6 +104,16 @@ class MessagesClient:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+def _event(sse: SseEvent) -> dict[str, Any]:
+    """One event's JSON; ValueError when it is not a typed JSON object."""
+    event = json.loads(sse.data) if sse.data else {}
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise ValueError(f"a stream event that is not a typed JSON object: {sse.event}")
+    if sse.event == "error":
+        event["type"] = "error"
+    return event
 
 
 def _credential_headers(api_key: str, token: str) -> dict[str, str]:

@@ -47,6 +47,10 @@ FLUSH_DELAY_S = 0.2
 PRUNE_INTERVAL_S = 3_600.0
 RECENT_ERRORS = 20
 URGENT_EVENTS = frozenset({"started"})
+URGENT_DELAY_S = 0.02
+"""How long a run's start waits for company before it is written: under load the starts of this
+moment share one transaction (one per request cost more CPU than the rest of the controller's
+work on it), and a run killed with the controller this soon has cost next to nothing upstream."""
 _ROW_COLUMNS = (
     "request_id, ts, source, model, worker, mode, status, error_category, input_tokens, "
     "output_tokens, cache_read_tokens, cache_write_tokens, ttft_ms, duration_ms, retries"
@@ -326,15 +330,22 @@ def _total_values(row: RequestRow) -> tuple[Any, ...]:
 class Accounting:
     """Batches events into the database off the event loop; answers queries in order."""
 
-    def __init__(self, path: Path, retention_days: int, flush_delay_s: float = FLUSH_DELAY_S):
+    def __init__(
+        self,
+        path: Path,
+        retention_days: int,
+        flush_delay_s: float = FLUSH_DELAY_S,
+        urgent_delay_s: float = URGENT_DELAY_S,
+    ) -> None:
         self.path = path
         self.retention_days = retention_days
         self.flush_delay_s = flush_delay_s
+        self.urgent_delay_s = min(urgent_delay_s, flush_delay_s)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="accounting")
         self._db: AccountingDb | None = None
         self._pending: list[ProxyEvent] = []
         self._wake = asyncio.Event()
-        self._urgent = False  # a pending event must not wait for the batch delay
+        self._hurry = asyncio.Event()  # a pending event must not wait for the batch delay
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -348,12 +359,12 @@ class Accounting:
         return await self._call(self._db.load_events, event_limit)
 
     def observe(self, event: ProxyEvent) -> None:
-        """EventBus sink: remember the event for the next batch. A run's start is written at
-        once, not after the batch delay: a controller killed then still leaves its row
-        (recovery.interrupted_requests), whatever the worker went on to spend."""
+        """EventBus sink: remember the event for the next batch. A run's start is written
+        within URGENT_DELAY_S, not after the batch delay: a controller killed then still leaves
+        its row (recovery.interrupted_requests), whatever the worker went on to spend."""
         self._pending.append(event)
         if event.type in URGENT_EVENTS:
-            self._urgent = True
+            self._hurry.set()
         self._wake.set()
 
     async def run(self) -> None:
@@ -363,17 +374,24 @@ class Accounting:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), PRUNE_INTERVAL_S)
             if self._pending:
-                if not self._urgent:
-                    await asyncio.sleep(self.flush_delay_s)  # let a batch gather
+                await self._gather()
                 await self.flush()
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_INTERVAL_S
                 await self.query(lambda db: db.prune(time.time(), self.retention_days))
 
+    async def _gather(self) -> None:
+        """Let a batch gather for the batch delay, cut short by a run's start (which still
+        waits `urgent_delay_s` for the starts of the same moment)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._hurry.wait(), self.flush_delay_s)
+        if self._hurry.is_set():
+            await asyncio.sleep(self.urgent_delay_s)
+
     async def flush(self) -> None:
         batch, self._pending = self._pending, []
         self._wake.clear()
-        self._urgent = False
+        self._hurry.clear()
         if not batch or self._db is None:
             return
         try:

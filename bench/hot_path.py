@@ -82,6 +82,7 @@ async def _burst(side: Side, stream: bool, count: int, text: str) -> dict[str, A
 
 async def _run(sides: list[Side], profiler: Profiler | None) -> dict[str, Any]:
     idle = {side.name: side.watched.rss_mib() for side in sides}
+    idle_shared = {side.name: side.watched.shared_aware_mib() for side in sides}
     peaks = {side.name: PeakRss(side.watched) for side in sides}
     phases: dict[str, dict[str, Any]] = {}
     for phase in (Phase(s, c) for s in (False, True) for c in CONCURRENCY):
@@ -101,6 +102,7 @@ async def _run(sides: list[Side], profiler: Profiler | None) -> dict[str, Any]:
     print(f"queued     {proxy.name:12} {queued}", flush=True)
     return {
         "idle_rss_mib": idle,
+        "idle_pss_uss_mib": idle_shared,
         "peak_rss_mib": {name: peak.peak for name, peak in peaks.items()},
         "phases": phases,
         "slow_streams": slow,

@@ -83,10 +83,16 @@ def _rss_rows(figures: dict[str, Any]) -> list[list[str]]:
     rows = []
     for side, idle in figures["idle_rss_mib"].items():
         peak = figures["peak_rss_mib"].get(side, {})
+        shared = figures.get("idle_pss_uss_mib", {}).get(side, {})
         for role, mib in idle.items():
-            rows.append([side, role, f"{mib:.0f} MiB", f"{peak.get(role, 0.0):.0f} MiB"])
-        total_peak = sum(peak.values())
-        rows.append([side, "all", f"{sum(idle.values()):.0f} MiB", f"{total_peak:.0f} MiB"])
+            pss, uss = (shared.get(role, {}).get(key, float("nan")) for key in ("pss", "uss"))
+            peak_mib = f"{peak.get(role, 0.0):.0f} MiB"
+            rows.append([side, role, f"{mib:.0f} MiB", f"{pss:.0f} / {uss:.0f} MiB", peak_mib])
+        pss, uss = (sum(m.get(key, 0.0) for m in shared.values()) for key in ("pss", "uss"))
+        total = f"{sum(idle.values()):.0f} MiB"
+        rows.append(
+            [side, "all", total, f"{pss:.0f} / {uss:.0f} MiB", f"{sum(peak.values()):.0f} MiB"]
+        )
     return rows
 
 
@@ -97,6 +103,8 @@ def _goals(figures: dict[str, Any]) -> list[tuple[str, str]]:
     slow = figures["slow_streams"]
     added_ttft = slow[PROXY]["ttft_p50_ms"] - slow[MOCK]["ttft_p50_ms"]
     idle = sum(figures["idle_rss_mib"][PROXY].values())
+    shared = figures.get("idle_pss_uss_mib", {}).get(PROXY, {})
+    idle_pss = sum(m.get("pss", 0.0) for m in shared.values())
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "not met"
@@ -114,6 +122,10 @@ def _goals(figures: dict[str, Any]) -> list[tuple[str, str]]:
         (
             f"idle RSS, frontdoor + controller + workerd (goal <= {GOAL_IDLE_RSS_MIB:.0f} MiB)",
             f"{idle:.0f} MiB: {verdict(idle <= GOAL_IDLE_RSS_MIB)}",
+        ),
+        (
+            "idle PSS, the same processes (shared libraries counted once)",
+            f"{idle_pss:.0f} MiB",
         ),
     ]
     if LITELLM in c10:
@@ -152,7 +164,7 @@ def _floor_rows(figures: dict[str, Any]) -> list[list[str]]:
 def render(figures: dict[str, Any]) -> tuple[list[tuple[str, str]], list[Section], list[str]]:
     header = ["figure", MOCK, f"{PROXY} (added)", f"{LITELLM} (added)", "this proxy vs LiteLLM"]
     cpu = ["phase", "side", "CPU ms / request", "by process"]
-    rss = ["side", "process", "idle RSS", "peak RSS under load"]
+    rss = ["side", "process", "idle RSS", "idle PSS / USS", "peak RSS under load"]
     json10 = figures["phases"]["json c10"][PROXY]["cpu_ms_per_request"]
     queued = figures["proxy_1000_at_once"]["cpu_ms_per_request"]
     growth = sum(queued.values()) / max(sum(json10.values()), 1e-9)

@@ -25,6 +25,21 @@ class Watched:
     def rss_mib(self) -> dict[str, float]:
         return {role: sum(_rss(p) for p in procs) / MiB for role, procs in self.roles.items()}
 
+    def shared_aware_mib(self) -> dict[str, dict[str, float]]:
+        """PSS (shared pages divided among the processes that map them) and USS (the pages
+        only this process has: what stopping it frees), per role. RSS counts a shared library
+        whole in every process that maps it, so three processes' RSS overstate what they use
+        together."""
+        totals: dict[str, dict[str, float]] = {}
+        for role, procs in self.roles.items():
+            pss = uss = 0
+            for proc in procs:
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                    info = proc.memory_full_info()
+                    pss, uss = pss + int(info.pss), uss + int(info.uss)
+            totals[role] = {"pss": pss / MiB, "uss": uss / MiB}
+        return totals
+
 
 def _cpu(proc: psutil.Process) -> float:
     try:

@@ -15,6 +15,7 @@ import pytest
 from protos import common_pb2 as pb
 from tests.mock_upstream import MockUpstream, echo_reply
 from workerd.api.runner import OAUTH_BETA, ApiRunner
+from workerd.api.upstream import proxy_for
 from workerd.config import WorkerdConfig
 
 API_KEY = "sk-ant-api03-runner-test"
@@ -312,3 +313,31 @@ async def test_deltas_read_together_go_on_as_one_event(mock: MockUpstream, tmp_p
     kinds = [e.WhichOneof("kind") for e in events]
     assert kinds == ["model_info", "text", "usage", "finish"]  # one read, one text message
     assert events[1].text.text == "half an answer, whole."
+
+
+async def test_a_proxy_in_the_worker_entrys_env_carries_the_calls(
+    mock: MockUpstream, tmp_path: Path
+) -> None:
+    mock.clear()
+    entry = {"api_key": API_KEY, "env": {"HTTP_PROXY": mock.base_url}}
+    settings = config(mock, tmp_path, entry)
+    # Nothing answers at this address: only the proxy (the mock, which serves absolute-form
+    # requests as a forward proxy would pass them on) can.
+    unreachable = "http://upstream.invalid:9"
+    api = ApiRunner(dataclasses.replace(settings, anthropic_base_url=unreachable))
+    try:
+        events = await collect(api, ask("through a proxy"))
+    finally:
+        await api.aclose()
+    assert events[-1].HasField("finish")
+    [sent] = mock.message_requests()
+    assert sent.headers["host"] == "upstream.invalid:9"
+
+
+def test_the_proxy_is_the_one_for_the_apis_scheme() -> None:
+    env = {"HTTP_PROXY": "http://plain:1", "https_proxy": "http://tls:2"}
+    assert proxy_for("https://api.anthropic.com", env) == "http://tls:2"
+    assert proxy_for("", env) == "http://tls:2"  # the default address is https
+    assert proxy_for("http://127.0.0.1:9", env) == "http://plain:1"
+    assert proxy_for("http://127.0.0.1:9", {"ALL_PROXY": "http://any:3"}) == "http://any:3"
+    assert proxy_for("https://api.anthropic.com", {}) == ""

@@ -19,7 +19,7 @@ from protos import common_pb2 as pb
 from workerd.api.messages_api import MessagesCall, UnsupportedRequest, build_call
 from workerd.api.messages_stream import StreamTranslator
 from workerd.api.quota_headers import quota_report
-from workerd.api.upstream import MessagesClient, MessagesStream
+from workerd.api.upstream import MessagesClient, MessagesStream, proxy_for
 from workerd.api.upstream_errors import UpstreamStatusError, error_event
 from workerd.coalesce import coalesced
 from workerd.config import WorkerdConfig
@@ -43,9 +43,12 @@ class ApiRunner:
     def client(self) -> MessagesClient:
         """The worker's client, made on first use: API key, else the OAuth token (best effort)."""
         if self._client is None:
-            spec = self._config.spec
+            spec, base_url = self._config.spec, self._config.anthropic_base_url
             self._client = MessagesClient(
-                self._config.anthropic_base_url, api_key=spec.api_key, token=spec.token
+                base_url,
+                api_key=spec.api_key,
+                token=spec.token,
+                proxy=proxy_for(base_url, dict(spec.env)),
             )
         return self._client
 

@@ -61,9 +61,12 @@ class MessagesStream:
 class MessagesClient:
     """The worker's connection pool to the Messages API and its credential headers."""
 
-    def __init__(self, base_url: str, *, api_key: str = "", token: str = "") -> None:
+    def __init__(
+        self, base_url: str, *, api_key: str = "", token: str = "", proxy: str = ""
+    ) -> None:
         self._url = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/v1/messages"
         self._headers = _credential_headers(api_key, token)
+        self._proxy = proxy or None  # None: HTTP(S)_PROXY and NO_PROXY of the environment
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -77,7 +80,9 @@ class MessagesClient:
             headers["anthropic-beta"] = ",".join(betas)
         data = json.dumps({**body, "stream": True}, separators=(",", ":"), ensure_ascii=False)
         try:
-            response = await self._open().post(self._url, data=data.encode(), headers=headers)
+            response = await self._open().post(
+                self._url, data=data.encode(), headers=headers, proxy=self._proxy
+            )
         except aiohttp.ClientError as exc:
             raise UpstreamUnreachable(type(exc).__name__) from exc
         if response.status >= 300:
@@ -96,7 +101,7 @@ class MessagesClient:
                 # No pool limit: the controller's admission bounds what runs on this account.
                 connector=aiohttp.TCPConnector(limit=0),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
-                auto_decompress=True,
+                trust_env=True,  # HTTPS_PROXY and friends, as the CLI honours them
             )
         return self._session
 
@@ -104,6 +109,16 @@ class MessagesClient:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+def proxy_for(base_url: str, env: Mapping[str, str]) -> str:
+    """The proxy a worker entry's own `env` names for the API's scheme ("" when none)."""
+    scheme = "https" if (base_url or DEFAULT_BASE_URL).startswith("https") else "http"
+    for name in (f"{scheme}_proxy", "all_proxy"):
+        for key in (name.upper(), name):
+            if env.get(key):
+                return env[key]
+    return ""
 
 
 def _event(sse: SseEvent) -> dict[str, Any]:

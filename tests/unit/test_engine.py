@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +34,9 @@ from workerd.config import WorkerdConfig
 class Worker:
     """One in-process CLI worker: table, engine, runner and reaper around the fake CLI."""
 
-    def __init__(self, tmp: Path, mode: str = "cli", **sessions: int) -> None:
+    def __init__(
+        self, tmp: Path, mode: str = "cli", bin_path: Path = FAKE_CLAUDE, **sessions: int
+    ) -> None:
         self.stdin_dir = tmp / "stdin"
         self.stdin_dir.mkdir()
         spec = WorkerSpec(
@@ -42,7 +45,7 @@ class Worker:
         self.config = WorkerdConfig(
             spec=spec,
             paths=StatePaths(tmp / "state"),
-            claude_bin=str(FAKE_CLAUDE),
+            claude_bin=str(bin_path),
             anthropic_base_url="",
             stream_timeout_ms=20_000,
             sync_timeout_ms=20_000,
@@ -164,6 +167,28 @@ async def test_a_turn_that_failed_is_never_continued(worker: Worker) -> None:
     assert second.pid != first.pid and second.rebuild_reason == "failed"
 
 
+async def test_the_answer_does_not_wait_for_the_retired_process_to_exit(tmp_path: Path) -> None:
+    """With nothing kept idle every process is retired after its turn; the run's stream ends
+    while the process is still exiting (a CLI takes about 10 ms after SIGINT)."""
+    stubborn = tmp_path / "stubborn-claude"  # answers, then holds on until SIGKILL
+    stubborn.write_text(f"#!/bin/sh\ntrap '' INT TERM\n{FAKE_CLAUDE} \"$@\"\nsleep 60\n")
+    stubborn.chmod(0o755)
+    worker = Worker(tmp_path, bin_path=stubborn, warm_processes=0, max_idle_processes=0)
+    await worker.engine.start()
+    try:
+        info, text, _ = await worker.ask("a", "hi")
+
+        assert text == "fake says: hi"
+        child = worker.table.get(info.pid)
+        assert child is not None and child.state is ChildState.STOPPING
+        assert psutil.Process(info.pid).status() != psutil.STATUS_ZOMBIE
+        assert worker.engine.pool.get(info.pid) is None
+        await worker.until("the process to be killed", lambda: worker.table.get(info.pid) is None)
+        assert child.proc.returncode == -signal.SIGKILL
+    finally:
+        await worker.close()
+
+
 async def test_idle_processes_are_evicted_least_recently_used_first(tmp_path: Path) -> None:
     worker = Worker(tmp_path, warm_processes=0, max_idle_processes=2)
     await worker.engine.start()
@@ -174,7 +199,8 @@ async def test_idle_processes_are_evicted_least_recently_used_first(tmp_path: Pa
         c, _, _ = await worker.ask("c", "three")
 
         assert sorted(worker.pids(ChildState.PARKED)) == sorted([b.pid, c.pid])
-        assert worker.table.get(a.pid) is None
+        assert worker.engine.pool.get(a.pid) is None  # never lent again; it exits meanwhile
+        await worker.until("the evicted process to go", lambda: worker.table.get(a.pid) is None)
         again, _, _ = await worker.ask("a", "one", reply_a, "back")
         assert (again.served, again.rebuild_reason) == ("cold", "evicted")
     finally:

@@ -104,6 +104,7 @@ class SessionEngine:
         self._conversation_dirs: OrderedDict[str, Path] = OrderedDict()  # agent mode
         self._wake = asyncio.Event()
         self._warming: asyncio.Task[None] | None = None
+        self._stopping: set[asyncio.Task[None]] = set()  # retired after a run, still exiting
 
     @property
     def agent(self) -> bool:
@@ -121,6 +122,7 @@ class SessionEngine:
             ChildState.STARTING, ChildState.READY, ChildState.PARKED, ChildState.AWAITING
         )
         await asyncio.gather(*(self.retire(slot, "stopping") for slot in idle))
+        await asyncio.gather(*self._stopping, return_exceptions=True)
 
     # --- the request path -----------------------------------------------------------------
 
@@ -192,7 +194,7 @@ class SessionEngine:
             history, final = invocation.history, invocation.final_line
         return Lease(child, slot, plan, history, final)
 
-    async def release(
+    def release(
         self,
         lease: Lease,
         held: list[Turn] | None,
@@ -200,11 +202,12 @@ class SessionEngine:
         awaiting: tuple[str, ...] = (),
     ) -> None:
         """After the turn: park the process holding `held` (waiting on the tool calls in
-        `awaiting`, if any), or retire it for `reason`."""
+        `awaiting`, if any), or retire it for `reason`. Returns at once: a process retired
+        here exits after the run's stream has ended (retire_soon)."""
         slot, child = lease.slot, lease.child
         self._forget_session_file(slot.pid)  # read at start-up; the process holds it now
         if held is None or not child.alive or self.pool.limits.max_idle <= 0:
-            await self.retire(slot, reason if held is None else "evicted")
+            self.retire_soon(slot, reason if held is None else "evicted")
             return
         evicted = self.pool.park(slot.pid, held, self._clock(), awaiting)
         child.settle(ChildState.AWAITING if awaiting else ChildState.PARKED)
@@ -214,7 +217,8 @@ class SessionEngine:
             self._conversation_dirs.move_to_end(slot.key)
             while len(self._conversation_dirs) > REMEMBERED_CONVERSATIONS:
                 self._conversation_dirs.popitem(last=False)
-        await asyncio.gather(*(self.retire(s, "evicted") for s in evicted))
+        for other in evicted:
+            self.retire_soon(other, "evicted")
         self._wake.set()
 
     def fall_back(self, signature: Signature) -> bool:
@@ -229,18 +233,35 @@ class SessionEngine:
     async def retire(self, slot: Slot, reason: str) -> None:
         """Forget the process and stop it; its files go with it."""
         self.pool.remove(slot.pid, reason)
+        await self._stop(slot.pid, reason)
+
+    def retire_soon(self, slot: Slot, reason: str) -> None:
+        """As `retire`, but only the bookkeeping is done now; the stop goes on in a task.
+
+        A CLI takes about 10 ms to exit after SIGINT, and a run's stream (so the client's
+        answer) would wait for it. The pool forgets the process at once (no request is given
+        it), and it stays in the table, STOPPING, until it is gone (no stray to the reaper)."""
+        self.pool.remove(slot.pid, reason)
         child = self._table.get(slot.pid)
+        if child is not None:
+            child.mark_stopping(reason)
+        task = asyncio.create_task(self._stop(slot.pid, reason))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _stop(self, pid: int, reason: str) -> None:
+        child = self._table.get(pid)
         try:
             if child is not None:
                 await child.stop(self._config.stop_grace_ms / 1000, reason)
         finally:
             if child is not None:
                 self._table.remove(child)
-            prompt_dir = self._prompt_dirs.pop(slot.pid, None)
+            prompt_dir = self._prompt_dirs.pop(pid, None)
             if prompt_dir is not None:
                 shutil.rmtree(prompt_dir, ignore_errors=True)
-            self._forget_session_file(slot.pid)
-            workdir = self._workdirs.pop(slot.pid, None)
+            self._forget_session_file(pid)
+            workdir = self._workdirs.pop(pid, None)
             if workdir is not None:
                 with contextlib.suppress(OSError):
                     os.utime(workdir)

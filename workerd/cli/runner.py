@@ -86,9 +86,7 @@ class CliRunner:
                         outcome.observe(event)
                         yield event
             finally:
-                held = outcome.held(invocation)
-                release = self._engine.release(lease, held, "failed", outcome.awaiting)
-                await asyncio.shield(release)
+                self._engine.release(lease, outcome.held(invocation), "failed", outcome.awaiting)
             if not warm_failed:
                 return
             # A warm process died on its first message: this request goes cold, and so do the

@@ -109,6 +109,9 @@ class Scheduler:
         self.on_quota: Callable[[str, list[WindowState]], None] | None = None  # persists them
         self.in_flight = 0
         self.rejected: collections.Counter[str] = collections.Counter()
+        # Queued requests by the worker their conversation lives on, kept as they come and go:
+        # a dispatch never counts the whole queue.
+        self._waiting_for: collections.Counter[str] = collections.Counter()
         self._wake = asyncio.Event()
         self._next_tick_at = 0.0  # when run_ticks looks next (clock time)
 
@@ -121,7 +124,7 @@ class Scheduler:
         waiter.preferred = self.affinity.lookup(waiter.key, now)
         deadline = now + self.config.queue_timeout_ms / 1000
         entry = QueueEntry(waiter.request.source, waiter, now, deadline, waiter.priority)
-        self.queue.add(entry)  # the caps bound waiting: a request that can start now needs no room
+        self._enqueue(entry)  # the caps bound waiting: a request that can start now needs no room
         self.dispatch()
         if not waiter.future.done():
             self._refuse_if_full(entry)
@@ -141,7 +144,7 @@ class Scheduler:
         try:
             self.queue.check_room(entry.source, extra=1)
         except QueueFull as exc:
-            self.queue.remove(entry)
+            self._unqueue(entry)
             self.rejected[entry.source] += 1
             raise DispatchError(pb.QUEUE_FULL, str(exc), 5) from None
 
@@ -149,24 +152,26 @@ class Scheduler:
         """Every worker is resting or over its limit beyond this request's deadline: 429 now."""
         waiter = entry.item
         if waiter.blocked in ("cooldown", "rate_limit") and waiter.retry_at > entry.deadline:
-            self.queue.remove(entry)
+            self._unqueue(entry)
             raise DispatchError(
                 pb.RATE_LIMITED, _limited_message(waiter), waiter.retry_at - self.clock()
             )
 
     async def _await_lease(self, entry: QueueEntry[Waiter]) -> Lease:
         waiter = entry.item
+        if waiter.future.done():
+            return waiter.future.result()  # placed on arrival: no timer, nothing to shield
         try:
             async with asyncio.timeout(entry.deadline - self.clock()):
                 return await asyncio.shield(waiter.future)
         except TimeoutError:
             if waiter.future.done():
                 return waiter.future.result()
-            self.queue.remove(entry)
+            self._unqueue(entry)
             raise self._timeout_error(waiter) from None
         except asyncio.CancelledError:
             # The client left while queued: leave at once; a lease granted meanwhile goes back.
-            if not self.queue.remove(entry) and waiter.future.done():
+            if not self._unqueue(entry) and waiter.future.done():
                 self.release(waiter.future.result(), None)
             raise
 
@@ -179,6 +184,22 @@ class Scheduler:
         return DispatchError(
             pb.QUEUE_TIMEOUT, f"no capacity within the queue timeout ({waited} ms)", 5
         )
+
+    def _enqueue(self, entry: QueueEntry[Waiter]) -> None:
+        self.queue.add(entry)
+        if entry.item.preferred:
+            self._waiting_for[entry.item.preferred] += 1
+
+    def _unqueue(self, entry: QueueEntry[Waiter]) -> bool:
+        """Take a waiting entry out (placed, refused, timed out, cancelled); False if absent."""
+        if not self.queue.remove(entry):
+            return False
+        self._left_queue(entry)
+        return True
+
+    def _left_queue(self, entry: QueueEntry[Waiter]) -> None:
+        if entry.item.preferred:
+            self._waiting_for[entry.item.preferred] -= 1
 
     # -- placement -------------------------------------------------------------------------
 
@@ -194,11 +215,12 @@ class Scheduler:
             return  # the common case under load: nothing to scan
         self._sync_pace()
         now = self.clock()
-        waiting_for = collections.Counter(e.item.preferred for e in self.queue if e.item.preferred)
+        waiting_for = self._waiting_for.copy()  # as of this pass's start, as placement reads it
         while self.in_flight < self.config.max_concurrent and len(self.queue):
             entry = self.queue.select(lambda e: self._place(e.item, now, waiting_for))
             if entry is None:
                 break
+            self._left_queue(entry)
             self._grant(entry, now)
 
     def _place(self, waiter: Waiter, now: float, waiting_for: collections.Counter[str]) -> bool:

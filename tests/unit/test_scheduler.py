@@ -576,6 +576,28 @@ async def test_conversation_waits_for_its_full_worker_while_its_queue_is_short(
     env.assert_no_leaks()
 
 
+async def test_a_conversations_queue_shrinks_when_its_waiters_leave(build: Builder) -> None:
+    """Waiters that left the queue (cancelled) no longer count as waiting for the worker: the
+    next turn waits for it again instead of moving."""
+    env = build(cli("1", 2), cli("2", 2))
+    held = [await env.scheduler.admit(waiter(key="conv")) for _ in range(2)]
+    assert {lease.handle.spec.name for lease in held} == {"1"}
+    gone = [await env.start(waiter(key="conv")) for _ in range(2)]
+    assert len(env.scheduler.queue) == 2  # both wait for 1: its queue is still short
+    for task in gone:
+        task.cancel()
+    await asyncio.gather(*gone, return_exceptions=True)
+    assert len(env.scheduler.queue) == 0
+    task = await env.start(waiter(key="conv"))
+    assert not task.done()  # with two waiters still counted it would have moved to 2
+    env.scheduler.release(held[0], None)
+    lease = await env.granted(task)
+    assert lease.handle.spec.name == "1" and not lease.moved
+    for done in (held[1], lease):
+        env.scheduler.release(done, None)
+    env.assert_no_leaks()
+
+
 async def test_affinity_expires_after_the_ttl(build: Builder) -> None:
     env = build(cli("1", 4), cli("2", 4), affinity_ttl_s=60.0)
     first = await env.scheduler.admit(waiter(key="conv"))

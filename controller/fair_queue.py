@@ -9,6 +9,7 @@ with eligible work, however the set of sources changes.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,10 @@ class QueueEntry(Generic[T]):
         return (self.priority, self.seq)
 
 
+def _order(entry: QueueEntry[T]) -> tuple[int, int]:
+    return entry.order
+
+
 class FairQueue(Generic[T]):
     """Bounded waiting room; no clock of its own, the caller passes `now`."""
 
@@ -73,20 +78,25 @@ class FairQueue(Generic[T]):
 
     def add(self, entry: QueueEntry[T]) -> None:
         """Add without the caps: for a request that may still start at once."""
-        waiting = self._sources.get(entry.source, [])
-        if not waiting:
+        waiting = self._sources.get(entry.source)
+        if waiting is None:
+            waiting = self._sources[entry.source] = []
             self._active_since[entry.source] = entry.seq
-        waiting.append(entry)
-        waiting.sort(key=lambda e: e.order)  # stable FIFO within a priority
-        self._sources.setdefault(entry.source, waiting)
+        if waiting and entry.order < waiting[-1].order:
+            bisect.insort(waiting, entry, key=_order)  # ahead of lower priorities (a retry)
+        else:
+            waiting.append(entry)  # the usual case: no sort of the whole source per arrival
         self._size += 1
 
     def remove(self, entry: QueueEntry[T]) -> bool:
         """Take an entry out (served elsewhere, cancelled or timed out); False if absent."""
         waiting = self._sources.get(entry.source)
-        if not waiting or entry not in waiting:
+        if not waiting:
             return False
-        waiting.remove(entry)
+        try:
+            waiting.remove(entry)  # by identity, in C: no Python call per waiting entry
+        except ValueError:
+            return False
         self._size -= 1
         if not waiting:
             del self._sources[entry.source]

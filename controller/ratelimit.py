@@ -66,10 +66,14 @@ class RateWindow:
         self.limit = limit
         self._uses: deque[_Use] = deque()
         self._used = 0  # the running sum of the window's tokens: no sum on every admission
+        self._by_request: dict[str, _Use] = {}  # the newest use of each request, to correct it
 
     def _trim(self, now: float) -> None:
         while self._uses and now - self._uses[0].at >= WINDOW_S:
-            self._used -= self._uses.popleft().tokens
+            use = self._uses.popleft()
+            self._used -= use.tokens
+            if self._by_request.get(use.request_id) is use:
+                del self._by_request[use.request_id]
 
     def wait_s(self, tokens: int, now: float) -> float:
         """0 when a request of `tokens` fits now, else seconds until it may."""
@@ -89,15 +93,17 @@ class RateWindow:
         return max(waits)
 
     def record(self, request_id: str, tokens: int, now: float) -> None:
-        self._uses.append(_Use(now, tokens, request_id))
+        use = _Use(now, tokens, request_id)
+        self._uses.append(use)
+        self._by_request[request_id] = use
         self._used += tokens
 
     def correct(self, request_id: str, tokens: int) -> None:
-        for use in reversed(self._uses):  # a request ends soon after it starts: look back
-            if use.request_id == request_id:
-                self._used += tokens - use.tokens
-                use.tokens = tokens
-                return
+        """The request's real use replaces its estimate (its newest use, while in the window)."""
+        use = self._by_request.get(request_id)
+        if use is not None:
+            self._used += tokens - use.tokens
+            use.tokens = tokens
 
     def usage(self, now: float) -> tuple[int, int]:
         self._trim(now)

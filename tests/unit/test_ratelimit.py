@@ -129,6 +129,17 @@ def test_correct_after_the_use_left_the_window_is_harmless() -> None:
     assert window.wait_s(100, 61.0) == 0.0
 
 
+def test_correct_names_the_newest_use_even_after_an_older_one_left() -> None:
+    window = _window(tpm=100)
+    window.record("r1", 10, 0.0)
+    window.record("r1", 20, 30.0)  # the same id again: the newest use is the one corrected
+    window.correct("r1", 30)
+    assert window.usage(31.0) == (2, 40)
+    assert window.usage(61.0) == (1, 30)  # the older use left; the newer is still known
+    window.correct("r1", 5)
+    assert window.usage(61.0) == (1, 5)
+
+
 def test_window_slides() -> None:
     window = _window(rpm=3, tpm=1000)
     for at in (0.0, 20.0, 40.0):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any, TextIO
@@ -28,6 +29,9 @@ _BEARER = re.compile(r"(?i)(\bbearer\s+)[^\s'\"\\,;]+")
 _HEADER_VALUE = re.compile(
     r"(?i)(\b(?:x-api-key|authorization)['\"]?\s*[:=]\s*['\"]?)(?!bearer\b)[^\s'\"\\,;]+"
 )
+_CREDENTIAL_WORDS = ("bearer", "x-api-key", "authorization")
+"""The words _BEARER and _HEADER_VALUE need (case-insensitive), and _SECRET_PATTERN needs
+`sk-ant-`: a text with none of them is not searched."""
 _CLIENT_PROTOCOL_ERROR = "aiohttp.http_exceptions"
 
 
@@ -43,6 +47,19 @@ class _MaskingFormatter(logging.Formatter):
     def __init__(self, fmt: str, secrets: Iterable[str]) -> None:
         super().__init__(fmt)
         self._secrets = tuple(secrets)
+        self._stamp = (-1, "")  # (second, its text): one tuple, so threads see a matched pair
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """logging's own stamp (`2025-01-31 12:00:00,123`), its date and time formatted once
+        per second rather than for every line."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second, text = self._stamp
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._stamp = (second, text)
+        return f"{text},{int(record.msecs):03d}"  # logging.Formatter.default_msec_format
 
     def format(self, record: logging.LogRecord) -> str:
         exc = record.exc_info[1] if record.exc_info else None
@@ -75,9 +92,22 @@ def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if len(secret) >= MIN_MASKED_SECRET:
             text = text.replace(secret, REDACTED)
+    if not _may_hold_credential(text):
+        return text
     text = _SECRET_PATTERN.sub("sk-ant-" + REDACTED, text)
     text = _BEARER.sub(r"\1" + REDACTED, text)
     return _HEADER_VALUE.sub(r"\1" + REDACTED, text)
+
+
+def _may_hold_credential(text: str) -> bool:
+    """False only when none of the three patterns can match: each needs one of their words.
+
+    Every log line is masked, and most hold none of them; this costs a lowercase copy of the
+    line where the three regex passes cost about thirty times that."""
+    if not text.isascii():
+        return True  # case-insensitive regex pairs more letters than str.lower (U+0131 with i)
+    lowered = text.lower()
+    return "sk-ant-" in text or any(word in lowered for word in _CREDENTIAL_WORDS)
 
 
 def mask_json(value: Any, secrets: Iterable[str] = ()) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from frontdoor.access_log import AccessLog
 from frontdoor.admin_client import AdminClient
 from frontdoor.config import FrontdoorConfig
 from frontdoor.controller_client import ControllerClient
@@ -64,7 +65,7 @@ def server_options(app: web.Application) -> dict[str, Any]:
     return {
         # A client that goes away cancels its handler, and with it the controller call.
         "handler_cancellation": True,
-        "access_log_format": '%a "%r" %s %b %Tfs',
+        "access_log_class": AccessLog,  # access_log.FORMAT's line, built directly
         "shutdown_timeout": app[SHUTDOWN].handler_timeout_s,
         # aiohttp arms this at connect and after each answer: a request head must be complete
         # within it, and an idle keep-alive connection is closed after it.

@@ -38,6 +38,9 @@ async def write_or_drop(request: web.Request, response: web.StreamResponse, data
     """Write to a stream; a client that stopped reading for WRITE_TIMEOUT_S is dropped (its
     connection aborted, so nothing queued for it is kept) and raises ClientGone."""
     try:
+        if _cannot_block(request, data):
+            await response.write(data)  # no timer to arm and cancel for each event
+            return
         async with asyncio.timeout(WRITE_TIMEOUT_S):
             await response.write(data)
     except TimeoutError:
@@ -47,6 +50,21 @@ async def write_or_drop(request: web.Request, response: web.StreamResponse, data
         raise ClientGone from None
     except ConnectionError:
         raise ClientGone from None
+
+
+FRAMING_BYTES = 32
+"""What chunked encoding adds around a write, at most (its size line and CRLFs)."""
+
+
+def _cannot_block(request: web.Request, data: bytes) -> bool:
+    """A write waits only while the transport has paused writing (its buffer went above the
+    high-water mark). When it is not paused and `data` cannot take its buffer there, the write
+    returns at once, and needs no time limit."""
+    transport = request.transport
+    if transport is None or request.protocol.writing_paused:
+        return False
+    _, high = transport.get_write_buffer_limits()
+    return transport.get_write_buffer_size() + len(data) + FRAMING_BYTES <= high
 
 
 @dataclass

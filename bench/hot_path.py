@@ -17,12 +17,21 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+
 from bench import grpc_floor, load
 from bench.hot_path_report import render
 from bench.procs import PeakRss, per_request_ms
 from bench.profiling import Profiler
 from bench.report import write_result
-from bench.sides import Side, litellm_version, start_litellm, start_mock, start_proxy
+from bench.sides import (
+    Side,
+    litellm_version,
+    mock_base,
+    start_litellm,
+    start_mock,
+    start_proxy,
+)
 
 CONCURRENCY = (1, 10, 50)
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
@@ -80,6 +89,23 @@ async def _burst(side: Side, stream: bool, count: int, text: str) -> dict[str, A
     return _summary(run, per_request_ms(before, after, len(run.samples)))
 
 
+async def _slow_burst(side: Side, mock: Side) -> dict[str, Any]:
+    """100 slow streams at once, and when each of them reached the mock: the first-token time
+    split into passing the burst on and bringing the first token back."""
+    arrivals_url = mock_base(mock) + "/arrivals"
+    async with aiohttp.ClientSession() as session:
+        await (await session.get(arrivals_url)).read()  # forget the warm-up's
+        before = side.watched.cpu_s()
+        run = await load.burst(side.target, True, SLOW_STREAMS, "BENCH_SLOW please")
+        after = side.watched.cpu_s()
+        arrived = await (await session.get(arrivals_url)).json()
+    summary = _summary(run, per_request_ms(before, after, len(run.samples)))
+    reached = [at - run.started_monotonic for at in arrived[-SLOW_STREAMS:]]
+    summary["upstream_reached_p50_ms"] = _ms(reached, 0.5)
+    summary["upstream_reached_p99_ms"] = _ms(reached, 0.99)
+    return summary
+
+
 async def _run(sides: list[Side], profiler: Profiler | None) -> dict[str, Any]:
     idle = {side.name: side.watched.rss_mib() for side in sides}
     idle_shared = {side.name: side.watched.shared_aware_mib() for side in sides}
@@ -93,9 +119,10 @@ async def _run(sides: list[Side], profiler: Profiler | None) -> dict[str, Any]:
                 phases[phase.name][side.name] = await _measure(side, phase, use)
             print(f"{phase.name:10} {side.name:12} {phases[phase.name][side.name]}", flush=True)
     slow = {}
+    mock = next(side for side in sides if side.name == "mock direct")
     for side in sides:
         async with peaks[side.name].sampling():
-            slow[side.name] = await _burst(side, True, SLOW_STREAMS, "BENCH_SLOW please")
+            slow[side.name] = await _slow_burst(side, mock)
         print(f"slow       {side.name:12} {slow[side.name]}", flush=True)
     proxy = next(side for side in sides if side.name == "this proxy")
     queued = await _burst(proxy, False, QUEUED, "hello")

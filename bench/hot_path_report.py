@@ -54,10 +54,14 @@ def _latency_rows(figures: dict[str, Any]) -> list[list[str]]:
         rows.append([f"{phase} errors / requests", *errors, ""])
     slow = figures["slow_streams"]
     for key, label in (
+        ("upstream_reached_p50_ms", "request reaches the upstream p50"),
+        ("upstream_reached_p99_ms", "request reaches the upstream p99"),
         ("ttft_p50_ms", "first token p50"),
         ("ttft_p99_ms", "first token p99"),
         ("p50_ms", "last token p50"),
     ):
+        if key not in slow[MOCK]:
+            continue  # results from before the mock told its arrivals
         mock = slow[MOCK][key]
         cells = [_cell(slow, side, key, mock) for side in (MOCK, PROXY, LITELLM)]
         rows.append([f"100 slow streams at once, {label}", *cells, _versus(slow, key)])

@@ -49,6 +49,7 @@ class Sample:
 class Run:
     samples: list[Sample] = field(default_factory=list)
     wall_s: float = 0.0
+    started_monotonic: float = 0.0  # time.monotonic() when the requests were sent
 
     @property
     def ok(self) -> list[Sample]:
@@ -127,6 +128,6 @@ async def burst(target: Target, stream: bool, count: int, text: str) -> Run:
     """`count` requests at once, each on its own connection."""
     async with session_for(target, count) as session:
         await one(session, target, stream)  # a warm connection pool is not what this measures
-        started = time.perf_counter()
+        started, started_monotonic = time.perf_counter(), time.monotonic()
         samples = await asyncio.gather(*(one(session, target, stream, text) for _ in range(count)))
-        return Run(list(samples), time.perf_counter() - started)
+        return Run(list(samples), time.perf_counter() - started, started_monotonic)

@@ -4,7 +4,8 @@
 rendered once at start-up, so the mock costs as little as it can per request and is never the
 bottleneck of a comparison (tests/mock_upstream.py runs in a thread of the process that drives
 the load and records every request). A prompt containing SLOW_MARKER gets the slow stream:
-SLOW_FIRST_S to the first token, then SLOW_CHUNKS text deltas SLOW_GAP_S apart.
+SLOW_FIRST_S to the first token, then SLOW_CHUNKS text deltas SLOW_GAP_S apart; GET /arrivals
+tells when each slow request arrived.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 from typing import Any
 
 import uvloop
@@ -70,8 +72,16 @@ FAST_JSON = json.dumps(_message([{"type": "text", "text": "".join(ANSWER)}], fin
 SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache"}
 
 
+ARRIVALS: list[float] = []
+"""When each slow request reached the mock (time.monotonic, the same clock in every process of
+the machine): how long a side took to pass a burst of requests on, apart from what it adds on
+the way back."""
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     body = await request.read()
+    if SLOW_MARKER in body:
+        ARRIVALS.append(time.monotonic())
     if b'"stream": true' not in body and b'"stream":true' not in body:
         return web.Response(body=FAST_JSON, content_type="application/json")
     response = web.StreamResponse(headers=SSE_HEADERS)
@@ -95,6 +105,13 @@ async def health(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+async def arrivals(request: web.Request) -> web.Response:
+    """The slow requests' arrival times so far, forgotten once read."""
+    taken = ARRIVALS[:]
+    ARRIVALS.clear()
+    return web.json_response(taken)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.mock_server")
     parser.add_argument("--port", type=int, required=True)
@@ -102,6 +119,7 @@ def main() -> None:
     app = web.Application()
     app.router.add_post("/v1/messages", messages)
     app.router.add_get("/health", health)
+    app.router.add_get("/arrivals", arrivals)
     web.run_app(
         app,
         host="127.0.0.1",

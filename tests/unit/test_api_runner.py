@@ -336,8 +336,20 @@ async def test_a_proxy_in_the_worker_entrys_env_carries_the_calls(
 
 def test_the_proxy_is_the_one_for_the_apis_scheme() -> None:
     env = {"HTTP_PROXY": "http://plain:1", "https_proxy": "http://tls:2"}
-    assert proxy_for("https://api.anthropic.com", env) == "http://tls:2"
-    assert proxy_for("", env) == "http://tls:2"  # the default address is https
-    assert proxy_for("http://127.0.0.1:9", env) == "http://plain:1"
-    assert proxy_for("http://127.0.0.1:9", {"ALL_PROXY": "http://any:3"}) == "http://any:3"
-    assert proxy_for("https://api.anthropic.com", {}) == ""
+    assert proxy_for("https://api.anthropic.com", env, {}) == "http://tls:2"
+    assert proxy_for("", env, {}) == "http://tls:2"  # the default address is https
+    assert proxy_for("http://127.0.0.1:9", env, {}) == "http://plain:1"
+    assert proxy_for("http://127.0.0.1:9", {"ALL_PROXY": "http://any:3"}, {}) == "http://any:3"
+    assert proxy_for("https://api.anthropic.com", {}, {}) == ""
+
+
+def test_the_environments_proxy_comes_after_the_workers_and_honours_no_proxy() -> None:
+    process = {"HTTPS_PROXY": "http://corp:8080", "NO_PROXY": "localhost,.internal"}
+    assert proxy_for("https://api.anthropic.com", {}, process) == "http://corp:8080"
+    worker = {"HTTPS_PROXY": "http://own:1"}
+    assert proxy_for("https://api.anthropic.com", worker, process) == "http://own:1"
+    assert proxy_for("https://llm.internal", {}, process) == ""
+    assert proxy_for("https://a.b.internal:8443", {}, process) == ""
+    assert proxy_for("https://localhost", {}, process) == ""
+    assert proxy_for("https://notinternal", {}, process) == "http://corp:8080"
+    assert proxy_for("https://x", {}, {"https_proxy": "http://p:1", "no_proxy": "*"}) == ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -48,7 +49,7 @@ class ApiRunner:
                 base_url,
                 api_key=spec.api_key,
                 token=spec.token,
-                proxy=proxy_for(base_url, dict(spec.env)),
+                proxy=proxy_for(base_url, dict(spec.env), os.environ),
             )
         return self._client
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -66,7 +67,7 @@ class MessagesClient:
     ) -> None:
         self._url = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/v1/messages"
         self._headers = _credential_headers(api_key, token)
-        self._proxy = proxy or None  # None: HTTP(S)_PROXY and NO_PROXY of the environment
+        self._proxy = proxy or None
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -101,7 +102,8 @@ class MessagesClient:
                 # No pool limit: the controller's admission bounds what runs on this account.
                 connector=aiohttp.TCPConnector(limit=0),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
-                trust_env=True,  # HTTPS_PROXY and friends, as the CLI honours them
+                # No trust_env: it looks the proxy and ~/.netrc up again on every request, in
+                # a thread (a quarter of this process's CPU under load); proxy_for did it once.
             )
         return self._session
 
@@ -111,14 +113,27 @@ class MessagesClient:
             await session.close()
 
 
-def proxy_for(base_url: str, env: Mapping[str, str]) -> str:
-    """The proxy a worker entry's own `env` names for the API's scheme ("" when none)."""
-    scheme = "https" if (base_url or DEFAULT_BASE_URL).startswith("https") else "http"
-    for name in (f"{scheme}_proxy", "all_proxy"):
-        for key in (name.upper(), name):
-            if env.get(key):
-                return env[key]
+def proxy_for(base_url: str, env: Mapping[str, str], process_env: Mapping[str, str]) -> str:
+    """The proxy for the API's address: the worker entry's own `env` first, then the process
+    environment (with its NO_PROXY), as the CLI would take them; "" for none."""
+    url = base_url or DEFAULT_BASE_URL
+    scheme = "https" if url.startswith("https") else "http"
+    names = [f"{scheme}_proxy", "all_proxy"]
+    for source in (env, process_env):
+        for key in (name for lower in names for name in (lower.upper(), lower)):
+            if source.get(key):
+                return "" if _bypassed(url, source) else source[key]
     return ""
+
+
+def _bypassed(url: str, source: Mapping[str, str]) -> bool:
+    """NO_PROXY (a comma-separated list of hosts and domain suffixes, or `*`) covers `url`."""
+    host = (urlsplit(url).hostname or "").lower()
+    listed = source.get("NO_PROXY") or source.get("no_proxy") or ""
+    for entry in (item.strip().lower().lstrip(".") for item in listed.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return True
+    return False
 
 
 def _event(sse: SseEvent) -> dict[str, Any]:

@@ -76,6 +76,16 @@ class ReadAhead(Generic[T]):
             room.set_result(None)
         return item
 
+    def ready(self) -> list[T | None]:
+        """Every item read ahead and not delivered yet, taken without waiting (the end marker
+        among them, as the last, once the source ended)."""
+        items = list(self._items)
+        self._items.clear()
+        room, self._room = self._room, None
+        if room is not None and not room.done():
+            room.set_result(None)
+        return items
+
     async def _wait_for_item(self, within_s: float | None) -> None:
         if within_s is not None and within_s <= 0:
             raise TimeoutError

@@ -34,15 +34,19 @@ class ClientGone(Exception):
     """The client closed its connection or stopped reading: the answer is abandoned."""
 
 
-async def write_or_drop(request: web.Request, response: web.StreamResponse, data: bytes) -> None:
-    """Write to a stream; a client that stopped reading for WRITE_TIMEOUT_S is dropped (its
-    connection aborted, so nothing queued for it is kept) and raises ClientGone."""
+async def write_or_drop(
+    request: web.Request, response: web.StreamResponse, data: bytes, last: bool = False
+) -> None:
+    """Write to a stream (`last`: and end it); a client that stopped reading for
+    WRITE_TIMEOUT_S is dropped (its connection aborted, so nothing queued for it is kept) and
+    raises ClientGone."""
+    write = response.write_eof if last else response.write
     try:
         if _cannot_block(request, data):
-            await response.write(data)  # no timer to arm and cancel for each event
+            await write(data)  # no timer to arm and cancel for each event
             return
         async with asyncio.timeout(WRITE_TIMEOUT_S):
-            await response.write(data)
+            await write(data)
     except TimeoutError:
         logger.info("dropping a stream client that stopped reading")
         if request.transport is not None:
@@ -199,6 +203,7 @@ class _Stream:
                 return held
 
     async def commit(self) -> web.StreamResponse:
+        """The 200 and its headers (aiohttp sends them with the first write)."""
         headers = {
             "Content-Type": "text/event-stream",
             "Cache-Control": "no-cache",
@@ -208,24 +213,37 @@ class _Stream:
         response = web.StreamResponse(status=200, headers=headers)
         await response.prepare(self.request)
         self.response = response
-        await self.write(self.writer.opening())
         return response
+
+    async def next_events(self) -> tuple[list[pb.Event], bool]:
+        """The next event and every one already read behind it (one write for all of them);
+        True once the end came. TimeoutError after KEEPALIVE_S of silence."""
+        events: list[pb.Event] = []
+        for event in (await self.feed.next(KEEPALIVE_S), *self.feed.ready()):
+            if event is None:
+                return events, True
+            events.append(event)
+        return events, False
+
+    def render(self, events: list[pb.Event]) -> tuple[bytes, bool]:
+        """The bytes of `events`; False once one ends the stream (what follows it is dropped)."""
+        out: list[bytes] = []
+        for event in events:
+            data, go_on = self.writer.event(event)
+            out.append(data)
+            if not go_on:
+                return b"".join(out), False
+        return b"".join(out), True
 
     async def write(self, data: bytes) -> None:
         assert self.response is not None
         await write_or_drop(self.request, self.response, data)
 
-    async def send(self, event: pb.Event) -> bool:
-        """Write one event; False once the stream must end."""
-        data, go_on = self.writer.event(event)
-        if data:
-            await self.write(data)
-        return go_on
-
-    async def end(self, clean: bool) -> None:
+    async def end(self, clean: bool, before: bytes = b"") -> None:
+        """`before`, the writer's closing and the end of the chunked body, in one write."""
         assert self.response is not None
-        await self.write(self.writer.closing(clean))
-        await self.response.write_eof()
+        closing = before + self.writer.closing(clean)
+        await write_or_drop(self.request, self.response, closing, last=True)
 
 
 async def stream_completion(
@@ -249,23 +267,26 @@ async def stream_events(
     pending = await stream.wait_for_output()
     response = await stream.commit()
     try:
-        clean = True
-        for event in pending:
-            clean = await stream.send(event)
-            if not clean:
-                break
-        while clean:
+        opening = writer.opening()  # before the events: writers number what they write
+        data, clean = stream.render(pending)
+        await stream.write(opening + data)
+        tail = b""
+        ended = not clean
+        while not ended:
             try:
-                next_event = await feed.next(KEEPALIVE_S)
+                events, ended = await stream.next_events()
             except TimeoutError:
                 await stream.write(writer.keepalive)
                 continue
-            if next_event is None:
-                break
-            clean = await stream.send(next_event)
+            data, clean = stream.render(events)
+            ended = ended or not clean
+            if ended and before_end is None:
+                tail = data  # the last events go out with the closing, in one write
+            elif data:
+                await stream.write(data)
         if before_end is not None:
             await before_end(clean)
-        await stream.end(clean)
+        await stream.end(clean, tail)
     except ClientGone:
         pass  # the route's cleanup cancels the call: the worker stops the run
     return response

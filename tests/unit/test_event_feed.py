@@ -146,3 +146,24 @@ async def test_a_failing_source_without_on_error_just_ends() -> None:
     assert await feed.next() == 0
     assert await feed.next() is None
     await feed.close()
+
+
+async def test_ready_takes_what_was_read_and_makes_room() -> None:
+    source = Source(10)
+    feed = ReadAhead(source, size=3)
+    await settle(feed, 3)
+    assert feed.ready() == [0, 1, 2]
+    assert feed.buffered == 0
+    await settle(feed, 3)  # the pump went on once there was room
+    assert feed.ready() == [3, 4, 5]
+    while (item := await feed.next()) is not None:
+        assert item >= 6
+    assert feed.ready() == []
+    await feed.close()
+
+
+async def test_ready_hands_over_the_end_marker_last() -> None:
+    feed = ReadAhead(Source(2))
+    await settle(feed, 3)
+    assert feed.ready() == [0, 1, None]
+    await feed.close()

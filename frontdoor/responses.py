@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii  # what json.dumps writes a str as
 from typing import Any
 
 from protos import common_pb2 as pb
@@ -38,6 +39,7 @@ class ChunkBuilder:
         self.created = created
         self.model = model
         self.include_usage = include_usage  # every chunk then says `"usage": null`, as OpenAI's
+        self._templates: dict[str, tuple[str, bytes, bytes]] = {}  # key -> (model, head, tail)
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         chunk = {
@@ -56,6 +58,24 @@ class ChunkBuilder:
         return self._chunk(
             [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
         )
+
+    def text_sse(self, text: str) -> bytes:
+        """sse_data(self.text(text)), the chunk's bytes spliced around the text."""
+        return self._delta_sse("content", text)
+
+    def reasoning_sse(self, text: str) -> bytes:
+        """sse_data(self.reasoning(text)), the chunk's bytes spliced around the text."""
+        return self._delta_sse("reasoning_content", text)
+
+    def _delta_sse(self, key: str, text: str) -> bytes:
+        """A text delta's SSE bytes from a template made once per key (and model): most events
+        of a stream are text deltas, and only their text changes from one to the next."""
+        template = self._templates.get(key)
+        if template is None or template[0] != self.model:
+            template = (self.model, *_template(sse_data(self._delta({key: _MARK}))))
+            self._templates[key] = template
+        _, head, tail = template
+        return head + encode_basestring_ascii(text).encode() + tail
 
     def role(self, tool_call_first: bool = False) -> dict[str, Any]:
         """The opening delta: `content` is null when the answer starts with a tool call."""
@@ -150,6 +170,18 @@ class CompletionAccumulator:
             ],
             "usage": usage_json(self.usage),
         }
+
+
+_MARK = "\x00delta text\x00"
+"""Stands for the text in a template; the text is the chunk's last variable value, so the
+mark's last occurrence is where it goes."""
+
+
+def _template(data: bytes) -> tuple[bytes, bytes]:
+    """The bytes before and after _MARK's JSON string in `data`."""
+    head, found, tail = data.rpartition(encode_basestring_ascii(_MARK).encode())
+    assert found, "the template holds the mark"
+    return head, tail
 
 
 def sse_data(payload: dict[str, Any]) -> bytes:

@@ -140,11 +140,11 @@ class OpenAIChunks:
     def event(self, event: pb.Event) -> tuple[bytes, bool]:
         kind = event.WhichOneof("kind")
         if kind == "text":
-            return sse_data(self.chunks.text(event.text.text)), True
+            return self.chunks.text_sse(event.text.text), True
         if kind == "thinking":
             if not event.thinking.text:
                 return b"", True  # a signature: kept upstream of this door, never shown
-            return sse_data(self.chunks.reasoning(event.thinking.text)), True
+            return self.chunks.reasoning_sse(event.thinking.text), True
         if kind == "tool_call":
             return sse_data(self.chunks.tool_call(event.tool_call)), True
         if kind == "usage":

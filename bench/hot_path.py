@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import grpc_floor, load
+from bench import grpc_floor, hop_ladder, load
 from bench.hot_path_report import render
 from bench.procs import PeakRss, per_request_ms
 from bench.profiling import Profiler
@@ -127,6 +127,8 @@ async def _run(sides: list[Side], profiler: Profiler | None) -> dict[str, Any]:
     proxy = next(side for side in sides if side.name == "this proxy")
     queued = await _burst(proxy, False, QUEUED, "hello")
     print(f"queued     {proxy.name:12} {queued}", flush=True)
+    ladder = await hop_ladder.measure(mock, proxy)
+    print(f"ladder     {ladder}", flush=True)
     return {
         "idle_rss_mib": idle,
         "idle_pss_uss_mib": idle_shared,
@@ -134,6 +136,7 @@ async def _run(sides: list[Side], profiler: Profiler | None) -> dict[str, Any]:
         "phases": phases,
         "slow_streams": slow,
         "proxy_1000_at_once": queued,
+        "hop_ladder_p50_ms": ladder,
     }
 
 

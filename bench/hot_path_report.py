@@ -165,6 +165,14 @@ def _floor_rows(figures: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _ladder_rows(figures: dict[str, Any]) -> list[list[str]]:
+    rows, before = [], 0.0
+    for door, p50 in figures.get("hop_ladder_p50_ms", {}).items():
+        rows.append([door, f"{p50:.2f} ms", f"+{p50 - before:.2f} ms" if before else ""])
+        before = p50
+    return rows
+
+
 def render(figures: dict[str, Any]) -> tuple[list[tuple[str, str]], list[Section], list[str]]:
     header = ["figure", MOCK, f"{PROXY} (added)", f"{LITELLM} (added)", "this proxy vs LiteLLM"]
     cpu = ["phase", "side", "CPU ms / request", "by process"]
@@ -176,6 +184,11 @@ def render(figures: dict[str, Any]) -> tuple[list[tuple[str, str]], list[Section
         ("side by side", header, _latency_rows(figures)),
         ("CPU per request", cpu, _cpu_rows(figures)),
         ("memory", rss, _rss_rows(figures)),
+        (
+            "where the time goes at concurrency 1 (a request entering at each door)",
+            ["enters at", "p50", "added by this hop"],
+            _ladder_rows(figures),
+        ),
         (
             "floor of one hop, measured in the same run",
             ["hop", "p50 alone (round trip)", "CPU ms per call, server + client (c10)"],

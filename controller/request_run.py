@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from common.errors import error_code_name, make_error, wire_error
-from common.events import is_output
+from common.events import OUTPUT_KINDS
 from common.models import MAX_CONTEXT_TOKENS
 from controller.affinity import conversation_key
 from controller.fair_queue import PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL
@@ -31,6 +31,10 @@ _PRIORITY = {
     pb.PRIORITY_HIGH: PRIORITY_HIGH,
     pb.PRIORITY_NORMAL: PRIORITY_NORMAL,
     pb.PRIORITY_LOW: PRIORITY_LOW,
+}
+# As the `request` event names them ("high", "normal", ...): no enum lookup per request.
+_PRIORITY_NAMES = {
+    value: name.removeprefix("PRIORITY_").lower() for name, value in pb.Priority.items()
 }
 # Beyond the largest context any model takes, with room for the estimate (four characters a
 # token; code and other scripts run denser, so the estimate errs low): hopeless at admission.
@@ -51,8 +55,7 @@ class Outcome:
     usage_seen: bool = False  # the worker reported what the run used
     output_chars: int = 0  # what reached the client, for an estimate when it did not
 
-    def note_output(self, event: pb.Event) -> None:
-        kind = event.WhichOneof("kind")
+    def note_output(self, event: pb.Event, kind: str | None) -> None:
         if kind == "text":
             self.output_chars += len(event.text.text)
         elif kind == "thinking":
@@ -93,7 +96,7 @@ class RequestRun:
             source=request.source,
             model=request.model,
             stream=request.stream,
-            priority=pb.Priority.Name(request.priority).removeprefix("PRIORITY_").lower(),
+            priority=_PRIORITY_NAMES[request.priority],
             user=request.user,  # the client's own end-user id, when it sends one
         )
         try:
@@ -120,8 +123,7 @@ class RequestRun:
     def _untrimmable_tokens(self) -> int:
         """What must reach the model whole: CLI workers drop the oldest turns to fit their
         budget, so there only the newest message counts; api workers send everything."""
-        handles = self.scheduler.pool.handles
-        if any(handles[name].spec.uses_cli for name in self.scheduler.servable_by()):
+        if self.scheduler.serves_cli:
             newest = self.request.messages[-1:] if self.request.messages else []
             return estimate_tokens(sum(len(_text(m)) for m in newest))
         return self.prompt_tokens
@@ -187,26 +189,26 @@ class RequestRun:
         held: list[pb.Event] = []
         try:
             async for event in handle.client.run(self.request, attempt, self.key):
-                kind = event.WhichOneof("kind")
-                self._observe(handle, event)
+                kind = event.WhichOneof("kind")  # once per event: every check below reads it
+                self._observe(handle, event, kind)
                 if kind == "session":
                     continue  # how the worker served the turn: counted, never the client's
                 if kind == "usage":
-                    outcome.usage.CopyFrom(event.usage)
+                    outcome.usage = event.usage  # read-only from here on: no copy
                     outcome.usage_seen = True
                 if kind == "error":
                     outcome.error = event.error
                     if outcome.output_started:
                         yield event
                     return
-                if is_output(event) and not outcome.output_started:
+                if kind in OUTPUT_KINDS and not outcome.output_started:
                     outcome.output_started = True
                     self.first_output_at = self.first_output_at or self.scheduler.clock()
                     for earlier in held:
-                        outcome.note_output(earlier)
+                        outcome.note_output(earlier, earlier.WhichOneof("kind"))
                         yield earlier
                 if outcome.output_started:
-                    outcome.note_output(event)
+                    outcome.note_output(event, kind)
                     yield event
                 else:
                     held.append(event)
@@ -216,11 +218,10 @@ class RequestRun:
             if outcome.output_started:
                 yield pb.Event(error=outcome.error)
 
-    def _observe(self, handle: WorkerHandle, event: pb.Event) -> None:
+    def _observe(self, handle: WorkerHandle, event: pb.Event, kind: str | None) -> None:
         """Quota signals put the worker's account in cooldown; errors, how the turn was served
         and what an agent did are counted and logged."""
         name = handle.spec.name
-        kind = event.WhichOneof("kind")
         if kind == "rate_limit":
             self.scheduler.note_quota(name, event.rate_limit)
         elif kind == "error":

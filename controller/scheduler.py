@@ -101,6 +101,10 @@ class Scheduler:
             config.max_queue_total, config.max_queue_per_source
         )
         self.affinity = AffinityTable(config.affinity_ttl_s)
+        # The pools never change while the controller runs: worked out once, not per request.
+        self._cli = frozenset(name for name, h in pool.handles.items() if h.spec.uses_cli)
+        self._servable = self._servable_workers()
+        self.serves_cli = bool(self._servable & self._cli)
         self.limiter = RateLimiter(config.rate_limits)
         self._sync_pace()
         self.cooldowns = CooldownBook()
@@ -262,19 +266,21 @@ class Scheduler:
 
     def _pools(self, views: list[WorkerView]) -> tuple[list[WorkerView], list[WorkerView]]:
         """CLI workers serve by default; api workers only overflow, unless they are all there is."""
-        cli = [v for v in views if self.pool.handles[v.name].spec.uses_cli]
-        api = [v for v in views if not self.pool.handles[v.name].spec.uses_cli]
-        if not cli:
-            return api, []
+        if not self._cli:
+            return views, []
+        cli = [v for v in views if v.name in self._cli]
+        api = [v for v in views if v.name not in self._cli]
         return cli, api if self.config.overflow_to_api else []
 
-    def servable_by(self) -> set[str]:
+    def servable_by(self) -> frozenset[str]:
         """Workers this deployment may route a request to at all (the pools, by mode)."""
-        cli = {name for name, h in self.pool.handles.items() if h.spec.uses_cli}
-        api = set(self.pool.handles) - cli
-        if not cli:
+        return self._servable
+
+    def _servable_workers(self) -> frozenset[str]:
+        api = frozenset(self.pool.handles) - self._cli
+        if not self._cli:
             return api
-        return cli | api if self.config.overflow_to_api else cli
+        return self._cli | api if self.config.overflow_to_api else self._cli
 
     def unable_to_serve(self, request: pb.ChatRequest) -> frozenset[str]:
         """Workers known to refuse this request whatever their state (from their Status)."""

@@ -128,7 +128,7 @@ class CliProcess:
         self.idle_limit_s = 0.0  # 0: no limit
         self.workdir: Path | None = None
         self.owner: asyncio.Task[object] | None = asyncio.current_task()
-        self._ps = psutil.Process(proc.pid)  # pins the identity: guards against pid reuse
+        self._psutil: psutil.Process | None = None  # made on first use: see _ps
         self._stderr_task = asyncio.get_running_loop().create_task(self._drain_stderr())
 
     @classmethod
@@ -167,9 +167,20 @@ class CliProcess:
     def alive(self) -> bool:
         return self.proc.returncode is None
 
+    def _ps(self) -> psutil.Process | None:
+        """psutil's handle on the child, made on first use: reading /proc while the CLI starts
+        takes up to 3 ms (its memory is busy), which the spawn no longer waits for. Made while
+        the child is not yet reaped, it is ours (a pid is not reused before we reap it), and it
+        pins the identity from then on: no signal goes to a stranger who got the pid later."""
+        if self._psutil is None and self.alive:
+            with contextlib.suppress(psutil.Error):
+                self._psutil = psutil.Process(self.pid)
+        return self._psutil
+
     def rss_bytes(self) -> int:
+        ps = self._ps()
         try:
-            return int(self._ps.memory_info().rss)
+            return int(ps.memory_info().rss) if ps is not None else 0
         except psutil.Error:
             return 0
 
@@ -227,7 +238,7 @@ class CliProcess:
             await self.wait()
             return
         # A scan of every process on the machine (about 2 ms at 100 processes): off the loop.
-        descendants = await asyncio.to_thread(self._descendants)
+        descendants = await asyncio.to_thread(_descendants, self._ps())
         self._signal(signal.SIGINT, group=False)
         self.close_stdin()
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -238,12 +249,6 @@ class CliProcess:
         await self.wait()
         if descendants:  # a chat CLI has none: no thread hop for nothing
             await asyncio.to_thread(kill_process_groups, descendants, grace_s)
-
-    def _descendants(self) -> list[psutil.Process]:
-        try:
-            return self._ps.children(recursive=True)
-        except psutil.Error:
-            return []
 
     async def _exited_within(self, seconds: float) -> bool:
         try:
@@ -256,8 +261,8 @@ class CliProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if group:
                 os.killpg(self.pid, sig)
-            elif self._ps.is_running():
-                self._ps.send_signal(sig)
+            elif (ps := self._ps()) is not None and ps.is_running():
+                ps.send_signal(sig)
 
     async def _drain_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -273,6 +278,13 @@ class CliProcess:
 
     def idle_s(self) -> float:
         return time.monotonic() - self.last_output_at
+
+
+def _descendants(process: psutil.Process | None) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True) if process is not None else []
+    except psutil.Error:
+        return []
 
 
 def kill_process_groups(processes: Sequence[psutil.Process], grace_s: float) -> None:

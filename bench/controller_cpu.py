@@ -10,10 +10,13 @@ threads, the database writer's included):
     baseline   the fake workerd hop alone: `WorkerClient.run` driven directly
     direct     `RequestRun.events()`: admission, events, accounting, retries logic, and the hop
     grpc       `Controller.Complete` over the controller's own gRPC server, as the frontdoor calls
+    own        `RequestRun.events()` over stub worker clients (no gRPC at all): the controller's
+               own work alone, with far less noise than a difference of two gRPC runs
 
-`direct - baseline` is the controller's own per-request work. Each mode runs at concurrency 10
-and with 1,000 in flight (most of them queued behind MAX_CONCURRENT=128, as `make bench` does).
-`--profile` adds a cProfile of the direct mode (top functions by own and cumulative time).
+`direct - baseline` is the controller's own per-request work with the hop's interplay; `own`
+measures the work alone. Each mode runs at concurrency 10 and with 1,000 in flight (most of them
+queued behind MAX_CONCURRENT=128, as `make bench` does). `--profile C` adds a cProfile of the own
+mode at concurrency C (top functions by own and cumulative time).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ import io
 import pstats
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -44,6 +48,7 @@ from controller.request_run import RequestRun
 from controller.scheduler import Scheduler
 from controller.server import _build_server
 from controller.stats import LiveStats
+from controller.worker_client import WorkerClient
 from controller.worker_pool import WorkerPool
 from protos import common_pb2 as pb
 from protos import controller_pb2_grpc, worker_pb2, worker_pb2_grpc
@@ -66,11 +71,19 @@ def api_answer() -> list[pb.Event]:
     ]
 
 
-def chat_request(n: int, distinct: bool) -> pb.ChatRequest:
-    prompt = f"hello {n}" if distinct else "hello"
+@dataclass(frozen=True)
+class Traffic:
+    """What the requests look like: one conversation or a new one each, from how many sources."""
+
+    distinct: bool = False
+    sources: int = 1
+
+
+def chat_request(n: int, traffic: Traffic) -> pb.ChatRequest:
+    prompt = f"hello {n}" if traffic.distinct else "hello"
     return pb.ChatRequest(
         request_id=f"req-{n:08d}",
-        source="bench",
+        source=f"bench-{n % traffic.sources}",
         model="sonnet",
         messages=[pb.ChatMessage(role=pb.ROLE_USER, content=[pb.ContentBlock(text=prompt)])],
     )
@@ -178,6 +191,38 @@ def direct_driver(controller: Controller) -> Drive:
     return drive
 
 
+class _StubClient:
+    """A worker client that answers every run from memory; the rest goes to the real one."""
+
+    def __init__(self, real: WorkerClient) -> None:
+        self._real = real
+        self._script = api_answer()
+
+    async def run(
+        self, request: pb.ChatRequest, attempt: int, conversation_key: str = ""
+    ) -> AsyncIterator[pb.Event]:
+        for event in self._script:
+            await asyncio.sleep(0)  # each message of a stream is a wait for the socket
+            yield event
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@contextlib.contextmanager
+def stub_workers(controller: Controller) -> Iterator[Drive]:
+    """The direct driver over stub clients, for as long as the block lasts."""
+    handles = list(controller.pool.handles.values())
+    real = [handle.client for handle in handles]
+    for handle in handles:
+        handle.client = _StubClient(handle.client)  # type: ignore[assignment]
+    try:
+        yield direct_driver(controller)
+    finally:
+        for handle, client in zip(handles, real, strict=True):
+            handle.client = client
+
+
 @contextlib.asynccontextmanager
 async def grpc_driver(controller: Controller) -> AsyncIterator[Drive]:
     channel = open_channel(controller.scheduler.config.paths.controller_socket)
@@ -193,13 +238,13 @@ async def grpc_driver(controller: Controller) -> AsyncIterator[Drive]:
         await channel.close()
 
 
-async def closed_loop(drive: Drive, requests: int, concurrency: int, distinct: bool) -> None:
+async def closed_loop(drive: Drive, requests: int, concurrency: int, traffic: Traffic) -> None:
     """`concurrency` clients, each sending its next request as soon as the last one ends."""
     numbers = iter(range(requests))
 
     async def client() -> None:
         for n in numbers:
-            await drive(chat_request(n, distinct))
+            await drive(chat_request(n, traffic))
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
 
@@ -211,25 +256,25 @@ async def settle(controller: Controller) -> None:
 
 
 async def cpu_ms_per_request(
-    controller: Controller, drive: Drive, requests: int, concurrency: int, distinct: bool
+    controller: Controller, drive: Drive, requests: int, concurrency: int, traffic: Traffic
 ) -> tuple[float, float]:
     """(CPU ms, wall ms) per request over a measured run, after a warm-up."""
-    await closed_loop(drive, WARMUP, min(concurrency, WARMUP), distinct)
+    await closed_loop(drive, WARMUP, min(concurrency, WARMUP), traffic)
     await settle(controller)
     cpu, wall = time.process_time(), time.perf_counter()
-    await closed_loop(drive, requests, concurrency, distinct)
+    await closed_loop(drive, requests, concurrency, traffic)
     await settle(controller)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return cpu * 1000 / requests, wall * 1000 / requests
 
 
 async def profiled(
-    controller: Controller, drive: Drive, requests: int, concurrency: int, distinct: bool
+    controller: Controller, drive: Drive, requests: int, concurrency: int, traffic: Traffic
 ) -> str:
-    await closed_loop(drive, WARMUP, min(concurrency, WARMUP), distinct)
+    await closed_loop(drive, WARMUP, min(concurrency, WARMUP), traffic)
     profile = cProfile.Profile()
     profile.enable()
-    await closed_loop(drive, requests, concurrency, distinct)
+    await closed_loop(drive, requests, concurrency, traffic)
     await settle(controller)
     profile.disable()
     out = io.StringIO()
@@ -247,8 +292,12 @@ async def measure(args: argparse.Namespace) -> None:
             for concurrency in args.concurrency:
                 await _measure_at(controller, args, concurrency)
             if args.profile:
-                drive = direct_driver(controller)
-                print(await profiled(controller, drive, args.requests, args.profile, args.distinct))
+                with stub_workers(controller) as drive:
+                    print(
+                        await profiled(
+                            controller, drive, args.requests, args.profile, _traffic(args)
+                        )
+                    )
         finally:
             await controller.stop()
 
@@ -259,7 +308,9 @@ async def _measure_at(controller: Controller, args: argparse.Namespace, concurre
     figures: dict[str, tuple[float, float]] = {}
 
     async def run(mode: str, drive: Drive) -> None:
-        got = await cpu_ms_per_request(controller, drive, args.requests, concurrency, args.distinct)
+        got = await cpu_ms_per_request(
+            controller, drive, args.requests, concurrency, _traffic(args)
+        )
         figures[mode] = min(figures.get(mode, got), got)
 
     for _ in range(args.rounds):
@@ -267,9 +318,15 @@ async def _measure_at(controller: Controller, args: argparse.Namespace, concurre
         await run("direct", direct_driver(controller))
         async with grpc_driver(controller) as drive:
             await run("grpc", drive)
+        with stub_workers(controller) as drive:
+            await run("own", drive)
     own = figures["direct"][0] - figures["baseline"][0]
     line = "  ".join(f"{mode} {cpu:.3f} ({wall:.2f} wall)" for mode, (cpu, wall) in figures.items())
     print(f"c{concurrency:<5} {line}  | controller's own: {own:.3f} ms", flush=True)
+
+
+def _traffic(args: argparse.Namespace) -> Traffic:
+    return Traffic(args.distinct, max(args.sources, 1))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -279,6 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3, help="the least of this many runs")
     parser.add_argument("--distinct", action="store_true", help="a new conversation each time")
+    parser.add_argument("--sources", type=int, default=1, help="clients the queue is fair between")
     parser.add_argument(
         "--profile", type=int, default=0, metavar="C", help="cProfile the direct mode at C"
     )

@@ -62,7 +62,10 @@ class CooldownBook:
         self._workers: dict[str, Cooldown] = {}
 
     def of(self, worker: str) -> Cooldown:
-        return self._workers.setdefault(worker, Cooldown())
+        state = self._workers.get(worker)
+        if state is None:  # not setdefault: asked on every placement, it would build one each time
+            state = self._workers[worker] = Cooldown()
+        return state
 
     def start(
         self, worker: str, seconds: float, reason: str, now: float, basis: str = "estimate"

@@ -125,6 +125,8 @@ class FairQueue(Generic[T]):
         REMEMBERED_SOURCES turns of others, so its place in the round barely matters.
         """
         excess = len(self._last_turn) - REMEMBERED_SOURCES
+        if excess <= 0:
+            return  # the usual case: no copy of every remembered source per turn
         for source in list(self._last_turn):
             if excess <= 0:
                 break

@@ -159,8 +159,12 @@ class QuotaBook:
 
     def windows(self, worker: str, now: float) -> list[WindowState]:
         """Its windows as of `now`, five-hour first."""
-        states = self._windows.get(worker, {}).values()
-        return sorted((w.current(now) for w in states), key=lambda w: window_rank(w.window))
+        states = self._windows.get(worker)
+        if not states:
+            return []  # never reported (every placement asks): nothing to sort
+        return sorted(
+            (w.current(now) for w in states.values()), key=lambda w: window_rank(w.window)
+        )
 
     def headroom(self, worker: str, now: float) -> Headroom:
         return headroom_of(self.windows(worker, now))

@@ -115,7 +115,7 @@ class Scheduler:
         self.rejected: collections.Counter[str] = collections.Counter()
         # Queued requests by the worker their conversation lives on, kept as they come and go:
         # a dispatch never counts the whole queue.
-        self._waiting_for: collections.Counter[str] = collections.Counter()
+        self._waiting_for: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._next_tick_at = 0.0  # when run_ticks looks next (clock time)
 
@@ -191,8 +191,8 @@ class Scheduler:
 
     def _enqueue(self, entry: QueueEntry[Waiter]) -> None:
         self.queue.add(entry)
-        if entry.item.preferred:
-            self._waiting_for[entry.item.preferred] += 1
+        if preferred := entry.item.preferred:
+            self._waiting_for[preferred] = self._waiting_for.get(preferred, 0) + 1
 
     def _unqueue(self, entry: QueueEntry[Waiter]) -> bool:
         """Take a waiting entry out (placed, refused, timed out, cancelled); False if absent."""
@@ -202,8 +202,8 @@ class Scheduler:
         return True
 
     def _left_queue(self, entry: QueueEntry[Waiter]) -> None:
-        if entry.item.preferred:
-            self._waiting_for[entry.item.preferred] -= 1
+        if preferred := entry.item.preferred:
+            self._waiting_for[preferred] -= 1
 
     # -- placement -------------------------------------------------------------------------
 
@@ -219,7 +219,7 @@ class Scheduler:
             return  # the common case under load: nothing to scan
         self._sync_pace()
         now = self.clock()
-        waiting_for = self._waiting_for.copy()  # as of this pass's start, as placement reads it
+        waiting_for = dict(self._waiting_for)  # as of this pass's start, as placement reads it
         while self.in_flight < self.config.max_concurrent and len(self.queue):
             entry = self.queue.select(lambda e: self._place(e.item, now, waiting_for))
             if entry is None:
@@ -227,7 +227,7 @@ class Scheduler:
             self._left_queue(entry)
             self._grant(entry, now)
 
-    def _place(self, waiter: Waiter, now: float, waiting_for: collections.Counter[str]) -> bool:
+    def _place(self, waiter: Waiter, now: float, waiting_for: dict[str, int]) -> bool:
         views = self._views(waiter, now, waiting_for)
         primary, overflow = self._pools(views)
         choice = choose_worker(
@@ -244,9 +244,7 @@ class Scheduler:
             self._note_block(waiter, usable, now)
         return choice.worker is not None
 
-    def _views(
-        self, waiter: Waiter, now: float, waiting_for: collections.Counter[str]
-    ) -> list[WorkerView]:
+    def _views(self, waiter: Waiter, now: float, waiting_for: dict[str, int]) -> list[WorkerView]:
         wall = self.wall()
         return [
             WorkerView(
@@ -258,7 +256,7 @@ class Scheduler:
                 max_concurrent=handle.spec.max_concurrent,
                 last_used=handle.last_used,
                 rate_wait_s=self.limiter.wait_s(name, waiter.family, waiter.tokens, now),
-                waiting_for=waiting_for[name] - (waiter.preferred == name),  # others only
+                waiting_for=waiting_for.get(name, 0) - (waiter.preferred == name),  # others only
                 headroom=self.quota.headroom(name, wall),
             )
             for name, handle in self.pool.handles.items()

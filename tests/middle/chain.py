@@ -67,9 +67,14 @@ class Chain:
 
 
 @contextlib.asynccontextmanager
-async def open_chain(root: Path, modes: dict[str, str], **overrides: Any) -> AsyncIterator[Chain]:
+async def open_chain(
+    root: Path,
+    modes: dict[str, str],
+    worker_class: type[HoldingWorker] = HoldingWorker,
+    **overrides: Any,
+) -> AsyncIterator[Chain]:
     """Fake workerds of `modes`; `overrides` are ControllerConfig fields."""
-    rig = await Rig.start(root, modes, worker_class=HoldingWorker, **overrides)
+    rig = await Rig.start(root, modes, worker_class=worker_class, **overrides)
     controller: StandardServer = _build_server(
         rig.config, rig.scheduler, rig.admin, ConversationsServicer(rig.accounting)
     )

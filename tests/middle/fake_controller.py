@@ -79,7 +79,9 @@ class FakeController(
                     yield step
             if self.abort_with is not None:
                 await context.abort(self.abort_with, "scripted failure")
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client cancelled: at an await this is CancelledError; suspended at a `yield`
+            # (an event sent, the next not asked for yet) the server closes the generator.
             call.cancelled.set()
             raise
         finally:

@@ -70,6 +70,7 @@ class Chain:
 async def open_chain(
     root: Path,
     modes: dict[str, str],
+    *,
     worker_class: type[HoldingWorker] = HoldingWorker,
     **overrides: Any,
 ) -> AsyncIterator[Chain]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -24,7 +25,7 @@ def ask(client: openai.AsyncOpenAI, text: str) -> asyncio.Task[object]:
 
 
 async def test_queue_timeout_and_queue_full_are_distinct_503s(state_dir: Path) -> None:
-    settings = {"max_concurrent": 1, "max_queue_total": 1, "queue_timeout_ms": 2000}
+    settings: dict[str, Any] = {"max_concurrent": 1, "max_queue_total": 1, "queue_timeout_ms": 2000}
     async with open_chain(state_dir, {"a": "cli"}, **settings) as chain:
         scheduler, release = chain.rig.scheduler, asyncio.Event()
         chain.workers["a"].holds["busy"] = release

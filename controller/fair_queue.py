@@ -10,6 +10,7 @@ with eligible work, however the set of sources changes.
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ class FairQueue(Generic[T]):
         self._sources: dict[str, list[QueueEntry[T]]] = {}
         self._last_turn: dict[str, int] = {}
         self._active_since: dict[str, int] = {}  # ties between never-served sources: arrival
+        # Waiting sources by turn order, so a turn looks at the next source instead of sorting
+        # them all; an entry whose source has emptied or been served since is skipped.
+        self._round: list[tuple[tuple[int, int], str]] = []
         self._turns = itertools.count()
         self._size = 0
 
@@ -82,6 +86,7 @@ class FairQueue(Generic[T]):
         if waiting is None:
             waiting = self._sources[entry.source] = []
             self._active_since[entry.source] = entry.seq
+            self._join_round(entry.source)
         if waiting and entry.order < waiting[-1].order:
             bisect.insort(waiting, entry, key=_order)  # ahead of lower priorities (a retry)
         else:
@@ -105,15 +110,36 @@ class FairQueue(Generic[T]):
 
     def select(self, eligible: Callable[[QueueEntry[T]], bool]) -> QueueEntry[T] | None:
         """Remove and return the next entry in fair order that `eligible` accepts."""
-        for source in sorted(self._sources, key=self._turn_order):
-            for entry in self._sources[source]:
-                if eligible(entry):
-                    self.remove(entry)
-                    self._last_turn.pop(source, None)  # re-insert: the dict stays in turn order
-                    self._last_turn[source] = next(self._turns)
-                    self._forget_idle_sources()
-                    return entry
-        return None
+        if len(self._round) > 2 * len(self._sources) + 64:
+            self._round = [(self._turn_order(s), s) for s in self._sources]  # drop the stale
+            heapq.heapify(self._round)
+        passed: list[tuple[tuple[int, int], str]] = []  # looked at, nothing eligible: keep place
+        try:
+            while self._round:
+                turn, source = heapq.heappop(self._round)
+                if source not in self._sources or turn != self._turn_order(source):
+                    continue  # emptied, served or back anew since this was queued
+                entry = next((e for e in self._sources[source] if eligible(e)), None)
+                if entry is None:
+                    passed.append((turn, source))
+                    continue
+                self._serve(source, entry)
+                return entry
+            return None
+        finally:
+            for item in passed:
+                heapq.heappush(self._round, item)
+
+    def _serve(self, source: str, entry: QueueEntry[T]) -> None:
+        self.remove(entry)
+        self._last_turn.pop(source, None)  # re-insert: the dict stays in turn order
+        self._last_turn[source] = next(self._turns)
+        if source in self._sources:
+            self._join_round(source)  # behind every source served before
+        self._forget_idle_sources()
+
+    def _join_round(self, source: str) -> None:
+        heapq.heappush(self._round, (self._turn_order(source), source))
 
     def _turn_order(self, source: str) -> tuple[int, int]:
         return (self._last_turn.get(source, -1), self._active_since[source])

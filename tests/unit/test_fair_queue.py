@@ -446,3 +446,79 @@ def test_random_traffic_never_serves_a_source_twice_while_another_waits(seed: in
         assert len(queue) == len(live)
         assert sum(queue.depth_by_source().values()) == len(live)
         assert {id(e) for e in queue} == {id(e) for e in live}
+
+
+# -- the round at scale ------------------------------------------------------------------------
+
+
+class _PlainRound:
+    """The fair order spelled out the plain way: every turn sorts the waiting sources by their
+    last turn (never served first, by arrival) and takes the first eligible entry."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, list[Entry]] = {}
+        self.last_turn: dict[str, int] = {}
+        self.active_since: dict[str, int] = {}
+        self.turns = 0
+
+    def add(self, entry: Entry) -> None:
+        if entry.source not in self.waiting:
+            self.waiting[entry.source] = []
+            self.active_since[entry.source] = entry.seq
+        self.waiting[entry.source].append(entry)
+        self.waiting[entry.source].sort(key=lambda e: e.order)
+
+    def remove(self, entry: Entry) -> bool:
+        waiting = self.waiting.get(entry.source, [])
+        if not any(e is entry for e in waiting):
+            return False
+        waiting[:] = [e for e in waiting if e is not entry]
+        if not waiting:
+            del self.waiting[entry.source]
+        return True
+
+    def select(self, eligible: Callable[[Entry], bool]) -> Entry | None:
+        order = sorted(
+            self.waiting, key=lambda s: (self.last_turn.get(s, -1), self.active_since[s])
+        )
+        for source in order:
+            for entry in self.waiting[source]:
+                if eligible(entry):
+                    self.remove(entry)
+                    self.last_turn[source] = self.turns
+                    self.turns += 1
+                    return entry
+        return None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_select_keeps_the_plain_fair_order_through_arrivals_departures_and_refusals(
+    seed: int,
+) -> None:
+    rng = random.Random(seed)
+    queue, plain = _queue(10_000, 10_000), _PlainRound()
+    present: list[Entry] = []
+    for step in range(3_000):
+        action = rng.random()
+        if action < 0.45:
+            source = f"s{rng.randrange(40)}"
+            priority = rng.choice([PRIORITY_HIGH, PRIORITY_NORMAL, PRIORITY_NORMAL, PRIORITY_LOW])
+            entry = _entry(source, f"{source}-{step}", priority=priority)
+            queue.add(entry)
+            plain.add(entry)
+            present.append(entry)
+        elif action < 0.55 and present:
+            gone = present.pop(rng.randrange(len(present)))
+            assert queue.remove(gone) and plain.remove(gone)
+            assert not queue.remove(gone)
+        else:
+            refused = {e.item for e in present if rng.random() < 0.3}  # busy workers, limits
+
+            def eligible(entry: Entry, refused: set[str] = refused) -> bool:
+                return entry.item not in refused
+
+            served, expected = queue.select(eligible), plain.select(eligible)
+            assert served is expected, (step, served, expected)
+            if served is not None:
+                present.remove(served)
+        assert len(queue) == len(present)

@@ -1,10 +1,11 @@
 """Pure: events that arrived together, with their adjacent fragments joined.
 
-When one read from the upstream holds several deltas (a fast model, a busy worker), sending
-each as its own gRPC message costs every hop a message for nothing: nobody could have seen them
-apart. Adjacent text deltas, and adjacent argument fragments of the same tool call, are joined;
-anything else (the first delta of a call, thinking, usage, finish) stays as it is and keeps its
-place. Nothing waits: only what is already here is joined.
+For an answer the client gets whole, when one read from the upstream holds several deltas (a
+fast model, a busy worker), sending each as its own gRPC message costs every hop a message for
+nothing. (A stream keeps every delta: its clients see the upstream's own pieces, on either
+worker kind.) Adjacent text deltas, and adjacent argument fragments of the same tool call, are
+joined; anything else (the first delta of a call, thinking, usage, finish) stays as it is and
+keeps its place. Nothing waits: only what is already here is joined.
 """
 
 from __future__ import annotations

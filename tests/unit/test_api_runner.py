@@ -306,13 +306,17 @@ WHOLE_ANSWER_AT_ONCE = (
 )
 
 
-async def test_deltas_read_together_go_on_as_one_event(mock: MockUpstream, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+async def test_deltas_read_together_are_joined_for_a_whole_answer_only(
+    mock: MockUpstream, tmp_path: Path, stream: bool
+) -> None:
     server = await cut_upstream(True, WHOLE_ANSWER_AT_ONCE)
-    events = await run_against(server, mock, tmp_path, ask("x", stream=True))
+    events = await run_against(server, mock, tmp_path, ask("x", stream=stream))
 
-    kinds = [e.WhichOneof("kind") for e in events]
-    assert kinds == ["model_info", "text", "usage", "finish"]  # one read, one text message
-    assert events[1].text.text == "half an answer, whole."
+    texts = [e.text.text for e in events if e.HasField("text")]
+    assert "".join(texts) == "half an answer, whole."
+    # One read: one message for an answer given whole; a stream keeps the upstream's pieces.
+    assert texts == (["half an ans", "wer", ", whole."] if stream else ["half an answer, whole."])
 
 
 async def test_a_proxy_in_the_worker_entrys_env_carries_the_calls(

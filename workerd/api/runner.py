@@ -74,7 +74,7 @@ class ApiRunner:
         limit_ms = config.stream_timeout_ms if request.stream else config.sync_timeout_ms
         translator = StreamTranslator(call.json_tool)
         self.running += 1
-        events = self._stream(call, translator, limit_ms)
+        events = self._stream(call, translator, limit_ms, join=not request.stream)
         try:
             async for event in events if request.stream else _joined_text(events):
                 yield event
@@ -103,9 +103,11 @@ class ApiRunner:
         return (*oauth, *call.betas)
 
     async def _stream(
-        self, call: MessagesCall, translator: StreamTranslator, limit_ms: int
+        self, call: MessagesCall, translator: StreamTranslator, limit_ms: int, join: bool
     ) -> AsyncIterator[pb.Event]:
-        """The upstream call, translated; the stream is closed however the run ends."""
+        """The upstream call, translated; the stream is closed however the run ends. With
+        `join` (an answer the client gets whole), the fragments of one read become one event;
+        a stream keeps every upstream delta, as the CLI path does."""
         deadline = asyncio.get_running_loop().time() + limit_ms / 1000
         stream: MessagesStream | None = None
         try:
@@ -120,7 +122,8 @@ class ApiRunner:
                     batch = await anext(upstream, None)
                 if batch is None:
                     break
-                for event in coalesced([out for item in batch for out in translator.feed(item)]):
+                events = [out for item in batch for out in translator.feed(item)]
+                for event in coalesced(events) if join else events:
                     yield event
             for event in translator.finish():
                 yield event

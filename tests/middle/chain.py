@@ -19,10 +19,10 @@ from aiohttp.test_utils import TestServer
 from common.rpc import StandardServer
 from controller.conversations import ConversationsServicer
 from controller.server import _build_server
-from frontdoor.app import create_app, server_options
+from frontdoor.app import create_app
 from protos import common_pb2 as pb
 from protos import worker_pb2
-from tests.middle.door import Front, door_config
+from tests.middle.door import Front, door_config, serve_app
 from tests.unit.inprocess import FakeWorker, Rig
 
 
@@ -82,9 +82,7 @@ async def open_chain(
     await controller.start()
     ticks = asyncio.get_running_loop().create_task(rig.scheduler.run_ticks())
     config = door_config(root)
-    app = create_app(config)
-    http = TestServer(app, host="127.0.0.1", **server_options(app))
-    await http.start_server()
+    http = await serve_app(create_app(config))
     try:
         assert http.port is not None
         yield Chain(rig, Front(http.port, config), http)

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import anthropic
 import openai
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from common.models import ModelCatalog
@@ -111,14 +112,24 @@ def door_config(root: Path, **overrides: Any) -> FrontdoorConfig:
     return replace(config, **overrides)
 
 
+async def serve_app(app: web.Application) -> TestServer:
+    """The app served in this process as production serves it (app.server_options).
+
+    TestServer drops the keywords it is made with: the runner's options go to start_server,
+    which sets handler_cancellation itself."""
+    options = server_options(app)
+    assert options.pop("handler_cancellation") is True  # what start_server sets anyway
+    http = TestServer(app, host="127.0.0.1")
+    await http.start_server(**options)
+    return http
+
+
 @contextlib.asynccontextmanager
 async def open_door(root: Path, **overrides: Any) -> AsyncIterator[Door]:
     controller = FakeController()
     config = door_config(root, **overrides)
     grpc_server = await serve(controller, config.paths.controller_socket)
-    app = create_app(config)
-    http = TestServer(app, host="127.0.0.1", **server_options(app))
-    await http.start_server()
+    http = await serve_app(create_app(config))
     try:
         assert http.port is not None
         yield Door(http.port, config, controller)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import grpc
 import openai
@@ -287,3 +288,16 @@ async def test_body_over_the_limit_is_413(door: Door) -> None:
     reply = await door.request("POST", "/v1/chat/completions", big.encode())
     assert reply.status == 413
     assert "too large" in reply.json()["error"]["message"]
+
+
+async def test_the_server_runs_with_the_production_options(state_dir: Path) -> None:
+    """The in-process server keeps production's timeouts: a connection that never completes its
+    request head is closed after CLIENT_HEADER_TIMEOUT_MS."""
+    async with open_door(state_dir, header_timeout_ms=200) as door:
+        reader, writer = await asyncio.open_connection("127.0.0.1", door.port)
+        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")  # and no more
+        await writer.drain()
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
+        assert asyncio.get_running_loop().time() - started < 5
+        writer.close()

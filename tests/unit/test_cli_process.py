@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from workerd.cli.process import PidfdWatcher, ProcessTable
+from workerd.cli.process import PidfdWatcher, ProcessTable, pidfd_supported
 
 ENV = {"PATH": "/usr/bin:/bin"}
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="asyncio watches by pidfd itself")
+@pytest.mark.skipif(not pidfd_supported(), reason="no pidfd_open (Linux 5.3+)")
 async def test_children_are_watched_by_pidfd_with_no_thread_each(tmp_path: Path) -> None:
     table = ProcessTable()
     first = await table.spawn(["sh", "-c", "read line; exit 7"], ENV, str(tmp_path), "r", "m")

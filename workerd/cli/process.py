@@ -88,7 +88,7 @@ class PidfdWatcher(asyncio.AbstractChildWatcher):
 
 
 @functools.cache
-def _pidfd_supported() -> bool:
+def pidfd_supported() -> bool:
     try:
         os.close(os.pidfd_open(os.getpid()))
     except (AttributeError, OSError):  # not Linux 5.3+, or refused by a seccomp profile
@@ -98,7 +98,7 @@ def _pidfd_supported() -> bool:
 
 def watch_children_by_pidfd() -> None:
     """Before a spawn: asyncio's child watcher is a PidfdWatcher where that helps (3.11)."""
-    if sys.version_info >= (3, 12) or not _pidfd_supported():
+    if sys.version_info >= (3, 12) or not pidfd_supported():
         return
     policy = asyncio.get_event_loop_policy()
     if not isinstance(policy.get_child_watcher(), PidfdWatcher):

@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from common.events import is_output
 from common.paths import StatePaths
 from common.workers import WorkerSpec
 from protos import common_pb2 as pb
@@ -120,6 +121,23 @@ async def test_a_warm_process_serves_a_new_conversation_without_a_spawn(worker: 
     lines = worker.stdin(second.pid)
     assert lines[0]["type"] == "control_request"  # initialize came before any request
     assert [line["message"] for line in user_lines(lines)] == [{"role": "user", "content": "again"}]
+
+
+async def test_a_taken_warm_process_is_replaced_once_its_turn_answers(worker: Worker) -> None:
+    """Not while the request waits for its CLI: a start-up then takes the CPU that CLI needs."""
+    await worker.ask("a", "teach the signature")
+    await worker.until("two warm processes", lambda: len(worker.pids(ChildState.READY)) == 2)
+    before = {child.pid for child in worker.table.all()}
+    request = pb.ChatRequest(request_id="r-slow", model="sonnet")
+    request.messages.add(role=pb.ROLE_USER).content.add(text="FAKE:sleep:0.5 hello")
+    at_first_output: set[int] = set()
+
+    async for event in worker.runner.run(request, "b"):
+        if is_output(event) and not at_first_output:
+            at_first_output = {child.pid for child in worker.table.all()}
+
+    assert at_first_output == before  # half a second of silence, and no spawn meanwhile
+    await worker.until("the replacement", lambda: len(worker.pids(ChildState.READY)) == 2)
 
 
 async def test_a_continued_conversation_writes_only_the_new_turn(worker: Worker) -> None:

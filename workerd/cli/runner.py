@@ -159,7 +159,9 @@ class CliRunner:
                         yield event
                     return
                 for event in parser.feed_line(line):
-                    output_seen = output_seen or is_output(event)
+                    if not output_seen and is_output(event):
+                        output_seen = True
+                        self._engine.turn_answering()
                     yield event
                 if parser.result_seen:
                     outcome.result_ok = parser.result_clean

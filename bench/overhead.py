@@ -32,10 +32,11 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import grpc
 import openai
@@ -55,6 +56,7 @@ WORKER = "1"
 RESULT_PREFIX = b'{"type":"result"'
 LOG_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
 BUSY_STATES = frozenset({"starting", "running", "stopping"})
+WARM_PAUSE_S = 0.5  # a warm process by hand waits this long for its request, untimed
 
 
 @dataclass(frozen=True)
@@ -175,14 +177,14 @@ def http_run(conn: http.client.HTTPConnection, text: str = "bench proxy") -> flo
 
 @dataclass(frozen=True)
 class Timeline:
-    """Wall-clock stamps of one cold HTTP run, from the client, the controller's events and
+    """Wall-clock stamps of one HTTP run, from the client, the controller's events and
     workerd's log (whose stamps have 1 ms steps): the proxy's own time is what lies before
-    the CLI started and after it answered, whatever the CLI's own time in that run."""
+    the CLI had the request and after it answered, whatever the CLI's own time in that run."""
 
     sent: float  # the client sent the request
     admitted: float  # the controller's `request` event
-    spawned: float  # workerd: "child N started"
-    answered: float  # workerd: "child N running -> stopping", the result parsed
+    spawned: float  # workerd: "child N started" (cold) or "child N ready -> running" (warm)
+    answered: float  # workerd: "child N running -> stopping" or "-> parked": result parsed
     completed: float  # the controller's `complete` event: the worker's stream ended
     received: float  # the client has the whole body
 
@@ -195,19 +197,27 @@ class Timeline:
         return self.received - self.answered
 
 
+COLD_MARKS = ("started", "running -> stopping")  # a new process, retired after its turn
+WARM_MARKS = ("ready -> running", "running -> parked")  # a warm one, kept for the conversation
+
+
 def timed_http_run(
-    conn: http.client.HTTPConnection, admin: controller_pb2_grpc.AdminStub, log: Path
+    conn: http.client.HTTPConnection,
+    admin: controller_pb2_grpc.AdminStub,
+    log: Path,
+    marks: tuple[str, str] = COLD_MARKS,
+    text: str = "bench proxy",
 ) -> Timeline:
     since = admin.ListEvents(controller_pb2.ListEventsRequest(limit=1), timeout=5).last_id
     sent = time.time()
-    http_run(conn)
+    http_run(conn, text)
     received = time.time()
     events = admin.ListEvents(controller_pb2.ListEventsRequest(since_id=since, limit=100)).events
     stamps = {event.type: event for event in events}
     pid = json.loads(stamps["session"].data_json)["pid"]
-    spawned = log_stamp(log, f"child {pid} started")
-    answered = log_stamp(log, f"child {pid} running -> stopping")
-    return Timeline(sent, stamps["request"].ts, spawned, answered, stamps["complete"].ts, received)
+    began = log_stamp(log, f"child {pid} {marks[0]}")
+    answered = log_stamp(log, f"child {pid} {marks[1]}")
+    return Timeline(sent, stamps["request"].ts, began, answered, stamps["complete"].ts, received)
 
 
 def log_stamp(log: Path, message: str) -> float:
@@ -299,31 +309,81 @@ def cold_rounds(upstream: MockUpstream, home: Path) -> ColdRounds:
 @dataclass
 class WarmRounds:
     direct: list[DirectTimes]
+    by_hand_warm: list[float]
     http: list[float]
+    timelines: list[Timeline]
     served: list[str]
 
 
 def warm_rounds(upstream: MockUpstream, home: Path) -> WarmRounds:
     """The default pool: a warm process is ready before each request (waited for untimed)."""
-    with running_stack(upstream.base_url) as stack, worker_channel(stack) as wch:
-        worker = worker_pb2_grpc.WorkerStub(wch)
-        conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=TIMEOUT_S)
-        try:
-            rounds = WarmRounds([], [], [])
-            http_run(conn, "bench warm")  # the signature learnt: warm processes follow it
-            for n in range(ROUNDS + 1):
-                settle(worker, ready=True)
-                direct = direct_run(upstream.base_url, home)
-                settle(worker, ready=True)
-                elapsed = http_run(conn, f"bench warm {n}")  # a new conversation each time
-                if n:  # the first round warms the paths up
-                    rounds.direct.append(direct)
-                    rounds.http.append(elapsed)
-        finally:
-            conn.close()
+    with running_stack(upstream.base_url) as stack:
+        with worker_channel(stack) as wch, controller_channel(stack) as cch:
+            worker = worker_pb2_grpc.WorkerStub(wch)
+            admin = controller_pb2_grpc.AdminStub(cch)
+            log = stack.state_dir / "logs" / f"workerd-{WORKER}.log"
+            conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=TIMEOUT_S)
+            try:
+                rounds = WarmRounds([], [], [], [], [])
+                http_run(conn, "bench warm")  # the signature learnt: warm processes follow it
+                for n in range(ROUNDS + 1):  # round 0 warms up caches, connections, imports
+                    settle(worker, ready=True)
+                    direct = direct_run(upstream.base_url, home)
+                    settle(worker, ready=True)
+                    by_hand = warm_by_hand_run(upstream.base_url, home)
+                    settle(worker, ready=True)
+                    # A new conversation each time: a warm process, not the last one's.
+                    timeline = timed_http_run(conn, admin, log, WARM_MARKS, f"bench warm {n}")
+                    if n:
+                        rounds.direct.append(direct)
+                        rounds.by_hand_warm.append(by_hand)
+                        rounds.http.append(timeline.received - timeline.sent)
+                        rounds.timelines.append(timeline)
+            finally:
+                conn.close()
         sessions = stack.events("session")[-ROUNDS:]
         rounds.served = [str(event.get("served", "")) for event in sessions]
     return rounds
+
+
+def warm_by_hand_run(base_url: str, home: Path) -> float:
+    """A CLI started by hand and made ready as workerd makes a warm one (`initialize`
+    answered), then given the user line: the time to its result line is a warm turn's own."""
+    cli = direct_cli(base_url, home, "bench warm by hand")
+    initialize = {
+        "type": "control_request",
+        "request_id": "w",
+        "request": {"subtype": "initialize"},
+    }
+    proc = subprocess.Popen(
+        cli.argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=cli.env,
+        cwd=home,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps(initialize).encode() + b"\n")
+        proc.stdin.flush()
+        read_until(proc.stdout, lambda line: b'"control_response"' in line)
+        time.sleep(WARM_PAUSE_S)  # idle as a warm process is before its request
+        begin = time.monotonic()
+        proc.stdin.write(cli.final_line.encode() + b"\n")
+        proc.stdin.flush()
+        read_until(proc.stdout, lambda line: line.startswith(RESULT_PREFIX))
+        return time.monotonic() - begin
+    finally:
+        proc.stdin.close()
+        proc.wait(TIMEOUT_S)
+
+
+def read_until(stdout: IO[bytes], wanted: Callable[[bytes], bool]) -> None:
+    for line in stdout:
+        if wanted(line):
+            return
+    raise AssertionError("the CLI run by hand ended early")
 
 
 def settle(stub: worker_pb2_grpc.WorkerStub, ready: bool = False) -> None:
@@ -396,33 +456,35 @@ def step_rows(cold: ColdRounds) -> list[list[str]]:
     return rows
 
 
-def own_time(cold: ColdRounds) -> list[float]:
-    """Per run, the proxy's own time: before the CLI started and after it answered, less the
-    spawn itself, which the run by hand pays too (its Popen)."""
-    spawn = statistics.median(of(cold.direct, "started"))
-    return [t.before_cli + t.after_answer - spawn for t in cold.timelines]
+def own_times(timelines: Sequence[Timeline], spawn_s: float = 0.0) -> list[float]:
+    """Per run, the proxy's own time: before the CLI had the request and after it answered,
+    less `spawn_s`, the spawn a cold run by hand pays too (its Popen)."""
+    return [t.before_cli + t.after_answer - spawn_s for t in timelines]
 
 
-def timeline_rows(cold: ColdRounds) -> list[list[str]]:
+def cold_own_times(cold: ColdRounds) -> list[float]:
+    return own_times(cold.timelines, statistics.median(of(cold.direct, "started")))
+
+
+def timeline_rows(
+    timelines: Sequence[Timeline],
+    began: str,
+    by_hand: tuple[str, Sequence[float]],
+    own: list[float],
+) -> list[list[str]]:
     segments = (
         ("client -> controller (HTTP, frontdoor, gRPC)", "sent", "admitted"),
-        ("controller -> CLI started (queue, Worker.Run, spawn)", "admitted", "spawned"),
-        ("the CLI: started -> its result parsed", "spawned", "answered"),
+        (f"controller -> CLI {began} (queue, Worker.Run, process)", "admitted", "spawned"),
+        (f"the CLI: {began} -> its result parsed", "spawned", "answered"),
         ("result -> the worker's stream ended at the controller", "answered", "completed"),
         ("controller -> client (frontdoor, HTTP)", "completed", "received"),
     )
     rows = [
-        [
-            label,
-            fmt(statistics.median(getattr(t, b) - getattr(t, a) for t in cold.timelines) * 1000),
-        ]
+        [label, fmt(statistics.median(getattr(t, b) - getattr(t, a) for t in timelines) * 1000)]
         for label, a, b in segments
     ]
-    by_hand = of(cold.direct, "answer")
-    rows.append(["(the CLI by hand: started -> its result line)", fmt(ms(by_hand))])
-    rows.append(
-        ["the proxy's own time (before + after the CLI, less the spawn)", fmt(ms(own_time(cold)))]
-    )
+    rows.append([f"(the CLI by hand: {by_hand[0]})", fmt(ms(by_hand[1]))])
+    rows.append(["the proxy's own time (before + after the CLI)", fmt(ms(own))])
     return rows
 
 
@@ -469,6 +531,8 @@ def figures(m: Measured) -> dict[str, object]:
         "proxy_timelines": [vars(t) for t in m.cold.timelines],
         "warm_direct_s": [vars(t) for t in m.warm.direct],
         "warm_proxy_s": m.warm.http,
+        "warm_by_hand_turn_s": m.warm.by_hand_warm,
+        "warm_proxy_timelines": [vars(t) for t in m.warm.timelines],
         "warm_served": m.warm.served,
         "inside_workerd_steps_s": m.inside.steps,
         "inside_workerd_by_hand_s": m.inside.by_hand_s,
@@ -490,7 +554,7 @@ def headline(m: Measured) -> list[tuple[str, str]]:
         ("median completion through the proxy, cold process", fmt(ms(cold.http))),
         (
             "median proxy's own time in a cold run (its CLI's time left out)",
-            fmt(ms(own_time(cold))),
+            fmt(ms(cold_own_times(cold))),
         ),
         (
             "median added by the proxy, cold (paired, vs the answer)",
@@ -498,6 +562,8 @@ def headline(m: Measured) -> list[tuple[str, str]]:
         ),
         ("same, vs the direct run's exit", fmt(paired_ms(cold.http, exited))),
         ("median completion through the proxy, warm process", fmt(ms(warm.http))),
+        ("median proxy's own time in a warm run", fmt(ms(own_times(warm.timelines)))),
+        ("median warm turn by hand (a ready process given the line)", fmt(ms(warm.by_hand_warm))),
         ("warm through the proxy / direct cold start", f"{ms(warm.http) / ms(warm_answer):.2f}x"),
         (
             "warm requests served by a warm process",
@@ -519,7 +585,22 @@ def main() -> None:
         (
             "One cold HTTP run's timeline (medians; stamps of client, controller and workerd)",
             ["segment", "time"],
-            timeline_rows(m.cold),
+            timeline_rows(
+                m.cold.timelines,
+                "started",
+                ("started -> its result line", of(m.cold.direct, "answer")),
+                cold_own_times(m.cold),
+            ),
+        ),
+        (
+            "One warm HTTP run's timeline (medians)",
+            ["segment", "time"],
+            timeline_rows(
+                m.warm.timelines,
+                "lent",
+                ("a ready process given the line -> its result line", m.warm.by_hand_warm),
+                own_times(m.warm.timelines),
+            ),
         ),
         ("Added per hop, cold (medians of paired differences)", ["hop", "added"], hop_rows(m.cold)),
         (

@@ -97,8 +97,11 @@ def pidfd_supported() -> bool:
 
 
 def watch_children_by_pidfd() -> None:
-    """Before a spawn: asyncio's child watcher is a PidfdWatcher where that helps (3.11)."""
+    """Before a spawn: asyncio's child watcher is a PidfdWatcher where that helps (3.11 with
+    asyncio's own loop; uvloop watches its children itself)."""
     if sys.version_info >= (3, 12) or not pidfd_supported():
+        return
+    if not isinstance(asyncio.get_running_loop(), asyncio.SelectorEventLoop):
         return
     policy = asyncio.get_event_loop_policy()
     if not isinstance(policy.get_child_watcher(), PidfdWatcher):

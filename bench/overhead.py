@@ -436,6 +436,11 @@ def paired_ms(a: Sequence[float], b: Sequence[float]) -> float:
     return statistics.median(x - y for x, y in zip(a, b, strict=True)) * 1000
 
 
+def spread_ms(values: Sequence[float]) -> float:
+    quartiles = statistics.quantiles(values, n=4)
+    return (quartiles[2] - quartiles[0]) * 1000
+
+
 def fmt(value: float) -> str:
     return f"{value:.1f} ms"
 
@@ -614,6 +619,10 @@ def main() -> None:
         "kept-alive connection; building an `openai.OpenAI` client costs "
         f"{m.sdk_ms:.0f} ms here, which an earlier version of this bench counted in every "
         "request.",
+        "Differences between runs (`paired`) carry the CLI's own spread: its runs by hand "
+        f"range over {spread_ms(of(m.cold.direct, 'answer')):.0f} ms between the quartiles. "
+        "The timelines take each run's own stamps (the proxy's before and after the CLI), "
+        "so that spread drops out of them.",
     ]
     write_result("overhead", figures(m), headline(m), sections, notes)
 

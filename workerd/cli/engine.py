@@ -250,7 +250,7 @@ class SessionEngine:
         self.pool.remove(slot.pid, reason)
         child = self._table.get(slot.pid)
         if child is not None:
-            child.mark_stopping(reason)
+            child.interrupt(reason)  # now: the task below may run after the CLI went on
         task = asyncio.create_task(self._stop(slot.pid, reason))
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)

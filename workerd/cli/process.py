@@ -128,6 +128,7 @@ class CliProcess:
         self.intercept: Callable[[bytes], Awaitable[bool]] | None = None
         self.stderr_tail = b""
         self.kill_reason = ""  # set by whoever decided to stop it: "idle", "age", "orphaned", ...
+        self._interrupted = False
         self.idle_limit_s = 0.0  # 0: no limit
         self.workdir: Path | None = None
         self.owner: asyncio.Task[object] | None = asyncio.current_task()
@@ -234,16 +235,28 @@ class CliProcess:
         if self.alive:
             self._move(ChildState.STOPPING)
 
+    def interrupt(self, reason: str = "") -> None:
+        """SIGINT and stdin closed, now, not in a task's turn: a CLI left running a moment
+        after its answer goes on by itself (after a max_tokens stop it asks the model to
+        continue), and that upstream call would cost the account for nothing."""
+        self.mark_stopping(reason)
+        if self.proc.returncode is None and not self._interrupted:
+            self._interrupted = True  # once: a second SIGINT would cut its clean exit short
+            self._signal(signal.SIGINT, group=False)
+        self.close_stdin()
+
     async def stop(self, grace_s: float, reason: str = "") -> None:
         """Interrupt, then TERM, then KILL the process group and leftover tools; waits for all."""
-        self.mark_stopping(reason)
         if self.proc.returncode is not None:
+            self.mark_stopping(reason)
             await self.wait()
             return
-        # A scan of every process on the machine (about 2 ms at 100 processes): off the loop.
-        descendants = await asyncio.to_thread(_descendants, self._ps())
-        self._signal(signal.SIGINT, group=False)
-        self.close_stdin()
+        ps = self._ps()  # made before the interrupt: the exit must not race its making
+        self.interrupt(reason)
+        # A scan of every process on the machine (about 2 ms at 100 processes): off the loop,
+        # while the CLI exits. A tool orphaned before the scan sees it is workerd's child (a
+        # subreaper): the reaper stops it.
+        descendants = await asyncio.to_thread(_descendants, ps)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if await self._exited_within(grace_s):
                 break

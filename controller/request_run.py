@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from common.errors import error_code_name, make_error, wire_error
-from common.events import OUTPUT_KINDS
+from common.events import OUTPUT_KINDS, batched, unbatched
 from common.models import MAX_CONTEXT_TOKENS
 from controller.affinity import conversation_key
 from controller.fair_queue import PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL
@@ -101,8 +101,10 @@ class RequestRun:
         )
         try:
             async for event in self._attempts():
-                if self.scheduler.events.wants_live and event.HasField("text"):
-                    self._publish_chunk(event.text.text)
+                if self.scheduler.events.wants_live:
+                    for one in unbatched(event):
+                        if one.HasField("text"):
+                            self._publish_chunk(one.text.text)
                 yield event
         finally:
             self._emit_complete()
@@ -188,35 +190,73 @@ class RequestRun:
         yield pb.Event(started=pb.Started(worker=name, mode=handle.spec.mode, attempt=attempt))
         held: list[pb.Event] = []
         try:
-            async for event in handle.client.run(self.request, attempt, self.key):
-                kind = event.WhichOneof("kind")  # once per event: every check below reads it
-                self._observe(handle, event, kind)
-                if kind == "session":
-                    continue  # how the worker served the turn: counted, never the client's
-                if kind == "usage":
-                    outcome.usage = event.usage  # read-only from here on: no copy
-                    outcome.usage_seen = True
-                if kind == "error":
-                    outcome.error = event.error
-                    if outcome.output_started:
-                        yield event
+            async for message in handle.client.run(self.request, attempt, self.key):
+                forward, ended = self._take_all(handle, message, outcome, held)
+                if forward:
+                    yield forward[0] if len(forward) == 1 else self._batch(message, forward)
+                if ended:
                     return
-                if kind in OUTPUT_KINDS and not outcome.output_started:
-                    outcome.output_started = True
-                    self.first_output_at = self.first_output_at or self.scheduler.clock()
-                    for earlier in held:
-                        outcome.note_output(earlier, earlier.WhichOneof("kind"))
-                        yield earlier
-                if outcome.output_started:
-                    outcome.note_output(event, kind)
-                    yield event
-                else:
-                    held.append(event)
         except WorkerUnavailable as exc:
             self.scheduler.pool.mark_down(name, str(exc))
             outcome.error = make_error(pb.WORKER_CRASHED, f"worker {name} became unavailable").error
             if outcome.output_started:
                 yield pb.Event(error=outcome.error)
+
+    def _take_all(
+        self, handle: WorkerHandle, message: pb.Event, outcome: Outcome, held: list[pb.Event]
+    ) -> tuple[list[pb.Event], bool]:
+        """A worker's message, event by event: what goes on to the client now (what came as
+        one message goes on as one), and whether the attempt ended (an error)."""
+        forward: list[pb.Event] = []
+        for event in unbatched(message):
+            if self._take(handle, event, outcome, held, forward):
+                return forward, True
+        return forward, False
+
+    @staticmethod
+    def _batch(message: pb.Event, forward: list[pb.Event]) -> pb.Event:
+        """The worker's batch itself when every event of it, and nothing else, goes on (no
+        copy); else a batch of `forward`."""
+        events = message.batch.events if message.HasField("batch") else ()
+        if len(events) == len(forward) and all(a is b for a, b in zip(events, forward)):
+            return message
+        return batched(forward)
+
+    def _take(
+        self,
+        handle: WorkerHandle,
+        event: pb.Event,
+        outcome: Outcome,
+        held: list[pb.Event],
+        forward: list[pb.Event],
+    ) -> bool:
+        """One event of an attempt: observed, then passed on (`forward`) once output has
+        started, held back before; True when it ends the attempt."""
+        kind = event.WhichOneof("kind")  # once per event: every check below reads it
+        self._observe(handle, event, kind)
+        if kind == "session":
+            return False  # how the worker served the turn: counted, never the client's
+        if kind == "usage":
+            outcome.usage = event.usage  # read-only from here on: no copy
+            outcome.usage_seen = True
+        if kind == "error":
+            outcome.error = event.error
+            if outcome.output_started:
+                forward.append(event)
+            return True
+        if kind in OUTPUT_KINDS and not outcome.output_started:
+            outcome.output_started = True
+            self.first_output_at = self.first_output_at or self.scheduler.clock()
+            for earlier in held:
+                outcome.note_output(earlier, earlier.WhichOneof("kind"))
+            forward.extend(held)
+            held.clear()
+        if outcome.output_started:
+            outcome.note_output(event, kind)
+            forward.append(event)
+        else:
+            held.append(event)
+        return False
 
     def _observe(self, handle: WorkerHandle, event: pb.Event, kind: str | None) -> None:
         """Quota signals put the worker's account in cooldown; errors, how the turn was served

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from common.errors import make_error
+from common.events import unbatched
 from frontdoor.shutdown import Shutdown
 from protos import common_pb2 as pb
 
@@ -34,12 +35,14 @@ class ReadAhead(Generic[T]):
         source: AsyncIterable[T],
         size: int = READ_AHEAD,
         on_error: Callable[[Exception], T] | None = None,
+        expand: Callable[[T], Sequence[T]] | None = None,
     ) -> None:
         self._items: deque[T | None] = deque()
         self._size = size
         self._reader: asyncio.Future[None] | None = None  # next() waiting for an item
         self._room: asyncio.Future[None] | None = None  # the pump waiting for room
         self._on_error = on_error
+        self._expand = expand  # an item that stands for several (a batch of events)
         self._loop = asyncio.get_running_loop()
         self._task = self._loop.create_task(self._pump(source))
 
@@ -48,7 +51,11 @@ class ReadAhead(Generic[T]):
             async for item in source:
                 if len(self._items) >= self._size:
                     await self._wait_for_room()
-                self._push(item)
+                if self._expand is None:
+                    self._push(item)
+                else:
+                    for one in self._expand(item):
+                        self._push(one)
         except asyncio.CancelledError:
             raise  # the reader is gone: nobody waits for the end marker
         except Exception as exc:  # a broken stream must still end its reader cleanly
@@ -140,7 +147,7 @@ class EventFeed(ReadAhead[pb.Event]):
     """A completion's events; cut with an error event when the frontdoor stops (shutdown.py)."""
 
     def __init__(self, events: AsyncIterable[pb.Event], shutdown: Shutdown | None = None) -> None:
-        super().__init__(events, READ_AHEAD, _stream_failed)
+        super().__init__(events, READ_AHEAD, _stream_failed, unbatched)
         self._shutdown = shutdown
         if shutdown is not None:
             shutdown.register(self)

@@ -369,8 +369,14 @@ class SessionInfo(_message.Message):
     bytes_written: int
     def __init__(self, served: _Optional[str] = ..., rebuild_reason: _Optional[str] = ..., pid: _Optional[int] = ..., bytes_written: _Optional[int] = ...) -> None: ...
 
+class EventBatch(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+
 class Event(_message.Message):
-    __slots__ = ("started", "text", "tool_call", "usage", "finish", "error", "rate_limit", "activity", "model_info", "session", "thinking")
+    __slots__ = ("started", "text", "tool_call", "usage", "finish", "error", "rate_limit", "activity", "model_info", "session", "thinking", "batch")
     STARTED_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
@@ -382,6 +388,7 @@ class Event(_message.Message):
     MODEL_INFO_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     THINKING_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     started: Started
     text: TextDelta
     tool_call: ToolCallDelta
@@ -393,4 +400,5 @@ class Event(_message.Message):
     model_info: ModelInfo
     session: SessionInfo
     thinking: ThinkingDelta
-    def __init__(self, started: _Optional[_Union[Started, _Mapping]] = ..., text: _Optional[_Union[TextDelta, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCallDelta, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., rate_limit: _Optional[_Union[RateLimitStatus, _Mapping]] = ..., activity: _Optional[_Union[Activity, _Mapping]] = ..., model_info: _Optional[_Union[ModelInfo, _Mapping]] = ..., session: _Optional[_Union[SessionInfo, _Mapping]] = ..., thinking: _Optional[_Union[ThinkingDelta, _Mapping]] = ...) -> None: ...
+    batch: EventBatch
+    def __init__(self, started: _Optional[_Union[Started, _Mapping]] = ..., text: _Optional[_Union[TextDelta, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCallDelta, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., rate_limit: _Optional[_Union[RateLimitStatus, _Mapping]] = ..., activity: _Optional[_Union[Activity, _Mapping]] = ..., model_info: _Optional[_Union[ModelInfo, _Mapping]] = ..., session: _Optional[_Union[SessionInfo, _Mapping]] = ..., thinking: _Optional[_Union[ThinkingDelta, _Mapping]] = ..., batch: _Optional[_Union[EventBatch, _Mapping]] = ...) -> None: ...

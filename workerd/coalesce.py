@@ -39,3 +39,32 @@ def _join(last: pb.Event, event: pb.Event) -> bool:
         call.arguments_delta += more.arguments_delta
         return True
     return False
+
+
+class TextJoiner:
+    """An answer given whole, read after read: the first text delta goes at once (it marks the
+    first output, and so the time to it), the following ones are held and joined up to the next
+    other event, so a long answer crosses each hop in a few messages, not one per delta.
+    `feed` returns what may go now; `flush` what is held, before an error or at the end."""
+
+    def __init__(self) -> None:
+        self._first = True
+        self._pending: list[str] = []
+
+    def feed(self, events: list[pb.Event]) -> list[pb.Event]:
+        out: list[pb.Event] = []
+        for event in events:
+            is_text = event.WhichOneof("kind") == "text"
+            if is_text and not self._first:
+                self._pending.append(event.text.text)
+                continue
+            self._first = self._first and not is_text
+            out.extend(self.flush())
+            out.append(event)
+        return out
+
+    def flush(self) -> list[pb.Event]:
+        if not self._pending:
+            return []
+        text, self._pending = "".join(self._pending), []
+        return [pb.Event(text=pb.TextDelta(text=text))]

@@ -15,6 +15,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from common.errors import make_error
+from common.events import batched
 from frontdoor import streaming
 from protos import common_pb2 as pb
 from tests.middle.door import Door, open_door
@@ -301,3 +302,23 @@ async def test_the_server_runs_with_the_production_options(state_dir: Path) -> N
         assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
         assert asyncio.get_running_loop().time() - started < 5
         writer.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_events_that_come_as_one_message_answer_as_single_ones_do(
+    door: Door, stream: bool
+) -> None:
+    started, *rest = answer("pieces")
+    pieces = [pb.Event(text=pb.TextDelta(text=t)) for t in ("pie", "ces")]
+    door.controller.script = [started, batched([rest[0], *pieces, *rest[2:]])]
+    async with door.openai() as client:
+        if stream:
+            chunks = await client.chat.completions.create(
+                model="sonnet", messages=USER, stream=True
+            )
+            deltas = [c.choices[0].delta.content async for c in chunks if c.choices]
+            assert [d for d in deltas if d] == ["pie", "ces"]  # each piece its own chunk
+        else:
+            completion = await client.chat.completions.create(model="sonnet", messages=USER)
+            assert completion.choices[0].message.content == "pieces"
+            assert completion.usage is not None and completion.usage.completion_tokens == 3

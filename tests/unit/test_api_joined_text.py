@@ -2,37 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from protos import common_pb2 as pb
-from workerd.api.runner import _joined_text
+from workerd.coalesce import TextJoiner
 
 
 def _text(text: str) -> pb.Event:
     return pb.Event(text=pb.TextDelta(text=text))
 
 
-async def _events(fail: bool) -> AsyncIterator[pb.Event]:
-    yield pb.Event(model_info=pb.ModelInfo(model="m"))
-    for piece in "abc":
-        yield _text(piece)
-    yield pb.Event(tool_call=pb.ToolCallDelta(index=0, name="x"))
-    yield _text("d")
-    yield _text("e")
-    if fail:
-        raise TimeoutError
-    yield pb.Event(usage=pb.Usage(output_tokens=1))
+READS = [
+    [pb.Event(model_info=pb.ModelInfo(model="m")), _text("a")],
+    [_text("b")],
+    [_text("c"), pb.Event(tool_call=pb.ToolCallDelta(index=0, name="x")), _text("d")],
+    [_text("e")],
+]
 
 
 def _shape(events: list[pb.Event]) -> list[tuple[str, str]]:
     return [(e.WhichOneof("kind") or "", e.text.text) for e in events]
 
 
-async def test_the_first_text_goes_at_once_and_the_rest_joined_up_to_the_next_event() -> None:
-    out = [event async for event in _joined_text(_events(fail=False))]
-    assert _shape(out) == [
+def test_the_first_text_goes_at_once_and_the_rest_joined_up_to_the_next_event() -> None:
+    joiner = TextJoiner()
+    released = [joiner.feed(read) for read in READS]
+    released.append(joiner.feed([pb.Event(usage=pb.Usage(output_tokens=1))]))
+
+    assert [len(out) for out in released] == [2, 0, 2, 0, 2]  # nothing waits for a later read
+    assert _shape([e for out in released for e in out]) == [
         ("model_info", ""),
         ("text", "a"),
         ("text", "bc"),
@@ -42,9 +38,9 @@ async def test_the_first_text_goes_at_once_and_the_rest_joined_up_to_the_next_ev
     ]
 
 
-async def test_text_held_when_the_stream_fails_comes_before_the_failure() -> None:
-    out: list[pb.Event] = []
-    with pytest.raises(TimeoutError):
-        async for event in _joined_text(_events(fail=True)):
-            out.append(event)
-    assert _shape(out)[-1] == ("text", "de")
+def test_text_held_when_the_stream_fails_is_flushed_before_the_failure() -> None:
+    joiner = TextJoiner()
+    for read in READS:
+        joiner.feed(read)
+    assert _shape(joiner.flush()) == [("text", "de")]
+    assert joiner.flush() == []

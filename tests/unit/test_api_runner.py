@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from common.events import unbatched
 from protos import common_pb2 as pb
 from tests.mock_upstream import MockUpstream, echo_reply
 from workerd.api.runner import OAUTH_BETA, ApiRunner
@@ -53,8 +54,14 @@ def ask(text: str, stream: bool = True, **fields: Any) -> pb.ChatRequest:
     )
 
 
-async def collect(api: ApiRunner, request: pb.ChatRequest) -> list[pb.Event]:
+async def messages(api: ApiRunner, request: pb.ChatRequest) -> list[pb.Event]:
+    """What the run sends, message by message (a batch is one)."""
     return [event async for event in api.run(request)]
+
+
+async def collect(api: ApiRunner, request: pb.ChatRequest) -> list[pb.Event]:
+    """The run's events, out of their batches."""
+    return [event for message in await messages(api, request) for event in unbatched(message)]
 
 
 async def wait_for(predicate: Any, within: float = 5.0) -> None:
@@ -230,13 +237,18 @@ async def cut_upstream(clean_end: bool, body: bytes = PARTIAL_STREAM) -> asyncio
 
 
 async def run_against(
-    server: asyncio.Server, mock: MockUpstream, tmp_path: Path, request: pb.ChatRequest
+    server: asyncio.Server,
+    mock: MockUpstream,
+    tmp_path: Path,
+    request: pb.ChatRequest,
+    batches: bool = False,
 ) -> list[pb.Event]:
+    """The run's events against `server` (its messages as sent, with `batches`)."""
     port = server.sockets[0].getsockname()[1]
     settings = config(mock, tmp_path, {"api_key": API_KEY})
     api = ApiRunner(dataclasses.replace(settings, anthropic_base_url=f"http://127.0.0.1:{port}"))
     try:
-        return await collect(api, request)
+        return await (messages if batches else collect)(api, request)
     finally:
         await api.aclose()
         server.close()
@@ -357,3 +369,15 @@ def test_the_environments_proxy_comes_after_the_workers_and_honours_no_proxy() -
     assert proxy_for("https://localhost", {}, process) == ""
     assert proxy_for("https://notinternal", {}, process) == "http://corp:8080"
     assert proxy_for("https://x", {}, {"https_proxy": "http://p:1", "no_proxy": "*"}) == ""
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_what_one_read_gave_goes_as_one_message(
+    mock: MockUpstream, tmp_path: Path, stream: bool
+) -> None:
+    server = await cut_upstream(True, WHOLE_ANSWER_AT_ONCE)
+    [message] = await run_against(server, mock, tmp_path, ask("x", stream=stream), batches=True)
+
+    kinds = [e.WhichOneof("kind") for e in message.batch.events]
+    pieces = ["text"] * (3 if stream else 1)  # a stream's pieces stay apart inside the batch
+    assert kinds == ["model_info", *pieces, "usage", "finish"]

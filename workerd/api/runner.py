@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from common.errors import make_error
+from common.events import batched
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.api.messages_api import MessagesCall, UnsupportedRequest, build_call
@@ -22,7 +23,7 @@ from workerd.api.messages_stream import StreamTranslator
 from workerd.api.quota_headers import quota_report
 from workerd.api.upstream import MessagesClient, MessagesStream, proxy_for
 from workerd.api.upstream_errors import UpstreamStatusError, error_event
-from workerd.coalesce import coalesced
+from workerd.coalesce import TextJoiner, coalesced
 from workerd.config import WorkerdConfig
 
 logger = logging.getLogger(__name__)
@@ -74,28 +75,39 @@ class ApiRunner:
         limit_ms = config.stream_timeout_ms if request.stream else config.sync_timeout_ms
         translator = StreamTranslator(call.json_tool)
         self.running += 1
-        events = self._stream(call, translator, limit_ms, join=not request.stream)
+        joiner = None if request.stream else TextJoiner()
         try:
-            async for event in events if request.stream else _joined_text(events):
-                yield event
-        except TimeoutError:
-            for event in translator.usage_so_far():
-                yield event
-            yield make_error(pb.TIMEOUT, f"the request exceeded its time limit of {limit_ms} ms")
-        except Exception as exc:  # upstream_errors' exceptions, and ValueError for bad JSON
-            logger.warning(  # the whole text, with any address the client is not shown
-                "Messages API call failed: %s: %s",
-                type(exc).__name__,
-                mask_secrets(str(exc), config.spec.secrets()),
-            )
-            for event in translator.usage_so_far():
-                yield event
-            if isinstance(exc, UpstreamStatusError):
-                for event in _quota_events(exc.headers):
-                    yield event  # a refusal's windows, before the error that ends the run
-            yield error_event(exc, config.spec.secrets())
+            async for events in self._stream(call, translator, limit_ms):
+                if joiner is not None:
+                    events = joiner.feed(coalesced(events))
+                if events:
+                    yield batched(events)  # what one read gave: one message on every hop
+            if joiner is not None and (rest := joiner.flush()):
+                yield batched(rest)
+        except Exception as exc:  # upstream_errors' exceptions, ValueError for bad JSON, timeout
+            held = joiner.flush() if joiner is not None else []
+            yield batched([*held, *self._failure(exc, translator, limit_ms)])
         finally:
             self.running -= 1
+
+    def _failure(
+        self, exc: Exception, translator: StreamTranslator, limit_ms: int
+    ) -> list[pb.Event]:
+        """The events that end a failed call: the usage reported so far (input is billed
+        anyway), a refusal's quota windows, then the error."""
+        tail = translator.usage_so_far()
+        if isinstance(exc, TimeoutError):
+            message = f"the request exceeded its time limit of {limit_ms} ms"
+            return [*tail, make_error(pb.TIMEOUT, message)]
+        secrets = self._config.spec.secrets()
+        logger.warning(  # the whole text, with any address the client is not shown
+            "Messages API call failed: %s: %s",
+            type(exc).__name__,
+            mask_secrets(str(exc), secrets),
+        )
+        if isinstance(exc, UpstreamStatusError):
+            tail += _quota_events(exc.headers)  # a refusal's windows, before the error
+        return [*tail, error_event(exc, secrets)]
 
     def _betas(self, call: MessagesCall) -> tuple[str, ...]:
         """The call's betas, next to the OAuth one an OAuth token always needs."""
@@ -103,57 +115,35 @@ class ApiRunner:
         return (*oauth, *call.betas)
 
     async def _stream(
-        self, call: MessagesCall, translator: StreamTranslator, limit_ms: int, join: bool
-    ) -> AsyncIterator[pb.Event]:
-        """The upstream call, translated; the stream is closed however the run ends. With
-        `join` (an answer the client gets whole), the fragments of one read become one event;
-        a stream keeps every upstream delta, as the CLI path does."""
+        self, call: MessagesCall, translator: StreamTranslator, limit_ms: int
+    ) -> AsyncIterator[list[pb.Event]]:
+        """The upstream call, translated read by read (the quota windows of its headers with
+        the first, the usage and finish with the one that ends the message); the stream is
+        closed however the run ends."""
         deadline = asyncio.get_running_loop().time() + limit_ms / 1000
         stream: MessagesStream | None = None
         try:
             # No `yield` inside a timeout block: the deadline must only ever cancel our await.
             async with asyncio.timeout_at(deadline):
                 stream = await self.client().stream(call.body, self._betas(call))
-            for event in _quota_events(stream.headers):
-                yield event
+            head, finished = _quota_events(stream.headers), False
             upstream = stream.batches()
             while True:
                 async with asyncio.timeout_at(deadline):
                     batch = await anext(upstream, None)
                 if batch is None:
                     break
-                events = [out for item in batch for out in translator.feed(item)]
-                for event in coalesced(events) if join else events:
-                    yield event
-            for event in translator.finish():
-                yield event
+                events = [*head, *(out for item in batch for out in translator.feed(item))]
+                head = []
+                if translator.complete and not finished:
+                    finished = True  # read on to the end all the same: the connection is reused
+                    events += translator.finish()
+                yield events
+            if not finished:
+                yield [*head, *translator.finish()]
         finally:
             if stream is not None:
                 stream.close()
-
-
-async def _joined_text(events: AsyncIterator[pb.Event]) -> AsyncIterator[pb.Event]:
-    """A non-streaming answer: the first text delta at once (it marks the first output), the
-    following ones joined up to the next other event, so each gRPC hop carries a few messages
-    instead of one per upstream delta. Nothing is held back past an error or the end."""
-    pending: list[str] = []
-    first = True
-    try:
-        async for event in events:
-            if event.WhichOneof("kind") == "text" and not first:
-                pending.append(event.text.text)
-                continue
-            first = first and event.WhichOneof("kind") != "text"
-            if pending:
-                yield pb.Event(text=pb.TextDelta(text="".join(pending)))
-                pending = []
-            yield event
-    except Exception:
-        if pending:
-            yield pb.Event(text=pb.TextDelta(text="".join(pending)))
-        raise
-    if pending:
-        yield pb.Event(text=pb.TextDelta(text="".join(pending)))
 
 
 def _quota_events(headers: Any) -> list[pb.Event]:

@@ -218,7 +218,9 @@ class RequestRun:
         """The worker's batch itself when every event of it, and nothing else, goes on (no
         copy); else a batch of `forward`."""
         events = message.batch.events if message.HasField("batch") else ()
-        if len(events) == len(forward) and all(a is b for a, b in zip(events, forward)):
+        if len(events) == len(forward) and all(
+            a is b for a, b in zip(events, forward, strict=True)
+        ):
             return message
         return batched(forward)
 

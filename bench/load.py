@@ -9,6 +9,7 @@ chunk with non-empty `content`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 from dataclasses import dataclass, field
@@ -125,9 +126,18 @@ async def closed_loop(
 
 
 async def burst(target: Target, stream: bool, count: int, text: str) -> Run:
-    """`count` requests at once, each on its own connection."""
+    """`count` requests at once, each on its own connection. The load generator's own garbage
+    collector is held off meanwhile: one full collection of this process takes tens of
+    milliseconds, which would land on whichever side's burst it fell in."""
     async with session_for(target, count) as session:
         await one(session, target, stream)  # a warm connection pool is not what this measures
-        started, started_monotonic = time.perf_counter(), time.monotonic()
-        samples = await asyncio.gather(*(one(session, target, stream, text) for _ in range(count)))
+        gc.collect()
+        gc.disable()
+        try:
+            started, started_monotonic = time.perf_counter(), time.monotonic()
+            samples = await asyncio.gather(
+                *(one(session, target, stream, text) for _ in range(count))
+            )
+        finally:
+            gc.enable()
         return Run(list(samples), time.perf_counter() - started, started_monotonic)

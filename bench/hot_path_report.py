@@ -116,7 +116,7 @@ def _goals(figures: dict[str, Any]) -> list[tuple[str, str]]:
     goals = [
         (
             f"added p50, concurrency 1 (goal <= {GOAL_ADDED_P50_MS:.0f} ms)",
-            f"{added_p50:.1f} ms: {verdict(added_p50 <= GOAL_ADDED_P50_MS)}",
+            f"{added_p50:.2f} ms: {verdict(added_p50 <= GOAL_ADDED_P50_MS)}",
         ),
         ("errors at concurrency 50 (goal 0)", f"{errors50}: {verdict(errors50 == 0)}"),
         (

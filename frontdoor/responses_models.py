@@ -22,11 +22,26 @@ class InputPart(OpenAIBase):
     detail: str | None = None
 
 
+class FunctionTool(OpenAIBase):
+    """A tool of any type: function, custom (freeform, with its `format`), namespace (a group
+    of `tools`), or one the provider runs (web_search and the like: left out, see
+    responses_tools)."""
+
+    type: str
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+    format: dict[str, Any] | None = None
+    tools: list[FunctionTool] | None = None
+
+
 class InputItem(OpenAIBase):
     """One `input` item: a message (type "message" or absent), function_call (of a namespace
     member when `namespace` is set), function_call_output, custom_tool_call (its `input` text),
-    custom_tool_call_output, or reasoning (skipped: this proxy never hands out encrypted
-    content)."""
+    custom_tool_call_output, reasoning (skipped: this proxy never hands out encrypted content),
+    or additional_tools (`tools` declared in the input, as the Codex CLI's "responses lite"
+    models send them: they join the request's tools)."""
 
     type: str | None = None
     role: str | None = None
@@ -39,19 +54,6 @@ class InputItem(OpenAIBase):
     output: str | list[InputPart] | None = None
     id: str | None = None
     status: str | None = None
-
-
-class FunctionTool(OpenAIBase):
-    """A tool of any type: function, custom (freeform, with its `format`), namespace (a group
-    of `tools`), or one the provider runs (web_search and the like: left out, see
-    responses_tools)."""
-
-    type: str
-    name: str | None = Field(default=None, min_length=1, max_length=128)
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-    format: dict[str, Any] | None = None
     tools: list[FunctionTool] | None = None
 
 
@@ -100,3 +102,12 @@ class ResponsesRequest(OpenAIBase):
     service_tier: str | None = None
     truncation: str | None = None
     safety_identifier: str | None = None
+
+    def all_tools(self) -> list[dict[str, Any]]:
+        """`tools`, then those declared by additional_tools input items, as plain dicts."""
+        declared = list(self.tools or ())
+        if isinstance(self.input, list):
+            for item in self.input:
+                if item.type == "additional_tools":
+                    declared += item.tools or ()
+        return [tool.model_dump(by_alias=True, exclude_none=True) for tool in declared]

@@ -93,6 +93,8 @@ def _messages(items: str | list[InputItem], params: ParamMap) -> list[pb.ChatMes
             out.append(_function_output(item, param))
         elif kind == "reasoning":
             logger.info("skipping a reasoning input item (%s)", param)
+        elif kind == "additional_tools":
+            pass  # tools, not conversation: they join the request's tools (_add_tools)
         else:
             raise ApiError(400, f"input item type {kind!r} is not supported", param=f"{param}.type")
         params.note(index, len(out) - before)
@@ -160,10 +162,10 @@ def _function_output(item: InputItem, param: str) -> pb.ChatMessage:
 
 
 def _add_tools(request: pb.ChatRequest, body: ResponsesRequest) -> None:
-    """Function, custom and namespace tools as functions (responses_tools); tools the provider
-    would run (web_search and the like) are left out, with a log line."""
-    tools = [tool.model_dump(by_alias=True, exclude_none=True) for tool in body.tools or ()]
-    client_tools, dropped = declared(tools)
+    """Function, custom and namespace tools as functions (responses_tools), from `tools` and
+    from additional_tools input items; tools the provider would run (web_search and the like)
+    are left out, with a log line."""
+    client_tools, dropped = declared(body.all_tools())
     if dropped:
         logger.info("leaving out tools this proxy cannot run: %s", ", ".join(dropped))
     for tool in client_tools:

@@ -67,7 +67,7 @@ def echo(body: ResponsesRequest) -> dict[str, Any]:
     return {
         "instructions": body.instructions,
         "metadata": body.metadata or {},
-        "tools": [tool.model_dump(by_alias=True, exclude_none=True) for tool in body.tools or ()],
+        "tools": body.all_tools(),
         "tool_choice": body.tool_choice if body.tool_choice is not None else "auto",
         "parallel_tool_calls": (
             body.parallel_tool_calls if body.parallel_tool_calls is not None else True

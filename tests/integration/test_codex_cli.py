@@ -107,11 +107,10 @@ def codex_exec(
     return CodexRun(done.stdout, done.stderr, last.read_text())
 
 
-def catalog_with_sonnet(tmp_path: Path) -> Path:
+def catalog_with_sonnet(tmp_path: Path, lite: bool = False) -> Path:
     """Codex's own catalog entry of a model with the freeform apply_patch tool, as `sonnet`:
     with it Codex sends its custom tools to the proxy (without, it uses fallback metadata).
-    Not a "responses lite" entry: those declare their tools in `additional_tools` input items,
-    which this proxy refuses (400)."""
+    With `lite`, a "responses lite" entry: its tools come in an `additional_tools` input item."""
     home = tmp_path / "catalog-home"
     home.mkdir()
     done = subprocess.run(
@@ -124,14 +123,15 @@ def catalog_with_sonnet(tmp_path: Path) -> Path:
         check=True,
     )
     models = json.loads(done.stdout)["models"]
-    freeform = [
+    chosen = [
         m
         for m in models
-        if m.get("apply_patch_tool_type") == "freeform" and not m.get("use_responses_lite")
+        if bool(m.get("use_responses_lite")) == lite
+        and (lite or m.get("apply_patch_tool_type") == "freeform")
     ]
-    assert freeform, "Codex's catalog has no model with the freeform apply_patch tool"
+    assert chosen, f"Codex's catalog has no such model (lite: {lite})"
     path = tmp_path / "catalog.json"
-    path.write_text(json.dumps({"models": [{**freeform[0], "slug": "sonnet"}]}))
+    path.write_text(json.dumps({"models": [{**chosen[0], "slug": "sonnet"}]}))
     return path
 
 
@@ -230,3 +230,17 @@ def test_codex_calls_a_freeform_tool(stack: Stack, upstream: MockUpstream, tmp_p
     assert use["name"].removeprefix(BRIDGE) == "apply_patch"
     assert list(use["input"]) == ["input"], "the custom call replayed as its input"
     assert refusal in json.dumps(answered["messages"][-1])
+
+
+def test_a_responses_lite_model_declares_its_tools_in_the_input(
+    stack: Stack, upstream: MockUpstream, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """No `tools`: the tools come in an additional_tools input item, and reach the model."""
+    catalog = catalog_with_sonnet(tmp_path, lite=True)
+    prompt = f"codex lite says hello ({request.node.callspec.id})"
+    run = codex_exec(stack, tmp_path, prompt, catalog=catalog)
+
+    assert run.last_message.endswith(prompt)
+    [body] = upstream_for(upstream, prompt)
+    names = tool_names(body)
+    assert names and all("__" in name for name in names), names  # namespaced, as declared

@@ -315,3 +315,41 @@ def test_flat_names_and_the_declared_table() -> None:
         "file_search",
         "local_shell",
     ]
+
+
+# A "responses lite" model's request (the Codex CLI 0.171, recorded): no `tools`, its tools in
+# an additional_tools input item before the conversation.
+ADDITIONAL: dict[str, Any] = {
+    "type": "additional_tools",
+    "id": "at_01a22b20",
+    "role": "developer",
+    "tools": [{"type": "namespace", "name": "functions", "tools": [PATCH, EXEC]}, HOSTED[0]],
+}
+
+
+def test_tools_declared_in_the_input_join_the_requests_tools() -> None:
+    user = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    body = ResponsesRequest.model_validate(
+        {"model": "sonnet", "input": [ADDITIONAL, user], "tools": [AGENTS], **CODEX_FIELDS}
+    )
+    request = to_chat_request(body, "sonnet", "req-1")
+
+    assert list(_tools(request)) == [
+        "multi_agent_v1__wait_agent",
+        "multi_agent_v1__note",
+        "functions__apply_patch",
+        "functions__exec_command",
+    ]
+    [message] = request.messages  # the item is no turn of the conversation
+    assert message.role == pb.ROLE_USER and message.content[0].text == "hi"
+    # The response names a call by the tool the input declared: a custom tool call here.
+    arguments = json.dumps({"input": "*** Begin Patch\n*** End Patch\n"})
+    builder, _ = _run(
+        body.all_tools(),
+        _call(0, "", "toolu_1", "functions__apply_patch"),
+        _call(0, arguments),
+        pb.Event(finish=pb.Finish(reason=pb.FINISH_TOOL_CALLS)),
+    )
+    [item] = builder.response()["output"]
+    assert item["type"] == "custom_tool_call" and item["name"] == "apply_patch"
+    assert item["namespace"] == "functions"

@@ -41,13 +41,11 @@ from common.workers import WorkerSpec
 from controller.accounting import Accounting
 from controller.admin import AdminServicer
 from controller.conversations import ConversationsServicer
-from controller.events import EVENT_LOG_SIZE, EventBus
 from controller.quota_store import QuotaStore
 from controller.ratelimit import Limit
 from controller.request_run import RequestRun
 from controller.scheduler import Scheduler
-from controller.server import _build_server
-from controller.stats import LiveStats
+from controller.server import _build_server, open_event_log
 from controller.worker_client import WorkerClient
 from controller.worker_pool import WorkerPool
 from protos import common_pb2 as pb
@@ -139,12 +137,7 @@ async def start_controller(root: Path, workers: int) -> Controller:
         worker_pb2_grpc.add_WorkerServicer_to_server(fake, server.server)
         await server.start()
         servers.append(server)
-    events = EventBus()
-    accounting = Accounting(config.paths.database, config.retention_days)
-    restored, counts, last_id = await accounting.open(EVENT_LOG_SIZE)
-    events.restore(restored, counts, last_id)
-    live = LiveStats()
-    events.sinks += [accounting.observe, live.observe]
+    events, accounting, live, _ = await open_event_log(config)
     pool = WorkerPool(config.workers, config.paths)
     scheduler = Scheduler(config, pool, events)
     quota_store = QuotaStore(accounting)

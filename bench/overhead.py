@@ -108,11 +108,9 @@ class DirectTimes:
     exited: float
 
 
-def direct_run(base_url: str, home: Path) -> DirectTimes:
-    """The user line goes in at once and stdin is closed, as `claude -p` is used by hand."""
-    cli = direct_cli(base_url, home)
-    begin = time.monotonic()
-    proc = subprocess.Popen(
+def start_by_hand(cli: DirectCli, home: Path) -> subprocess.Popen[bytes]:
+    """The CLI started by hand: its stdin and stdout piped, its stderr dropped, in `home`."""
+    return subprocess.Popen(
         cli.argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -120,6 +118,13 @@ def direct_run(base_url: str, home: Path) -> DirectTimes:
         env=cli.env,
         cwd=home,
     )
+
+
+def direct_run(base_url: str, home: Path) -> DirectTimes:
+    """The user line goes in at once and stdin is closed, as `claude -p` is used by hand."""
+    cli = direct_cli(base_url, home)
+    begin = time.monotonic()
+    proc = start_by_hand(cli, home)
     started = time.monotonic() - begin
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(cli.final_line.encode() + b"\n")
@@ -355,14 +360,7 @@ def warm_by_hand_run(base_url: str, home: Path) -> float:
         "request_id": "w",
         "request": {"subtype": "initialize"},
     }
-    proc = subprocess.Popen(
-        cli.argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=cli.env,
-        cwd=home,
-    )
+    proc = start_by_hand(cli, home)
     assert proc.stdin is not None and proc.stdout is not None
     try:
         proc.stdin.write(json.dumps(initialize).encode() + b"\n")

@@ -45,7 +45,7 @@ from typing import Any, cast
 import psutil
 from openai.types.chat import ChatCompletionMessageParam
 
-from bench.overhead import direct_cli
+from bench.overhead import direct_cli, start_by_hand
 from bench.report import write_result
 from tests.mock_upstream import MockUpstream
 from tests.stack import Stack, claude_bin
@@ -108,14 +108,7 @@ def _direct_ttft(base_url: str, home: Path) -> float:
     """Spawn, write the user line, first text delta; then let the run end and the CLI exit."""
     cli = direct_cli(base_url, home)
     started = time.monotonic()
-    proc = subprocess.Popen(
-        cli.argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=cli.env,
-        cwd=home,
-    )
+    proc = start_by_hand(cli, home)
     watchdog = threading.Timer(TURN_TIMEOUT_S, proc.kill)
     watchdog.start()
     first = 0.0

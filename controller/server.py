@@ -13,7 +13,7 @@ from controller.accounting import Accounting
 from controller.admin import AdminServicer
 from controller.config import GRACE_S, ControllerConfig
 from controller.conversations import ConversationsServicer
-from controller.events import EVENT_LOG_SIZE, EventBus
+from controller.events import EVENT_LOG_SIZE, EventBus, ProxyEvent
 from controller.quota_store import QuotaStore
 from controller.recovery import interrupted_requests
 from controller.scheduler import Scheduler
@@ -25,15 +25,24 @@ from protos import controller_pb2, controller_pb2_grpc, worker_pb2
 logger = logging.getLogger(__name__)
 
 
-async def serve(config: ControllerConfig) -> None:
-    stop = asyncio.Event()
-    install_stop_signals(stop)
+async def open_event_log(
+    config: ControllerConfig,
+) -> tuple[EventBus, Accounting, LiveStats, list[ProxyEvent]]:
+    """The event log, restored from the database, and its sinks: the database (accounting) and
+    the live figures. Also what bench/controller_cpu.py measures the controller with."""
     events = EventBus()
     accounting = Accounting(config.paths.database, config.retention_days)
     restored, counts, last_id = await accounting.open(EVENT_LOG_SIZE)
     events.restore(restored, counts, last_id)
     live = LiveStats()
     events.sinks += [accounting.observe, live.observe]
+    return events, accounting, live, restored
+
+
+async def serve(config: ControllerConfig) -> None:
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    events, accounting, live, restored = await open_event_log(config)
     events.emit("startup", version=__version__, restored=len(restored))
     for interrupted in interrupted_requests(restored, time.time()):
         events.emit("error", **interrupted)  # cut off by a crash: still one accounting row

@@ -76,9 +76,7 @@ class MessagesClient:
 
     async def stream(self, body: Mapping[str, Any], betas: tuple[str, ...]) -> MessagesStream:
         """POST a streamed call; an error status raises UpstreamStatusError with its headers."""
-        headers = dict(self._headers)
-        if betas:
-            headers["anthropic-beta"] = ",".join(betas)
+        headers = {**self._headers, "anthropic-beta": ",".join(betas)} if betas else self._headers
         data = json.dumps({**body, "stream": True}, separators=(",", ":"), ensure_ascii=False)
         try:
             response = await self._open().post(

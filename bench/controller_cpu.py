@@ -38,16 +38,16 @@ import uvloop
 
 from common.rpc import StandardServer, open_channel
 from common.workers import WorkerSpec
-from controller.accounting import Accounting
-from controller.admin import AdminServicer
-from controller.conversations import ConversationsServicer
-from controller.quota_store import QuotaStore
-from controller.ratelimit import Limit
-from controller.request_run import RequestRun
-from controller.scheduler import Scheduler
+from controller.scheduling.ratelimit import Limit
+from controller.scheduling.request_run import RequestRun
+from controller.scheduling.scheduler import Scheduler
 from controller.server import _build_server, open_event_log
-from controller.worker_client import WorkerClient
-from controller.worker_pool import WorkerPool
+from controller.services.admin import AdminServicer
+from controller.services.conversations import ConversationsServicer
+from controller.storage.accounting import Accounting
+from controller.storage.quota_store import QuotaStore
+from controller.workers.client import WorkerClient
+from controller.workers.pool import WorkerPool
 from protos import common_pb2 as pb
 from protos import controller_pb2_grpc, worker_pb2, worker_pb2_grpc
 from tests.unit.inprocess import FakeWorker, controller_config

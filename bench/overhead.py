@@ -48,7 +48,7 @@ from protos import controller_pb2, controller_pb2_grpc, worker_pb2, worker_pb2_g
 from tests.mock_upstream import MockUpstream
 from tests.stack import TOKEN, Stack, claude_bin, wait_until
 from workerd.cli.child_env import child_env
-from workerd.cli.command import build_invocation
+from workerd.cli.invocation import build_invocation
 
 ROUNDS = int(os.environ.get("BENCH_OVERHEAD_ROUNDS", "16"))
 TIMEOUT_S = 60.0

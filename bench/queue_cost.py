@@ -12,10 +12,10 @@ from bench.report import write_result
 from common.paths import StatePaths
 from common.workers import WorkerSpec
 from controller.config import ControllerConfig
-from controller.events import EventBus
-from controller.ratelimit import DEFAULT_LIMITS, Limit
-from controller.scheduler import Lease, Scheduler, Waiter
-from controller.worker_pool import WorkerPool
+from controller.events.bus import EventBus
+from controller.scheduling.ratelimit import DEFAULT_LIMITS, Limit
+from controller.scheduling.scheduler import Lease, Scheduler, Waiter
+from controller.workers.pool import WorkerPool
 from protos import common_pb2 as pb
 
 SOURCES = 20

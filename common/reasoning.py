@@ -1,7 +1,7 @@
 """The neutral reasoning effort levels (ChatRequest.reasoning_effort) and what they mean.
 
 Each door maps its client API's setting onto these; each worker kind maps them onto its own
-(workerd/api/messages_api.py, workerd/cli/command.py). Empty: the client did not ask.
+(workerd/api/messages_api.py, workerd/cli/invocation.py). Empty: the client did not ask.
 """
 
 from __future__ import annotations

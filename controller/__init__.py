@@ -1,0 +1,1 @@
+"""The controller process: admission, scheduling, accounting and the event log, over gRPC."""

@@ -8,8 +8,8 @@ from common.config import ConfigError, Environ, env_bool, env_int, env_str
 from common.paths import StatePaths
 from common.run_limits import RunLimits
 from common.workers import WorkerSpec, parse_workers
-from controller.quota_strategy import DEFAULT_MOVE_AT, DEFAULT_STRATEGY, STRATEGIES
-from controller.ratelimit import Limit, explicit_limits_from_env, limits_from_env
+from controller.quota.strategy import DEFAULT_MOVE_AT, DEFAULT_STRATEGY, STRATEGIES
+from controller.scheduling.ratelimit import Limit, explicit_limits_from_env, limits_from_env
 
 GRACE_S = 5.0  # how long running calls get when the controller stops
 

@@ -9,17 +9,18 @@ from collections.abc import Awaitable, Callable
 
 from common import __version__
 from common.rpc import StandardServer, install_stop_signals
-from controller.accounting import Accounting
-from controller.admin import AdminServicer
 from controller.config import GRACE_S, ControllerConfig
-from controller.conversations import ConversationsServicer
-from controller.events import EVENT_LOG_SIZE, EventBus, ProxyEvent
-from controller.quota_store import QuotaStore
-from controller.recovery import interrupted_requests
-from controller.scheduler import Scheduler
-from controller.servicer import ControllerServicer
-from controller.stats import LiveStats
-from controller.worker_pool import WorkerHandle, WorkerPool
+from controller.events import kinds
+from controller.events.bus import EVENT_LOG_SIZE, EventBus, ProxyEvent
+from controller.events.recovery import interrupted_requests
+from controller.scheduling.scheduler import Scheduler
+from controller.services.admin import AdminServicer
+from controller.services.controller import ControllerServicer
+from controller.services.conversations import ConversationsServicer
+from controller.services.stats import LiveStats
+from controller.storage.accounting import Accounting
+from controller.storage.quota_store import QuotaStore
+from controller.workers.pool import WorkerHandle, WorkerPool
 from protos import controller_pb2, controller_pb2_grpc, worker_pb2
 
 logger = logging.getLogger(__name__)
@@ -39,13 +40,19 @@ async def open_event_log(
     return events, accounting, live, restored
 
 
+def announce_start(events: EventBus, restored: list[ProxyEvent], now: float) -> None:
+    """The `startup` event, then an `error` for each request the restored log shows was cut off
+    by a crash (recovery): it still ends as one accounting row."""
+    events.emit(kinds.Startup(version=__version__, restored=len(restored)))
+    for interrupted in interrupted_requests(restored, now):
+        events.emit(interrupted)
+
+
 async def serve(config: ControllerConfig) -> None:
     stop = asyncio.Event()
     install_stop_signals(stop)
     events, accounting, live, restored = await open_event_log(config)
-    events.emit("startup", version=__version__, restored=len(restored))
-    for interrupted in interrupted_requests(restored, time.time()):
-        events.emit("error", **interrupted)  # cut off by a crash: still one accounting row
+    announce_start(events, restored, time.time())
     pool = WorkerPool(config.workers, config.paths)
     scheduler = Scheduler(config, pool, events)
     quota_store = QuotaStore(accounting)
@@ -113,7 +120,8 @@ def _health_watcher(scheduler: Scheduler) -> Callable[[], Awaitable[None]]:
         for name, handle in scheduler.pool.handles.items():
             state = _health_state(handle)
             if state != seen[name]:
-                scheduler.events.emit("worker_state", worker=name, state=state, previous=seen[name])
+                changed = kinds.WorkerStateChanged(worker=name, state=state, previous=seen[name])
+                scheduler.events.emit(changed)
                 seen[name] = state
         scheduler.dispatch()
 
@@ -125,14 +133,15 @@ def _reap_reporter(events: EventBus) -> Callable[[str, worker_pb2.ReapRecord], N
 
     def report(worker: str, record: worker_pb2.ReapRecord) -> None:
         events.emit(
-            "reap",
-            worker=worker,
-            pid=record.pid,
-            request_id=record.request_id,
-            model=record.model,
-            reason=record.reason,
-            age_s=round(record.age_s, 1),
-            idle_s=round(record.idle_s, 1),
+            kinds.Reaped(
+                worker=worker,
+                pid=record.pid,
+                request_id=record.request_id,
+                model=record.model,
+                reason=record.reason,
+                age_s=round(record.age_s, 1),
+                idle_s=round(record.idle_s, 1),
+            )
         )
 
     return report
@@ -142,6 +151,6 @@ def _fallback_reporter(events: EventBus) -> Callable[[str, str], None]:
     """A workerd's warm processes of one signature failed: it spawns that signature cold now."""
 
     def report(worker: str, signature: str) -> None:
-        events.emit("warm_fallback", worker=worker, signature=signature)
+        events.emit(kinds.WarmFallback(worker=worker, signature=signature))
 
     return report

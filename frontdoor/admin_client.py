@@ -1,5 +1,5 @@
 """Typed wrapper over the controller's Admin service: errors as ApiError; the small answers
-as JSON-ready data, the stats snapshot typed (frontdoor/metrics_json.py shapes it)."""
+as JSON-ready data, the stats snapshot typed (frontdoor/monitoring/metrics_json.py shapes it)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from common.rpc import open_channel
-from frontdoor.errors import ApiError, rpc_call
+from frontdoor.core.errors import ApiError, rpc_call
 from protos import controller_pb2, controller_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class AdminClient:
         self._admin = controller_pb2_grpc.AdminStub(self._channel)
 
     async def stats(self) -> controller_pb2.StatsSnapshot:
-        """The controller's figures, typed (frontdoor/metrics_json.py shapes them)."""
+        """The controller's figures, typed (frontdoor/monitoring/metrics_json.py shapes them)."""
         reply: controller_pb2.StatsSnapshot = await rpc_call(
             self._admin.GetStats, controller_pb2.GetStatsRequest(), DEADLINE_S
         )

@@ -9,15 +9,15 @@ from aiohttp import web
 
 from frontdoor.access_log import AccessLog
 from frontdoor.admin_client import AdminClient
+from frontdoor.chat.routes import chat_completions, get_model, list_models
 from frontdoor.config import FrontdoorConfig
 from frontdoor.controller_client import ControllerClient
+from frontdoor.messages.routes import count_tokens, messages
 from frontdoor.middleware import auth_middleware, error_middleware
-from frontdoor.routes_anthropic import count_tokens, messages
-from frontdoor.routes_dashboard import add_dashboard_routes
-from frontdoor.routes_health import health
-from frontdoor.routes_monitoring import add_monitoring_routes
-from frontdoor.routes_openai import chat_completions, get_model, list_models
-from frontdoor.routes_responses import create_response, get_response
+from frontdoor.monitoring.dashboard import add_dashboard_routes
+from frontdoor.monitoring.health import health
+from frontdoor.monitoring.routes import add_monitoring_routes
+from frontdoor.responses.routes import create_response, get_response
 from frontdoor.shutdown import Shutdown
 from frontdoor.state import ADMIN, CONFIG, CONTROLLER, SHUTDOWN
 

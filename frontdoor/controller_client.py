@@ -10,7 +10,7 @@ import grpc
 
 from common.errors import make_error
 from common.rpc import REQUEST_ID_KEY, open_channel
-from frontdoor.errors import CONTROLLER_UNAVAILABLE, rpc_call, rpc_error
+from frontdoor.core.errors import CONTROLLER_UNAVAILABLE, rpc_call, rpc_error
 from protos import common_pb2 as pb
 from protos import controller_pb2, controller_pb2_grpc
 

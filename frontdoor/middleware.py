@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from common.errors import HTTP_ERRORS
-from frontdoor.errors import ApiError
+from frontdoor.core.errors import ApiError
 
 logger = logging.getLogger(__name__)
 

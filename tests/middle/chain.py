@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp.test_utils import TestServer
 
 from common.rpc import StandardServer
-from controller.conversations import ConversationsServicer
 from controller.server import _build_server
+from controller.services.conversations import ConversationsServicer
 from frontdoor.app import create_app
 from protos import common_pb2 as pb
 from protos import worker_pb2

@@ -16,7 +16,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from common.errors import make_error
 from common.events import batched
-from frontdoor import streaming
+from frontdoor.core import streaming
 from protos import common_pb2 as pb
 from tests.middle.door import Door, open_door
 from tests.middle.fake_controller import answer

@@ -17,17 +17,17 @@ from typing import Any
 from common.paths import StatePaths
 from common.rpc import StandardServer
 from common.workers import WorkerSpec
-from controller.accounting import Accounting
-from controller.admin import AdminServicer
 from controller.config import ControllerConfig
-from controller.events import EventBus, ProxyEvent
-from controller.quota_store import QuotaStore
-from controller.ratelimit import DEFAULT_LIMITS
-from controller.request_run import RequestRun
-from controller.scheduler import Scheduler
+from controller.events.bus import EventBus, ProxyEvent
+from controller.scheduling.ratelimit import DEFAULT_LIMITS
+from controller.scheduling.request_run import RequestRun
+from controller.scheduling.scheduler import Scheduler
 from controller.server import _fallback_reporter, _reap_reporter
-from controller.stats import LiveStats
-from controller.worker_pool import WorkerPool
+from controller.services.admin import AdminServicer
+from controller.services.stats import LiveStats
+from controller.storage.accounting import Accounting
+from controller.storage.quota_store import QuotaStore
+from controller.workers.pool import WorkerPool
 from protos import common_pb2 as pb
 from protos import controller_pb2, controller_pb2_grpc, worker_pb2, worker_pb2_grpc
 

@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from common.models import ModelCatalog
 from common.workers import WorkerSpec
-from controller.quota import WindowState
+from controller.events.kinds import Completed, Failed, Started
+from controller.quota.windows import WindowState
 from frontdoor.app import create_app
 from frontdoor.config import FrontdoorConfig
 from protos import common_pb2 as pb
@@ -58,12 +59,12 @@ def _finish(rig: Rig, request_id: str, model: str, worker: str, **figures: Any) 
         "duration_ms": 1_800,
     }
     data.update(figures)
-    rig.events.emit("complete" if data["status"] == "ok" else "error", **data)
+    rig.events.emit((Completed if data["status"] == "ok" else Failed).from_json(data))
 
 
 def _traffic(rig: Rig) -> None:
     for waited in (0, 15, 40, 2_000):
-        rig.events.emit("started", waited_ms=waited)
+        rig.events.emit(Started.from_json({"waited_ms": waited}))
     _finish(rig, "r1", "claude-sonnet-4-5", "1", cache_read_tokens=1_000, cache_write_tokens=50)
     _finish(rig, "r2", "claude-sonnet-4-5", "1", ttft_ms=7_500, duration_ms=45_000)
     _finish(rig, "r3", "claude-opus-4-1", "w2", input_tokens=7, output_tokens=3)
@@ -71,7 +72,7 @@ def _traffic(rig: Rig) -> None:
     _finish(rig, "r5", "claude-opus-4-1", "w2", status="TIMEOUT", output_tokens=0, ttft_ms=None)
     _finish(rig, "r6", "claude-sonnet-4-5", "", status="QUEUE_TIMEOUT", input_tokens=0)
     _finish(rig, "r7", "claude-haiku-4-5", "3", status="UPSTREAM_OVERLOADED", input_tokens=0)
-    rig.events.emit("error", status="RATE_LIMITED", worker="")  # refused at admission
+    rig.events.emit(Failed.from_json({"status": "RATE_LIMITED", "worker": ""}))  # at admission
 
 
 def _scheduler_state(rig: Rig) -> None:

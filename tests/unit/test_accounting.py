@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from controller.accounting import Accounting, AccountingDb
-from controller.events import EventBus, ProxyEvent
-from controller.migrations import LATEST, SchemaTooNew, migrate, schema_version
-from controller.usage import (
+from controller.events.bus import EventBus, ProxyEvent
+from controller.events.kinds import Chunk, Completed, Failed, RequestArrived
+from controller.storage.accounting import Accounting, AccountingDb
+from controller.storage.migrations import LATEST, SchemaTooNew, migrate, schema_version
+from controller.storage.usage import (
     HISTORY,
     cumulative,
     error_category,
@@ -108,14 +109,14 @@ def test_error_categories_are_stable_and_lower_case() -> None:
 
 
 def test_a_row_from_an_event_tolerates_missing_fields() -> None:
-    row = row_from_event(NOW, {"status": "WORKER_CRASHED", "ttft_ms": None})
+    row = row_from_event(NOW, Failed.from_json({"status": "WORKER_CRASHED", "ttft_ms": None}))
     assert (row.status, row.error_category, row.ttft_ms, row.input_tokens) == (
         "WORKER_CRASHED",
         "worker_crashed",
         None,
         0,
     )
-    assert row_from_event(NOW, complete(NOW).data).prompt_tokens == 13
+    assert row_from_event(NOW, Completed.from_json(complete(NOW).data)).prompt_tokens == 13
 
 
 def test_stale_processes_are_too_old_or_too_quiet() -> None:
@@ -282,7 +283,7 @@ def test_the_event_log_is_bounded_and_reloads_in_order(tmp_path: Path) -> None:
 def test_a_restored_bus_continues_ids_and_counts() -> None:
     bus = EventBus()
     bus.restore([ProxyEvent(7, "request", NOW, {})], {"request": 7}, 7)
-    event = bus.emit("request")
+    event = bus.emit(RequestArrived.from_json({}))
     assert event.id == 8 and bus.last_id == 8
     assert bus.counts == {"request": 8}
     assert [e.id for e in bus.recent()] == [7, 8]
@@ -292,8 +293,8 @@ async def test_live_only_events_reach_only_live_subscribers() -> None:
     bus = EventBus()
     plain, live = bus.subscribe(), bus.subscribe(live=True)
     assert bus.wants_live
-    bus.publish_live("chunk", text="hi")
-    bus.emit("request")
+    bus.publish_live(Chunk.from_json({"text": "hi"}))
+    bus.emit(RequestArrived.from_json({}))
     assert [e.type for e in (live.get_nowait(), live.get_nowait())] == ["chunk", "request"]
     assert plain.get_nowait().type == "request" and plain.empty()
     assert bus.recent() and all(e.type != "chunk" for e in bus.recent())
@@ -310,11 +311,11 @@ async def test_accounting_batches_writes_and_survives_a_reopen(tmp_path: Path) -
     assert await accounting.open(100) == ([], {}, 0)
     bus = EventBus()
     bus.sinks.append(accounting.observe)
-    bus.emit("request", request_id="r1")
-    bus.emit("complete", **complete(0).data)
+    bus.emit(RequestArrived.from_json({"request_id": "r1"}))
+    bus.emit(complete(0).payload)
     totals = await accounting.query(lambda db: db.tokens(NOW).totals)  # sees the pending batch
     assert totals.requests == 1
-    bus.emit("error", **complete(0, status="TIMEOUT").data)
+    bus.emit(complete(0, status="TIMEOUT").payload)
     await accounting.close()
 
     again = Accounting(path, retention_days=30)

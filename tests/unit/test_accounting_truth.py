@@ -9,8 +9,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from controller.accounting import Accounting
-from controller.events import ProxyEvent
+from controller.events.bus import ProxyEvent
+from controller.storage.accounting import Accounting
 from protos import common_pb2 as pb
 from tests.unit.inprocess import Rig, short_state_dir
 

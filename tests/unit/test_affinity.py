@@ -1,10 +1,10 @@
-"""controller/affinity.py: conversation keys and the key -> worker table with its TTL."""
+"""controller/scheduling/affinity.py: conversation keys and the key -> worker table with its TTL."""
 
 from __future__ import annotations
 
 import pytest
 
-from controller.affinity import DEFAULT_TTL_S, AffinityTable, conversation_key
+from controller.scheduling.affinity import DEFAULT_TTL_S, AffinityTable, conversation_key
 
 SYSTEM = "You are a helpful assistant."
 FIRST = "Write a haiku about queues."

@@ -10,15 +10,15 @@ import pydantic
 import pytest
 
 from common.errors import anthropic_type, make_error, wire_error
-from frontdoor.anthropic_models import CountTokensRequest, MessagesRequest
-from frontdoor.anthropic_responses import MessageAccumulator, MessageStream
-from frontdoor.anthropic_translate import (
+from frontdoor.core.errors import ApiError
+from frontdoor.messages.models import CountTokensRequest, MessagesRequest
+from frontdoor.messages.output import MessageAccumulator, MessageStream
+from frontdoor.messages.routes import _first_error
+from frontdoor.messages.translate import (
     IMAGE_TOKEN_ESTIMATE,
     estimate_input_tokens,
     to_chat_request,
 )
-from frontdoor.errors import ApiError
-from frontdoor.routes_anthropic import _first_error
 from protos import common_pb2 as pb
 
 PNG = b"\x89PNG\r\n\x1a\nbytes"

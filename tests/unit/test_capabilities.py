@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.request_run import NO_CLIENT_TOOLS
+from controller.scheduling.request_run import NO_CLIENT_TOOLS
 from protos import common_pb2 as pb
 from tests.unit.inprocess import Rig, short_state_dir
 

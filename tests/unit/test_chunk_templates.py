@@ -1,11 +1,11 @@
-"""frontdoor/responses.py: a text delta's SSE bytes spliced into a template are the bytes
+"""frontdoor/chat/output.py: a text delta's SSE bytes spliced into a template are the bytes
 json.dumps writes for the whole chunk, whatever the text, the model or the usage setting."""
 
 from __future__ import annotations
 
 import pytest
 
-from frontdoor.responses import ChunkBuilder, sse_data
+from frontdoor.chat.output import ChunkBuilder, sse_data
 
 TEXTS = [
     "hello",

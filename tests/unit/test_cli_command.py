@@ -1,4 +1,4 @@
-"""workerd/cli/command.py: argv, stdin lines and env of one CLI run (cli and agent modes)."""
+"""workerd/cli/invocation.py: argv, stdin lines and env of one CLI run (cli and agent modes)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ import pytest
 
 from protos import common_pb2 as pb
 from workerd.cli.bridge import MCP_CONFIG
-from workerd.cli.command import (
+from workerd.cli.invocation import (
     JSON_OBJECT_SCHEMA,
     MAX_SCHEMA_BYTES,
     SAMPLING_KEYS,
     AgentOptions,
     CliInvocation,
-    UnsupportedRequest,
     build_invocation,
     sampling_env,
     settings_request,
 )
+from workerd.errors import UnservableRequest
 
 BIN = "/opt/claude/bin/claude"
 SYSTEM_FILE = "/state/workers/1/chat/req-1.system.txt"
@@ -80,8 +80,8 @@ def all_lines(invocation: CliInvocation) -> list[str]:
     return [line for _, line in invocation.history] + [invocation.final_line]
 
 
-def unsupported(req: pb.ChatRequest, agent: AgentOptions | None = None) -> UnsupportedRequest:
-    with pytest.raises(UnsupportedRequest) as info:
+def unsupported(req: pb.ChatRequest, agent: AgentOptions | None = None) -> UnservableRequest:
+    with pytest.raises(UnservableRequest) as info:
         build(req, agent)
     return info.value
 

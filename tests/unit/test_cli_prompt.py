@@ -1,4 +1,5 @@
-"""workerd/cli/prompt.py: an OpenAI-style conversation as stream-json turns, within a budget."""
+"""An OpenAI-style conversation as stream-json turns, within a budget: the CLI's reading in
+workerd/anthropic/content.py, the budget in cli/invocation.py, the lines in cli/lines.py."""
 
 from __future__ import annotations
 
@@ -9,17 +10,10 @@ from typing import Any
 import pytest
 
 from protos import common_pb2 as pb
-from workerd.cli.prompt import (
-    CONTINUATION,
-    TRUNCATION_MARKER,
-    ConversationError,
-    RenderedConversation,
-    Turn,
-    assistant_line,
-    render,
-    system_prompt,
-    user_line,
-)
+from workerd.anthropic.content import CONTINUATION, Turn, system_prompt
+from workerd.cli.invocation import TRUNCATION_MARKER, RenderedConversation, render
+from workerd.cli.lines import assistant_line, user_line
+from workerd.errors import UnservableRequest
 
 BIG = 1_000_000
 
@@ -145,13 +139,13 @@ def test_conversation_starting_with_assistant_gets_a_placeholder_user_turn() -> 
     ],
 )
 def test_conversation_must_end_with_a_user_turn(messages: list[pb.ChatMessage]) -> None:
-    with pytest.raises(ConversationError):
+    with pytest.raises(UnservableRequest):
         render(messages, BIG)
 
 
 def test_remote_image_url_is_refused() -> None:
     image = pb.ContentBlock(image=pb.ImageBlock(url="https://example.com/cat.png"))
-    with pytest.raises(ConversationError):
+    with pytest.raises(UnservableRequest):
         render([msg(pb.ROLE_USER, text("look"), image)], BIG)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from common.config import ConfigError
-from workerd.cli.command import AgentOptions
+from workerd.cli.invocation import AgentOptions
 from workerd.cli.settings import DEFAULT_TIMERS, CliSettings, FamilyTimers
 
 

@@ -1,6 +1,6 @@
 """How CLI turns were served, warm and parked processes, CLI versions: the controller's half.
 
-The pure pieces (controller/sessions.py, the stale rule, the frontdoor's `sessions` section)
+The pure pieces (controller/workers/sessions.py, the stale rule, the frontdoor's `sessions` section)
 are tested directly; the wiring runs
 the controller's real pool, scheduler, RequestRun and Admin service against in-process fake
 workerds (real gRPC servers on unix sockets, tests/unit/inprocess.py).
@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 
 from common.events import is_output
-from controller.affinity import conversation_key
-from controller.sessions import (
+from controller.scheduling.affinity import conversation_key
+from controller.storage.usage import stale_reason
+from controller.workers.sessions import (
     REBUILD_REASONS,
     PoolState,
     SessionCounts,
     new_fallbacks,
 )
-from controller.usage import stale_reason
-from frontdoor import metrics_json
+from frontdoor.monitoring import metrics_json
 from protos import common_pb2 as pb
 from protos import controller_pb2, worker_pb2
 from tests.unit.inprocess import Rig, short_state_dir

@@ -1,10 +1,10 @@
-"""controller/cooldown.py: an account that reports a limit rests until it comes back."""
+"""controller/scheduling/cooldown.py: an account that reports a limit rests until it comes back."""
 
 from __future__ import annotations
 
 import pytest
 
-from controller.cooldown import (
+from controller.scheduling.cooldown import (
     DEFAULT_ESTIMATE_S,
     ESTIMATES_S,
     MAX_GUESS_S,

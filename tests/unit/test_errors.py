@@ -12,7 +12,7 @@ from common.errors import (
     wire_error,
     without_addresses,
 )
-from frontdoor.errors import CONTROLLER_UNAVAILABLE, ApiError, rpc_error
+from frontdoor.core.errors import CONTROLLER_UNAVAILABLE, ApiError, rpc_error
 from protos import common_pb2 as pb
 from workerd.cli.results import result_error
 

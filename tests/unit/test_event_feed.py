@@ -1,4 +1,4 @@
-"""frontdoor/event_feed.py: the read-ahead every answer's events pass through.
+"""frontdoor/core/event_feed.py: the read-ahead every answer's events pass through.
 
 Bounded (a slow reader stops the reading), waits with a time limit that lose nothing, a cut or
 an end that drops what was not delivered, and a failing source that still ends its reader.
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from frontdoor.event_feed import ReadAhead
+from frontdoor.core.event_feed import ReadAhead
 
 
 class Source:

@@ -1,4 +1,5 @@
-"""controller/fair_queue.py: per-source FIFO by priority, true round-robin over sources, caps."""
+"""controller/scheduling/fair_queue.py: per-source FIFO by priority, true round-robin over
+sources, caps."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Iterable
 
 import pytest
 
-from controller.fair_queue import (
+from controller.scheduling.fair_queue import (
     PRIORITY_HIGH,
     PRIORITY_LOW,
     PRIORITY_NORMAL,

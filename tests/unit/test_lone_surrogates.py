@@ -1,4 +1,4 @@
-"""frontdoor/door.py has_lone_surrogate: half a UTF-16 pair is a 400, a pair is text."""
+"""frontdoor/core/door.py has_lone_surrogate: half a UTF-16 pair is a 400, a pair is text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from frontdoor.door import has_lone_surrogate
+from frontdoor.core.door import has_lone_surrogate
 
 
 @pytest.mark.parametrize(

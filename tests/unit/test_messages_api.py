@@ -1,4 +1,5 @@
-"""workerd/messages_api.py: ChatRequest -> Messages API arguments, stream events -> events."""
+"""workerd/api/messages_api.py and the Anthropic codec (workerd/anthropic/): ChatRequest ->
+Messages API arguments, stream events -> events."""
 
 from __future__ import annotations
 
@@ -19,14 +20,13 @@ from tests.anthropic_events import (
     text_start,
     tool_start,
 )
+from workerd.anthropic.stream import StreamTranslator
 from workerd.api.messages_api import (
     DEFAULT_MAX_TOKENS,
     JSON_TOOL,
-    UnsupportedRequest,
     build_call,
     model_id,
 )
-from workerd.api.messages_stream import StreamTranslator
 from workerd.api.upstream_errors import (
     UpstreamBroken,
     UpstreamStatusError,
@@ -34,6 +34,7 @@ from workerd.api.upstream_errors import (
     error_event,
     retry_after_ms,
 )
+from workerd.errors import UnservableRequest
 
 PNG = b"\x89PNG\r\n\x1a\nfake-png-bytes"
 API_KEY = "sk-ant-api03-secret-test-key"
@@ -77,8 +78,8 @@ def kwargs_of(req: pb.ChatRequest, fetch: bool = False) -> dict[str, Any]:
     return build_call(req, fetch_remote_images=fetch).body
 
 
-def rejected(req: pb.ChatRequest, fetch: bool = False) -> UnsupportedRequest:
-    with pytest.raises(UnsupportedRequest) as caught:
+def rejected(req: pb.ChatRequest, fetch: bool = False) -> UnservableRequest:
+    with pytest.raises(UnservableRequest) as caught:
         build_call(req, fetch_remote_images=fetch)
     return caught.value
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from common.models import FAMILIES, model_family
-from frontdoor.routes_dashboard import STATIC_DIR
+from frontdoor.monitoring.dashboard import STATIC_DIR
 from tests.unit.inprocess import short_state_dir
 from tests.unit.stats_scenario import served_documents
 

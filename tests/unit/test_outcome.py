@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from protos import common_pb2 as pb
-from workerd.cli.command import CliInvocation, build_invocation
+from workerd.anthropic.content import Turn
+from workerd.cli.invocation import CliInvocation, build_invocation
 from workerd.cli.outcome import TurnOutcome
-from workerd.cli.prompt import Turn
 
 
 def invocation(tools: bool) -> CliInvocation:

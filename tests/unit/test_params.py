@@ -1,17 +1,17 @@
-"""frontdoor/params.py: a worker's field names in each door's own."""
+"""frontdoor/core/params.py: a worker's field names in each door's own."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from frontdoor.anthropic_models import MessagesRequest
-from frontdoor.anthropic_translate import param_map as anthropic_params
-from frontdoor.anthropic_translate import to_chat_request as anthropic_request
-from frontdoor.errors import ApiError
-from frontdoor.params import ParamMap
-from frontdoor.responses_models import ResponsesRequest
-from frontdoor.responses_translate import param_map as responses_params
-from frontdoor.responses_translate import to_chat_request as responses_request
+from frontdoor.core.errors import ApiError
+from frontdoor.core.params import ParamMap
+from frontdoor.messages.models import MessagesRequest
+from frontdoor.messages.translate import param_map as anthropic_params
+from frontdoor.messages.translate import to_chat_request as anthropic_request
+from frontdoor.responses.models import ResponsesRequest
+from frontdoor.responses.translate import param_map as responses_params
+from frontdoor.responses.translate import to_chat_request as responses_request
 from protos import common_pb2 as pb
 
 

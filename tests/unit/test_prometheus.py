@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from frontdoor.prometheus import escape_label, format_value, render
+from frontdoor.monitoring.prometheus import escape_label, format_value, render
 from protos import controller_pb2 as cpb
 
 

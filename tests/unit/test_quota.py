@@ -1,5 +1,5 @@
-"""controller/quota.py, controller/quota_strategy.py, workerd/api/quota_headers.py and the CLI's
-rate_limit_event: windows read, kept, compared. Pure, with fixed clocks."""
+"""controller/quota/windows.py, controller/quota/strategy.py, workerd/api/quota_headers.py and
+the CLI's rate_limit_event: windows read, kept, compared. Pure, with fixed clocks."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from controller.quota import UNKNOWN_PRESSURE, QuotaBook, WindowState, headroom_of
-from controller.quota_strategy import quota_key
-from frontdoor.prometheus import render
+from controller.quota.strategy import quota_key
+from controller.quota.windows import UNKNOWN_PRESSURE, QuotaBook, WindowState, headroom_of
+from frontdoor.monitoring.prometheus import render
 from protos import common_pb2 as pb
 from protos import controller_pb2 as cpb
 from tests.mock_upstream import api_key_headers, unified_headers

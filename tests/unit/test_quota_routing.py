@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from common.workers import WorkerSpec
-from controller.ratelimit import DEFAULT_LIMITS
+from controller.scheduling.ratelimit import DEFAULT_LIMITS
 from protos import common_pb2 as pb
 from protos import controller_pb2
 from tests.unit.inprocess import Rig, short_state_dir

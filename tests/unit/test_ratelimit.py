@@ -1,4 +1,5 @@
-"""controller/ratelimit.py: sliding 60 s windows of requests and tokens per (worker, family)."""
+"""controller/scheduling/ratelimit.py: sliding 60 s windows of requests and tokens per
+(worker, family)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import pytest
 
 from common.config import ConfigError
-from controller.ratelimit import (
+from controller.scheduling.ratelimit import (
     DEFAULT_LIMITS,
     WINDOW_S,
     Limit,

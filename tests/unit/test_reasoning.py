@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 
 from common.events import is_output
-from frontdoor.anthropic_models import MessagesRequest
-from frontdoor.anthropic_responses import MessageAccumulator, MessageStream
-from frontdoor.anthropic_translate import to_chat_request as anthropic_request
-from frontdoor.errors import ApiError
-from frontdoor.openai_models import ChatCompletionRequest
-from frontdoor.responses import CompletionAccumulator
-from frontdoor.streaming import OpenAIChunks, StreamContext
-from frontdoor.translate import to_chat_request as openai_request
+from frontdoor.chat.models import ChatCompletionRequest
+from frontdoor.chat.output import CompletionAccumulator
+from frontdoor.chat.stream import OpenAIChunks, StreamContext
+from frontdoor.chat.translate import to_chat_request as openai_request
+from frontdoor.core.errors import ApiError
+from frontdoor.messages.models import MessagesRequest
+from frontdoor.messages.output import MessageAccumulator, MessageStream
+from frontdoor.messages.translate import to_chat_request as anthropic_request
 from protos import common_pb2 as pb
-from workerd.cli.command import build_invocation, sampling_env
-from workerd.cli.prompt import turn_of
+from workerd.anthropic.content import turn_of
+from workerd.cli.invocation import build_invocation, sampling_env
 from workerd.cli.stream_json import StreamJsonParser
 
 SIGNATURE = "sig-EqQBCkgIBhAB"

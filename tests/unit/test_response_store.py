@@ -1,4 +1,4 @@
-"""controller/response_store.py on a real SQLite database: chains, history, retention."""
+"""controller/storage/response_store.py on a real SQLite database: chains, history, retention."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from controller import response_store
-from controller.migrations import migrate
-from controller.usage import DAY_S
+from controller.storage import response_store
+from controller.storage.migrations import migrate
+from controller.storage.usage import DAY_S
 from protos import common_pb2 as pb
 from protos import controller_pb2
 

@@ -1,4 +1,4 @@
-"""frontdoor/responses.py: OpenAI chunks and completions built from internal events."""
+"""frontdoor/chat/output.py: OpenAI chunks and completions built from internal events."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from frontdoor.responses import (
+from frontdoor.chat.output import (
     SSE_DONE,
     ChunkBuilder,
     CompletionAccumulator,
     sse_data,
     usage_json,
 )
-from frontdoor.streaming import OpenAIChunks, StreamContext
+from frontdoor.chat.stream import OpenAIChunks, StreamContext
 from protos import common_pb2 as pb
 
 USAGE = pb.Usage(input_tokens=100, output_tokens=12, cache_read_tokens=70, cache_write_tokens=30)

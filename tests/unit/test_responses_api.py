@@ -1,5 +1,5 @@
-"""The Responses API door: request translation (responses_translate) and the output builders
-(responses_output: the response object and the typed stream events)."""
+"""The Responses API door: request translation (responses/translate.py) and the output builders
+(responses/output.py: the response object and the typed stream events)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from frontdoor.errors import ApiError
-from frontdoor.responses_models import ResponsesRequest
-from frontdoor.responses_output import ResponseBuilder, ResponsesSse
-from frontdoor.responses_translate import to_chat_request
+from frontdoor.core.errors import ApiError
+from frontdoor.responses.models import ResponsesRequest
+from frontdoor.responses.output import ResponseBuilder, ResponsesSse
+from frontdoor.responses.translate import to_chat_request
 from protos import common_pb2 as pb
 
 PNG_URL = "data:image/png;base64," + base64.b64encode(b"\x89PNG-fake").decode()

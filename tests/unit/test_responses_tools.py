@@ -1,6 +1,6 @@
 """The Responses door with the tools the Codex CLI sends: function, custom (freeform) and
 namespace tools as functions, provider-run tools left out, and custom and namespaced calls on
-the way out (responses_tools, responses_translate, responses_output)."""
+the way out (responses/tools.py, responses/translate.py, responses/output.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from frontdoor.errors import ApiError
-from frontdoor.responses_models import ResponsesRequest
-from frontdoor.responses_output import ResponseBuilder
-from frontdoor.responses_tools import custom_arguments, custom_input, declared, flat_name
-from frontdoor.responses_translate import to_chat_request
+from frontdoor.core.errors import ApiError
+from frontdoor.responses.models import ResponsesRequest
+from frontdoor.responses.output import ResponseBuilder
+from frontdoor.responses.tools import custom_arguments, custom_input, declared, flat_name
+from frontdoor.responses.translate import to_chat_request
 from protos import common_pb2 as pb
 
 GRAMMAR = 'start: "*** Begin Patch" LF body\n%import common.LF\n'
@@ -87,7 +87,7 @@ def test_what_codex_sends_is_accepted_and_hosted_tools_are_left_out(
         {"model": "sonnet", "input": "hi", "tools": [EXEC, PATCH, AGENTS, *HOSTED], **CODEX_FIELDS}
     )
     assert body.ignored_fields() == []
-    with caplog.at_level(logging.INFO, logger="frontdoor.responses_translate"):
+    with caplog.at_level(logging.INFO, logger="frontdoor.responses.translate"):
         request = to_chat_request(body, "sonnet", "req-1")
 
     tools = _tools(request)

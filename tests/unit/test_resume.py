@@ -6,7 +6,7 @@ import itertools
 import json
 from pathlib import Path
 
-from workerd.cli.prompt import Turn
+from workerd.anthropic.content import Turn
 from workerd.cli.resume import RESUME_MIN_TURNS, session_file, slug
 
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from frontdoor.middleware import auth_middleware, error_middleware
-from frontdoor.routes_dashboard import STATIC_DIR, add_dashboard_routes
+from frontdoor.monitoring.dashboard import STATIC_DIR, add_dashboard_routes
 
 
 async def secret(request: web.Request) -> web.Response:
@@ -67,7 +67,7 @@ async def test_no_script_builds_html_from_strings() -> None:
         "/dashboard/proxy/static/API.md",
         "/dashboard/proxy/static/index.html",
         "/dashboard/proxy/static/..%2Fapp.py",
-        "/dashboard/proxy/static/%2E%2E/routes_dashboard.py",
+        "/dashboard/proxy/static/%2E%2E/monitoring/dashboard.py",
         "/dashboard/proxy/static/missing.js",
     ],
 )

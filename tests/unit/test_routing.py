@@ -1,4 +1,4 @@
-"""controller/routing.py: affinity-first worker choice, else the best other worker."""
+"""controller/scheduling/routing.py: affinity-first worker choice, else the best other worker."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from controller.routing import Choice, WorkerView, best_new_worker, choose_worker
+from controller.scheduling.routing import Choice, WorkerView, best_new_worker, choose_worker
 
 
 def test_worker_view_defaults_can_take() -> None:

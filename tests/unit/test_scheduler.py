@@ -1,4 +1,5 @@
-"""controller/scheduler.py: admission, fairness, affinity, rate limits, cooldowns, overflow.
+"""controller/scheduling/scheduler.py: admission, fairness, affinity, rate limits, cooldowns,
+overflow.
 
 Every scenario uses a real WorkerPool (its gRPC channels are never called), fake clocks that
 only move when a test advances them, and ends by checking that no slot leaked.
@@ -19,10 +20,10 @@ import pytest
 from common.paths import StatePaths
 from common.workers import NO_WORKER_HINT, WorkerSpec
 from controller.config import ControllerConfig
-from controller.events import EventBus, ProxyEvent
-from controller.ratelimit import DEFAULT_LIMITS, Limit
-from controller.scheduler import DispatchError, Lease, Scheduler, Waiter
-from controller.worker_pool import WorkerPool
+from controller.events.bus import EventBus, ProxyEvent
+from controller.scheduling.ratelimit import DEFAULT_LIMITS, Limit
+from controller.scheduling.scheduler import DispatchError, Lease, Scheduler, Waiter
+from controller.workers.pool import WorkerPool
 from protos import common_pb2 as pb
 
 MONO_START = 1_000.0

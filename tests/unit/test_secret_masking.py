@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from common.config import ConfigError
 from common.logs import mask_json
 from common.models import ModelCatalog
+from controller.events.kinds import Completed
 from frontdoor.app import create_app
 from frontdoor.config import FrontdoorConfig
 from tests.unit.inprocess import Rig, short_state_dir
@@ -33,9 +34,8 @@ async def serve(token: str) -> AsyncIterator[tuple[Rig, Client]]:
         rig = await Rig.start(Path(root), {"1": "cli", "11": "api"})
         await rig.serve_admin()
         for n in range(12):  # event ids 1..12, worker names and counts full of the digit 1
-            rig.events.emit(
-                "complete", worker="1", tokens=11, big=DIGITS * 10, note=f"run {n} by {STRONG}"
-            )
+            data = {"worker": "1", "output_tokens": 11, "input_tokens": DIGITS * 10}
+            rig.events.emit(Completed.from_json({**data, "source": f"run {n} by {STRONG}"}))
         config = FrontdoorConfig(
             host="127.0.0.1",
             port=0,
@@ -84,8 +84,8 @@ async def test_a_short_token_leaves_the_json_valid_and_whole(
     if path.startswith("/events"):
         events = data["events"]
         assert [e["id"] for e in events] == list(range(1, 13))
-        assert all(e["data"]["worker"] == "1" and e["data"]["tokens"] == 11 for e in events)
-        assert all(e["data"]["big"] == DIGITS * 10 for e in events)
+        assert all(e["data"]["worker"] == "1" and e["data"]["output_tokens"] == 11 for e in events)
+        assert all(e["data"]["input_tokens"] == DIGITS * 10 for e in events)
     if path == "/metrics":
         assert sorted(w["name"] for w in data["workers"]) == ["1", "11"]
 
@@ -109,14 +109,18 @@ async def test_a_short_token_leaves_the_event_stream_valid(
         if line.startswith("data: "):
             frames.append(json.loads(line.removeprefix("data: ")))
     assert [f["id"] for f in frames] == [10, 11, 12]
-    assert all(f["data"]["tokens"] == 11 and f["data"]["big"] == DIGITS * 10 for f in frames)
+    assert all(
+        f["data"]["output_tokens"] == 11 and f["data"]["input_tokens"] == DIGITS * 10
+        for f in frames
+    )
     response.close()
 
 
 async def test_the_token_inside_a_value_is_masked(strong: Client) -> None:
     events = json.loads(await get_text(strong, "/events?limit=100", STRONG))["events"]
-    assert [e["data"]["note"] for e in events][:2] == ["run 0 by [redacted]", "run 1 by [redacted]"]
-    assert all(e["data"]["tokens"] == 11 for e in events)
+    sources = [e["data"]["source"] for e in events][:2]
+    assert sources == ["run 0 by [redacted]", "run 1 by [redacted]"]
+    assert all(e["data"]["output_tokens"] == 11 for e in events)
 
 
 def test_mask_json_touches_strings_only() -> None:

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from workerd.cli.command import Signature
-from workerd.cli.prompt import Turn
+from workerd.anthropic.content import Turn
+from workerd.cli.invocation import Signature
 from workerd.cli.sessions import (
     COLD,
     LIVE,

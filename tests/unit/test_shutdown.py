@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from frontdoor.app import create_app
-from frontdoor.event_feed import EventFeed
+from frontdoor.core.event_feed import EventFeed
 from frontdoor.shutdown import STOPPING_MESSAGE, Shutdown
 from protos import common_pb2 as pb
 from tests.unit.frontdoor_edge import TOKEN, edge_config

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from frontdoor import streaming
 from frontdoor.app import create_app
+from frontdoor.core import streaming
 from protos import common_pb2 as pb
 from tests.unit.frontdoor_edge import TOKEN, edge_config
 from tests.unit.inprocess import short_state_dir

@@ -8,10 +8,10 @@ from pathlib import Path
 from common.paths import StatePaths
 from common.workers import WorkerSpec
 from controller.config import ControllerConfig
-from controller.events import ProxyEvent
-from controller.ratelimit import DEFAULT_LIMITS
-from controller.stats import LiveStats, effective_config, percentile
-from frontdoor import metrics_json
+from controller.events.bus import ProxyEvent
+from controller.scheduling.ratelimit import DEFAULT_LIMITS
+from controller.services.stats import LiveStats, effective_config, percentile
+from frontdoor.monitoring import metrics_json
 from protos import controller_pb2
 
 

@@ -16,10 +16,9 @@ from tests.anthropic_events import message_start as upstream_message_start
 from tests.anthropic_events import text_delta as raw_text
 from tests.anthropic_events import text_start as raw_text_start
 from tests.anthropic_events import tool_start as raw_tool_start
-from workerd.api.messages_stream import StreamTranslator
-from workerd.cli.results import usage_of
+from workerd.anthropic.status import status_code
+from workerd.anthropic.stream import StreamTranslator, usage_of
 from workerd.cli.stream_json import BRIDGE_PREFIX, StreamJsonParser
-from workerd.upstream_status import status_code
 
 SESSION = "b38f8af3-0000-4000-8000-000000000001"
 RESULT_USAGE = {
@@ -1024,7 +1023,7 @@ def cli_lines(raw: list[dict[str, Any]], prefix: str = BRIDGE_PREFIX) -> list[di
             block = event["content_block"]
             if block["type"] == "tool_use":
                 block["name"] = prefix + block["name"]
-            blocks[event["index"]] = block
+            blocks[event["index"]] = dict(block)  # the start event keeps the block as it began
         elif kind == "content_block_delta":
             delta = event["delta"]
             block = blocks[event["index"]]
@@ -1357,3 +1356,36 @@ def test_structured_mode_without_structured_output_is_a_422_carrying_the_text() 
     error = only_error(events)
     assert error.code == pb.OUTPUT_INVALID and error.param == "response_format"
     assert "It is sunny in Paris." in error.message
+
+
+# --- one decoder for both worker kinds ---------------------------------------------------------
+
+REDACTED = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}
+
+
+def test_redacted_thinking_reaches_the_client_as_from_an_api_worker() -> None:
+    raw = [
+        raw_start(),
+        {"type": "content_block_start", "index": 0, "content_block": dict(REDACTED)},
+        raw_stop(0),
+        raw_text_start(1),
+        raw_text(1, "ok"),
+        raw_stop(1),
+        raw_message_delta("end_turn"),
+        RAW_MESSAGE_STOP,
+    ]
+    cli = run(parser(), *cli_lines(raw), result_success())
+    api = api_worker(raw)
+    thinking = [e.thinking for e in cli if e.WhichOneof("kind") == "thinking"]
+    assert thinking == [pb.ThinkingDelta(redacted="EmwKAhgBEgy3va3pzix")]  # once: not the line
+    assert thinking == [e.thinking for e in api if e.WhichOneof("kind") == "thinking"]
+    assert kinds(cli) == kinds(api) == ["model_info", "thinking", "text", "usage", "finish"]
+
+
+def test_a_structured_run_shows_no_redacted_thinking() -> None:
+    raw = [
+        raw_start(),
+        {"type": "content_block_start", "index": 0, "content_block": dict(REDACTED)},
+        raw_stop(0),
+    ]
+    assert "thinking" not in kinds(run(parser(structured=True), *cli_lines(raw)))

@@ -1,4 +1,4 @@
-"""frontdoor/streaming.py: a stream write arms its time limit only when it could wait.
+"""frontdoor/core/streaming.py: a stream write arms its time limit only when it could wait.
 
 A write waits only while the transport has paused writing; the client that never reads is
 still dropped (test_slow_clients.py), these pin when the limit may be skipped."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from frontdoor.streaming import FRAMING_BYTES, _cannot_block
+from frontdoor.core.streaming import FRAMING_BYTES, _cannot_block
 
 HIGH = 65_536
 

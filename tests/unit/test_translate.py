@@ -1,4 +1,4 @@
-"""frontdoor/translate.py: OpenAI chat request -> neutral ChatRequest."""
+"""frontdoor/chat/translate.py: OpenAI chat request -> neutral ChatRequest."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from frontdoor.errors import ApiError
-from frontdoor.openai_models import ChatCompletionRequest
-from frontdoor.translate import to_chat_request
+from frontdoor.chat.models import ChatCompletionRequest
+from frontdoor.chat.translate import to_chat_request
+from frontdoor.core.errors import ApiError
 from protos import common_pb2 as pb
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR-fake-image"

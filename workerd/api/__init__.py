@@ -1,1 +1,1 @@
-"""The Messages API path: request building, the upstream client and stream translation."""
+"""The Messages API path: the call's body, the upstream client, its errors and the runner."""

@@ -18,13 +18,14 @@ from common.errors import make_error
 from common.events import batched
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
-from workerd.api.messages_api import MessagesCall, UnsupportedRequest, build_call
-from workerd.api.messages_stream import StreamTranslator
+from workerd.anthropic.stream import StreamTranslator
+from workerd.api.messages_api import MessagesCall, build_call
 from workerd.api.quota_headers import quota_report
 from workerd.api.upstream import MessagesClient, MessagesStream, proxy_for
 from workerd.api.upstream_errors import UpstreamStatusError, error_event
 from workerd.coalesce import TextJoiner, coalesced
 from workerd.config import WorkerdConfig
+from workerd.errors import UnservableRequest
 
 logger = logging.getLogger(__name__)
 OAUTH_BETA = "oauth-2025-04-20"
@@ -68,8 +69,8 @@ class ApiRunner:
             return
         try:
             call = build_call(request, fetch_remote_images=self._config.fetch_remote_images)
-        except UnsupportedRequest as exc:
-            yield make_error(pb.INVALID_REQUEST, str(exc), param=exc.param)
+        except UnservableRequest as exc:
+            yield exc.event()
             return
         config = self._config
         limit_ms = config.stream_timeout_ms if request.stream else config.sync_timeout_ms

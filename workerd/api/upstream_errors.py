@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from common.errors import ANTHROPIC_TYPE_STATUS, make_error, without_addresses
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
-from workerd.upstream_status import status_code
+from workerd.anthropic.status import status_code
 
 MAX_ERROR_TEXT = 2000
 

@@ -1,1 +1,1 @@
-"""The CLI path: command, process, stream parsing, prompt building, sessions and pool, reaper."""
+"""The CLI path: invocation, process, stream parsing, sessions and warm pool, MCP bridge, reaper."""

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protos import common_pb2 as pb
+from workerd.anthropic.content import Turn
 from workerd.cli.bridge import Bridge, ToolResult
 from workerd.cli.child_env import child_env
-from workerd.cli.command import CliInvocation, Signature, turn_lines
 from workerd.cli.control import control, relay, tools_listed
+from workerd.cli.invocation import CliInvocation, Signature
+from workerd.cli.lines import turn_lines
 from workerd.cli.process import CliProcess, ProcessTable
-from workerd.cli.prompt import Turn, fits
 from workerd.cli.resume import RESUME_MIN_TURNS, session_file
 from workerd.cli.sessions import (
     COLD,
@@ -131,12 +132,10 @@ class SessionEngine:
     ) -> Lease | None:
         """A process for this request: its conversation's, a warm one, or a new one."""
         signature = invocation.signature
-        assert signature is not None
         self.pool.learn(signature)
-        budget = self._config.cli.max_prompt_chars
         while True:
             plan = self.pool.plan(
-                signature, key, invocation.turns, fits(invocation.turns, budget), self._clock()
+                signature, key, invocation.turns, invocation.within_budget, self._clock()
             )
             workdir = self._conversation_dir(key)
             long_history = len(invocation.history_turns) >= RESUME_MIN_TURNS
@@ -164,7 +163,6 @@ class SessionEngine:
         workdir: Path | None,
     ) -> Lease | None:
         signature = invocation.signature
-        assert signature is not None
         child = await self._spawn(
             signature, request.request_id, workdir, invocation.env, invocation.history_turns
         )

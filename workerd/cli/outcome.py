@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from common.answer import Answer
 from common.events import is_output
 from protos import common_pb2 as pb
-from workerd.cli.command import CliInvocation
-from workerd.cli.prompt import ConversationError, Turn, turn_of
+from workerd.anthropic.content import Turn, turn_of
+from workerd.cli.bridge import PREFIX
+from workerd.cli.invocation import CliInvocation
+from workerd.errors import UnservableRequest
 
 
 @dataclass
@@ -42,7 +44,7 @@ class TurnOutcome:
         if answer is None:
             return None
         try:
-            turn = turn_of(answer, real_tools=bool(invocation.signature_tools))
-        except ConversationError:
+            turn = turn_of(answer, PREFIX if invocation.signature_tools else None)
+        except UnservableRequest:
             return None
         return [*invocation.turns, turn]

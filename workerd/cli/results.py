@@ -1,6 +1,7 @@
-"""Pure: the CLI's `result` line as neutral usage and errors (docs/claude-cli.md, "Errors and
+"""Pure: the CLI's failed `result` line as a neutral error (docs/claude-cli.md, "Errors and
 retries"): API failures arrive as `is_error` results with the upstream status, or with the
-synthetic assistant message's error category when there is none."""
+synthetic assistant message's error category when there is none. Its usage is mapped by the
+codec (workerd/anthropic/stream.usage_of)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from common.errors import make_error, without_addresses
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
-from workerd.upstream_status import status_code
+from workerd.anthropic.status import status_code
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +43,3 @@ def result_error(obj: dict[str, Any], category: str, reset_s: int, now_ms: int) 
     if code == pb.RATE_LIMITED and reset_s:
         retry_ms = max(0, reset_s * 1000 - now_ms)
     return make_error(code, text, retry_after_ms=retry_ms, upstream_status=status or 0)
-
-
-def usage_of(usage: dict[str, Any]) -> pb.Usage:
-    def number(key: str) -> int:
-        value = usage.get(key)
-        return int(value) if isinstance(value, int | float) else 0
-
-    return pb.Usage(
-        input_tokens=number("input_tokens"),
-        output_tokens=number("output_tokens"),
-        cache_read_tokens=number("cache_read_input_tokens"),
-        cache_write_tokens=number("cache_creation_input_tokens"),
-    )

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workerd.cli.prompt import Turn, replay_message
+from workerd.anthropic.content import Turn
+from workerd.cli.lines import replay_message
 
 RESUME_MIN_TURNS = 40  # a cold start (about 0.5 s) costs what about 40 acknowledged turns do
 MAX_SLUG = 200  # longer slugs are shortened with a hash by the CLI: not reproduced here

@@ -20,20 +20,16 @@ from common.errors import make_error
 from common.events import is_output
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
-from workerd.cli.command import (
-    CliInvocation,
-    UnsupportedRequest,
-    build_invocation,
-    settings_request,
-)
 from workerd.cli.control import HANDSHAKE_TIMEOUT_S, control
 from workerd.cli.engine import Lease, SessionEngine
+from workerd.cli.image_fetch import inline_remote_images
+from workerd.cli.invocation import CliInvocation, build_invocation, settings_request
 from workerd.cli.outcome import TurnOutcome
 from workerd.cli.process import CliProcess
 from workerd.cli.sessions import WARM
 from workerd.cli.stream_json import StreamJsonParser
 from workerd.config import WorkerdConfig
-from workerd.image_fetch import ImageFetchError, inline_remote_images
+from workerd.errors import UnservableRequest
 
 logger = logging.getLogger(__name__)
 OPERATOR_KILL = "killed by an operator"
@@ -55,16 +51,12 @@ class CliRunner:
         return self._config.spec.mode == "agent"
 
     async def run(self, request: pb.ChatRequest, key: str = "") -> AsyncIterator[pb.Event]:
-        if self._config.fetch_remote_images:
-            try:
-                await inline_remote_images(request)
-            except ImageFetchError as exc:
-                yield make_error(pb.INVALID_REQUEST, str(exc), param="messages")
-                return
         try:
+            if self._config.fetch_remote_images:
+                await inline_remote_images(request)
             invocation = self._invocation(request)
-        except UnsupportedRequest as exc:
-            yield make_error(pb.INVALID_REQUEST, str(exc), param=exc.param)
+        except UnservableRequest as exc:
+            yield exc.event()
             return
         cold = False
         while True:
@@ -92,7 +84,6 @@ class CliRunner:
             # A warm process died on its first message: this request goes cold, and so do the
             # next ones of this signature for a while (the worker says so).
             cold = True
-            assert invocation.signature is not None
             self._engine.fall_back(invocation.signature)
             detail = f"signature {invocation.signature.key}: warm process failed, spawning cold"
             yield pb.Event(activity=pb.Activity(kind="warm_fallback", detail=detail))

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
-from workerd.cli.command import Signature
-from workerd.cli.prompt import Turn
+from workerd.anthropic.content import Turn
+from workerd.cli.invocation import Signature
 from workerd.cli.states import ChildState
 
 LIVE, WARM, COLD = "live", "warm", "cold"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from common.config import ConfigError, Environ, env_bool, env_int, env_json_object
 from common.models import model_family
-from workerd.cli.command import AgentOptions
+from workerd.cli.invocation import AgentOptions
 
 # First output and silence limits per model family (ms): bigger models think longer.
 DEFAULT_TIMERS = {

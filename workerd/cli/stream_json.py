@@ -1,15 +1,18 @@
 """Pure: the CLI's stream-json output lines -> neutral internal events (docs/claude-cli.md).
 
-Text and thinking reach the client from `stream_event` deltas as they arrive (thinking_delta and
-signature_delta become ThinkingDelta events). `result` is
-authoritative for usage and success; an `is_error` result becomes an Error event mapped from
-`api_error_status` and the synthetic assistant message's `error` field.
+This module reads the CLI's own line types (system, assistant, user tool results,
+rate_limit_event, result); the `stream_event` lines carry the upstream's Messages API events,
+which the one Anthropic decoder translates, as it does for an api worker
+(workerd/anthropic/stream.py), with the CLI's hooks: the MCP bridge's tool-name prefix, a
+structured answer that comes in the result, several messages per turn. Text and thinking reach
+the client from those deltas as they arrive. `result` is authoritative for usage and success;
+an `is_error` result becomes an Error event mapped from `api_error_status` and the synthetic
+assistant message's `error` field.
 
 With `client_tools`, the client's functions reach the model as MCP tools `mcp__c__<name>`
 (docs/claude-cli.md "Client tools over MCP"). Their streamed tool_use blocks become tool-call
-deltas with the same ids, indexes and fragments `workerd/api/messages_stream.StreamTranslator`
-gives for an api worker, and a message that stops for them ends the response: the CLI now waits
-for the results, which come with the client's next request.
+deltas as an api worker's, and a message that stops for them ends the response: the CLI now
+waits for the results, which come with the client's next request.
 """
 
 from __future__ import annotations
@@ -18,15 +21,15 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from common.errors import make_error, no_json_answer
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
+from workerd.anthropic.status import STOP_REASONS
+from workerd.anthropic.stream import StreamTranslator, usage_of
 from workerd.cli.bridge import PREFIX
-from workerd.cli.results import result_error, usage_of
-from workerd.upstream_status import STOP_REASONS
+from workerd.cli.results import result_error
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +44,6 @@ def _wall_ms() -> int:
 # docs/claude-cli.md): a stop on the client's stop sequence is known from the upstream's
 # message_delta, which names the sequence.
 _STOP_REASONS = {**STOP_REASONS, "stop_sequence": pb.FINISH_STOP}
-
-
-@dataclass
-class _ClientBlock:
-    """A client tool's tool_use block being streamed (as `messages_stream._ToolBlock`)."""
-
-    tool_index: int  # OpenAI tool-call index, counted over the whole response
-    initial_input: object = field(default_factory=dict)
-    streamed: bool = False
 
 
 class StreamJsonParser:
@@ -75,23 +69,20 @@ class StreamJsonParser:
         self.client_tools = client_tools
         self.resumed = resumed
         self.awaiting_tools: list[str] = []  # set at a tool pause: the calls the CLI now waits for
-        self._texted_messages: set[str] = set()
         self._now_ms = now_ms
         self.result_seen = False
         self.result_clean = False  # a plain success: the process may be given another turn
         self.done = False  # nothing more to read: the answer is complete
-        self._message_usage: dict[str, Any] = {}
-        self._usages: list[dict[str, Any]] = []  # every message's usage, final figures
-        self._tool_calls = 0  # client tool calls of this response
-        self._blocks: dict[int, _ClientBlock] = {}  # this message's client tool blocks, by index
-        self._message_calls: list[str] = []  # this message's client tool_use ids, in order
         self.garbage_lines = 0
-        self._model_sent = False
-        self._streamed_messages: set[str] = set()
-        self._current_message = ""
         self._error_category = ""
         self._rate_limit_reset = 0
-        self._stop_sequence = ""  # the client's stop sequence the last message stopped on
+        self._stream = StreamTranslator(
+            calls=BRIDGE_PREFIX if client_tools else None,
+            quiet=structured,
+            lines=True,
+            paragraphs=tools_allowed,
+            on_stop=self._message_stopped,
+        )
 
     def feed_line(self, line: bytes) -> list[pb.Event]:
         line = line.strip()
@@ -112,7 +103,7 @@ class StreamJsonParser:
         if obj.get("parent_tool_use_id") and kind in ("stream_event", "assistant"):
             return self._tool_activity(obj) if kind == "assistant" else []  # a sub-agent's turn
         if kind == "stream_event":
-            return self._stream_event(obj.get("event") or {})
+            return self._stream.feed(obj.get("event") or {})
         if kind == "assistant":
             return self._tool_activity(obj) + self._assistant(obj)
         if kind == "user":
@@ -128,99 +119,7 @@ class StreamJsonParser:
             return self._result(obj)
         return []  # unknown types and subtypes are ignored on purpose (docs/claude-cli.md)
 
-    def _stream_event(self, event: dict[str, Any]) -> list[pb.Event]:
-        kind = event.get("type")
-        if kind == "message_start":
-            message = event.get("message") or {}
-            self._current_message = str(message.get("id", ""))
-            self._message_usage = dict(message.get("usage") or {})
-            self._usages.append(self._message_usage)
-            self._blocks = {}
-            self._message_calls = []
-            self._stop_sequence = ""
-            model = str(message.get("model", ""))
-            if model and not self._model_sent:
-                self._model_sent = True
-                return [pb.Event(model_info=pb.ModelInfo(model=model))]
-        elif kind == "message_delta":
-            return self._message_delta(event)
-        elif kind == "content_block_start" and self.client_tools:
-            return self._block_start(event)
-        elif kind == "content_block_delta":
-            delta = event.get("delta") or {}
-            if delta.get("type") == "text_delta" and delta.get("text") and not self.structured:
-                self._streamed_messages.add(self._current_message)
-                return self._text(self._current_message, str(delta["text"]))
-            if delta.get("type") in ("thinking_delta", "signature_delta"):
-                return self._thinking(delta)
-            if delta.get("type") == "input_json_delta":
-                return self._block_delta(event.get("index"), delta.get("partial_json"))
-        elif kind == "content_block_stop":
-            return self._block_stop(event.get("index"))
-        return []
-
-    def _thinking(self, delta: dict[str, Any]) -> list[pb.Event]:
-        text, signature = delta.get("thinking"), delta.get("signature")
-        thinking = pb.ThinkingDelta(
-            text=text if isinstance(text, str) else "",
-            signature=signature if isinstance(signature, str) else "",
-        )
-        if self.structured or not (thinking.text or thinking.signature):
-            return []
-        self._streamed_messages.add(self._current_message)
-        return [pb.Event(thinking=thinking)]
-
-    # Client tool calls: the same events, in the same order, as StreamTranslator's.
-
-    def _block_start(self, event: dict[str, Any]) -> list[pb.Event]:
-        block = event.get("content_block") or {}
-        index = event.get("index")
-        name = block.get("name")
-        if (
-            not isinstance(index, int)
-            or block.get("type") != "tool_use"
-            or not isinstance(name, str)
-            or not name.startswith(BRIDGE_PREFIX)
-        ):
-            return []
-        tool_index = self._tool_calls
-        self._tool_calls += 1
-        self._blocks[index] = _ClientBlock(tool_index, block.get("input", {}))
-        call_id = str(block.get("id", ""))
-        self._message_calls.append(call_id)
-        # The assistant lines of this message add nothing: its content came as stream events.
-        self._streamed_messages.add(self._current_message)
-        delta = pb.ToolCallDelta(
-            index=tool_index, id=call_id, name=name[len(BRIDGE_PREFIX) :], arguments_delta=""
-        )
-        return [pb.Event(tool_call=delta)]
-
-    def _block_delta(self, index: object, partial: object) -> list[pb.Event]:
-        block = self._blocks.get(index) if isinstance(index, int) else None
-        if block is None or not isinstance(partial, str) or not partial:
-            return []
-        block.streamed = True
-        return [_arguments(block, partial)]
-
-    def _block_stop(self, index: object) -> list[pb.Event]:
-        block = self._blocks.pop(index, None) if isinstance(index, int) else None
-        if block is None or block.streamed:
-            return []
-        # No input_json_delta at all: the input came whole with the block start (often `{}`).
-        return [_arguments(block, json.dumps(block.initial_input or {}))]
-
-    def usage_so_far(self) -> pb.Usage:
-        """The usage of every message this parser saw, each with its final figures."""
-        total = pb.Usage()
-        for usage in self._usages:
-            one = usage_of(usage)
-            total.input_tokens += one.input_tokens
-            total.output_tokens += one.output_tokens
-            total.cache_read_tokens += one.cache_read_tokens
-            total.cache_write_tokens += one.cache_write_tokens
-        return total
-
-    def _message_delta(self, event: dict[str, Any]) -> list[pb.Event]:
+    def _message_stopped(self, stop: object) -> list[pb.Event]:
         """A plain chat cut at the client's max_tokens ends here, with finish_reason length.
 
         Left alone, the CLI would ask the model to continue (several more upstream calls and
@@ -230,36 +129,18 @@ class StreamJsonParser:
         reason tool_calls: the CLI now waits for their results (`awaiting_tools`), which come
         with the client's next request, and the usage is what this response consumed so far.
         """
-        if not self._usages:  # no message_start seen: this is the only message there is
-            self._usages.append(self._message_usage)
-        usage = event.get("usage") or {}
-        self._message_usage.update((k, v) for k, v in usage.items() if v is not None)
-        delta = event.get("delta") or {}
-        stop = delta.get("stop_reason")
-        sequence = delta.get("stop_sequence")
-        if stop == "stop_sequence" and isinstance(sequence, str):
-            self._stop_sequence = sequence
-        if stop == "tool_use" and self._message_calls:
+        if stop == "tool_use" and self._stream.message_calls:
             self.done = True
-            self.awaiting_tools = list(self._message_calls)
+            self.awaiting_tools = list(self._stream.message_calls)
             finish = pb.Finish(reason=pb.FINISH_TOOL_CALLS)
-            return [pb.Event(usage=self.usage_so_far()), pb.Event(finish=finish)]
+            return [pb.Event(usage=self._stream.usage()), pb.Event(finish=finish)]
         if stop != "max_tokens" or self.tools_allowed or self.structured:
             return []
         self.done = True
         return [
-            pb.Event(usage=self.usage_so_far()),
+            pb.Event(usage=self._stream.usage()),
             pb.Event(finish=pb.Finish(reason=pb.FINISH_LENGTH)),
         ]
-
-    def _text(self, message_id: str, text: str) -> list[pb.Event]:
-        """Text of a later agent turn starts on a new paragraph, so turns never run together."""
-        events = []
-        if self.tools_allowed and message_id not in self._texted_messages and self._texted_messages:
-            events.append(pb.Event(text=pb.TextDelta(text="\n\n")))
-        self._texted_messages.add(message_id)
-        events.append(pb.Event(text=pb.TextDelta(text=text)))
-        return events
 
     def _tool_activity(self, obj: dict[str, Any]) -> list[pb.Event]:
         """What the agent did: each tool call, for the event log (never client content).
@@ -293,7 +174,7 @@ class StreamJsonParser:
         if obj.get("error"):
             self._error_category = str(obj["error"])
             return []  # the synthetic "API Error: ..." text is not content
-        if message.get("id") in self._streamed_messages or message.get("model") == "<synthetic>":
+        if message.get("id") in self._stream.streamed or message.get("model") == "<synthetic>":
             return []
         # Without partial deltas each assistant line carries one block: emit its text as is.
         if self.structured:
@@ -303,7 +184,7 @@ class StreamJsonParser:
             event
             for block in message.get("content") or []
             if isinstance(block, dict) and block.get("type") == "text" and block.get("text")
-            for event in self._text(message_id, str(block["text"]))
+            for event in self._stream.message_text(message_id, str(block["text"]))
         ]
 
     def _rate_limit(self, info: dict[str, Any]) -> list[pb.Event]:
@@ -345,7 +226,7 @@ class StreamJsonParser:
         self.result_clean = obj.get("subtype") == "success" and not obj.get("is_error")
         self.done = True
         # `result.usage` sums the whole CLI turn; a resumed run bills only its own messages.
-        usage = self.usage_so_far() if self.resumed else usage_of(obj.get("usage") or {})
+        usage = self._stream.usage() if self.resumed else usage_of(obj.get("usage") or {})
         events = [pb.Event(usage=usage)]
         subtype = obj.get("subtype")
         if self.structured and not obj.get("is_error") and "structured_output" in obj:
@@ -369,8 +250,9 @@ class StreamJsonParser:
             events.append(pb.Event(finish=pb.Finish(reason=pb.FINISH_LENGTH)))
         elif obj.get("is_error"):
             events.append(self._error(obj))
-        elif self._stop_sequence:
-            finish = pb.Finish(reason=pb.FINISH_STOP_SEQUENCE, stop_sequence=self._stop_sequence)
+        elif self._stream.stop_sequence:
+            sequence = self._stream.stop_sequence
+            finish = pb.Finish(reason=pb.FINISH_STOP_SEQUENCE, stop_sequence=sequence)
             events.append(pb.Event(finish=finish))
         else:
             reason = _STOP_REASONS.get(str(obj.get("stop_reason")), pb.FINISH_STOP)
@@ -390,10 +272,6 @@ class StreamJsonParser:
         if self.garbage_lines:
             detail += f", {self.garbage_lines} unparseable output lines"
         return [make_error(pb.WORKER_CRASHED, f"the Claude CLI ended without a result ({detail})")]
-
-
-def _arguments(block: _ClientBlock, text: str) -> pb.Event:
-    return pb.Event(tool_call=pb.ToolCallDelta(index=block.tool_index, arguments_delta=text))
 
 
 def _tool_detail(block: dict[str, Any]) -> str:

@@ -1,0 +1,1 @@
+"""Account quota: the last known state of each account's usage windows and the routing strategy."""

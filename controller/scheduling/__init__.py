@@ -1,0 +1,1 @@
+"""Admission and placement: fair queue, affinity, rate limits, cooldowns, routing, one run."""

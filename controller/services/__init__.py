@@ -1,0 +1,1 @@
+"""gRPC servicers: Controller, Admin and Conversations, thin between protobuf and the domain."""

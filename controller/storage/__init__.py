@@ -1,0 +1,1 @@
+"""The accounting database (SQLite): the only place that speaks SQL, and its pure row logic."""

@@ -1,0 +1,1 @@
+"""What the client API doors share; imports no door: the completion call, streaming, errors."""

@@ -1,0 +1,173 @@
+"""What every client API door shares: reading the body, routing hints, the model, collecting.
+
+Each door (chat, responses, messages) parses its own request model and translates it; the
+steps before and after the translation are the same and live here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import pydantic
+from aiohttp import web
+
+from common.errors import make_error
+from frontdoor.core.errors import ApiError
+from frontdoor.core.event_feed import EventFeed
+from frontdoor.core.models import OpenAIBase
+from frontdoor.core.streaming import with_response_headers
+from frontdoor.state import CONFIG, CONTROLLER, SHUTDOWN
+from protos import common_pb2 as pb
+
+logger = logging.getLogger(__name__)
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+TOKEN_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+"""Each door's output token limit: the neutral request carries it as an int32."""
+INT32_MAX = 2**31 - 1
+_PRIORITIES = {"high": pb.PRIORITY_HIGH, "normal": pb.PRIORITY_NORMAL, "low": pb.PRIORITY_LOW}
+
+
+async def read_json_object(request: web.Request) -> dict[str, object]:
+    """The body as a JSON object; ApiError 400 for anything else (or for a lone surrogate, or an
+    output token limit the neutral request cannot carry).
+
+    Every door reads its body here: what client JSON may hold is decided once."""
+    raw = await request.read()
+    data = parse_json(raw)
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    if has_lone_surrogate(raw, data):
+        raise ApiError(
+            400, "request body has a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)"
+        )
+    for name in TOKEN_LIMITS:
+        value = data.get(name)
+        if isinstance(value, int) and value > INT32_MAX:
+            raise ApiError(400, f"{name} must be at most {INT32_MAX}", param=name)
+    return data
+
+
+def parse_json(raw: bytes) -> object:
+    """Client JSON as Python values; ApiError 400 for what is not JSON (RFC 8259: no NaN or
+    Infinity), nests too deeply, or holds an integer longer than Python reads
+    (sys.get_int_max_str_digits, its guard against quadratic parsing)."""
+    try:
+        return json.loads(raw, parse_constant=_not_json)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is nested too deeply") from None
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        raise ApiError(400, f"request body has an integer of more than {limit} digits") from None
+
+
+def _not_json(constant: str) -> object:
+    raise ApiError(400, f"request body is not valid JSON: {constant} is not a JSON value")
+
+
+OpenAIBody = TypeVar("OpenAIBody", bound=OpenAIBase)
+
+
+async def read_openai_body(request: web.Request, model: type[OpenAIBody]) -> OpenAIBody:
+    """The body as one of the OpenAI doors' models; a field it fails on is a 400 naming it."""
+    data = await read_json_object(request)
+    try:
+        body = model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(part) for part in first["loc"])
+        raise ApiError(400, f"{param}: {first['msg']}", param=param or None) from None
+    if body.ignored_fields():
+        logger.info("ignoring unsupported fields %s", body.ignored_fields())
+    return body
+
+
+def has_lone_surrogate(raw: bytes, data: object) -> bool:
+    """JSON may escape half of a UTF-16 pair; such text cannot be encoded anywhere further on.
+
+    Only a body with a surrogate escape at all is serialised again to find out."""
+    if not _SURROGATE_ESCAPE.search(raw):
+        return False
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def resolve_model(request: web.Request, requested: str) -> str:
+    """The worker-facing model id; 404 model_not_found for a name this deployment does not serve."""
+    model = request.app[CONFIG].models.resolve(requested)
+    if model is None:
+        raise ApiError(
+            404,
+            f"model {requested!r} is not served here; GET /v1/models lists the models",
+            code="model_not_found",
+            param="model",
+        )
+    return model
+
+
+def add_routing_hints(chat: pb.ChatRequest, request: web.Request) -> None:
+    """Fairness bucket, conversation pin and priority from the request headers."""
+    # Both read (and so both checked), whichever is used.
+    source, legacy = header_text(request, "X-Source"), header_text(request, "X-OpenClaw-Source")
+    source = source or legacy
+    chat.source = (source or request.remote or "unknown")[:128]
+    chat.session_key = header_text(request, "X-Session-Id")[:256]
+    priority = (header_text(request, "X-Priority") or "normal").lower()
+    if priority not in _PRIORITIES:
+        raise ApiError(400, "X-Priority must be high, normal or low", param="X-Priority")
+    chat.priority = _PRIORITIES[priority]
+
+
+def header_text(request: web.Request, name: str) -> str:
+    """A request header as text ("" when absent); ApiError 400 naming it when its bytes are not
+    UTF-8 (aiohttp passes such bytes on as lone surrogates, which no protobuf string takes)."""
+    value = request.headers.get(name, "")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ApiError(400, f"the {name} header must be UTF-8 text", param=name) from None
+    return value
+
+
+async def collect(feed: EventFeed, request_id: str, add: Callable[[pb.Event], None]) -> str:
+    """Every event of a non-streaming call into `add`; returns the worker that served it.
+
+    An error event, or an end without a finish, raises ApiError (with the response headers)."""
+    worker = ""
+    finished = False
+    while (event := await feed.next()) is not None:
+        kind = event.WhichOneof("kind")
+        if kind == "started":
+            worker = event.started.worker
+        elif kind == "error":
+            raise with_response_headers(ApiError.from_event(event.error), request_id, worker)
+        finished = finished or kind == "finish"
+        add(event)
+    if not finished:
+        lost = make_error(pb.WORKER_CRASHED, "the worker ended without a result")
+        raise with_response_headers(ApiError.from_event(lost.error), request_id, worker)
+    return worker
+
+
+@asynccontextmanager
+async def completion(request: web.Request, chat: pb.ChatRequest) -> AsyncIterator[EventFeed]:
+    """The controller call for `chat`, read through a feed; both end with the block (a client
+    gone, an error or the answer sent), which cancels the run if it is still going."""
+    call = request.app[CONTROLLER].complete(chat)
+    feed = EventFeed(call, request.app[SHUTDOWN])
+    try:
+        yield feed
+    finally:
+        call.cancel()
+        await feed.close()

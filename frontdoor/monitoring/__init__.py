@@ -1,0 +1,1 @@
+"""Monitoring: the health check, the metrics and events endpoints, and the dashboard."""

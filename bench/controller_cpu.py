@@ -3,7 +3,7 @@
 `python -m bench.controller_cpu` assembles the controller as `controller.server.serve` does
 (EventBus with the accounting and live-stats sinks, the real SQLite writer, scheduler ticks,
 quota store, health polling) over in-process fake workerds (real `Worker` gRPC servers on unix
-sockets, tests/unit/inprocess.py) that answer every run like an api worker's non-streaming
+sockets, tests/middle/inprocess.py) that answer every run like an api worker's non-streaming
 answer. It then drives requests closed-loop and reports `time.process_time()` per request (all
 threads, the database writer's included):
 
@@ -50,7 +50,7 @@ from controller.workers.client import WorkerClient
 from controller.workers.pool import WorkerPool
 from protos import common_pb2 as pb
 from protos import controller_pb2_grpc, worker_pb2, worker_pb2_grpc
-from tests.unit.inprocess import FakeWorker, controller_config
+from tests.middle.inprocess import FakeWorker, controller_config
 
 MAX_CONCURRENT = 128  # as bench/sides.py runs the proxy
 ROOM = 5_000

@@ -2,7 +2,7 @@
 
 A kind's `kind` is its name in the log (`ProxyEvent.type`); its JSON (`to_json`) is its fields by
 name, in order: what the database keeps, Admin sends as `data_json`, /events and the live feed
-show and the dashboard reads (tests/unit/test_events_wire.py pins it for every kind).
+show and the dashboard reads (tests/middle/controller/test_events_wire.py pins it for every kind).
 
 Rows an older controller wrote are read back with `decode`, which never fails: a missing or
 mistyped field takes its empty value ("", 0, 0.0, False, None), as the readers' `.get(key,

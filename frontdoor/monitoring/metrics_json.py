@@ -3,7 +3,7 @@
 The controller sends facts (counts, durations with their units, unix seconds); this module
 derives what the seed's JSON shows besides them (totals, rates, lookups, uptime, labels) and
 keeps the seed's camelCase shape on the wire. The dashboard (static/api.js) reads this shape;
-tests/unit/test_metrics_contract.py holds the two together.
+tests/middle/frontdoor/test_metrics_contract.py holds the two together.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ headers; a real CLI worker (its rate_limit_event), an api worker on an OAuth tok
 headers) and an api worker on an API key (requests/tokens headers) report their windows, and
 /metrics, Prometheus, Admin.ListWorkers and the dashboard (headless Chromium) show them, also
 after a controller restart. Routing by quota is tested in-process
-(tests/unit/test_quota_routing.py).
+(tests/middle/controller/test_quota_routing.py).
 """
 
 from __future__ import annotations

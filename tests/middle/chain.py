@@ -1,6 +1,6 @@
 """The whole request path in this process: the real frontdoor on a real port, the controller's
 real services (assembled by controller.server) on its unix socket, and fake workerds (real
-`Worker` gRPC servers, tests/unit/inprocess.py) whose runs a test can hold and release.
+`Worker` gRPC servers, tests/middle/inprocess.py) whose runs a test can hold and release.
 
 Only the workerd processes are faked: HTTP, both gRPC hops, admission, the queue, retries and
 the event log are the production code."""
@@ -23,7 +23,7 @@ from frontdoor.app import create_app
 from protos import common_pb2 as pb
 from protos import worker_pb2
 from tests.middle.door import Front, door_config, serve_app
-from tests.unit.inprocess import FakeWorker, Rig
+from tests.middle.inprocess import FakeWorker, Rig
 
 
 def answer_of(text: str, worker: str) -> list[pb.Event]:

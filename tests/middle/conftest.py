@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.middle.door import Door, open_door
-from tests.unit.inprocess import short_state_dir
+from tests.middle.inprocess import short_state_dir
 
 
 @pytest.fixture

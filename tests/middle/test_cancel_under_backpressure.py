@@ -13,10 +13,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from common.rpc import REQUEST_ID_KEY, open_channel
 from protos import common_pb2 as pb
 from protos import controller_pb2_grpc, worker_pb2
 from tests.middle.chain import HoldingWorker, open_chain, until
+
+pytestmark = pytest.mark.middle
 
 CHUNK = "x" * 256 * 1024  # a few of these fill any HTTP/2 stream window
 

@@ -23,7 +23,7 @@ from workerd.api.messages_api import MessagesCall, build_call
 from workerd.api.quota_headers import quota_report
 from workerd.api.upstream import MessagesClient, MessagesStream, proxy_for
 from workerd.api.upstream_errors import UpstreamStatusError, error_event
-from workerd.coalesce import TextJoiner, coalesced
+from workerd.api.coalesce import TextJoiner, coalesced
 from workerd.config import WorkerdConfig
 from workerd.errors import UnservableRequest
 

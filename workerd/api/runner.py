@@ -19,11 +19,11 @@ from common.events import batched
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
 from workerd.anthropic.stream import StreamTranslator
+from workerd.api.coalesce import TextJoiner, coalesced
 from workerd.api.messages_api import MessagesCall, build_call
 from workerd.api.quota_headers import quota_report
 from workerd.api.upstream import MessagesClient, MessagesStream, proxy_for
 from workerd.api.upstream_errors import UpstreamStatusError, error_event
-from workerd.api.coalesce import TextJoiner, coalesced
 from workerd.config import WorkerdConfig
 from workerd.errors import UnservableRequest
 

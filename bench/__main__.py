@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import hot_path, overhead, queue_cost, sessions, tools
+from bench import hot_path, keys, overhead, queue_cost, sessions, tools
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "hot_path": hot_path.main,
+    "keys": keys.main,
     "queue_cost": queue_cost.main,
     "overhead": overhead.main,
     "sessions": sessions.main,

@@ -44,6 +44,9 @@ _TABLE: dict[int, WireError] = {
     pb.CANCELLED: WireError(499, "cancelled", None, False),
     pb.INTERNAL: WireError(500, "internal_error", None, False),
     pb.OUTPUT_INVALID: WireError(422, "model_output_error", "output_invalid", False),
+    # A key's own policy: another worker would answer the same, so neither is retried.
+    pb.PERMISSION_DENIED: WireError(403, "permission_error", "permission_denied", False),
+    pb.QUOTA_EXHAUSTED: WireError(429, "insufficient_quota", "insufficient_quota", False),
 }
 _FALLBACK = WireError(500, "internal_error", None, False)
 # Anthropic's error types by HTTP status (the Messages API door); any other status is api_error.

@@ -23,6 +23,9 @@ short is only accepted on a loopback bind)."""
 REDACTED = "[redacted]"
 # Anthropic credentials have recognisable prefixes; mask them even if one slips into a message.
 _SECRET_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{4,}")
+# The proxy's own keys (sk-ccp- and 43 url-safe characters): masked past the first four, which
+# with the prefix are the part a key shows to be recognised by (KeyInfo.prefix, 11 characters).
+_KEY_PATTERN = re.compile(r"(sk-ccp-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]+")
 # A credential header's value, whoever's it is (a wrong token may be a right one elsewhere):
 # `Bearer X`, and `x-api-key: X` / `Authorization: X` as a header line, a repr or JSON.
 _BEARER = re.compile(r"(?i)(\bbearer\s+)[^\s'\"\\,;]+")
@@ -31,7 +34,7 @@ _HEADER_VALUE = re.compile(
 )
 _CREDENTIAL_WORDS = ("bearer", "x-api-key", "authorization")
 """The words _BEARER and _HEADER_VALUE need (case-insensitive), and _SECRET_PATTERN needs
-`sk-ant-`: a text with none of them is not searched."""
+`sk-ant-` (_KEY_PATTERN `sk-ccp-`): a text with none of them is not searched."""
 _CLIENT_PROTOCOL_ERROR = "aiohttp.http_exceptions"
 
 
@@ -95,19 +98,20 @@ def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
     if not _may_hold_credential(text):
         return text
     text = _SECRET_PATTERN.sub("sk-ant-" + REDACTED, text)
+    text = _KEY_PATTERN.sub(r"\1" + REDACTED, text)
     text = _BEARER.sub(r"\1" + REDACTED, text)
     return _HEADER_VALUE.sub(r"\1" + REDACTED, text)
 
 
 def _may_hold_credential(text: str) -> bool:
-    """False only when none of the three patterns can match: each needs one of their words.
+    """False only when none of the patterns can match: each needs one of their words.
 
     Every log line is masked, and most hold none of them; this costs a lowercase copy of the
     line where the three regex passes cost about thirty times that."""
     if not text.isascii():
         return True  # case-insensitive regex pairs more letters than str.lower (U+0131 with i)
     lowered = text.lower()
-    return "sk-ant-" in text or any(word in lowered for word in _CREDENTIAL_WORDS)
+    return "sk-ant-" in text or "sk-ccp-" in text or any(w in lowered for w in _CREDENTIAL_WORDS)
 
 
 def mask_json(value: Any, secrets: Iterable[str] = ()) -> Any:

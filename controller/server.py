@@ -17,6 +17,7 @@ from controller.scheduling.scheduler import Scheduler
 from controller.services.admin import AdminServicer
 from controller.services.controller import ControllerServicer
 from controller.services.conversations import ConversationsServicer
+from controller.services.keys import KeyService
 from controller.services.stats import LiveStats
 from controller.storage.accounting import Accounting
 from controller.storage.quota_store import QuotaStore
@@ -58,13 +59,15 @@ async def serve(config: ControllerConfig) -> None:
     quota_store = QuotaStore(accounting)
     scheduler.restore_quota(await quota_store.load())
     scheduler.on_quota = quota_store.note
+    keys = KeyService(scheduler.keys, accounting, events)
+    await keys.load()
     pool.on_change = _health_watcher(scheduler)
     pool.on_reap = _reap_reporter(events)
     pool.on_warm_fallback = _fallback_reporter(events)
     server = _build_server(
         config,
         scheduler,
-        AdminServicer(scheduler, accounting, live, time.time()),
+        AdminServicer(scheduler, accounting, live, time.time(), keys),
         ConversationsServicer(accounting),
     )
     await server.start()

@@ -5,14 +5,20 @@ line and lets logging find the caller's frame). Every request passes through her
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from frontdoor.auth.identity import IDENTITY
+
 FORMAT = '%a "%r" %s %b %Tfs'
 """What each line holds, in aiohttp's notation: client address, request line, status, bytes
-sent, seconds taken (`127.0.0.1 "POST /v1/chat/completions HTTP/1.1" 200 612 0.001234s`)."""
+sent, seconds taken (`127.0.0.1 "POST /v1/chat/completions HTTP/1.1" 200 612 0.001234s`); an
+authenticated request's line then names its key (` key=ci`, never the secret)."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._()@+-]")
+"""What a key's name may not put in a log line as it is (spaces, quotes, control characters)."""
 
 
 class AccessLog(AbstractAccessLogger):
@@ -42,10 +48,14 @@ class AccessLog(AbstractAccessLogger):
 
 
 def access_line(request: BaseRequest, response: StreamResponse, time: float) -> str:
-    """FORMAT's line for one request (`time` in seconds)."""
+    """FORMAT's line for one request (`time` in seconds), and the key that made it."""
     version = request.version
     first_line = f"{request.method} {request.path_qs} HTTP/{version.major}.{version.minor}"
-    return (
+    line = (
         f'{request.remote or "-"} "{first_line}" {response.status} {response.body_length} '
         f"{time:06f}s"
     )
+    identity = request.get(IDENTITY)
+    if identity is None:
+        return line
+    return f"{line} key={_UNSAFE.sub('_', identity.name[:64]) or identity.key_id}"

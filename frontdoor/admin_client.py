@@ -13,7 +13,7 @@ import grpc
 
 from common.rpc import open_channel
 from frontdoor.core.errors import ApiError, rpc_call
-from protos import controller_pb2, controller_pb2_grpc
+from protos import controller_pb2, controller_pb2_grpc, keys_pb2
 
 logger = logging.getLogger(__name__)
 DEADLINE_S = 5.0
@@ -51,6 +51,10 @@ def _point_json(point: controller_pb2.HistoryPoint) -> dict[str, Any]:
         "avgTtftMs": point.avg_ttft_ms if point.HasField("avg_ttft_ms") else None,
         "avgDurationMs": point.avg_duration_ms if point.HasField("avg_duration_ms") else None,
     }
+
+
+class KeyWatchFailed(Exception):
+    """The key watch could not start or broke off; its gRPC status name is the message."""
 
 
 class AdminClient:
@@ -149,5 +153,50 @@ class AdminClient:
         finally:
             call.cancel()
 
+    # -- keys (protos/keys.proto) ---------------------------------------------------------------
+
+    async def create_key(self, request: keys_pb2.CreateKeyRequest) -> keys_pb2.CreateKeyResult:
+        reply: keys_pb2.CreateKeyResult = await rpc_call(self._admin.CreateKey, request, DEADLINE_S)
+        return reply
+
+    async def list_keys(self, include_revoked: bool = False) -> keys_pb2.KeyList:
+        request = keys_pb2.ListKeysRequest(include_revoked=include_revoked)
+        reply: keys_pb2.KeyList = await rpc_call(self._admin.ListKeys, request, DEADLINE_S)
+        return reply
+
+    async def update_key(self, request: keys_pb2.UpdateKeyRequest) -> keys_pb2.KeyInfo:
+        reply: keys_pb2.KeyInfo = await _key_call(self._admin.UpdateKey, request)
+        return reply
+
+    async def revoke_key(self, ref: keys_pb2.KeyRef) -> keys_pb2.KeyInfo:
+        reply: keys_pb2.KeyInfo = await _key_call(self._admin.RevokeKey, ref)
+        return reply
+
+    async def key_usage(self, ref: keys_pb2.KeyRef) -> keys_pb2.KeyUsageReport:
+        reply: keys_pb2.KeyUsageReport = await _key_call(self._admin.GetKeyUsage, ref)
+        return reply
+
+    async def watch_keys(self) -> AsyncIterator[keys_pb2.KeyList]:
+        """The whole key list now and after every change, until the controller goes away
+        (KeyWatchFailed names how: its caller decides what to log)."""
+        call = self._admin.WatchKeys(keys_pb2.WatchKeysRequest())
+        try:
+            async for key_list in call:
+                yield key_list
+        except grpc.aio.AioRpcError as exc:
+            raise KeyWatchFailed(exc.code().name) from None
+        finally:
+            call.cancel()
+
     async def close(self) -> None:
         await self._channel.close()
+
+
+async def _key_call(method: Any, request: Any) -> Any:
+    """A call about one key; an unknown key is a 404 with code key_not_found."""
+    try:
+        return await rpc_call(method, request, DEADLINE_S)
+    except ApiError as error:
+        if error.status == 404:
+            error.code = "key_not_found"
+        raise

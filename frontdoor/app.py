@@ -9,28 +9,33 @@ from aiohttp import web
 
 from frontdoor.access_log import AccessLog
 from frontdoor.admin_client import AdminClient
+from frontdoor.auth.authenticate import Authenticator
+from frontdoor.auth.watch import ring_lifetime
 from frontdoor.chat.routes import chat_completions, get_model, list_models
 from frontdoor.config import FrontdoorConfig
 from frontdoor.controller_client import ControllerClient
 from frontdoor.messages.routes import count_tokens, messages
-from frontdoor.middleware import auth_middleware, error_middleware
+from frontdoor.middleware import add_key_limit_headers, auth_middleware, error_middleware
 from frontdoor.monitoring.dashboard import add_dashboard_routes
 from frontdoor.monitoring.health import health
+from frontdoor.monitoring.keys import add_key_routes
 from frontdoor.monitoring.routes import add_monitoring_routes
 from frontdoor.responses.routes import create_response, get_response
 from frontdoor.shutdown import Shutdown
-from frontdoor.state import ADMIN, CONFIG, CONTROLLER, SHUTDOWN
+from frontdoor.state import ADMIN, AUTH, CONFIG, CONTROLLER, SHUTDOWN
 
 
 def create_app(
     config: FrontdoorConfig, controller: ControllerClient | None = None
 ) -> web.Application:
+    auth = Authenticator(config.auth_token)
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware(config.auth_token)],
+        middlewares=[error_middleware, auth_middleware(auth)],
         client_max_size=config.max_body_bytes,
         handler_args={"max_field_size": 16 * 1024},
     )
     app[CONFIG] = config
+    app[AUTH] = auth
     app[SHUTDOWN] = Shutdown(config.shutdown_drain_ms / 1000)
 
     async def begin_shutdown(app: web.Application) -> None:
@@ -47,6 +52,8 @@ def create_app(
         await client.close()
 
     app.cleanup_ctx.append(controller_lifetime)
+    app.cleanup_ctx.append(ring_lifetime)  # the key watch, over the Admin client just made
+    app.on_response_prepare.append(add_key_limit_headers)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/responses", create_response)
     app.router.add_get("/v1/responses/{response_id}", get_response)
@@ -56,6 +63,7 @@ def create_app(
     app.router.add_get("/v1/models/{model}", get_model)
     app.router.add_get("/health", health)
     add_monitoring_routes(app)
+    add_key_routes(app)
     add_dashboard_routes(app)
     return app
 

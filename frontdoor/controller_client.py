@@ -58,10 +58,17 @@ class ControllerClient:
         await rpc_call(self._conversations.PutResponse, stored, deadline_s)
 
     async def get_response(
-        self, response_id: str, with_history: bool, deadline_s: float = STORE_DEADLINE_S
+        self,
+        response_id: str,
+        with_history: bool,
+        owner: str = "",
+        deadline_s: float = STORE_DEADLINE_S,
     ) -> controller_pb2.StoredResponse | None:
-        """The stored response (and its conversation's turns); None when there is none."""
-        request = controller_pb2.GetResponseRequest(id=response_id, with_history=with_history)
+        """The stored response (and its conversation's turns) `owner` (a key id) made; None when
+        there is none, or another key made it (the same answer: an id reveals nothing)."""
+        request = controller_pb2.GetResponseRequest(
+            id=response_id, with_history=with_history, owner=owner
+        )
         try:
             stored: controller_pb2.StoredResponse = await self._conversations.GetResponse(
                 request, timeout=deadline_s

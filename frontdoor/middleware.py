@@ -1,11 +1,13 @@
 """Middlewares: errors in the shape of the door they came through, and client auth.
 
 Errors are OpenAI-shaped everywhere except on the Anthropic Messages API's paths (ANTHROPIC_PATHS),
-where they take Anthropic's shape."""
+where they take Anthropic's shape. Auth (frontdoor/auth/) puts the caller's Identity on the
+request, or refuses: 401 naming the header sent, 403 for a client key on an admin path, 429 for
+an address that keeps failing. A key's limits become headers here (errors) and in
+`add_key_limit_headers` (answers): core/limit_headers.py writes them."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -13,7 +15,11 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from common.errors import HTTP_ERRORS
+from frontdoor.auth.authenticate import Authenticator
+from frontdoor.auth.identity import IDENTITY, role_refusal
+from frontdoor.core.door import COMPLETION_FEED
 from frontdoor.core.errors import ApiError
+from frontdoor.core.limit_headers import limit_headers
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +36,19 @@ def is_anthropic_path(path: str) -> bool:
 def error_response(error: ApiError, request: web.Request | None = None) -> web.Response:
     anthropic = request is not None and is_anthropic_path(request.path)
     body = error.anthropic_body() if anthropic else error.body()
-    return web.json_response(body, status=error.status, headers=error.headers())
+    headers = {**error.headers(), **limit_headers(error.key_limits, anthropic)}
+    return web.json_response(body, status=error.status, headers=headers)
+
+
+async def add_key_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: an answer admitted under a key's per-minute limits carries them
+    (Started.key_limits), in the door's flavour; an error carries its own (error_response)."""
+    feed = request.get(COMPLETION_FEED)
+    if feed is None or feed.started is None or response.status >= 400:
+        return
+    if feed.started.HasField("key_limits"):
+        anthropic = is_anthropic_path(request.path)
+        response.headers.update(limit_headers(feed.started.key_limits, anthropic))
 
 
 @web.middleware
@@ -51,36 +69,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(ApiError(500, "internal error", "internal_error"), request)
 
 
-def auth_middleware(token: str) -> Middleware:
-    expected = token.encode()
-
+def auth_middleware(auth: Authenticator) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        public = request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES)
-        if not public and not _authorized(request, expected):
-            how = (
-                "x-api-key: <PROXY_AUTH_TOKEN>"
-                if is_anthropic_path(request.path)
-                else "Authorization: Bearer <PROXY_AUTH_TOKEN>"
-            )
-            raise ApiError(
-                401,
-                f"missing or invalid API key: send {how}",
-                "authentication_error",
-                code="invalid_api_key",
-            )
+        path = request.path
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            return await handler(request)
+        headers = request.headers
+        identity = auth.authenticate(
+            headers.get("Authorization"), headers.get("x-api-key"), request.remote or ""
+        )
+        refusal = role_refusal(identity, path)
+        if refusal is not None:
+            raise ApiError(403, refusal, "permission_error", code="insufficient_role")
+        request[IDENTITY] = identity
         return await handler(request)
 
     return middleware
-
-
-def _authorized(request: web.Request, expected: bytes) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, credential = header.partition(" ")
-    candidate = credential.strip() if scheme.lower() == "bearer" else ""
-    candidate = candidate or request.headers.get("x-api-key", "")
-    try:
-        given = candidate.encode()
-    except UnicodeEncodeError:  # bytes that are not UTF-8: aiohttp passes them on as surrogates
-        return False
-    return hmac.compare_digest(given, expected)

@@ -1,3 +1,4 @@
+from protos import keys_pb2 as _keys_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -54,6 +55,8 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CANCELLED: _ClassVar[ErrorCode]
     INTERNAL: _ClassVar[ErrorCode]
     OUTPUT_INVALID: _ClassVar[ErrorCode]
+    PERMISSION_DENIED: _ClassVar[ErrorCode]
+    QUOTA_EXHAUSTED: _ClassVar[ErrorCode]
 
 class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -96,6 +99,8 @@ CONTEXT_TOO_LONG: ErrorCode
 CANCELLED: ErrorCode
 INTERNAL: ErrorCode
 OUTPUT_INVALID: ErrorCode
+PERMISSION_DENIED: ErrorCode
+QUOTA_EXHAUSTED: ErrorCode
 FINISH_UNSPECIFIED: FinishReason
 FINISH_STOP: FinishReason
 FINISH_LENGTH: FinishReason
@@ -196,7 +201,7 @@ class ToolChoice(_message.Message):
     def __init__(self, mode: _Optional[_Union[ToolChoiceMode, str]] = ..., name: _Optional[str] = ...) -> None: ...
 
 class ChatRequest(_message.Message):
-    __slots__ = ("request_id", "model", "messages", "stream", "max_tokens", "temperature", "top_p", "stop", "tools", "tool_choice", "response_format", "json_schema", "user", "parallel_tool_calls", "reasoning_effort", "source", "session_key", "priority")
+    __slots__ = ("request_id", "model", "messages", "stream", "max_tokens", "temperature", "top_p", "stop", "tools", "tool_choice", "response_format", "json_schema", "user", "parallel_tool_calls", "reasoning_effort", "source", "session_key", "priority", "key_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +220,7 @@ class ChatRequest(_message.Message):
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SESSION_KEY_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     model: str
     messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
@@ -233,21 +239,24 @@ class ChatRequest(_message.Message):
     source: str
     session_key: str
     priority: Priority
-    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., stream: _Optional[bool] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., tools: _Optional[_Iterable[_Union[ToolSpec, _Mapping]]] = ..., tool_choice: _Optional[_Union[ToolChoice, _Mapping]] = ..., response_format: _Optional[_Union[ResponseFormat, str]] = ..., json_schema: _Optional[str] = ..., user: _Optional[str] = ..., parallel_tool_calls: _Optional[bool] = ..., reasoning_effort: _Optional[str] = ..., source: _Optional[str] = ..., session_key: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ...) -> None: ...
+    key_id: str
+    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., stream: _Optional[bool] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., tools: _Optional[_Iterable[_Union[ToolSpec, _Mapping]]] = ..., tool_choice: _Optional[_Union[ToolChoice, _Mapping]] = ..., response_format: _Optional[_Union[ResponseFormat, str]] = ..., json_schema: _Optional[str] = ..., user: _Optional[str] = ..., parallel_tool_calls: _Optional[bool] = ..., reasoning_effort: _Optional[str] = ..., source: _Optional[str] = ..., session_key: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., key_id: _Optional[str] = ...) -> None: ...
 
 class Error(_message.Message):
-    __slots__ = ("code", "message", "param", "retry_after_ms", "upstream_status")
+    __slots__ = ("code", "message", "param", "retry_after_ms", "upstream_status", "key_limits")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     PARAM_FIELD_NUMBER: _ClassVar[int]
     RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_STATUS_FIELD_NUMBER: _ClassVar[int]
+    KEY_LIMITS_FIELD_NUMBER: _ClassVar[int]
     code: ErrorCode
     message: str
     param: str
     retry_after_ms: int
     upstream_status: int
-    def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., param: _Optional[str] = ..., retry_after_ms: _Optional[int] = ..., upstream_status: _Optional[int] = ...) -> None: ...
+    key_limits: _keys_pb2.KeyLimits
+    def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., param: _Optional[str] = ..., retry_after_ms: _Optional[int] = ..., upstream_status: _Optional[int] = ..., key_limits: _Optional[_Union[_keys_pb2.KeyLimits, _Mapping]] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -262,14 +271,16 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ...) -> None: ...
 
 class Started(_message.Message):
-    __slots__ = ("worker", "mode", "attempt")
+    __slots__ = ("worker", "mode", "attempt", "key_limits")
     WORKER_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    KEY_LIMITS_FIELD_NUMBER: _ClassVar[int]
     worker: str
     mode: str
     attempt: int
-    def __init__(self, worker: _Optional[str] = ..., mode: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+    key_limits: _keys_pb2.KeyLimits
+    def __init__(self, worker: _Optional[str] = ..., mode: _Optional[str] = ..., attempt: _Optional[int] = ..., key_limits: _Optional[_Union[_keys_pb2.KeyLimits, _Mapping]] = ...) -> None: ...
 
 class TextDelta(_message.Message):
     __slots__ = ("text",)

@@ -1,4 +1,5 @@
 from protos import common_pb2 as _common_pb2
+from protos import keys_pb2 as _keys_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -8,8 +9,9 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class StoredResponse(_message.Message):
-    __slots__ = ("id", "previous_id", "created", "source", "turns", "body_json", "history")
+    __slots__ = ("id", "owner", "previous_id", "created", "source", "turns", "body_json", "history")
     ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -17,21 +19,24 @@ class StoredResponse(_message.Message):
     BODY_JSON_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     id: str
+    owner: str
     previous_id: str
     created: float
     source: str
     turns: _containers.RepeatedCompositeFieldContainer[_common_pb2.ChatMessage]
     body_json: str
     history: _containers.RepeatedCompositeFieldContainer[_common_pb2.ChatMessage]
-    def __init__(self, id: _Optional[str] = ..., previous_id: _Optional[str] = ..., created: _Optional[float] = ..., source: _Optional[str] = ..., turns: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ..., body_json: _Optional[str] = ..., history: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., owner: _Optional[str] = ..., previous_id: _Optional[str] = ..., created: _Optional[float] = ..., source: _Optional[str] = ..., turns: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ..., body_json: _Optional[str] = ..., history: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ...) -> None: ...
 
 class GetResponseRequest(_message.Message):
-    __slots__ = ("id", "with_history")
+    __slots__ = ("id", "with_history", "owner")
     ID_FIELD_NUMBER: _ClassVar[int]
     WITH_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     id: str
     with_history: bool
-    def __init__(self, id: _Optional[str] = ..., with_history: _Optional[bool] = ...) -> None: ...
+    owner: str
+    def __init__(self, id: _Optional[str] = ..., with_history: _Optional[bool] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class PutResponseResult(_message.Message):
     __slots__ = ()
@@ -147,7 +152,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatsSnapshot(_message.Message):
-    __slots__ = ("version", "generated_at", "started_at", "tokens", "queue", "processes", "workers", "traffic", "affinity", "rate_usage", "latency", "config")
+    __slots__ = ("version", "generated_at", "started_at", "tokens", "queue", "processes", "workers", "traffic", "affinity", "rate_usage", "latency", "config", "keys")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +165,7 @@ class StatsSnapshot(_message.Message):
     RATE_USAGE_FIELD_NUMBER: _ClassVar[int]
     LATENCY_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
     version: str
     generated_at: float
     started_at: float
@@ -172,7 +178,36 @@ class StatsSnapshot(_message.Message):
     rate_usage: _containers.RepeatedCompositeFieldContainer[RateUsage]
     latency: Latency
     config: EffectiveConfig
-    def __init__(self, version: _Optional[str] = ..., generated_at: _Optional[float] = ..., started_at: _Optional[float] = ..., tokens: _Optional[_Union[TokenStats, _Mapping]] = ..., queue: _Optional[_Union[QueueFigures, _Mapping]] = ..., processes: _Optional[_Union[ProcessReport, _Mapping]] = ..., workers: _Optional[_Iterable[_Union[WorkerInfo, _Mapping]]] = ..., traffic: _Optional[_Union[Traffic, _Mapping]] = ..., affinity: _Optional[_Union[AffinityFigures, _Mapping]] = ..., rate_usage: _Optional[_Iterable[_Union[RateUsage, _Mapping]]] = ..., latency: _Optional[_Union[Latency, _Mapping]] = ..., config: _Optional[_Union[EffectiveConfig, _Mapping]] = ...) -> None: ...
+    keys: _containers.RepeatedCompositeFieldContainer[KeyStats]
+    def __init__(self, version: _Optional[str] = ..., generated_at: _Optional[float] = ..., started_at: _Optional[float] = ..., tokens: _Optional[_Union[TokenStats, _Mapping]] = ..., queue: _Optional[_Union[QueueFigures, _Mapping]] = ..., processes: _Optional[_Union[ProcessReport, _Mapping]] = ..., workers: _Optional[_Iterable[_Union[WorkerInfo, _Mapping]]] = ..., traffic: _Optional[_Union[Traffic, _Mapping]] = ..., affinity: _Optional[_Union[AffinityFigures, _Mapping]] = ..., rate_usage: _Optional[_Iterable[_Union[RateUsage, _Mapping]]] = ..., latency: _Optional[_Union[Latency, _Mapping]] = ..., config: _Optional[_Union[EffectiveConfig, _Mapping]] = ..., keys: _Optional[_Iterable[_Union[KeyStats, _Mapping]]] = ...) -> None: ...
+
+class KeyStats(_message.Message):
+    __slots__ = ("id", "name", "role", "today", "this_week", "this_month", "budgets", "limits", "running", "queued", "last_used_at", "weight")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    TODAY_FIELD_NUMBER: _ClassVar[int]
+    THIS_WEEK_FIELD_NUMBER: _ClassVar[int]
+    THIS_MONTH_FIELD_NUMBER: _ClassVar[int]
+    BUDGETS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    role: str
+    today: _keys_pb2.KeyUsage
+    this_week: _keys_pb2.KeyUsage
+    this_month: _keys_pb2.KeyUsage
+    budgets: _containers.RepeatedCompositeFieldContainer[_keys_pb2.BudgetState]
+    limits: _keys_pb2.KeyLimits
+    running: int
+    queued: int
+    last_used_at: float
+    weight: float
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[str] = ..., today: _Optional[_Union[_keys_pb2.KeyUsage, _Mapping]] = ..., this_week: _Optional[_Union[_keys_pb2.KeyUsage, _Mapping]] = ..., this_month: _Optional[_Union[_keys_pb2.KeyUsage, _Mapping]] = ..., budgets: _Optional[_Iterable[_Union[_keys_pb2.BudgetState, _Mapping]]] = ..., limits: _Optional[_Union[_keys_pb2.KeyLimits, _Mapping]] = ..., running: _Optional[int] = ..., queued: _Optional[int] = ..., last_used_at: _Optional[float] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class TokenFigures(_message.Message):
     __slots__ = ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")

@@ -5,6 +5,7 @@ import warnings
 
 from protos import common_pb2 as protos_dot_common__pb2
 from protos import controller_pb2 as protos_dot_controller__pb2
+from protos import keys_pb2 as protos_dot_keys__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -278,6 +279,36 @@ class AdminStub:
                 request_serializer=protos_dot_controller__pb2.WatchEventsRequest.SerializeToString,
                 response_deserializer=protos_dot_controller__pb2.ProxyEvent.FromString,
                 _registered_method=True)
+        self.CreateKey = channel.unary_unary(
+                '/ccproxy.v1.Admin/CreateKey',
+                request_serializer=protos_dot_keys__pb2.CreateKeyRequest.SerializeToString,
+                response_deserializer=protos_dot_keys__pb2.CreateKeyResult.FromString,
+                _registered_method=True)
+        self.ListKeys = channel.unary_unary(
+                '/ccproxy.v1.Admin/ListKeys',
+                request_serializer=protos_dot_keys__pb2.ListKeysRequest.SerializeToString,
+                response_deserializer=protos_dot_keys__pb2.KeyList.FromString,
+                _registered_method=True)
+        self.UpdateKey = channel.unary_unary(
+                '/ccproxy.v1.Admin/UpdateKey',
+                request_serializer=protos_dot_keys__pb2.UpdateKeyRequest.SerializeToString,
+                response_deserializer=protos_dot_keys__pb2.KeyInfo.FromString,
+                _registered_method=True)
+        self.RevokeKey = channel.unary_unary(
+                '/ccproxy.v1.Admin/RevokeKey',
+                request_serializer=protos_dot_keys__pb2.KeyRef.SerializeToString,
+                response_deserializer=protos_dot_keys__pb2.KeyInfo.FromString,
+                _registered_method=True)
+        self.WatchKeys = channel.unary_stream(
+                '/ccproxy.v1.Admin/WatchKeys',
+                request_serializer=protos_dot_keys__pb2.WatchKeysRequest.SerializeToString,
+                response_deserializer=protos_dot_keys__pb2.KeyList.FromString,
+                _registered_method=True)
+        self.GetKeyUsage = channel.unary_unary(
+                '/ccproxy.v1.Admin/GetKeyUsage',
+                request_serializer=protos_dot_keys__pb2.KeyRef.SerializeToString,
+                response_deserializer=protos_dot_keys__pb2.KeyUsageReport.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -343,6 +374,45 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateKey(self, request, context):
+        """Keys (protos/keys.proto): made, listed, changed and revoked by name or id; effective on the
+        next request. WatchKeys sends the whole list (with hashes) now and after every change: the
+        frontdoor authenticates from it in memory.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKeyUsage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -390,6 +460,36 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.WatchEvents,
                     request_deserializer=protos_dot_controller__pb2.WatchEventsRequest.FromString,
                     response_serializer=protos_dot_controller__pb2.ProxyEvent.SerializeToString,
+            ),
+            'CreateKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateKey,
+                    request_deserializer=protos_dot_keys__pb2.CreateKeyRequest.FromString,
+                    response_serializer=protos_dot_keys__pb2.CreateKeyResult.SerializeToString,
+            ),
+            'ListKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeys,
+                    request_deserializer=protos_dot_keys__pb2.ListKeysRequest.FromString,
+                    response_serializer=protos_dot_keys__pb2.KeyList.SerializeToString,
+            ),
+            'UpdateKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateKey,
+                    request_deserializer=protos_dot_keys__pb2.UpdateKeyRequest.FromString,
+                    response_serializer=protos_dot_keys__pb2.KeyInfo.SerializeToString,
+            ),
+            'RevokeKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeKey,
+                    request_deserializer=protos_dot_keys__pb2.KeyRef.FromString,
+                    response_serializer=protos_dot_keys__pb2.KeyInfo.SerializeToString,
+            ),
+            'WatchKeys': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchKeys,
+                    request_deserializer=protos_dot_keys__pb2.WatchKeysRequest.FromString,
+                    response_serializer=protos_dot_keys__pb2.KeyList.SerializeToString,
+            ),
+            'GetKeyUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKeyUsage,
+                    request_deserializer=protos_dot_keys__pb2.KeyRef.FromString,
+                    response_serializer=protos_dot_keys__pb2.KeyUsageReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -636,6 +736,168 @@ class Admin:
             '/ccproxy.v1.Admin/WatchEvents',
             protos_dot_controller__pb2.WatchEventsRequest.SerializeToString,
             protos_dot_controller__pb2.ProxyEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/CreateKey',
+            protos_dot_keys__pb2.CreateKeyRequest.SerializeToString,
+            protos_dot_keys__pb2.CreateKeyResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/ListKeys',
+            protos_dot_keys__pb2.ListKeysRequest.SerializeToString,
+            protos_dot_keys__pb2.KeyList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/UpdateKey',
+            protos_dot_keys__pb2.UpdateKeyRequest.SerializeToString,
+            protos_dot_keys__pb2.KeyInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/RevokeKey',
+            protos_dot_keys__pb2.KeyRef.SerializeToString,
+            protos_dot_keys__pb2.KeyInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ccproxy.v1.Admin/WatchKeys',
+            protos_dot_keys__pb2.WatchKeysRequest.SerializeToString,
+            protos_dot_keys__pb2.KeyList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKeyUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ccproxy.v1.Admin/GetKeyUsage',
+            protos_dot_keys__pb2.KeyRef.SerializeToString,
+            protos_dot_keys__pb2.KeyUsageReport.FromString,
             options,
             channel_credentials,
             insecure,

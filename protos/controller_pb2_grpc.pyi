@@ -7,6 +7,7 @@ from collections import abc as _abc
 from grpc import aio as _aio
 from protos import common_pb2 as _common_pb2
 from protos import controller_pb2 as _controller_pb2
+from protos import keys_pb2 as _keys_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -119,6 +120,16 @@ class AdminStub:
     GetHistory: _grpc.UnaryUnaryMultiCallable[_controller_pb2.GetHistoryRequest, _controller_pb2.History]
     WatchEvents: _grpc.UnaryStreamMultiCallable[_controller_pb2.WatchEventsRequest, _controller_pb2.ProxyEvent]
     """Recent events (after since_id, or the last `replay`), then live ones until cancelled."""
+    CreateKey: _grpc.UnaryUnaryMultiCallable[_keys_pb2.CreateKeyRequest, _keys_pb2.CreateKeyResult]
+    """Keys (protos/keys.proto): made, listed, changed and revoked by name or id; effective on the
+    next request. WatchKeys sends the whole list (with hashes) now and after every change: the
+    frontdoor authenticates from it in memory.
+    """
+    ListKeys: _grpc.UnaryUnaryMultiCallable[_keys_pb2.ListKeysRequest, _keys_pb2.KeyList]
+    UpdateKey: _grpc.UnaryUnaryMultiCallable[_keys_pb2.UpdateKeyRequest, _keys_pb2.KeyInfo]
+    RevokeKey: _grpc.UnaryUnaryMultiCallable[_keys_pb2.KeyRef, _keys_pb2.KeyInfo]
+    WatchKeys: _grpc.UnaryStreamMultiCallable[_keys_pb2.WatchKeysRequest, _keys_pb2.KeyList]
+    GetKeyUsage: _grpc.UnaryUnaryMultiCallable[_keys_pb2.KeyRef, _keys_pb2.KeyUsageReport]
 
 @_typing.type_check_only
 class AdminAsyncStub(AdminStub):
@@ -139,6 +150,16 @@ class AdminAsyncStub(AdminStub):
     GetHistory: _aio.UnaryUnaryMultiCallable[_controller_pb2.GetHistoryRequest, _controller_pb2.History]  # type: ignore[assignment]
     WatchEvents: _aio.UnaryStreamMultiCallable[_controller_pb2.WatchEventsRequest, _controller_pb2.ProxyEvent]  # type: ignore[assignment]
     """Recent events (after since_id, or the last `replay`), then live ones until cancelled."""
+    CreateKey: _aio.UnaryUnaryMultiCallable[_keys_pb2.CreateKeyRequest, _keys_pb2.CreateKeyResult]  # type: ignore[assignment]
+    """Keys (protos/keys.proto): made, listed, changed and revoked by name or id; effective on the
+    next request. WatchKeys sends the whole list (with hashes) now and after every change: the
+    frontdoor authenticates from it in memory.
+    """
+    ListKeys: _aio.UnaryUnaryMultiCallable[_keys_pb2.ListKeysRequest, _keys_pb2.KeyList]  # type: ignore[assignment]
+    UpdateKey: _aio.UnaryUnaryMultiCallable[_keys_pb2.UpdateKeyRequest, _keys_pb2.KeyInfo]  # type: ignore[assignment]
+    RevokeKey: _aio.UnaryUnaryMultiCallable[_keys_pb2.KeyRef, _keys_pb2.KeyInfo]  # type: ignore[assignment]
+    WatchKeys: _aio.UnaryStreamMultiCallable[_keys_pb2.WatchKeysRequest, _keys_pb2.KeyList]  # type: ignore[assignment]
+    GetKeyUsage: _aio.UnaryUnaryMultiCallable[_keys_pb2.KeyRef, _keys_pb2.KeyUsageReport]  # type: ignore[assignment]
 
 class AdminServicer(metaclass=_abc_1.ABCMeta):
     """Everything the monitoring endpoints and the dashboard show; grpcurl sees the same truth."""
@@ -210,5 +231,51 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_controller_pb2.ProxyEvent], _abc.AsyncIterator[_controller_pb2.ProxyEvent]]:
         """Recent events (after since_id, or the last `replay`), then live ones until cancelled."""
+
+    @_abc_1.abstractmethod
+    def CreateKey(
+        self,
+        request: _keys_pb2.CreateKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keys_pb2.CreateKeyResult, _abc.Awaitable[_keys_pb2.CreateKeyResult]]:
+        """Keys (protos/keys.proto): made, listed, changed and revoked by name or id; effective on the
+        next request. WatchKeys sends the whole list (with hashes) now and after every change: the
+        frontdoor authenticates from it in memory.
+        """
+
+    @_abc_1.abstractmethod
+    def ListKeys(
+        self,
+        request: _keys_pb2.ListKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keys_pb2.KeyList, _abc.Awaitable[_keys_pb2.KeyList]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateKey(
+        self,
+        request: _keys_pb2.UpdateKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keys_pb2.KeyInfo, _abc.Awaitable[_keys_pb2.KeyInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeKey(
+        self,
+        request: _keys_pb2.KeyRef,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keys_pb2.KeyInfo, _abc.Awaitable[_keys_pb2.KeyInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def WatchKeys(
+        self,
+        request: _keys_pb2.WatchKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_keys_pb2.KeyList], _abc.AsyncIterator[_keys_pb2.KeyList]]: ...
+
+    @_abc_1.abstractmethod
+    def GetKeyUsage(
+        self,
+        request: _keys_pb2.KeyRef,
+        context: _ServicerContext,
+    ) -> _typing.Union[_keys_pb2.KeyUsageReport, _abc.Awaitable[_keys_pb2.KeyUsageReport]]: ...
 
 def add_AdminServicer_to_server(servicer: AdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

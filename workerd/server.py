@@ -30,7 +30,7 @@ async def serve(config: WorkerdConfig) -> None:
         if not become_subreaper():
             logger.warning("not a child subreaper: orphaned tool processes go to init")
         await asyncio.to_thread(reaper.sweep_previous)
-        cli_version = await probe_version(config.claude_bin, engine.environment({}))
+        cli_version = await probe_version(config.claude_bin, engine.spawner.environment({}))
         warn_if_untested(cli_version, config.claude_bin)
     name = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name
     server = StandardServer(config.paths.worker_socket(config.spec.name), [name])

@@ -50,6 +50,7 @@ class RequestArrived(Event):
     stream: bool
     priority: str  # high, normal, low
     user: str  # the client's own end-user id, when it sends one
+    key_id: str  # the key it was made with ("": the bootstrap token)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class RequestEnd(Event):
     ttft_ms: int | None  # None: no output reached the client
     duration_ms: int
     retries: int
+    key_id: str  # the key it was made with ("": the bootstrap token)
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,39 @@ class WarmFallback(Event):
     signature: str
 
 
+# -- keys ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyCreated(Event):
+    """An admin made a key (its id and name; never its secret)."""
+
+    kind: ClassVar[str] = "key_created"
+    key_id: str
+    name: str
+    role: str
+    for_owner: bool
+
+
+@dataclass(frozen=True)
+class KeyUpdated(Event):
+    """An admin changed a key; `changed` names what (policy fields, role, name), comma-separated."""
+
+    kind: ClassVar[str] = "key_updated"
+    key_id: str
+    name: str
+    changed: str
+
+
+@dataclass(frozen=True)
+class KeyRevoked(Event):
+    """An admin revoked a key: it authenticates no more (its usage stays readable)."""
+
+    kind: ClassVar[str] = "key_revoked"
+    key_id: str
+    name: str
+
+
 # -- the controller ------------------------------------------------------------------------------
 
 
@@ -313,6 +348,9 @@ KINDS: dict[str, type[Event]] = {
         Kill,
         Reaped,
         WarmFallback,
+        KeyCreated,
+        KeyUpdated,
+        KeyRevoked,
         Startup,
     )
 }

@@ -60,4 +60,5 @@ def _closing(entry: _Open, now: float) -> Failed:
         ttft_ms=None,
         duration_ms=int(max(now - entry.at, 0) * 1000),
         retries=0,
+        key_id=entry.arrived.key_id,
     )

@@ -8,15 +8,21 @@ from dataclasses import dataclass
 DEFAULT_TTL_S = 30 * 60
 
 
-def conversation_key(session_id: str, source: str, system: str, first_user: str) -> str:
+def conversation_key(
+    session_id: str, source: str, system: str, first_user: str, key_id: str = ""
+) -> str:
     """`X-Session-Id` when given, else a digest of the source and the conversation's opening.
 
     The system prompt and the first user message are the same on every turn of a conversation,
-    so every turn derives the same key; a secret never takes part (the source is not a key).
+    so every turn derives the same key; a secret never takes part (the source is not a key, and
+    `key_id` is a key's public id). Scoped by the key: two keys sending the same history never
+    share a conversation, so never a worker's live process (the bootstrap token's "" adds
+    nothing: its keys are those of before keys existed).
     """
+    owner = (key_id,) if key_id else ()
     if session_id:  # scoped by source: two clients' "default" sessions are not one conversation
-        return "sid:" + _digest(source, session_id)
-    return "conv:" + _digest(source, system, first_user)
+        return "sid:" + _digest(*owner, source, session_id)
+    return "conv:" + _digest(*owner, source, system, first_user)
 
 
 def _digest(*parts: str) -> str:

@@ -109,6 +109,11 @@ class RateWindow:
         self._trim(now)
         return len(self._uses), self._used
 
+    def replenished_s(self, now: float) -> float:
+        """Seconds until every use now in the window has left it (0 when it is empty)."""
+        self._trim(now)
+        return max(self._uses[-1].at + WINDOW_S - now, 0.0) if self._uses else 0.0
+
 
 class RateLimiter:
     """All windows, created on first use. Workers in `own_limits` use those limits instead

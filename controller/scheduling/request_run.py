@@ -18,6 +18,9 @@ from common.errors import error_code_name, make_error, wire_error
 from common.events import OUTPUT_KINDS, batched, unbatched
 from common.models import MAX_CONTEXT_TOKENS
 from controller.events import kinds
+from controller.keys.admission import KeyRefused
+from controller.keys.policy import POOL_MODES
+from controller.keys.record import KeyRecord
 from controller.scheduling.affinity import conversation_key
 from controller.scheduling.fair_queue import PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL
 from controller.scheduling.ratelimit import estimate_tokens
@@ -40,6 +43,7 @@ _PRIORITY_NAMES = {
 # Beyond the largest context any model takes, with room for the estimate (four characters a
 # token; code and other scripts run denser, so the estimate errs low): hopeless at admission.
 HOPELESS_PROMPT_TOKENS = MAX_CONTEXT_TOKENS * 5 // 4
+CLI_MODES = POOL_MODES["cli"]
 NO_CLIENT_TOOLS = (
     "no worker of this proxy runs the client's tools: its agent workers have tools of their own; "
     "set AGENT_CLIENT_TOOLS=true or add a cli or api worker"
@@ -86,6 +90,7 @@ class RequestRun:
         self.status = "cancelled"
         self.mode = ""
         self.usage = pb.Usage()
+        self.record: KeyRecord | None = None  # the key's policy, once admitted
         self.key = self._conversation_key()
         self.prompt_tokens = estimate_tokens(sum(len(_text(m)) for m in request.messages))
 
@@ -99,6 +104,7 @@ class RequestRun:
                 stream=request.stream,
                 priority=_PRIORITY_NAMES[request.priority],
                 user=request.user,  # the client's own end-user id, when it sends one
+                key_id=request.key_id,
             )
         )
         try:
@@ -112,8 +118,11 @@ class RequestRun:
             self._emit_complete()
 
     def _refusal(self, unable: frozenset[str]) -> pb.Event | None:
-        """What no worker could ever serve is refused now, not after the queue."""
-        if unable and self.scheduler.servable_by() <= unable:
+        """What no worker could ever serve is refused now, not after the queue; the key's
+        policy first (none of its refusals is worth another worker)."""
+        if self.request.key_id and (refused := self._key_refusal()) is not None:
+            return refused
+        if unable and self.scheduler.servable_by(self.record) <= unable:
             return make_error(pb.INVALID_REQUEST, NO_CLIENT_TOOLS, param="tools")
         tokens = self._untrimmable_tokens()
         if tokens > HOPELESS_PROMPT_TOKENS:
@@ -124,10 +133,24 @@ class RequestRun:
             return make_error(pb.CONTEXT_TOO_LONG, message, param="messages")
         return None
 
+    def _key_refusal(self) -> pb.Event | None:
+        request = self.request
+        try:
+            self.record = self.scheduler.keys.admit(
+                request.key_id,
+                request.model,
+                self.prompt_tokens,
+                self.scheduler.modes,
+                request.request_id,
+            )
+        except KeyRefused as refused:
+            return refused.event()
+        return None
+
     def _untrimmable_tokens(self) -> int:
         """What must reach the model whole: CLI workers drop the oldest turns to fit their
         budget, so there only the newest message counts; api workers send everything."""
-        if self.scheduler.serves_cli:
+        if self.scheduler.serves_cli and (self.record is None or self.record.modes & CLI_MODES):
             newest = self.request.messages[-1:] if self.request.messages else []
             return estimate_tokens(sum(len(_text(m)) for m in newest))
         return self.prompt_tokens
@@ -170,10 +193,15 @@ class RequestRun:
         both follow it."""
         system = "\n".join(_text(m) for m in self.request.messages if m.role == pb.ROLE_SYSTEM)
         first_user = next((_text(m) for m in self.request.messages if m.role == pb.ROLE_USER), "")
-        return conversation_key(self.request.session_key, self.request.source, system, first_user)
+        request = self.request
+        return conversation_key(
+            request.session_key, request.source, system, first_user, request.key_id
+        )
 
     def _waiter(self, exclude: frozenset[str], priority: int) -> Waiter:
-        return Waiter(self.request, self.key, self.prompt_tokens, exclude, priority)
+        return Waiter(
+            self.request, self.key, self.prompt_tokens, exclude, priority, record=self.record
+        )
 
     async def _attempt(self, lease: Lease, outcome: Outcome) -> AsyncIterator[pb.Event]:
         handle = lease.handle
@@ -190,7 +218,10 @@ class RequestRun:
                 prompt_tokens=self.prompt_tokens,
             )
         )
-        yield pb.Event(started=pb.Started(worker=name, mode=handle.spec.mode, attempt=attempt))
+        started = pb.Started(worker=name, mode=handle.spec.mode, attempt=attempt)
+        if self.record is not None and (limits := self.scheduler.keys.limits(self.record)):
+            started.key_limits.CopyFrom(limits)  # the headers of a successful answer
+        yield pb.Event(started=started)
         held: list[pb.Event] = []
         try:
             async for message in handle.client.run(self.request, attempt, self.key):
@@ -318,7 +349,7 @@ class RequestRun:
         assert outcome.error is not None
         if outcome.output_started or not wire_error(outcome.error.code).retryable:
             return False
-        others = self.scheduler.servable_by() - set(self.tried)
+        others = self.scheduler.servable_by(self.record) - set(self.tried)
         return len(self.tried) < self.scheduler.config.max_attempts and bool(others)
 
     async def _before_retry(self, lease: Lease, error: pb.Error) -> None:
@@ -354,6 +385,7 @@ class RequestRun:
                 else None,
                 duration_ms=int((now - self.arrived) * 1000),
                 retries=max(len(self.tried) - 1, 0),
+                key_id=self.request.key_id,
             )
         )
 

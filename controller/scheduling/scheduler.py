@@ -3,7 +3,8 @@
 `admit` parks a request in the fair queue until `_dispatch` finds it a worker and a slot;
 `release` gives both back. `_dispatch` runs whenever something changes (a request arrives or
 ends, a worker's health flips, a cooldown ends, a rate window frees) and is the only place a
-request gets a worker. The policies themselves are pure modules with no I/O.
+request gets a worker. The policies themselves are pure modules with no I/O; which accounts rest
+and why (cooldowns, quota windows) is rests.py's, which the Scheduler extends.
 
     DispatchError            a request that will not run; carries the client's error code
 """
@@ -24,12 +25,13 @@ from common.workers import NO_WORKER_HINT
 from controller.config import ControllerConfig
 from controller.events import kinds
 from controller.events.bus import EventBus
+from controller.keys.book import KeyBook
+from controller.keys.record import KeyRecord
 from controller.quota.strategy import reason as quota_reason
-from controller.quota.windows import QuotaBook, WindowState, account_status
 from controller.scheduling.affinity import AffinityTable
-from controller.scheduling.cooldown import CooldownBook, rest_for
 from controller.scheduling.fair_queue import FairQueue, QueueEntry, QueueFull
 from controller.scheduling.ratelimit import RateLimiter
+from controller.scheduling.rests import AccountRests
 from controller.scheduling.routing import Choice, Policy, WorkerView, choose_worker
 from controller.workers.pool import WorkerHandle, WorkerPool
 from protos import common_pb2 as pb
@@ -58,6 +60,7 @@ class Lease:
     handle: WorkerHandle
     moved: bool
     waited_s: float
+    key_id: str = ""
 
 
 @dataclass(eq=False)
@@ -76,13 +79,14 @@ class Waiter:
     choice: Choice | None = None
     blocked: str = "capacity"
     retry_at: float = 0.0
+    record: KeyRecord | None = None  # the key's policy (None: the bootstrap token)
 
     @property
     def family(self) -> str:
         return model_family(self.request.model)
 
 
-class Scheduler:
+class Scheduler(AccountRests):
     """Owns the queue and the per-worker policies; the clock is injected for tests."""
 
     def __init__(
@@ -93,11 +97,10 @@ class Scheduler:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(pool.handles, events, wall)
         self.config = config
         self.pool = pool
-        self.events = events
         self.clock = clock
-        self.wall = wall
         self.queue: FairQueue[Waiter] = FairQueue(
             config.max_queue_total, config.max_queue_per_source
         )
@@ -108,10 +111,7 @@ class Scheduler:
         self.serves_cli = bool(self._servable & self._cli)
         self.limiter = RateLimiter(config.rate_limits)
         self._sync_pace()
-        self.cooldowns = CooldownBook()
-        self.quota = QuotaBook()
         self.policy = Policy(config.quota_strategy, config.quota_move_at)
-        self.on_quota: Callable[[str, list[WindowState]], None] | None = None  # persists them
         self.in_flight = 0
         self.rejected: collections.Counter[str] = collections.Counter()
         # Queued requests by the worker their conversation lives on, kept as they come and go:
@@ -119,6 +119,9 @@ class Scheduler:
         self._waiting_for: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._next_tick_at = 0.0  # when run_ticks looks next (clock time)
+        self.keys = KeyBook(wall, clock)  # admission by key: controller/keys/
+        events.sinks.append(self.keys.observe)
+        self.modes = frozenset(h.spec.mode for h in pool.handles.values())
 
     # -- admission -------------------------------------------------------------------------
 
@@ -128,7 +131,9 @@ class Scheduler:
         now = self.clock()
         waiter.preferred = self.affinity.lookup(waiter.key, now)
         deadline = now + self.config.queue_timeout_ms / 1000
+        key = waiter.record
         entry = QueueEntry(waiter.request.source, waiter, now, deadline, waiter.priority)
+        entry.key, entry.weight = (key.id, key.weight) if key else ("", 1.0)
         self._enqueue(entry)  # the caps bound waiting: a request that can start now needs no room
         self.dispatch()
         if not waiter.future.done():
@@ -148,7 +153,7 @@ class Scheduler:
 
     def _refuse_if_full(self, entry: QueueEntry[Waiter]) -> None:
         try:
-            self.queue.check_room(entry.source, extra=1)
+            self.queue.check_room(entry.party, extra=1)
         except QueueFull as exc:
             self._unqueue(entry)
             self.rejected[entry.source] += 1
@@ -223,7 +228,9 @@ class Scheduler:
         now = self.clock()
         waiting_for = dict(self._waiting_for)  # as of this pass's start, as placement reads it
         while self.in_flight < self.config.max_concurrent and len(self.queue):
-            entry = self.queue.select(lambda e: self._place(e.item, now, waiting_for))
+            entry = self.queue.select(
+                lambda e: self._place(e.item, now, waiting_for), self.keys.at_cap
+            )
             if entry is None:
                 break
             self._left_queue(entry)
@@ -231,7 +238,7 @@ class Scheduler:
 
     def _place(self, waiter: Waiter, now: float, waiting_for: dict[str, int]) -> bool:
         views = self._views(waiter, now, waiting_for)
-        primary, overflow = self._pools(views)
+        primary, overflow = self._pools(views, waiter.record)
         choice = choose_worker(
             primary, waiter.preferred, self.config.primary_worker, waiter.exclude, self.policy
         )
@@ -264,17 +271,25 @@ class Scheduler:
             for name, handle in self.pool.handles.items()
         ]
 
-    def _pools(self, views: list[WorkerView]) -> tuple[list[WorkerView], list[WorkerView]]:
-        """CLI workers serve by default; api workers only overflow, unless they are all there is."""
+    def _pools(
+        self, views: list[WorkerView], key: KeyRecord | None
+    ) -> tuple[list[WorkerView], list[WorkerView]]:
+        """CLI workers serve by default; api workers only overflow, unless they are all there is
+        or the key may use no other."""
+        if key is not None and not key.modes >= self.modes:
+            return [v for v in views if self.pool.handles[v.name].spec.mode in key.modes], []
         if not self._cli:
             return views, []
         cli = [v for v in views if v.name in self._cli]
         api = [v for v in views if v.name not in self._cli]
         return cli, api if self.config.overflow_to_api else []
 
-    def servable_by(self) -> frozenset[str]:
-        """Workers this deployment may route a request to at all (the pools, by mode)."""
-        return self._servable
+    def servable_by(self, key: KeyRecord | None = None) -> frozenset[str]:
+        """Workers this deployment may route a request to at all (the pools, by mode); for a
+        key, those in its pools."""
+        if key is None or key.modes >= self.modes:
+            return self._servable
+        return frozenset(n for n, h in self.pool.handles.items() if h.spec.mode in key.modes)
 
     def _servable_workers(self) -> frozenset[str]:
         api = frozenset(self.pool.handles) - self._cli
@@ -342,81 +357,19 @@ class Scheduler:
                     reason=quota_reason(self.policy.strategy, waiter.choice.headroom, self.wall()),
                 )
             )
-        waiter.future.set_result(Lease(handle, moved, now - entry.enqueued_at))
+        self.keys.started(entry.key)
+        waiter.future.set_result(Lease(handle, moved, now - entry.enqueued_at, entry.key))
 
     def release(self, lease: Lease, total_tokens: int | None) -> None:
         """An attempt is over: its worker slot and global slot go back."""
         lease.handle.in_flight -= 1
         self.in_flight -= 1
+        self.keys.ended(lease.key_id)
         self.dispatch()
-
-    def start_cooldown(
-        self, worker: str, seconds: float, reason: str, basis: str = "estimate"
-    ) -> None:
-        now = self.wall()
-        if self.cooldowns.start(worker, seconds, reason, now, basis):
-            self.events.emit(
-                kinds.CooldownStarted(
-                    worker=worker,
-                    seconds=round(seconds, 1),
-                    reason=reason,
-                    basis=basis,
-                    until=round(self.cooldowns.of(worker).until, 3),
-                )
-            )
-        self._wake.set()
-
-    def note_quota(self, worker: str, report: pb.RateLimitStatus) -> None:
-        """A worker's report of its account's windows: kept (and persisted); a refusal rests
-        the worker until the refused window's reported reset."""
-        now = self.wall()
-        before = account_status(self.quota.windows(worker, now))
-        changed = self.quota.note(worker, report, now)
-        if changed and self.on_quota is not None:
-            self.on_quota(worker, changed)
-        after = account_status(self.quota.windows(worker, now))
-        if after != before:
-            headroom = self.quota.headroom(worker, now)
-            self.events.emit(
-                kinds.QuotaChanged(
-                    worker=worker, status=after, previous=before, binding=headroom.describe()
-                )
-            )
-        if report.status == "rejected":
-            resets_at = self.quota.refused_until(worker, now) or float(report.resets_at)
-            self._rest(worker, "usage limit reached", resets_at, 0.0)
-
-    def note_refusal(self, worker: str, error: pb.Error) -> None:
-        """An upstream refusal ends an attempt: the account rests (429, 529, bad credential)."""
-        reason = {
-            pb.RATE_LIMITED: "rate limited",
-            pb.UPSTREAM_OVERLOADED: "overloaded",
-            pb.UPSTREAM_AUTH: "credential refused",
-        }.get(error.code)
-        if reason is None:
-            return
-        retry_s = error.retry_after_ms / 1000 if error.code != pb.UPSTREAM_AUTH else 0.0
-        limited = error.code == pb.RATE_LIMITED
-        resets_at = self.quota.refused_until(worker, self.wall()) if limited else 0.0
-        self._rest(worker, reason, resets_at, retry_s)
-
-    def _rest(self, worker: str, reason: str, resets_at: float, retry_after_s: float) -> None:
-        rest = rest_for(reason, resets_at, retry_after_s, self.wall())
-        self.start_cooldown(worker, rest.seconds, reason, rest.basis)
-
-    def restore_quota(self, saved: dict[str, list[WindowState]]) -> None:
-        """Windows persisted by an earlier controller; a refusal still ahead rests again."""
-        now = self.wall()
-        for worker, states in saved.items():
-            if worker not in self.pool.handles:
-                continue
-            self.quota.load(worker, states)
-            refused_until = self.quota.refused_until(worker, now)
-            if refused_until:
-                self._rest(worker, "usage limit reached", refused_until, 0.0)
 
     def correct_tokens(self, worker: str, request: pb.ChatRequest, tokens: int) -> None:
         self.limiter.correct(worker, model_family(request.model), request.request_id, tokens)
+        self.keys.correct(request.key_id, request.request_id, tokens)
 
     # -- background ------------------------------------------------------------------------
 
@@ -428,10 +381,12 @@ class Scheduler:
             self._next_tick_at = self.clock() + wait
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
-            for worker in self.cooldowns.ended(self.wall()):
-                self.events.emit(kinds.CooldownEnded(worker=worker))
+            self.end_cooldowns()
             self.affinity.sweep(self.clock())
             self.dispatch()
+
+    def _rest_started(self) -> None:
+        self._wake.set()  # run_ticks plans its next look again: this rest may end before it
 
     def _next_tick_s(self) -> float:
         now = self.clock()

@@ -1,7 +1,8 @@
 """The Admin service: everything the monitoring endpoints, the dashboard and grpcurl see.
 
 Thin: state comes from the scheduler, figures from the accounting database, processes from
-the workerds; controller/services/stats.py shapes the snapshot.
+the workerds; controller/services/stats.py shapes the snapshot and controller/services/keys.py
+answers the key methods.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from common.rpc import abort
 from controller.events import kinds
 from controller.events.bus import ProxyEvent
 from controller.scheduling.scheduler import Scheduler
+from controller.services.keys import KeyService
 from controller.services.stats import DbFigures, LiveStats, build_stats, worker_infos
 from controller.storage.accounting import Accounting, AccountingDb
 from controller.storage.usage import HISTORY, stale_reason
 from controller.workers.pool import WorkerHandle
-from protos import controller_pb2, controller_pb2_grpc
+from protos import controller_pb2, controller_pb2_grpc, keys_pb2
 
 logger = logging.getLogger(__name__)
 Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
@@ -43,12 +45,18 @@ SUBSCRIBED = "subscribed"
 
 class AdminServicer(controller_pb2_grpc.AdminServicer):
     def __init__(
-        self, scheduler: Scheduler, accounting: Accounting, live: LiveStats, started_at: float
+        self,
+        scheduler: Scheduler,
+        accounting: Accounting,
+        live: LiveStats,
+        started_at: float,
+        keys: KeyService | None = None,
     ) -> None:
         self._scheduler = scheduler
         self._accounting = accounting
         self._live = live
         self._started_at = started_at
+        self.keys = keys or KeyService(scheduler.keys, accounting, scheduler.events)
 
     async def ListWorkers(
         self, request: controller_pb2.ListWorkersRequest, context: Context
@@ -195,7 +203,9 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
             return DbFigures(db.tokens(now), db.breakdown(), db.histograms())
 
         db, processes = await asyncio.gather(self._accounting.query(figures), self._processes())
-        return build_stats(self._scheduler, self._live, db, processes, self._started_at)
+        snapshot = build_stats(self._scheduler, self._live, db, processes, self._started_at)
+        snapshot.keys.extend(self.keys.stats(self._scheduler.queue.depth_by_key()))
+        return snapshot
 
     async def GetHistory(
         self, request: controller_pb2.GetHistoryRequest, context: Context
@@ -250,3 +260,34 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
                 yield event_proto(event)
         finally:
             bus.unsubscribe(queue)
+
+    # -- keys (controller/services/keys.py) --------------------------------------------------
+
+    async def CreateKey(
+        self, request: keys_pb2.CreateKeyRequest, context: Context
+    ) -> keys_pb2.CreateKeyResult:
+        return await self.keys.create(request, context)
+
+    async def ListKeys(
+        self, request: keys_pb2.ListKeysRequest, context: Context
+    ) -> keys_pb2.KeyList:
+        return self.keys.list_keys(request)
+
+    async def UpdateKey(
+        self, request: keys_pb2.UpdateKeyRequest, context: Context
+    ) -> keys_pb2.KeyInfo:
+        return await self.keys.update(request, context)
+
+    async def RevokeKey(self, request: keys_pb2.KeyRef, context: Context) -> keys_pb2.KeyInfo:
+        return await self.keys.revoke(request, context)
+
+    async def WatchKeys(
+        self, request: keys_pb2.WatchKeysRequest, context: Context
+    ) -> AsyncIterator[keys_pb2.KeyList]:
+        async for key_list in self.keys.watch():
+            yield key_list
+
+    async def GetKeyUsage(
+        self, request: keys_pb2.KeyRef, context: Context
+    ) -> keys_pb2.KeyUsageReport:
+        return await self.keys.usage(request, context)

@@ -33,7 +33,9 @@ class ConversationsServicer(controller_pb2_grpc.ConversationsServicer):
         self, request: controller_pb2.GetResponseRequest, context: Context
     ) -> controller_pb2.StoredResponse:
         stored = await self._accounting.apart(
-            lambda db: response_store.get(db.connection, request.id, request.with_history)
+            lambda db: response_store.get(
+                db.connection, request.id, request.with_history, request.owner
+            )
         )
         if stored is None:
             await abort(context, grpc.StatusCode.NOT_FOUND, f"no stored response {request.id!r}")

@@ -1,4 +1,4 @@
-"""Token accounting and the persisted event log in SQLite (`STATE_DIR/proxy.db`, WAL).
+"""The persisted event log and the database thread in SQLite (`STATE_DIR/proxy.db`, WAL).
 
 AccountingDb   synchronous sqlite3: one connection, used from one thread only
 Accounting     the controller's asyncio face: the EventBus sink appends to a list (nothing else
@@ -6,8 +6,9 @@ Accounting     the controller's asyncio face: the EventBus sink appends to a lis
                executor, which also runs every query, so writes and reads stay in order.
 
 Every request ends as one `requests` row (from its `complete` or `error` event) and is added to
-`totals` (lifetime, per model/worker/status/category) in the same transaction, so pruning old
-rows after RETENTION_DAYS never changes the totals.
+`totals` (lifetime, per model/worker/status/category) in the same transaction as its events, so
+pruning old rows after RETENTION_DAYS never changes the totals; request_rows.py writes and reads
+those rows, keys.py adds the ones made with a key to that key's day.
 """
 
 from __future__ import annotations
@@ -26,61 +27,20 @@ from typing import Any, TypeVar
 
 from controller.events.bus import EVENT_LOG_SIZE, ProxyEvent
 from controller.events.kinds import Started
-from controller.storage import response_store
+from controller.storage import keys, request_rows, response_store
 from controller.storage.migrations import migrate
-from controller.storage.usage import (
-    DAY_S,
-    HISTOGRAMS,
-    HistorySpec,
-    RequestRow,
-    cumulative,
-    fill_buckets,
-    histogram_increments,
-    history_range,
-    rows_of,
-    window_starts,
-)
+from controller.storage.usage import HistorySpec, rows_of
 from protos import controller_pb2
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 FLUSH_DELAY_S = 0.2
 PRUNE_INTERVAL_S = 3_600.0
-RECENT_ERRORS = 20
 URGENT_EVENTS = frozenset({Started.kind})
 URGENT_DELAY_S = 0.02
 """How long a run's start waits for company before it is written: under load the starts of this
 moment share one transaction (one per request cost more CPU than the rest of the controller's
 work on it), and a run killed with the controller this soon has cost next to nothing upstream."""
-_ROW_COLUMNS = (
-    "request_id, ts, source, model, worker, mode, status, error_category, input_tokens, "
-    "output_tokens, cache_read_tokens, cache_write_tokens, ttft_ms, duration_ms, retries"
-)
-_SUMS = (
-    "COUNT(*), COALESCE(SUM(input_tokens + cache_read_tokens + cache_write_tokens), 0), "
-    "COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0), "
-    "COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(status != 'ok'), 0)"
-)
-_TOTAL_SUMS = (
-    "COALESCE(SUM(requests), 0), "
-    "COALESCE(SUM(input_tokens + cache_read_tokens + cache_write_tokens), 0), "
-    "COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0), "
-    "COALESCE(SUM(cache_write_tokens), 0), "
-    "COALESCE(SUM(CASE WHEN status != 'ok' THEN requests ELSE 0 END), 0)"
-)
-
-
-def token_figures(values: Sequence[Any]) -> controller_pb2.TokenFigures:
-    """A row of (requests, every prompt token, output, cache read, cache write, errors)."""
-    requests, prompt, output, cache_read, cache_write, errors = (int(v or 0) for v in values)
-    return controller_pb2.TokenFigures(
-        requests=requests,
-        errors=errors,
-        input_tokens=prompt,
-        output_tokens=output,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-    )
 
 
 class AccountingDb:
@@ -108,7 +68,8 @@ class AccountingDb:
         conn.execute("BEGIN IMMEDIATE")
         try:
             self._write_events(events)
-            self._write_rows(rows)
+            request_rows.write(conn, rows)
+            keys.write_usage(conn, rows)  # each key's day, from the same rows
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -133,39 +94,6 @@ class AccountingDb:
         newest = max(e.id for e in logged)
         self._conn.execute("DELETE FROM events WHERE id <= ?", (newest - self.event_log_size,))
 
-    def _write_rows(self, rows: Sequence[RequestRow]) -> None:
-        if not rows:
-            return
-        self._conn.executemany(
-            f"INSERT INTO requests ({_ROW_COLUMNS}) VALUES ({', '.join('?' * 15)})",
-            [_row_values(row) for row in rows],
-        )
-        self._conn.executemany(
-            "INSERT INTO totals VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (model, worker, status, error_category) DO UPDATE SET "
-            "requests = requests + 1, input_tokens = input_tokens + excluded.input_tokens, "
-            "output_tokens = output_tokens + excluded.output_tokens, "
-            "cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, "
-            "cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, "
-            "last_ts = max(last_ts, excluded.last_ts)",
-            [_total_values(row) for row in rows],
-        )
-        self._conn.executemany(
-            "INSERT INTO histogram_buckets VALUES (?, ?, ?) ON CONFLICT (metric, le) "
-            "DO UPDATE SET count = count + excluded.count",
-            [(metric, le, n) for (metric, le), n in histogram_increments(rows).items()],
-        )
-        for metric, values in (
-            ("ttft", [r.ttft_ms for r in rows if r.ttft_ms is not None]),
-            ("duration", [r.duration_ms for r in rows]),
-        ):
-            if values:
-                self._conn.execute(
-                    "INSERT INTO histogram_sums VALUES (?, ?, ?) ON CONFLICT (metric) DO UPDATE "
-                    "SET count = count + excluded.count, sum_s = sum_s + excluded.sum_s",
-                    (metric, len(values), sum(values) / 1000),
-                )
-
     @property
     def connection(self) -> sqlite3.Connection:
         """For the other stores in this database (response_store); same thread rules."""
@@ -174,11 +102,9 @@ class AccountingDb:
     def prune(self, now: float, retention_days: int) -> int:
         """Delete request rows older than the retention (the totals keep their figures) and
         stored responses unused for as long."""
-        cursor = self._conn.execute(
-            "DELETE FROM requests WHERE ts < ?", (now - retention_days * DAY_S,)
-        )
+        pruned = request_rows.prune(self._conn, now, retention_days)
         response_store.prune(self._conn, now, retention_days)
-        return int(cursor.rowcount)
+        return pruned
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -194,138 +120,18 @@ class AccountingDb:
 
     def tokens(self, now: float) -> controller_pb2.TokenStats:
         """Lifetime totals, by model, and the usage windows."""
-        by_model = {
-            model: token_figures(values)
-            for model, *values in self._conn.execute(
-                f"SELECT model, {_TOTAL_SUMS} FROM totals GROUP BY model ORDER BY model"
-            )
-        }
-        totals = self._conn.execute(f"SELECT {_TOTAL_SUMS} FROM totals").fetchone()
-        windows = [
-            controller_pb2.TokenWindow(
-                window=name,
-                since=start,
-                figures=token_figures(
-                    self._conn.execute(
-                        f"SELECT {_SUMS} FROM requests WHERE ts >= ?", (start,)
-                    ).fetchone()
-                ),
-            )
-            for name, start in window_starts(now).items()
-        ]
-        return controller_pb2.TokenStats(
-            totals=token_figures(totals), by_model=by_model, windows=windows
-        )
+        return request_rows.tokens(self._conn, now)
 
     def breakdown(self) -> controller_pb2.Traffic:
         """Lifetime traffic and errors by worker and category, and the latest errors."""
-        traffic = controller_pb2.Traffic()
-        workers: dict[str, controller_pb2.WorkerTraffic] = {}
-        for worker, requests, errors, last_ts in self._conn.execute(
-            "SELECT worker, SUM(requests), SUM(CASE WHEN status != 'ok' THEN requests ELSE 0 "
-            "END), MAX(last_ts) FROM totals GROUP BY worker"
-        ):
-            workers[worker] = traffic.workers.add(
-                worker=worker, requests=requests, errors=errors, last_request_at=last_ts
-            )
-        for worker, category, count in self._conn.execute(
-            "SELECT worker, error_category, SUM(requests) FROM totals WHERE status != 'ok' "
-            "GROUP BY worker, error_category"
-        ):
-            workers[worker].errors_by_category[category] = count
-            traffic.errors_by_category[category] += count
-        for model, worker, status, n in self._conn.execute(
-            "SELECT model, worker, status, SUM(requests) FROM totals "
-            "GROUP BY model, worker, status ORDER BY model, worker, status"
-        ):
-            traffic.request_counts.add(model=model, worker=worker, status=status, requests=n)
-        traffic.recent_errors.extend(self._recent_errors())
-        return traffic
-
-    def _recent_errors(self) -> list[controller_pb2.RecentError]:
-        found = self._conn.execute(
-            "SELECT ts, request_id, worker, model, error_category, status FROM requests "
-            "WHERE status != 'ok' ORDER BY id DESC LIMIT ?",
-            (RECENT_ERRORS,),
-        )
-        return [
-            controller_pb2.RecentError(
-                ts=ts, request_id=request_id, worker=worker, model=model, category=c, status=status
-            )
-            for ts, request_id, worker, model, c, status in found
-        ]
+        return request_rows.breakdown(self._conn)
 
     def histograms(self) -> controller_pb2.Latency:
-        latency = controller_pb2.Latency()
-        for metric in HISTOGRAMS:
-            counts = dict(
-                self._conn.execute(
-                    "SELECT le, count FROM histogram_buckets WHERE metric = ?", (metric,)
-                ).fetchall()
-            )
-            sums = self._conn.execute(
-                "SELECT count, sum_s FROM histogram_sums WHERE metric = ?", (metric,)
-            ).fetchone() or (0, 0.0)
-            histogram: controller_pb2.Histogram = getattr(latency, metric)
-            histogram.count, histogram.sum_s = sums
-            for bound, count in cumulative(metric, counts):
-                histogram.buckets.add(le_s=bound, count=count)
-        return latency
+        return request_rows.histograms(self._conn)
 
     def history(self, spec: HistorySpec, now: float) -> tuple[float, float, list[dict[str, Any]]]:
         """Per-bucket figures over the window, every bucket present, oldest first."""
-        first, end = history_range(spec, now)
-        found: dict[float, dict[str, Any]] = {}
-        for bucket, requests, errors, prompt, output, ttft, duration in self._conn.execute(
-            "SELECT CAST((ts - ?) / ? AS INTEGER), COUNT(*), SUM(status != 'ok'), "
-            "SUM(input_tokens + cache_read_tokens + cache_write_tokens), SUM(output_tokens), "
-            "AVG(ttft_ms), AVG(duration_ms) FROM requests WHERE ts >= ? AND ts < ? "
-            "GROUP BY 1",
-            (first, spec.bucket_s, first, end),
-        ):
-            found[first + bucket * spec.bucket_s] = {
-                "requests": requests,
-                "errors": errors,
-                "input": prompt,
-                "output": output,
-                "avgTtftMs": None if ttft is None else round(ttft, 1),
-                "avgDurationMs": None if duration is None else round(duration, 1),
-            }
-        return first, end, fill_buckets(spec, first, found)
-
-
-def _row_values(row: RequestRow) -> tuple[Any, ...]:
-    return (
-        row.request_id,
-        row.ts,
-        row.source,
-        row.model,
-        row.worker,
-        row.mode,
-        row.status,
-        row.error_category,
-        row.input_tokens,
-        row.output_tokens,
-        row.cache_read_tokens,
-        row.cache_write_tokens,
-        row.ttft_ms,
-        row.duration_ms,
-        row.retries,
-    )
-
-
-def _total_values(row: RequestRow) -> tuple[Any, ...]:
-    return (
-        row.model,
-        row.worker,
-        row.status,
-        row.error_category,
-        row.input_tokens,
-        row.output_tokens,
-        row.cache_read_tokens,
-        row.cache_write_tokens,
-        row.ts,
-    )
+        return request_rows.history(self._conn, spec, now)
 
 
 class Accounting:

@@ -95,6 +95,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (worker, window)
         )""",
     ),
+    # 6: keys (hashes only; revoked ones kept so their usage stays readable), each key's usage
+    # per UTC day, and the key of each request row and stored response.
+    (
+        """CREATE TABLE keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            for_owner INTEGER NOT NULL,
+            policy TEXT NOT NULL,
+            secret_sha256 TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            revoked_at REAL NOT NULL DEFAULT 0,
+            last_used_at REAL NOT NULL DEFAULT 0
+        )""",
+        "CREATE UNIQUE INDEX keys_active_name ON keys (name) WHERE revoked_at = 0",
+        """CREATE TABLE key_usage (
+            key_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            cost_usd REAL NOT NULL,
+            PRIMARY KEY (key_id, day)
+        )""",
+        "ALTER TABLE requests ADD COLUMN key_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE responses ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+    ),
 )
 LATEST = len(MIGRATIONS)
 

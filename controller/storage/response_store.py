@@ -5,6 +5,8 @@ as neutral protobuf) and links to the response it continued, so a conversation i
 rows walked back from its newest: storing a long conversation costs what each turn adds, not
 the whole history again. Storing a response marks its whole chain as used; pruning drops rows
 unused for RETENTION_DAYS, so a conversation continued within the retention keeps all its turns.
+A row belongs to the key that made it (`owner`, its id): another key finds nothing there, as for
+an id that never existed.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ def put(conn: sqlite3.Connection, stored: controller_pb2.StoredResponse, now: fl
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
-            "INSERT OR REPLACE INTO responses (id, previous_id, created, used, source, turns, body)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO responses "
+            "(id, previous_id, created, used, source, turns, body, owner)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 stored.id,
                 stored.previous_id,
@@ -40,6 +43,7 @@ def put(conn: sqlite3.Connection, stored: controller_pb2.StoredResponse, now: fl
                 stored.source,
                 turns,
                 stored.body_json,
+                stored.owner,
             ),
         )
         if stored.previous_id:
@@ -54,19 +58,26 @@ def put(conn: sqlite3.Connection, stored: controller_pb2.StoredResponse, now: fl
 
 
 def get(
-    conn: sqlite3.Connection, response_id: str, with_history: bool
+    conn: sqlite3.Connection, response_id: str, with_history: bool, owner: str = ""
 ) -> controller_pb2.StoredResponse | None:
-    """The stored response, with its conversation's turns when asked; None when unknown or
-    when its conversation is no longer whole."""
+    """The stored response `owner` (a key id; "": the bootstrap token) made, with its
+    conversation's turns when asked; None when unknown, another key's, or when its
+    conversation is no longer whole."""
     row = conn.execute(
-        "SELECT previous_id, created, source, turns, body FROM responses WHERE id = ?",
-        (response_id,),
+        "SELECT previous_id, created, source, turns, body FROM responses WHERE id = ? "
+        "AND owner = ?",
+        (response_id, owner),
     ).fetchone()
     if row is None:
         return None
     previous_id, created, source, turns, body = row
     stored = controller_pb2.StoredResponse(
-        id=response_id, previous_id=previous_id, created=created, source=source, body_json=body
+        id=response_id,
+        owner=owner,
+        previous_id=previous_id,
+        created=created,
+        source=source,
+        body_json=body,
     )
     stored.turns.extend(controller_pb2.StoredResponse.FromString(turns).turns)
     if with_history:

@@ -75,6 +75,7 @@ class RequestRow:
     ttft_ms: int | None
     duration_ms: int
     retries: int
+    key_id: str = ""  # the key it was made with ("": the bootstrap token)
 
     @property
     def prompt_tokens(self) -> int:
@@ -108,6 +109,7 @@ def row_from_event(ts: float, end: RequestEnd) -> RequestRow:
         ttft_ms=end.ttft_ms,
         duration_ms=end.duration_ms,
         retries=end.retries,
+        key_id=end.key_id,
     )
 
 

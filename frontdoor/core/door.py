@@ -18,6 +18,7 @@ import pydantic
 from aiohttp import web
 
 from common.errors import make_error
+from frontdoor.auth.identity import identity_of
 from frontdoor.core.errors import ApiError
 from frontdoor.core.event_feed import EventFeed
 from frontdoor.core.models import OpenAIBase
@@ -32,6 +33,8 @@ TOKEN_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 """Each door's output token limit: the neutral request carries it as an int32."""
 INT32_MAX = 2**31 - 1
 _PRIORITIES = {"high": pb.PRIORITY_HIGH, "normal": pb.PRIORITY_NORMAL, "low": pb.PRIORITY_LOW}
+COMPLETION_FEED = web.RequestKey("completion_feed", EventFeed)
+"""The request's controller call, for the headers its answer carries (middleware.py)."""
 
 
 async def read_json_object(request: web.Request) -> dict[str, object]:
@@ -117,7 +120,9 @@ def resolve_model(request: web.Request, requested: str) -> str:
 
 
 def add_routing_hints(chat: pb.ChatRequest, request: web.Request) -> None:
-    """Fairness bucket, conversation pin and priority from the request headers."""
+    """The caller's key, then fairness bucket (inside the key), conversation pin and priority
+    from the request headers."""
+    chat.key_id = identity_of(request).key_id
     # Both read (and so both checked), whichever is used.
     source, legacy = header_text(request, "X-Source"), header_text(request, "X-OpenClaw-Source")
     source = source or legacy
@@ -150,6 +155,7 @@ async def collect(feed: EventFeed, request_id: str, add: Callable[[pb.Event], No
         kind = event.WhichOneof("kind")
         if kind == "started":
             worker = event.started.worker
+            feed.started = event.started
         elif kind == "error":
             raise with_response_headers(ApiError.from_event(event.error), request_id, worker)
         finished = finished or kind == "finish"
@@ -166,6 +172,7 @@ async def completion(request: web.Request, chat: pb.ChatRequest) -> AsyncIterato
     gone, an error or the answer sent), which cancels the run if it is still going."""
     call = request.app[CONTROLLER].complete(chat)
     feed = EventFeed(call, request.app[SHUTDOWN])
+    request[COMPLETION_FEED] = feed
     try:
         yield feed
     finally:

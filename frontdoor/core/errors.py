@@ -18,6 +18,7 @@ import grpc
 
 from common.errors import anthropic_type, wire_error
 from protos import common_pb2 as pb
+from protos import keys_pb2
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -25,6 +26,11 @@ CONTROLLER_UNAVAILABLE = "the proxy's controller is unavailable; try again short
 _RPC_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_request_error"),
     grpc.StatusCode.NOT_FOUND: (404, "not_found_error"),
+    grpc.StatusCode.ALREADY_EXISTS: (409, "invalid_request_error"),
+    grpc.StatusCode.FAILED_PRECONDITION: (409, "invalid_request_error"),
+    grpc.StatusCode.PERMISSION_DENIED: (403, "permission_error"),
+    # A controller older than this frontdoor: the call exists here, not there.
+    grpc.StatusCode.UNIMPLEMENTED: (501, "not_implemented"),
 }
 
 
@@ -49,6 +55,8 @@ class ApiError(Exception):
         self.param = param
         self.retry_after_s = retry_after_s
         self.extra_headers: dict[str, str] = {}
+        self.key_limits: keys_pb2.KeyLimits | None = None
+        """A key's own limits refused it: the figures for the rate-limit headers."""
 
     def __repr__(self) -> str:
         return f"ApiError({self.status}, {self.error_type!r}, {self.message!r})"
@@ -59,7 +67,7 @@ class ApiError(Exception):
         retry_after = math.ceil(error.retry_after_ms / 1000) if error.retry_after_ms > 0 else None
         if retry_after is None and wire.http_status in (429, 503):
             retry_after = 1
-        return cls(
+        api_error = cls(
             wire.http_status,
             error.message or "request failed",
             wire.openai_type,
@@ -67,6 +75,9 @@ class ApiError(Exception):
             param=error.param or None,
             retry_after_s=retry_after,
         )
+        if error.HasField("key_limits"):
+            api_error.key_limits = error.key_limits
+        return api_error
 
     def body(self) -> dict[str, Any]:
         return {
@@ -92,8 +103,8 @@ class ApiError(Exception):
 
 
 def rpc_error(exc: grpc.aio.AioRpcError) -> ApiError:
-    """A refused call keeps its reason (400, 404); any other failure means the controller is
-    unavailable (503, retry in 2 s)."""
+    """A refused call keeps its reason (400, 403, 404, 409, 501); any other failure means the
+    controller is unavailable (503, retry in 2 s)."""
     status, error_type = _RPC_STATUS.get(exc.code(), (0, ""))
     if status:
         return ApiError(status, exc.details() or exc.code().name, error_type)

@@ -149,6 +149,8 @@ class EventFeed(ReadAhead[pb.Event]):
     def __init__(self, events: AsyncIterable[pb.Event], shutdown: Shutdown | None = None) -> None:
         super().__init__(events, READ_AHEAD, _stream_failed, unbatched)
         self._shutdown = shutdown
+        self.started: pb.Started | None = None
+        """The call's Started event once its reader saw it (its key limits become headers)."""
         if shutdown is not None:
             shutdown.register(self)
 

@@ -129,6 +129,7 @@ class _Stream:
                 raise with_response_headers(error, self.request_id, self.worker)
             if event.WhichOneof("kind") == "started":
                 self.worker = event.started.worker
+                self.feed.started = event.started
             self.writer.note(event)
             held.append(event)
             if is_output(event):

@@ -14,6 +14,7 @@ from typing import Any
 
 from protos import common_pb2 as pb
 from protos import controller_pb2 as cpb
+from protos import keys_pb2 as kpb
 
 USAGE_KEYS = {"1h": "last1h", "4h": "last4h", "8h": "last8h", "week": "thisWeek"}
 """The controller's usage window -> its key in `tokens.usage`."""
@@ -46,6 +47,7 @@ def metrics(stats: cpb.StatsSnapshot) -> Json:
             for c in traffic.request_counts
         ],
         "config": config(stats.config),
+        "keys": [key_stats(figures) for figures in stats.keys],
     }
 
 
@@ -71,6 +73,66 @@ def tokens(stats: cpb.TokenStats) -> Json:
         "byModel": {model: token_counts(stats.by_model[model]) for model in sorted(stats.by_model)},
         "usage": {
             USAGE_KEYS.get(w.window, w.window): token_counts(w.figures) for w in stats.windows
+        },
+    }
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def key_usage(usage: kpb.KeyUsage) -> Json:
+    """A key's figures over one period, in the seed's terms: `input` is every prompt token
+    (uncached, cache reads and writes), so `total` is what a token budget counts."""
+    prompt = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+    return {
+        "input": prompt,
+        "output": usage.output_tokens,
+        "total": prompt + usage.output_tokens,
+        "requests": usage.requests,
+        "errors": usage.errors,
+        "cacheRead": usage.cache_read_tokens,
+        "cacheWrite": usage.cache_write_tokens,
+        "costUsd": round(usage.cost_usd, 6),
+    }
+
+
+def key_stats(figures: cpb.KeyStats) -> Json:
+    """One key (never its secret): usage per period, budgets, per-minute limits, load."""
+    limits = figures.limits
+    return {
+        "id": figures.id,
+        "name": figures.name,
+        "role": figures.role,
+        "weight": figures.weight or 1.0,
+        "running": figures.running,
+        "queued": figures.queued,
+        "lastUsedAt": figures.last_used_at or None,
+        "today": key_usage(figures.today),
+        "thisWeek": key_usage(figures.this_week),
+        "thisMonth": key_usage(figures.this_month),
+        "budgets": [
+            {
+                "period": b.period,
+                "unit": b.unit,
+                "limit": b.limit,
+                "used": b.used,
+                "remaining": b.remaining,
+                "renewsAt": b.renews_at,
+            }
+            for b in figures.budgets
+        ],
+        "limits": {
+            kind: {"limit": limit, "remaining": max(remaining, 0), "resetMs": reset_ms}
+            for kind, limit, remaining, reset_ms in (
+                (
+                    "requests",
+                    limits.limit_requests,
+                    limits.remaining_requests,
+                    limits.reset_requests_ms,
+                ),
+                ("tokens", limits.limit_tokens, limits.remaining_tokens, limits.reset_tokens_ms),
+            )
+            if limit
         },
     }
 

@@ -226,12 +226,75 @@ def _quota(stats: cpb.StatsSnapshot, mask: Mask) -> list[str]:
     ]
 
 
+KEY_PERIODS = (("day", "today"), ("week", "this_week"), ("month", "this_month"))
+
+
+def _key_samples(keys: Iterable[cpb.KeyStats]) -> dict[str, list[Sample]]:
+    """Per key (label: its name; one series per key and period, so the count is bounded by the
+    number of keys): usage figures by period, budgets, load."""
+    samples: dict[str, list[Sample]] = {
+        name: [] for name in ("info", "tokens", "requests", "errors", "cost", "used", "limit")
+    }
+    samples |= {"running": [], "queued": []}
+    for key in keys:
+        samples["info"].append(("", {"key": key.name, "role": key.role}, 1))
+        for period, field in KEY_PERIODS:
+            usage, labels = getattr(key, field), {"key": key.name, "period": period}
+            total = (
+                usage.input_tokens
+                + usage.output_tokens
+                + usage.cache_read_tokens
+                + usage.cache_write_tokens
+            )
+            samples["tokens"].append(("", labels, total))
+            samples["requests"].append(("", labels, usage.requests))
+            samples["errors"].append(("", labels, usage.errors))
+            samples["cost"].append(("", labels, usage.cost_usd))
+        for budget in key.budgets:
+            labels = {"key": key.name, "period": budget.period, "unit": budget.unit}
+            samples["used"].append(("", labels, budget.used))
+            samples["limit"].append(("", labels, budget.limit))
+        samples["running"].append(("", {"key": key.name}, key.running))
+        samples["queued"].append(("", {"key": key.name}, key.queued))
+    return samples
+
+
+KEY_FAMILIES = (
+    ("info", "ccproxy_key_info", "1 per key that is not revoked: its role."),
+    (
+        "tokens",
+        "ccproxy_key_tokens",
+        "Tokens a key used this UTC day, ISO week, month (all kinds).",
+    ),
+    ("requests", "ccproxy_key_requests", "Requests a key made this day, week, month."),
+    ("errors", "ccproxy_key_errors", "Failed requests of a key this day, week, month."),
+    ("cost", "ccproxy_key_cost_usd", "Estimated cost of a key's api-worker requests this period."),
+    ("used", "ccproxy_key_budget_used", "What a key's budget counts so far this period."),
+    ("limit", "ccproxy_key_budget_limit", "A key's budget for the period."),
+    ("running", "ccproxy_key_running", "A key's requests running now."),
+    ("queued", "ccproxy_key_queued", "A key's requests waiting in the fair queue."),
+)
+
+
+def _keys(stats: cpb.StatsSnapshot, mask: Mask) -> list[str]:
+    """Gauges: a period's figures start again at its renewal, so they are not counters. A
+    deployment without keys gets none of these families (its output is as before keys)."""
+    if not stats.keys:
+        return []
+    samples = _key_samples(stats.keys)
+    lines: list[str] = []
+    for kind, name, help_text in KEY_FAMILIES:
+        lines += family(name, "gauge", help_text, samples[kind], mask)
+    return lines
+
+
 def render(stats: cpb.StatsSnapshot, mask: Mask = _unmasked) -> str:
     lines = [
         *_traffic(stats, mask),
         *_load(stats, mask),
         *_sessions(stats, mask),
         *_quota(stats, mask),
+        *_keys(stats, mask),
         *histogram(
             "ccproxy_time_to_first_token_seconds",
             "Time from arrival to first output.",

@@ -222,42 +222,59 @@ class ResponseBuilder:
             return []
         index, self.open = self.open, None
         item = self.items[index]
-        events: list[JSONDict] = []
         if item["type"] == "reasoning":
-            text = item["summary"][0]["text"]
-            events.append(self._summary_event("text.done", index, text=text))
-            events.append(self._summary_event("part.done", index, part=_summary(text)))
+            events = self._reasoning_done(item, index)
         elif item["type"] == "message":
-            text = item["content"][0]["text"]
-            events.append(self._part_event("output_text.done", index, text=text, logprobs=[]))
-            events.append(self._part_event("content_part.done", index, part=_output_text(text)))
-            item["status"] = "completed"
+            events = self._message_done(item, index)
         elif item["type"] == "custom_tool_call":
-            item["input"] = custom_input(self.arguments[index])
-            fields = {"item_id": item["id"], "output_index": index}
-            if item["input"]:
-                events.append(
-                    self._event(
-                        "response.custom_tool_call_input.delta", **fields, delta=item["input"]
-                    )
-                )
-            events.append(
-                self._event("response.custom_tool_call_input.done", **fields, input=item["input"])
-            )
-            item["status"] = "completed"
+            events = self._custom_call_done(item, index)
         else:
-            events.append(
-                self._event(
-                    "response.function_call_arguments.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    name=item["name"],
-                    arguments=item["arguments"],
-                )
-            )
-            item["status"] = "completed"
+            events = self._function_call_done(item, index)
         events.append(self._event("response.output_item.done", output_index=index, item=dict(item)))
         return events
+
+    def _reasoning_done(self, item: JSONDict, index: int) -> list[JSONDict]:
+        text = item["summary"][0]["text"]
+        return [
+            self._summary_event("text.done", index, text=text),
+            self._summary_event("part.done", index, part=_summary(text)),
+        ]
+
+    def _message_done(self, item: JSONDict, index: int) -> list[JSONDict]:
+        text = item["content"][0]["text"]
+        item["status"] = "completed"
+        return [
+            self._part_event("output_text.done", index, text=text, logprobs=[]),
+            self._part_event("content_part.done", index, part=_output_text(text)),
+        ]
+
+    def _custom_call_done(self, item: JSONDict, index: int) -> list[JSONDict]:
+        # The model wrote the input as JSON: the client gets it whole, as one delta (tools.py).
+        item["input"] = custom_input(self.arguments[index])
+        item["status"] = "completed"
+        fields = {"item_id": item["id"], "output_index": index}
+        events: list[JSONDict] = []
+        if item["input"]:
+            delta = self._event(
+                "response.custom_tool_call_input.delta", **fields, delta=item["input"]
+            )
+            events.append(delta)
+        events.append(
+            self._event("response.custom_tool_call_input.done", **fields, input=item["input"])
+        )
+        return events
+
+    def _function_call_done(self, item: JSONDict, index: int) -> list[JSONDict]:
+        item["status"] = "completed"
+        return [
+            self._event(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                name=item["name"],
+                arguments=item["arguments"],
+            )
+        ]
 
 
 def _summary(text: str) -> JSONDict:

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from frontdoor.auth.identity import identity_of
 from frontdoor.core.door import (
     add_routing_hints,
     collect,
@@ -38,7 +39,8 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     model = resolve_model(request, body.model)
     request_id = uuid.uuid4().hex
     controller = request.app[CONTROLLER]
-    history = await previous_turns(controller, body)
+    owner = identity_of(request).key_id
+    history = await previous_turns(controller, body, owner)
     params = param_map()
     chat = to_chat_request(body, model, request_id, history, params)
     add_routing_hints(chat, request)
@@ -65,7 +67,8 @@ def _fold(event: pb.Event, builder: ResponseBuilder, recorder: Recorder) -> None
 
 async def get_response(request: web.Request) -> web.Response:
     response_id = request.match_info["response_id"]
-    return web.json_response(await stored_body(request.app[CONTROLLER], response_id))
+    owner = identity_of(request).key_id
+    return web.json_response(await stored_body(request.app[CONTROLLER], response_id, owner))
 
 
 def echo(body: ResponsesRequest) -> dict[str, Any]:

@@ -26,13 +26,14 @@ logger = logging.getLogger(__name__)
 
 
 async def previous_turns(
-    controller: ControllerClient, body: ResponsesRequest
+    controller: ControllerClient, body: ResponsesRequest, owner: str
 ) -> list[pb.ChatMessage]:
-    """The conversation `previous_response_id` continues (none without one)."""
+    """The conversation `previous_response_id` continues (none without one), if `owner` (the
+    caller's key id) made it: another key's response is as unknown as one never made."""
     response_id = body.previous_response_id
     if not response_id:
         return []
-    stored = await controller.get_response(response_id, with_history=True)
+    stored = await controller.get_response(response_id, with_history=True, owner=owner)
     if stored is None:
         raise ApiError(
             400,
@@ -44,9 +45,9 @@ async def previous_turns(
     return list(stored.history)
 
 
-async def stored_body(controller: ControllerClient, response_id: str) -> dict[str, Any]:
-    """GET /v1/responses/{id}: the response object as it was sent."""
-    stored = await controller.get_response(response_id, with_history=False)
+async def stored_body(controller: ControllerClient, response_id: str, owner: str) -> dict[str, Any]:
+    """GET /v1/responses/{id}: the response object as it was sent, to the key that made it."""
+    stored = await controller.get_response(response_id, with_history=False, owner=owner)
     if stored is None:
         raise ApiError(
             404,
@@ -75,6 +76,7 @@ class Recorder:
         skip = (1 if body.instructions else 0) + len(history)
         self.input = list(chat.messages[skip:])
         self.source = chat.source
+        self.owner = chat.key_id
         self.answer = Answer()
 
     async def store(self, builder: ResponseBuilder) -> None:
@@ -85,6 +87,7 @@ class Recorder:
         answer = self.answer.message()
         stored = controller_pb2.StoredResponse(
             id=builder.response_id,
+            owner=self.owner,
             previous_id=self.previous_id,
             created=builder.created,
             source=self.source,

@@ -7,6 +7,8 @@ import { workerLabel } from "./names.js";
 const TOKEN_KEY = "ccp.dashboard.token";
 
 export class AuthError extends Error {}
+export const REFUSED = "The token was refused. Enter the proxy's PROXY_AUTH_TOKEN or an admin key.";
+export const CLIENT_ROLE = "This key's role is client: the dashboard needs an admin key.";
 export class Unavailable extends Error {}
 export class Unreachable extends Unavailable {}
 
@@ -47,7 +49,7 @@ async function request(method, path, body) {
   } catch (err) {
     throw new Unreachable(`network: ${err.message}`);
   }
-  if (response.status === 401) throw new AuthError("the token was refused");
+  if (response.status === 401) throw new AuthError(REFUSED);
   let payload = null;
   try {
     payload = await response.json();
@@ -55,6 +57,9 @@ async function request(method, path, body) {
     payload = null;
   }
   const message = payload && payload.error && payload.error.message;
+  if (response.status === 403 && payload && payload.error && payload.error.code === "insufficient_role") {
+    throw new AuthError(CLIENT_ROLE);
+  }
   // An unknown path or method means this server has no such endpoint (yet): the panel says so.
   if (response.status === 405 || response.status === 501 || (response.status === 404 && (!message || message === "unknown path"))) {
     throw new Unavailable(`${path}: not available (${response.status})`);
@@ -66,14 +71,16 @@ async function request(method, path, body) {
 const getJSON = (path) => request("GET", path);
 const postJSON = (path, body) => request("POST", path, body ?? {});
 
-/** Checks a token without storing it: resolves true/false. */
+/** Checks a token without storing it: resolves "" when it may open the dashboard, else why not. */
 export async function checkToken(token) {
   const response = await fetch("/metrics", {
     headers: { Authorization: `Bearer ${token}` },
     cache: "no-store",
     credentials: "omit",
   });
-  return response.status !== 401;
+  if (response.status === 401) return "That token was refused.";
+  if (response.status === 403) return CLIENT_ROLE;
+  return "";
 }
 
 // -- normalisers (shapes: frontdoor/static/API.md) ------------------------------------------
@@ -349,7 +356,49 @@ export function normalizeMetrics(raw) {
     errors: normalizeErrors(raw.errors),
     processes: raw.processes || null,
     config: normalizeConfig(raw.config),
+    keyLoad: new Map((raw.keys || []).map((k) => [str(k.id), keyLoad(k)])),
   };
+}
+
+/** A key's requests running and waiting now, from /metrics `keys[]` (by its id). */
+function keyLoad(raw) {
+  raw = raw || {};
+  return { running: num(raw.running), queued: num(raw.queued) };
+}
+
+function keyUsage(raw) {
+  raw = raw || {};
+  return { requests: num(raw.requests), tokens: num(raw.total_tokens), errors: num(raw.errors), cost: num(raw.cost_usd) };
+}
+
+/** One key of GET /admin/keys (API.md "Keys"); its secret is never in it. */
+export function normalizeKey(raw) {
+  raw = raw || {};
+  const usage = raw.usage || {};
+  return {
+    id: str(raw.id),
+    name: str(raw.name),
+    role: str(raw.role),
+    forOwner: raw.for_owner !== false,
+    prefix: str(raw.prefix),
+    createdAt: num(raw.created_at),
+    lastUsedAt: num(raw.last_used_at),
+    revokedAt: num(raw.revoked_at),
+    policy: raw.policy && typeof raw.policy === "object" ? raw.policy : {},
+    today: keyUsage(usage.today),
+    week: keyUsage(usage.this_week),
+    month: keyUsage(usage.this_month),
+    budgets: (Array.isArray(raw.budgets) ? raw.budgets : []).map((b) => ({
+      period: str(b.period),
+      unit: str(b.unit),
+      limit: num(b.limit),
+      used: num(b.used),
+    })),
+  };
+}
+
+function normalizeKeys(raw) {
+  return { keys: (raw && Array.isArray(raw.keys) ? raw.keys : []).map(normalizeKey), version: num(raw && raw.version) };
 }
 
 export function normalizeProcesses(raw) {
@@ -418,6 +467,13 @@ export async function fetchEvents(sinceId, limit) {
   return { events: ((raw && raw.events) || []).map(normalizeEvent), lastId: num(raw && raw.lastId) };
 }
 export const killProcess = (pid) => postJSON("/kill", { pid: Number(pid) });
+export const fetchKeys = async () => normalizeKeys(await getJSON("/admin/keys"));
+/** {key, secret}: the secret is in this answer only. */
+export const createKey = async (body) => {
+  const made = await postJSON("/admin/keys", body);
+  return { key: normalizeKey(made.key), secret: str(made.secret) };
+};
+export const revokeKey = (id) => request("DELETE", `/admin/keys/${encodeURIComponent(id)}`);
 export const drainWorker = (name) => postJSON(`/admin/workers/${encodeURIComponent(name)}/drain`);
 export const resumeWorker = (name) => postJSON(`/admin/workers/${encodeURIComponent(name)}/resume`);
 
@@ -441,7 +497,8 @@ export function openStream({ sinceId, onEvent, onState, onAuthError }) {
     const path = `/stream?since_id=${encodeURIComponent(sinceId())}`;
     const headers = authHeaders({ Accept: "text/event-stream" });
     const response = await fetch(path, { headers, signal: controller.signal, cache: "no-store", credentials: "omit" });
-    if (response.status === 401) throw new AuthError("the token was refused");
+    if (response.status === 401) throw new AuthError(REFUSED);
+    if (response.status === 403) throw new AuthError(CLIENT_ROLE);
     if (!response.ok || !response.body) throw new Unavailable(`/stream: HTTP ${response.status}`);
     onState("live");
     delay = 1000;
@@ -481,7 +538,7 @@ export function openStream({ sinceId, onEvent, onState, onAuthError }) {
       } catch (err) {
         if (closed) break;
         if (err instanceof AuthError) {
-          onAuthError();
+          onAuthError(err.message);
           return;
         }
         onState("down", err.message);

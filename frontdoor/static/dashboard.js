@@ -3,6 +3,7 @@
 import * as api from "./api.js";
 import { TimeChart } from "./charts.js";
 import { byId, fmtDuration, setText } from "./dom.js";
+import { KeysPanel } from "./keys.js";
 import { LiveFeed } from "./live.js";
 import {
   ProcessesPanel,
@@ -18,11 +19,13 @@ import {
 const POLL_MS = 2000;
 const HISTORY_MS = 10000;
 const HEALTH_MS = 10000;
+const KEYS_MS = 5000;
 
 const state = {
   metrics: null,
   metricsError: "",
   processes: null,
+  keys: null,
   health: null,
   history: null,
   window: "1h",
@@ -39,6 +42,7 @@ const state = {
 let live;
 let workers;
 let processes;
+let keysPanel;
 let tokenChart;
 let requestChart;
 
@@ -66,6 +70,7 @@ function render() {
   renderErrors(m && m.errors);
   renderConfig(m && m.config);
   processes.render(state.processes);
+  keysPanel.render(state.keys, m && m.keyLoad);
 }
 
 function sumLive(byFamily) {
@@ -137,7 +142,7 @@ async function guarded(fn) {
     await fn();
   } catch (err) {
     if (err instanceof api.AuthError) {
-      signOut("The token was refused. Enter the proxy's PROXY_AUTH_TOKEN.");
+      signOut(err.message);
       return;
     }
     throw err;
@@ -175,6 +180,16 @@ async function pollEvents(initial) {
   } catch (err) {
     if (err instanceof api.AuthError) throw err;
   }
+}
+
+async function pollKeys() {
+  try {
+    state.keys = await api.fetchKeys();
+  } catch (err) {
+    if (err instanceof api.AuthError) throw err;
+    state.keys = null;
+  }
+  scheduleRender();
 }
 
 async function pollHistory() {
@@ -235,7 +250,7 @@ function startFeed() {
       state.streamState = s;
       scheduleRender();
     },
-    onAuthError: () => signOut("The token was refused. Enter the proxy's PROXY_AUTH_TOKEN."),
+    onAuthError: (message) => signOut(message),
   });
 }
 
@@ -244,7 +259,7 @@ async function start() {
   state.running = true;
   hideLogin();
   await guarded(async () => {
-    await Promise.all([pollMetrics(), pollProcesses(), pollHealth(), pollHistory()]);
+    await Promise.all([pollMetrics(), pollProcesses(), pollHealth(), pollHistory(), pollKeys()]);
     await pollEvents(true);
   });
   if (!state.running) return;
@@ -254,6 +269,7 @@ async function start() {
   });
   every(HISTORY_MS, pollHistory);
   every(HEALTH_MS, pollHealth);
+  every(KEYS_MS, pollKeys);
   state.timers.push(
     setInterval(() => {
       renderUptime();
@@ -323,6 +339,31 @@ async function onKill(pid, button) {
   await guarded(pollProcesses);
 }
 
+async function onCreateKey(body) {
+  const made = await api.createKey(body);
+  await guarded(pollKeys);
+  return made;
+}
+
+async function onRevokeKey(key, button) {
+  if (!key) return;
+  const ok = await confirmAction(`Revoke key “${key.name}”? Requests with it are refused from the next one.`, "Revoke");
+  if (!ok) return;
+  button.disabled = true;
+  setText(button, "revoking…");
+  try {
+    await guarded(() => api.revokeKey(key.id));
+  } catch (err) {
+    button.title = err.message;
+    setText(button, "failed");
+    await new Promise((r) => setTimeout(r, 1500));
+  } finally {
+    button.disabled = false;
+    setText(button, "Revoke");
+  }
+  await guarded(pollKeys);
+}
+
 // -- token / login --------------------------------------------------------------------------
 
 function showLogin(message) {
@@ -350,15 +391,15 @@ async function onLogin(event) {
   const input = byId("login-token");
   const token = input.value.trim();
   if (!token) return;
-  let ok = false;
+  let refusal = "";
   try {
-    ok = await api.checkToken(token);
+    refusal = await api.checkToken(token);
   } catch {
     showLogin("The proxy did not answer.");
     return;
   }
-  if (!ok) {
-    showLogin("That token was refused.");
+  if (refusal) {
+    showLogin(refusal);
     return;
   }
   input.value = "";
@@ -381,6 +422,7 @@ function init() {
   live = new LiveFeed();
   workers = new WorkersPanel({ onDrain, onResume });
   processes = new ProcessesPanel({ onKill, lookup: (id) => live.requests.get(id) });
+  keysPanel = new KeysPanel({ onCreate: onCreateKey, onRevoke: onRevokeKey });
   tokenChart = new TimeChart(byId("chart-tokens"), [
     { key: "total", label: "total" },
     { key: "input", label: "input" },

@@ -3,6 +3,7 @@ a fake controller on the controller's unix socket; the official SDKs as clients.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -21,6 +22,7 @@ from common.models import ModelCatalog
 from common.paths import StatePaths
 from frontdoor.app import create_app, server_options
 from frontdoor.config import FrontdoorConfig
+from frontdoor.state import AUTH
 from tests.middle.fake_controller import FakeController, serve
 
 TOKEN = "middle-tier-token-3b9e1f"
@@ -95,6 +97,18 @@ class Door(Front):
     """The frontdoor in front of a fake controller."""
 
     controller: FakeController
+    app: web.Application | None = None
+
+    async def keys_loaded(self, version: int | None = None) -> None:
+        """Once the frontdoor's key ring holds the fake's list (`version`: at least that one)."""
+        assert self.app is not None
+        ring = self.app[AUTH].ring
+        wanted = self.controller.key_version if version is None else version
+        for _ in range(2000):  # 10 s
+            if ring.loaded and ring.version >= wanted:
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"the key ring never reached version {wanted}")
 
 
 def door_config(root: Path, **overrides: Any) -> FrontdoorConfig:
@@ -129,10 +143,11 @@ async def open_door(root: Path, **overrides: Any) -> AsyncIterator[Door]:
     controller = FakeController()
     config = door_config(root, **overrides)
     grpc_server = await serve(controller, config.paths.controller_socket)
-    http = await serve_app(create_app(config))
+    app = create_app(config)
+    http = await serve_app(app)
     try:
         assert http.port is not None
-        yield Door(http.port, config, controller)
+        yield Door(http.port, config, controller, app)
     finally:
         await http.close()
         await grpc_server.stop(0)

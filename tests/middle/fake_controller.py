@@ -18,6 +18,7 @@ import grpc
 from common.rpc import StandardServer
 from protos import common_pb2 as pb
 from protos import controller_pb2, controller_pb2_grpc
+from tests.middle.fake_keys import FakeKeys
 
 Step: TypeAlias = pb.Event | asyncio.Event
 Script: TypeAlias = Sequence[Step]
@@ -45,13 +46,16 @@ class Call:
 
 
 class FakeController(
+    FakeKeys,
     controller_pb2_grpc.ControllerServicer,
     controller_pb2_grpc.AdminServicer,
     controller_pb2_grpc.ConversationsServicer,
 ):
-    """Answers each Complete with `script_for(request)` (by default `script`)."""
+    """Answers each Complete with `script_for(request)` (by default `script`); keys as
+    tests/middle/fake_keys.py keeps them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.script: Script = answer("hello")
         self.script_for: Callable[[pb.ChatRequest], Script] = lambda _request: self.script
         self.abort_with: grpc.StatusCode | None = None
@@ -65,6 +69,8 @@ class FakeController(
         self.live: asyncio.Queue[controller_pb2.ProxyEvent] = asyncio.Queue()
         self.watches: list[controller_pb2.WatchEventsRequest] = []
         self.stored: dict[str, controller_pb2.StoredResponse] = {}
+        self.stats: controller_pb2.StatsSnapshot | None = None
+        """Set: GetStats answers it (and ListProcesses and GetHistory answer empty ones)."""
 
     # Controller
     async def Complete(self, request: pb.ChatRequest, context: Context) -> AsyncIterator[pb.Event]:
@@ -120,15 +126,21 @@ class FakeController(
         return await self._unscripted(context)
 
     async def ListProcesses(self, request: Any, context: Context) -> Any:
+        if self.stats is not None:
+            return controller_pb2.ProcessReport()
         return await self._unscripted(context)
 
     async def KillProcess(self, request: Any, context: Context) -> Any:
         return await self._unscripted(context)
 
-    async def GetHistory(self, request: Any, context: Context) -> Any:
+    async def GetHistory(self, request: controller_pb2.GetHistoryRequest, context: Context) -> Any:
+        if self.stats is not None:
+            return controller_pb2.History(window=request.window, bucket_seconds=60)
         return await self._unscripted(context)
 
     async def GetStats(self, request: Any, context: Context) -> Any:
+        if self.stats is not None:
+            return self.stats
         return await self._unscripted(context)
 
     def log(self, kind: str, **data: Any) -> controller_pb2.ProxyEvent:
@@ -149,7 +161,8 @@ class FakeController(
     async def GetResponse(
         self, request: controller_pb2.GetResponseRequest, context: Context
     ) -> controller_pb2.StoredResponse:
-        if request.id not in self.stored:
+        stored = self.stored.get(request.id)
+        if stored is None or stored.owner != request.owner:  # another key's: as unknown
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no response {request.id}")
         return self.stored[request.id]
 

@@ -134,6 +134,7 @@ class Rig:
         scheduler.restore_quota(await quota_store.load())
         scheduler.on_quota = quota_store.note
         admin = AdminServicer(scheduler, accounting, LiveStats(), time.time())
+        await admin.keys.load()  # as the controller's server loads them
         rig = cls(config, workers, events, pool, scheduler, accounting, admin, quota_store, servers)
         await rig.poll()
         return rig

@@ -3,7 +3,8 @@
 `populate` drives the real Scheduler, Accounting and EventBus of a `Rig` (fake workerds) into a
 known state: finished and failed requests on several models and workers, queue waits and
 refusals, affinity decisions, paced rate-limit windows, a cooling account with quota windows,
-CLI sessions and held processes. `volatile` blanks the figures that depend on the clock.
+CLI sessions and held processes, and a key with a policy whose request is among them.
+`volatile` blanks the figures that depend on the clock (and the key's random id).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from controller.quota.windows import WindowState
 from frontdoor.app import create_app
 from frontdoor.config import FrontdoorConfig
 from protos import common_pb2 as pb
-from protos import worker_pb2
+from protos import keys_pb2, worker_pb2
 from tests.middle.inprocess import Rig
 
 MB = 1_000_000
@@ -32,8 +33,11 @@ WORKERS = (
     WorkerSpec(name="w2", mode="agent", max_concurrent=2),
     WorkerSpec(name="3", mode="api", api_key="sk-ant-api03-scenario"),
 )
-CLOCK_KEYS = frozenset({"generatedAt", "uptimeS", "ts", "lastRequestAt", "coolingUntil"})
+CLOCK_KEYS = frozenset(
+    {"generatedAt", "uptimeS", "ts", "lastRequestAt", "coolingUntil", "renewsAt", "lastUsedAt"}
+)
 """Keys whose values depend on when the scenario ran (unix seconds or seconds since start)."""
+KEY_POLICY = keys_pb2.KeyPolicy(rpm=60, daily_tokens=100_000, monthly_cost_usd=5.0)
 
 
 async def start_rig(root: Path) -> Rig:
@@ -62,13 +66,20 @@ def _finish(rig: Rig, request_id: str, model: str, worker: str, **figures: Any) 
     rig.events.emit((Completed if data["status"] == "ok" else Failed).from_json(data))
 
 
-def _traffic(rig: Rig) -> None:
+async def _key(rig: Rig) -> str:
+    """A client key with a policy (its id: random, blanked by `volatile`)."""
+    request = keys_pb2.CreateKeyRequest(name="scenario-key", policy=KEY_POLICY)
+    created = await rig.admin.keys.create(request, None)
+    return created.key.id
+
+
+def _traffic(rig: Rig, key_id: str) -> None:
     for waited in (0, 15, 40, 2_000):
         rig.events.emit(Started.from_json({"waited_ms": waited}))
     _finish(rig, "r1", "claude-sonnet-4-5", "1", cache_read_tokens=1_000, cache_write_tokens=50)
     _finish(rig, "r2", "claude-sonnet-4-5", "1", ttft_ms=7_500, duration_ms=45_000)
     _finish(rig, "r3", "claude-opus-4-1", "w2", input_tokens=7, output_tokens=3)
-    _finish(rig, "r4", "claude-haiku-4-5", "3", ttft_ms=None, duration_ms=250)
+    _finish(rig, "r4", "claude-haiku-4-5", "3", ttft_ms=None, duration_ms=250, key_id=key_id)
     _finish(rig, "r5", "claude-opus-4-1", "w2", status="TIMEOUT", output_tokens=0, ttft_ms=None)
     _finish(rig, "r6", "claude-sonnet-4-5", "", status="QUEUE_TIMEOUT", input_tokens=0)
     _finish(rig, "r7", "claude-haiku-4-5", "3", status="UPSTREAM_OVERLOADED", input_tokens=0)
@@ -125,7 +136,7 @@ def _sessions(rig: Rig) -> None:
 
 async def populate(rig: Rig) -> None:
     """Every section of the snapshot gets figures (see the module docstring)."""
-    _traffic(rig)
+    _traffic(rig, await _key(rig))
     _scheduler_state(rig)
     _sessions(rig)
     await rig.poll()
@@ -140,6 +151,8 @@ def volatile(value: Any, key: str = "") -> Any:
         return [volatile(v, key) for v in value]
     if key in CLOCK_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
         return "<clock>"
+    if key == "id" and isinstance(value, str) and value.startswith("key_"):
+        return "<key id>"
     return value
 
 

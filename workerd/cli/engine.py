@@ -4,19 +4,16 @@ It spawns processes (cold for a request, or warm ahead of demand: ready once the
 `initialize`), lends one to each request as the pool plans (live, warm or cold), parks it for
 its conversation after a turn that succeeded, and retires it otherwise. The decisions are the
 pool's (sessions.py, pure); this module does the process I/O around them. docs/claude-cli.md
-("Warm processes and live conversations") has the CLI facts this relies on.
+("Warm processes and live conversations") has the CLI facts this relies on; spawner.py starts
+the processes and removes their files.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import shutil
-import tempfile
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,13 +21,12 @@ from pathlib import Path
 
 from protos import common_pb2 as pb
 from workerd.anthropic.content import Turn
-from workerd.cli.bridge import Bridge, ToolResult
-from workerd.cli.child_env import child_env
-from workerd.cli.control import control, relay, tools_listed
+from workerd.cli.bridge import ToolResult
+from workerd.cli.control import control, tools_listed
 from workerd.cli.invocation import CliInvocation, Signature
 from workerd.cli.lines import turn_lines
 from workerd.cli.process import CliProcess, ProcessTable
-from workerd.cli.resume import RESUME_MIN_TURNS, session_file
+from workerd.cli.resume import RESUME_MIN_TURNS
 from workerd.cli.sessions import (
     COLD,
     LIVE,
@@ -40,8 +36,8 @@ from workerd.cli.sessions import (
     SessionPool,
     Slot,
 )
+from workerd.cli.spawner import Spawner
 from workerd.cli.states import ChildState
-from workerd.cli.workdirs import work_dir_for
 from workerd.config import WorkerdConfig
 
 logger = logging.getLogger(__name__)
@@ -99,9 +95,7 @@ class SessionEngine:
         self._table = table
         self._clock = clock
         self.pool = SessionPool(limits_of(config))
-        self._prompt_dirs: dict[int, Path] = {}
-        self._session_files: dict[int, Path] = {}  # transcripts a process was started with
-        self._workdirs: dict[int, Path] = {}
+        self.spawner = Spawner(config, table)
         self._conversation_dirs: OrderedDict[str, Path] = OrderedDict()  # agent mode
         self._wake = asyncio.Event()
         self._warming: asyncio.Task[None] | None = None
@@ -128,29 +122,38 @@ class SessionEngine:
     # --- the request path -----------------------------------------------------------------
 
     async def acquire(
-        self, invocation: CliInvocation, key: str, request: pb.ChatRequest, cold: bool = False
+        self,
+        invocation: CliInvocation,
+        key: str,
+        request: pb.ChatRequest,
+        idle_limit_s: float,
+        cold: bool = False,
     ) -> Lease | None:
-        """A process for this request: its conversation's, a warm one, or a new one."""
+        """A process for this request (silent at most `idle_limit_s` while it answers): its
+        conversation's, a warm one, or a new one."""
         signature = invocation.signature
         self.pool.learn(signature)
+        long_history = len(invocation.history_turns) >= RESUME_MIN_TURNS
         while True:
             plan = self.pool.plan(
                 signature, key, invocation.turns, invocation.within_budget, self._clock()
             )
             workdir = self._conversation_dir(key)
-            long_history = len(invocation.history_turns) >= RESUME_MIN_TURNS
             if (cold or workdir is not None or long_history) and plan.served != LIVE:
                 # An agent conversation rebuilt keeps its files: a process started in its dir;
                 # a long history goes in at start-up (resume.py), which a warm process missed.
                 plan = Plan(COLD, None, plan.turns, plan.rebuild_reason)
             if plan.slot is None:
-                return await self._cold(invocation, plan, key, request, workdir)
+                resumed = invocation.history_turns if long_history else None
+                return await self._cold(
+                    invocation, plan, key, request, idle_limit_s, workdir, resumed
+                )
             child = self._table.get(plan.slot.pid)
             if child is not None and child.alive:
                 break
             await self.retire(plan.slot, "gone")  # died while idle: plan again
         self.pool.take(plan.slot, key, self._clock())
-        child.lend(request.request_id, self._idle_limit_s(request.model))
+        child.lend(request.request_id, idle_limit_s)
         child.model, child.conversation = request.model, key[-12:]
         return self._lease(child, plan.slot, plan, invocation)  # replaced once it answers
 
@@ -160,20 +163,24 @@ class SessionEngine:
         plan: Plan,
         key: str,
         request: pb.ChatRequest,
+        idle_limit_s: float,
         workdir: Path | None,
+        resumed: list[Turn] | None,
     ) -> Lease | None:
+        """A new process; `resumed` is the history it is started with (resume.py), if any."""
         signature = invocation.signature
-        child = await self._spawn(
-            signature, request.request_id, workdir, invocation.env, invocation.history_turns
+        child = await self.spawner.spawn(
+            signature, request.request_id, workdir, invocation.env, resumed
         )
         if child is None:
             return None
+        history_in = self.spawner.started_with_history(child.pid)
         now = self._clock()
         slot = Slot(child.pid, signature, ChildState.RUNNING, born=now, since=now, key=key)
         self.pool.add(slot)
-        child.lend(request.request_id, self._idle_limit_s(request.model))
+        child.lend(request.request_id, idle_limit_s)
         child.conversation = key[-12:]
-        if child.pid in self._session_files:  # the history is in already: only the new turn
+        if history_in:  # only the new turn is written
             return Lease(child, slot, plan, [], invocation.final_line)
         return self._lease(child, slot, plan, invocation)
 
@@ -190,6 +197,11 @@ class SessionEngine:
             history, final = invocation.history, invocation.final_line
         return Lease(child, slot, plan, history, final)
 
+    def _conversation_dir(self, key: str) -> Path | None:
+        """Agent mode: the working directory an earlier turn of this conversation used."""
+        path = self._conversation_dirs.get(key) if key and self.agent else None
+        return path if path is not None and path.is_dir() else None
+
     def release(
         self,
         lease: Lease,
@@ -201,15 +213,16 @@ class SessionEngine:
         `awaiting`, if any), or retire it for `reason`. Returns at once: a process retired
         here exits after the run's stream has ended (retire_soon)."""
         slot, child = lease.slot, lease.child
-        self._forget_session_file(slot.pid)  # read at start-up; the process holds it now
+        self.spawner.forget_session_file(slot.pid)  # read at start-up; the process holds it now
         if held is None or not child.alive or self.pool.limits.max_idle <= 0:
             self.retire_soon(slot, reason if held is None else "evicted")
             return
         evicted = self.pool.park(slot.pid, held, self._clock(), awaiting)
         child.settle(ChildState.AWAITING if awaiting else ChildState.PARKED)
-        if slot.pid in self._workdirs and slot.key:
-            os.utime(self._workdirs[slot.pid])  # retention counts from the last turn
-            self._conversation_dirs[slot.key] = self._workdirs[slot.pid]
+        workdir = self.spawner.workdir_of(slot.pid)
+        if workdir is not None and slot.key:
+            os.utime(workdir)  # retention counts from the last turn
+            self._conversation_dirs[slot.key] = workdir
             self._conversation_dirs.move_to_end(slot.key)
             while len(self._conversation_dirs) > REMEMBERED_CONVERSATIONS:
                 self._conversation_dirs.popitem(last=False)
@@ -261,20 +274,8 @@ class SessionEngine:
         finally:
             if child is not None:
                 self._table.remove(child)
-            prompt_dir = self._prompt_dirs.pop(pid, None)
-            if prompt_dir is not None:
-                shutil.rmtree(prompt_dir, ignore_errors=True)
-            self._forget_session_file(pid)
-            workdir = self._workdirs.pop(pid, None)
-            if workdir is not None:
-                with contextlib.suppress(OSError):
-                    os.utime(workdir)
+            self.spawner.forget(pid)
             self._wake.set()
-
-    def _forget_session_file(self, pid: int) -> None:
-        path = self._session_files.pop(pid, None)
-        if path is not None:
-            path.unlink(missing_ok=True)
 
     async def expire(self) -> list[tuple[CliProcess, str]]:
         """Retire idle processes past their limits or dead; returns what went and why."""
@@ -302,7 +303,7 @@ class SessionEngine:
                 await self._warm_up(wanted[0])
 
     async def _warm_up(self, signature: Signature) -> None:
-        child = await self._spawn(signature, "")
+        child = await self.spawner.spawn(signature, "")
         if child is None:
             self.fall_back(signature)
             return
@@ -323,94 +324,6 @@ class SessionEngine:
             slot.state, slot.since = ChildState.READY, self._clock()
             child.settle(ChildState.READY)
             logger.info("child %d warm for signature %s", child.pid, signature.key)
-
-    # --- spawning -------------------------------------------------------------------------
-
-    def _conversation_dir(self, key: str) -> Path | None:
-        """Agent mode: the working directory an earlier turn of this conversation used."""
-        path = self._conversation_dirs.get(key) if key and self.agent else None
-        return path if path is not None and path.is_dir() else None
-
-    async def _spawn(
-        self,
-        signature: Signature,
-        request_id: str,
-        workdir: Path | None = None,
-        sampling: dict[str, str] | None = None,
-        history: list[Turn] | None = None,
-    ) -> CliProcess | None:
-        config = self._config
-        prompt_dir = Path(tempfile.mkdtemp(dir=config.paths.worker_dir(config.spec.name)))
-        system_file = prompt_dir / "system-prompt.txt"
-        system_file.write_text(signature.system_prompt, encoding="utf-8")
-        cwd = config.chat_dir
-        if self.agent:  # a private working directory per conversation (or warm process)
-            name = request_id or f"warm-{uuid.uuid4().hex[:12]}"
-            cwd = workdir or work_dir_for(config.work_root, name)
-            cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
-        argv = signature.argv(str(system_file))
-        session = session_file(config.config_dir, cwd, history) if history else None
-        if session is not None:
-            session.path.parent.mkdir(parents=True, exist_ok=True)
-            session.path.write_text(session.text, encoding="utf-8")
-            argv += ["--resume", session.session_id]
-        try:
-            child = await self._table.spawn(
-                argv,
-                {**self._env(), **(sampling or {})},
-                str(cwd),
-                request_id,
-                signature.model,
-            )
-        except OSError as exc:
-            logger.error("cannot start %s: %s", signature.bin_path, exc)
-            shutil.rmtree(prompt_dir, ignore_errors=True)
-            if session is not None:
-                session.path.unlink(missing_ok=True)
-            return None
-        if session is not None:
-            self._session_files[child.pid] = session.path
-        child.signature = signature.key
-        child.sampling = dict(sampling or {})
-        if signature.client_tools:
-            child.bridge = Bridge(signature.client_tools)
-            child.intercept = lambda line: relay(child, line)
-        child.workdir = cwd if self.agent else None
-        self._prompt_dirs[child.pid] = prompt_dir
-        if self.agent:
-            self._workdirs[child.pid] = cwd
-        logger.info("child %d started (%s, model %s)", child.pid, signature.mode, signature.model)
-        return child
-
-    def _env(self) -> dict[str, str]:
-        extra_env = {}
-        if self.agent and os.geteuid() == 0:
-            extra_env["IS_SANDBOX"] = "1"  # the CLI refuses to skip permissions as root otherwise
-        return self.environment(extra_env)
-
-    def environment(self, request_env: dict[str, str]) -> dict[str, str]:
-        """A child's environment: this worker's account and settings, then the request's."""
-        config = self._config
-        return child_env(
-            os.environ,
-            worker=config.spec.name,
-            state_dir=str(config.paths.root),
-            home=str(config.home),
-            config_dir=str(config.config_dir),
-            token=config.spec.token,
-            api_key=config.spec.api_key,
-            base_url=config.anthropic_base_url,
-            max_retries=config.cli_max_retries,
-            extra=dict(config.spec.env),
-            request=request_env,
-        )
-
-    def _idle_limit_s(self, model: str) -> float:
-        # Agents may stay silent for long while their tools run: only MAX_IDLE_MS applies.
-        config = self._config
-        timers = config.cli.timers_for(model)
-        idle_ms = config.max_idle_ms if self.agent else min(timers.idle_ms, config.max_idle_ms)
-        return idle_ms / 1000
 
 
 def _text_of(content: object) -> str:

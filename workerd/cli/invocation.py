@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from common import reasoning
@@ -76,14 +75,15 @@ class Signature:
     structured: bool = False
     client_tools: tuple[ToolDef, ...] = ()
     """The client's function tools, served to the process by the MCP bridge."""
+    key: str = field(init=False, repr=False, compare=False)
+    """A short, stable id: equal signatures have equal keys (shown on /zombies, in events)."""
+
+    def __post_init__(self) -> None:
+        # Worked out once, as the signature is built: the pool asks for it on every request.
+        object.__setattr__(self, "key", hashlib.sha256(repr(self).encode()).hexdigest()[:12])
 
     def argv(self, system_file: str) -> list[str]:
         return [self.bin_path, *self.flags, self.system_flag, system_file]
-
-    @cached_property
-    def key(self) -> str:
-        """A short, stable id: equal signatures have equal keys (shown on /zombies, in events)."""
-        return hashlib.sha256(repr(self).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 
 from common.errors import make_error
 from common.events import is_output
@@ -39,6 +40,16 @@ class RunTimeout(Exception):
     """A timer owned by the run expired."""
 
 
+@dataclass(frozen=True)
+class TurnTimers:
+    """A request's time limits (ms), looked up once: the run keeps the first two; the silence
+    limit goes to the process, which the reaper watches."""
+
+    total_ms: int
+    first_output_ms: int
+    idle_ms: int
+
+
 class CliRunner:
     """Runs requests on this worker's account through the engine's CLI processes."""
 
@@ -51,6 +62,7 @@ class CliRunner:
         return self._config.spec.mode == "agent"
 
     async def run(self, request: pb.ChatRequest, key: str = "") -> AsyncIterator[pb.Event]:
+        timers = self._timers(request)
         try:
             if self._config.fetch_remote_images:
                 await inline_remote_images(request)
@@ -58,9 +70,9 @@ class CliRunner:
         except UnservableRequest as exc:
             yield exc.event()
             return
-        cold = False
+        idle_s, cold = timers.idle_ms / 1000, False
         while True:
-            lease = await self._engine.acquire(invocation, key, request, cold=cold)
+            lease = await self._engine.acquire(invocation, key, request, idle_s, cold=cold)
             if lease is None:
                 yield make_error(pb.WORKER_CRASHED, "the Claude CLI could not be started")
                 return
@@ -69,7 +81,7 @@ class CliRunner:
             warm_failed = False
             try:
                 async with contextlib.aclosing(
-                    self._events(lease, invocation, request, outcome)
+                    self._events(lease, invocation, timers, outcome)
                 ) as events:
                     async for event in events:
                         if self._warm_failure(lease, outcome, event) and not cold:
@@ -102,44 +114,33 @@ class CliRunner:
         return build_invocation(
             self._config.claude_bin,
             request,
-            "",  # each process gets its own system prompt file (the engine writes it)
+            "",  # each process gets its own system prompt file (the spawner writes it)
             agent=settings.agent if self.agent else None,
             max_prompt_chars=settings.max_prompt_chars,
         )
 
-    async def _events(
-        self,
-        lease: Lease,
-        invocation: CliInvocation,
-        request: pb.ChatRequest,
-        outcome: TurnOutcome,
-    ) -> AsyncGenerator[pb.Event, None]:
+    def _timers(self, request: pb.ChatRequest) -> TurnTimers:
         config = self._config
+        family = config.cli.timers_for(request.model)
+        # Agents may stay silent for long while their tools run: only MAX_IDLE_MS applies.
+        idle_ms = config.max_idle_ms if self.agent else min(family.idle_ms, config.max_idle_ms)
+        total_ms = config.stream_timeout_ms if request.stream else config.sync_timeout_ms
+        return TurnTimers(total_ms, family.first_output_ms, idle_ms)
+
+    async def _events(
+        self, lease: Lease, invocation: CliInvocation, timers: TurnTimers, outcome: TurnOutcome
+    ) -> AsyncGenerator[pb.Event, None]:
         child = lease.child
-        limit_ms = config.stream_timeout_ms if request.stream else config.sync_timeout_ms
-        deadline = time.monotonic() + limit_ms / 1000
-        first_ms = config.cli.timers_for(request.model).first_output_ms
-        first_output_by = time.monotonic() + first_ms / 1000
-        silent = f"the Claude CLI produced no output within {first_ms} ms"
-        too_long = f"the request exceeded its time limit of {limit_ms} ms"
-        parser = StreamJsonParser(
-            tools_allowed=invocation.tools_allowed,
-            structured=invocation.structured,
-            client_tools=bool(invocation.signature_tools),
-            resumed=lease.results is not None,
-        )
+        deadline = time.monotonic() + timers.total_ms / 1000
+        first_output_by = time.monotonic() + timers.first_output_ms / 1000
+        silent = f"the Claude CLI produced no output within {timers.first_output_ms} ms"
+        too_long = f"the request exceeded its time limit of {timers.total_ms} ms"
+        parser = self._parser(lease, invocation)
         try:
-            if child.sampling != invocation.env:  # a warm or live process: new settings first
-                if not await control(child, settings_request(invocation.env)):
-                    message = "the Claude CLI did not accept the request's settings"
-                    yield make_error(pb.WORKER_CRASHED, message)
-                    return
-                child.sampling = dict(invocation.env)
-            if lease.results is not None and child.bridge is not None:
-                await child.send_lines(child.bridge.give(lease.results))  # the turn goes on
-            else:
-                await self._replay_history(child, lease.history, deadline)
-                await child.send_lines([lease.final_line])
+            refused = await self._send_turn(lease, invocation.env, deadline)
+            if refused is not None:
+                yield refused
+                return
             output_seen = False
             while True:
                 waiting_first = not output_seen and first_output_by < deadline
@@ -164,6 +165,34 @@ class CliRunner:
                     return  # complete before the CLI thinks so: the engine retires it
         except RunTimeout as exc:
             yield make_error(pb.TIMEOUT, str(exc))
+
+    @staticmethod
+    def _parser(lease: Lease, invocation: CliInvocation) -> StreamJsonParser:
+        signature = invocation.signature
+        return StreamJsonParser(
+            tools_allowed=signature.tools_allowed,
+            structured=signature.structured,
+            client_tools=bool(signature.client_tools),
+            resumed=lease.results is not None,
+        )
+
+    async def _send_turn(
+        self, lease: Lease, env: dict[str, str], deadline: float
+    ) -> pb.Event | None:
+        """The request's settings, if the process runs with others, then its turn; an error
+        event if the CLI refuses the settings."""
+        child = lease.child
+        if child.sampling != env:  # a warm or live process: new settings first
+            if not await control(child, settings_request(env)):
+                message = "the Claude CLI did not accept the request's settings"
+                return make_error(pb.WORKER_CRASHED, message)
+            child.sampling = dict(env)
+        if lease.results is not None and child.bridge is not None:
+            await child.send_lines(child.bridge.give(lease.results))  # the turn goes on
+        else:
+            await self._replay_history(child, lease.history, deadline)
+            await child.send_lines([lease.final_line])
+        return None
 
     @staticmethod
     async def _read(child: CliProcess, until: float, why: str) -> bytes:

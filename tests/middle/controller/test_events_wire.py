@@ -6,7 +6,9 @@ kind, the data of each of its events, in order, each value tagged with its JSON 
 depend on timing or on the release (VOLATILE) are pinned by their type only. The typed controller
 must produce the same: the same keys, value types and values, in the database, in Admin's
 `data_json` (which /events and the live feed pass on as they are) and on the live feed. Key order
-is not part of the contract (a JSON object); it still follows each kind's fields.
+is not part of the contract (a JSON object); it still follows each kind's fields. Later kinds
+and fields were added to the fixture as they came: `key_id` on `request`, `complete` and `error`,
+and the key kinds (`key_created`, `key_updated`, `key_revoked`), from `_keys` below.
 
 Rows written by an older controller load back whatever they hold (missing or unknown keys, a kind
 that no longer exists): start-up neither fails nor loses them, and recovery still closes a request
@@ -43,7 +45,7 @@ from controller.server import _health_watcher, announce_start, open_event_log
 from controller.services.admin import event_proto
 from controller.storage.accounting import AccountingDb
 from protos import common_pb2 as pb
-from protos import controller_pb2, worker_pb2
+from protos import controller_pb2, keys_pb2, worker_pb2
 from tests.middle.inprocess import FakeWorker, Rig, controller_config, short_state_dir
 
 pytestmark = pytest.mark.middle
@@ -52,6 +54,8 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "events_wire.json"
 DEADLINE_S = 10.0
 SESSION_A, SESSION_B = "conv-a", "conv-b"
 VOLATILE = frozenset({"waited_ms", "ttft_ms", "duration_ms", "until", "version"})
+KEY_ID = "key_<random>"
+"""A key's id, random: pinned as a key id (the bootstrap token's "" as it is)."""
 """Keys whose values depend on timing or on the release: only their type is pinned."""
 
 
@@ -112,6 +116,7 @@ async def drive(rig: Rig) -> list[ProxyEvent]:
     await _requests(rig)
     await _a_wait_and_a_crash(rig, feed)
     await _workers(rig, feed)
+    await _keys(rig)
     chunks = []
     while not live.empty():
         if (event := live.get_nowait()).id == 0:
@@ -185,11 +190,28 @@ async def _workers(rig: Rig, feed: asyncio.Queue[ProxyEvent]) -> None:
     await on_change()
 
 
+async def _keys(rig: Rig) -> None:
+    context: Any = None  # these Admin calls never abort
+    # key_created, key_updated; a request its policy refuses (request and error with its id)
+    made = await rig.admin.CreateKey(keys_pb2.CreateKeyRequest(name="ci", role="client"), context)
+    limited = keys_pb2.UpdateKeyRequest(
+        key=keys_pb2.KeyRef(name="ci"), policy=keys_pb2.KeyPolicy(models=["haiku"], rpm=60)
+    )
+    await rig.admin.UpdateKey(limited, context)
+    refused = chat("r7", "conv-f")
+    refused.key_id = made.key.id
+    await rig.complete(refused)
+    # key_revoked
+    await rig.admin.RevokeKey(keys_pb2.KeyRef(name="ci"), context)
+
+
 def shape(data: dict[str, Any]) -> dict[str, Any]:
     """`data` with each value tagged by its JSON type; volatile values by their type only."""
 
     def tag(key: str, value: Any) -> Any:
         name = type(value).__name__
+        if key == "key_id" and isinstance(value, str) and value.startswith("key_"):
+            return [name, KEY_ID]
         if key in VOLATILE or value is None:
             return f"<{name}>"
         return [name, value]
@@ -279,7 +301,7 @@ def test_decoding_a_row_never_fails() -> None:
         None,
     )
     row = ProxyEvent(3, "request", 1.0, {"request_id": "r9"})  # a row as the database gives it
-    assert row.payload == RequestArrived("r9", "", "", False, "", "")
+    assert row.payload == RequestArrived("r9", "", "", False, "", "", "")
 
 
 OLD_ROWS = [
@@ -334,6 +356,7 @@ async def test_rows_of_an_older_controller_restore_and_recover(tmp_path: Path) -
             "ttft_ms": None,
             "duration_ms": 10_000,
             "retries": 0,
+            "key_id": "",
         }
         traffic = await accounting.query(lambda db: db.breakdown())
         assert dict(traffic.errors_by_category) == {"interrupted": 1}

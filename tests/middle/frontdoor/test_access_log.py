@@ -18,6 +18,7 @@ from aiohttp.web_log import AccessLogger
 from common.logs import log_handler
 from frontdoor.access_log import FORMAT, AccessLog, access_line
 from frontdoor.app import create_app, server_options
+from frontdoor.auth.identity import IDENTITY, Identity
 from tests.middle.frontdoor_edge import TOKEN, ScriptedController, edge_config
 from tests.middle.inprocess import short_state_dir
 
@@ -130,4 +131,17 @@ async def test_the_served_app_writes_one_line_per_request(
         server_log.removeHandler(lines)
         server_log.setLevel(saved)
     [line] = [record.getMessage() for record in lines.records]
-    assert re.fullmatch(r'127\.0\.0\.1 "GET /v1/models HTTP/1\.1" 200 \d+ \d+\.\d{6}s', line)
+    assert re.fullmatch(
+        r'127\.0\.0\.1 "GET /v1/models HTTP/1\.1" 200 \d+ \d+\.\d{6}s key=\(bootstrap\)', line
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("ci", "key=ci"), ('ali ce"\n', "key=ali_ce__"), ("(bootstrap)", "key=(bootstrap)")],
+)
+def test_the_line_names_the_key_never_the_secret(name: str, shown: str) -> None:
+    request, response = answered("/v1/chat/completions", 200, b"{}")
+    request[IDENTITY] = Identity("key_0123456789ab", name, "client")
+    line = access_line(request, response, 0.5)
+    assert line.endswith(f"0.500000s {shown}")

@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from frontdoor.auth.authenticate import Authenticator
 from frontdoor.middleware import auth_middleware, error_middleware
 from frontdoor.monitoring.dashboard import STATIC_DIR, add_dashboard_routes
 
@@ -20,7 +21,7 @@ async def secret(request: web.Request) -> web.Response:
 
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    app = web.Application(middlewares=[error_middleware, auth_middleware("tok")])
+    app = web.Application(middlewares=[error_middleware, auth_middleware(Authenticator("tok"))])
     add_dashboard_routes(app)
     app.router.add_get("/metrics", secret)
     async with TestClient(TestServer(app)) as test_client:

@@ -165,16 +165,20 @@ async def test_a_lost_worker_without_output(client: Client, controller: Scripted
 
 
 @pytest.mark.parametrize(
-    ("headers", "status"),
+    ("headers", "status", "named"),
     [
-        ({"x-api-key": "wrong"}, 401),
-        ({}, 401),
-        ({"Authorization": "Bearer wrong"}, 401),
-        ({"Authorization": f"Bearer {TOKEN}"}, 200),
+        ({"x-api-key": "wrong"}, 401, "the key in the x-api-key header is not valid"),
+        ({}, 401, "no key: send Authorization: Bearer <key> or x-api-key: <key>"),
+        ({"Authorization": "Bearer wrong"}, 401, "the key in the Authorization header"),
+        ({"Authorization": f"Bearer {TOKEN}"}, 200, ""),
     ],
 )
 async def test_auth(
-    client: Client, controller: ScriptedController, headers: dict[str, str], status: int
+    client: Client,
+    controller: ScriptedController,
+    headers: dict[str, str],
+    status: int,
+    named: str,
 ) -> None:
     controller.script = [started(), text("x"), finish()]
     response = await client.post("/v1/messages/count_tokens", json=BODY, headers=headers)
@@ -183,7 +187,7 @@ async def test_auth(
     if status == 401:
         assert body["type"] == "error"
         assert body["error"]["type"] == "authentication_error"
-        assert "x-api-key" in body["error"]["message"]
+        assert named in body["error"]["message"]  # the header the client sent, by its name
     else:
         assert body == {"input_tokens": 1}
 

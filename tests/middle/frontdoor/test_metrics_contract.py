@@ -19,18 +19,23 @@ import pytest
 
 from common.models import FAMILIES, model_family
 from frontdoor.monitoring.dashboard import STATIC_DIR
+from frontdoor.monitoring.keys_json import key_list_json
+from protos import keys_pb2
 from tests.middle.inprocess import short_state_dir
 from tests.middle.stats_scenario import served_documents
 
 pytestmark = pytest.mark.middle
 
 M, Z, E, H = "/metrics", "/zombies", "/events?limit=100", "/metrics/history?window=1h"
+K = "/admin/keys"
 Where = tuple[str, str]  # (document, path in it: `a.b`, `[*]` for each item, `*` each value)
 READS: dict[tuple[str, str], tuple[Where, ...]] = {
     ("normalizeMetrics", "raw"): ((M, ""),),
     ("normalizeMetrics", "sessions"): ((M, "sessions"),),
     ("normalizeMetrics", "affinity"): ((M, "affinity"),),
     ("normalizeMetrics", "latency"): ((M, "latency"),),
+    ("normalizeMetrics", "k"): ((M, "keys[*]"),),
+    ("keyLoad", "raw"): ((M, "keys[*]"),),
     ("normalizeTokens", "raw"): ((M, "tokens"),),
     ("normalizeTokens", "usage"): ((M, "tokens.usage"),),
     ("tokenCounts", "raw"): ((M, "tokens.totals"), (M, "tokens.byModel.*"), (M, "tokens.usage.*")),
@@ -55,9 +60,48 @@ READS: dict[tuple[str, str], tuple[Where, ...]] = {
     ("fetchEvents", "raw"): ((E, ""),),
     ("normalizeHistory", "raw"): ((H, ""),),
     ("normalizeHistory", "p"): ((H, "points[*]"),),
+    ("normalizeKeys", "raw"): ((K, ""),),
+    ("normalizeKey", "raw"): ((K, "keys[*]"),),
+    ("normalizeKey", "usage"): ((K, "keys[*].usage"),),
+    ("normalizeKey", "b"): ((K, "keys[*].budgets[*]"),),
+    ("keyUsage", "raw"): ((K, "keys[*].usage.*"),),
 }
 """Which JSON each normaliser's variable holds. A normaliser that reads `raw` and is not
 here fails the test: map it, so that what it reads is checked too."""
+
+
+def keys_document() -> Any:
+    """GET /admin/keys as the frontdoor renders a key list with every field set (the shape is
+    the frontdoor's, frontdoor/monitoring/keys_json.py; the controller only fills the proto)."""
+    usage = keys_pb2.KeyUsage(
+        requests=3,
+        input_tokens=10,
+        output_tokens=5,
+        cache_read_tokens=2,
+        cache_write_tokens=1,
+        errors=1,
+        cost_usd=0.5,
+    )
+    policy = keys_pb2.KeyPolicy(
+        rpm=1, tpm=2, daily_tokens=3, weekly_tokens=4, monthly_tokens=5, monthly_cost_usd=6
+    )
+    policy.models.append("sonnet")
+    info = keys_pb2.KeyInfo(
+        id="key_0123456789ab",
+        name="ci",
+        role="client",
+        prefix="sk-ccp-AbCd",
+        created_at=1.0,
+        revoked_at=2.0,
+        last_used_at=3.0,
+        policy=policy,
+        today=usage,
+        this_week=usage,
+        this_month=usage,
+    )
+    return json.loads(json.dumps(key_list_json(keys_pb2.KeyList(keys=[info], version=1))))
+
+
 _DEFINITION = re.compile(r"^(?:export )?(?:async )?(?:function (\w+)|const (\w+) = )", re.M)
 
 
@@ -105,6 +149,7 @@ def test_the_js_reads_are_found_and_mapped() -> None:
 async def test_every_field_the_dashboard_reads_is_sent() -> None:
     with short_state_dir() as root:
         served = await served_documents(Path(root))
+    served[K] = keys_document()
     bodies = functions((STATIC_DIR / "api.js").read_text())
     missing = []
     for (function, variable), places in READS.items():

@@ -52,6 +52,21 @@ def test_fields_do_not_run_together() -> None:
     assert conversation_key("", "sa", "b", "c") != conversation_key("", "s", "ab", "c")
 
 
+@pytest.mark.parametrize("session", ["", "sess-1"])
+def test_keys_scope_their_conversations(session: str) -> None:
+    """Two keys sending the same history never share a conversation (nor a live process); the
+    bootstrap token ("") keeps the keys of before keys existed."""
+    alice = conversation_key(session, "ide", SYSTEM, FIRST, "key_00000000000a")
+    bob = conversation_key(session, "ide", SYSTEM, FIRST, "key_00000000000b")
+    assert alice != bob
+    assert alice == conversation_key(session, "ide", SYSTEM, FIRST, "key_00000000000a")
+    assert alice.startswith("sid:" if session else "conv:") and "key_" not in alice
+    assert conversation_key(session, "ide", SYSTEM, FIRST, "") == conversation_key(
+        session, "ide", SYSTEM, FIRST
+    )
+    assert len({alice, bob, conversation_key(session, "ide", SYSTEM, FIRST)}) == 3
+
+
 def test_session_id_wins_over_the_opening() -> None:
     key = conversation_key("sess-1", "client-a", SYSTEM, FIRST)
     assert key.startswith("sid:")

@@ -523,3 +523,86 @@ def test_select_keeps_the_plain_fair_order_through_arrivals_departures_and_refus
             if served is not None:
                 present.remove(served)
         assert len(queue) == len(present)
+
+
+# -- keys: weighted parties, their sources inside -----------------------------------------------
+
+
+def _keyed(key: str, source: str, item: str, weight: float = 1.0) -> Entry:
+    return QueueEntry(source, item, 0.0, 100.0, key=key, weight=weight)
+
+
+def _keys_served(served: list[str]) -> str:
+    return "".join(item[0] for item in served)  # items are named "<key letter><n>"
+
+
+def test_weights_1_and_2_both_waiting_get_turns_1_to_2() -> None:
+    queue = _queue()
+    for n in range(30):
+        queue.push(_keyed("key_a", "ide", f"a{n}", weight=1.0))
+        queue.push(_keyed("key_b", "ide", f"b{n}", weight=2.0))
+    served = _keys_served([queue.select(_any).item for _ in range(30)])  # type: ignore[union-attr]
+    assert served.count("b") == 20 and served.count("a") == 10
+    assert served[:6] in ("abbabb", "bbabba")  # each turn: one of a, two of b
+
+
+def test_a_weight_below_one_is_served_every_other_turn() -> None:
+    queue = _queue()
+    for n in range(20):
+        queue.push(_keyed("key_a", "ide", f"a{n}", weight=1.0))
+        queue.push(_keyed("key_h", "ide", f"h{n}", weight=0.5))
+    served = _keys_served([queue.select(_any).item for _ in range(15)])  # type: ignore[union-attr]
+    assert served.count("a") == 10 and served.count("h") == 5
+
+
+def test_a_single_party_of_small_weight_is_still_served_at_once() -> None:
+    queue = _queue()
+    queue.push(_keyed("key_h", "ide", "h1", weight=0.01))
+    assert _items(queue.select(_any)) == ["h1"]
+
+
+def test_inventing_sources_does_not_enlarge_a_keys_share() -> None:
+    queue = _queue()
+    for n in range(12):
+        queue.push(_keyed("key_x", f"invented-{n}", f"x{n}"))  # twelve X-Source values
+        queue.push(_keyed("key_y", "ide", f"y{n}"))
+    served = _keys_served([queue.select(_any).item for _ in range(12)])  # type: ignore[union-attr]
+    assert served == "xy" * 6
+
+
+def test_a_keys_sources_take_turns_inside_its_share() -> None:
+    queue = _queue()
+    _push_all(queue, [_keyed("key_x", "ci", f"c{n}") for n in range(3)])
+    _push_all(queue, [_keyed("key_x", "ide", f"i{n}") for n in range(3)])
+    assert _drain(queue) == ["c0", "i0", "c1", "i1", "c2", "i2"]
+    assert queue.depth_by_key() == {}
+
+
+def test_a_key_at_its_concurrency_cap_is_passed_over_and_keeps_its_place() -> None:
+    queue = _queue()
+    _push_all(queue, [_keyed("key_a", "ide", f"a{n}") for n in range(2)])
+    _push_all(queue, [_keyed("key_b", "ide", f"b{n}") for n in range(3)])
+    capped = {"key_a"}
+    served = [queue.select(_any, capped.__contains__) for _ in range(2)]
+    assert _items(*served) == ["b0", "b1"]
+    capped.clear()  # a request of key_a ended: it is first again
+    assert _items(queue.select(_any, capped.__contains__)) == ["a0"]
+    assert queue.depth_by_key() == {"key_a": 1, "key_b": 1}
+
+
+def test_the_per_source_cap_counts_a_whole_key() -> None:
+    queue = _queue(max_per_source=2)
+    queue.push(_keyed("key_a", "one", "a1"))
+    queue.push(_keyed("key_a", "two", "a2"))
+    with pytest.raises(QueueFull, match="this key's queue is full") as caught:
+        queue.push(_keyed("key_a", "three", "a3"))
+    assert caught.value.scope == "source"
+    queue.push(_entry("three", "bootstrap"))  # the bootstrap token's sources: their own caps
+    assert queue.depth_by_source() == {"one": 1, "two": 1, "three": 1}
+
+
+def test_bootstrap_sources_and_keys_share_one_round() -> None:
+    queue = _queue()
+    _push_all(queue, _named("s", 2))  # the bootstrap token, X-Source "s"
+    _push_all(queue, [_keyed("key_k", "s", f"k{n}") for n in range(2)])  # a key, same X-Source
+    assert _drain(queue) == ["s1", "k0", "s2", "k1"]

@@ -184,6 +184,14 @@ class Stack:
             reply = stub.ListEvents(request, timeout=5)
         return [{"type": e.type, **json.loads(e.data_json)} for e in reply.events]
 
+    def events_with_ids(self, kind: str = "") -> list[dict[str, Any]]:
+        """As `events`, each with its `id` (the log's order)."""
+        with grpc.insecure_channel(f"unix:{self.state_dir / 'controller.sock'}") as channel:
+            stub = controller_pb2_grpc.AdminStub(channel)
+            request = controller_pb2.ListEventsRequest(limit=1000, type=kind)
+            reply = stub.ListEvents(request, timeout=5)
+        return [{"id": e.id, "type": e.type, **json.loads(e.data_json)} for e in reply.events]
+
     def supervisorctl(self, *args: str) -> str:
         conf = self.state_dir / "supervisor" / "supervisord.conf"
         ctl = Path(sys.executable).parent / "supervisorctl"

@@ -66,12 +66,12 @@ class CodexRun:
     last_message: str
 
 
-def codex_env(home: Path) -> dict[str, str]:
+def codex_env(home: Path, token: str = TOKEN) -> dict[str, str]:
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
         "CODEX_HOME": str(home),
-        "CLAUDE_PROXY_TOKEN": TOKEN,
+        "CLAUDE_PROXY_TOKEN": token,
         "HTTPS_PROXY": DEAD_PROXY,
         "HTTP_PROXY": DEAD_PROXY,
         "ALL_PROXY": DEAD_PROXY,
@@ -85,6 +85,7 @@ def codex_exec(
     prompt: str,
     sandbox: str = "read-only",
     catalog: Path | None = None,
+    token: str = TOKEN,
 ) -> CodexRun:
     home, work = tmp_path / "codex-home", tmp_path / "work"
     home.mkdir(exist_ok=True)
@@ -95,7 +96,7 @@ def codex_exec(
     done = subprocess.run(
         [*command, prompt],
         cwd=work,
-        env=codex_env(home),
+        env=codex_env(home, token),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ CODEX_PINNED := $(CLIENTS_DIR)/node_modules/.bin/codex
 PROTO_SRC := $(wildcard protos/*.proto)
 PROTO_GEN := $(PROTO_SRC:.proto=_pb2.py) $(PROTO_SRC:.proto=_pb2.pyi) $(PROTO_SRC:.proto=_pb2_grpc.py) $(PROTO_SRC:.proto=_pb2_grpc.pyi)
 
-.PHONY: setup venv protos protos-fresh claude clients run test lint fmt bench bench-profile litellm py-spy clean
+.PHONY: setup venv protos protos-fresh claude clients run keys test lint fmt bench bench-profile litellm py-spy clean
 
 setup: venv protos
 
@@ -65,6 +65,10 @@ $(CLIENTS_STAMP):
 run: setup
 	@if [ -z "$$CLAUDE_BIN" ] && ! command -v claude >/dev/null 2>&1; then $(MAKE) --no-print-directory claude; fi
 	exec $(PY) -m supervisor_conf.launch
+
+# Keys for every person and tool (README, "Keys"): make keys ARGS="create ci --rpm 60"
+keys: setup
+	$(PY) -m controller.keys $(ARGS)
 
 # Debian's Chromium for the dashboard's browser test (Playwright drives it; it never downloads one).
 CHROMIUM := /usr/bin/chromium

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.stack import FAKE_CLAUDE, Stack
+from tests.stack import FAKE_CLAUDE, Stack, wait_until
 
 pytestmark = pytest.mark.stack
 GRPCURL = Path(sys.executable).parent / "grpcurl"
@@ -182,3 +182,22 @@ def test_watch_events_replays_then_streams_live(stack: Stack) -> None:
     assert any(d["status"] == "ok" and d["mode"] == "cli" for d in live)
     ids = [int(e["id"]) for e in received if int(e.get("id", 0))]
     assert ids == sorted(ids) and len(ids) == len(set(ids))
+
+
+def test_keys_made_listed_changed_and_revoked_through_grpcurl(stack: Stack) -> None:
+    made = call(stack, "CreateKey", {"name": "grpcurl-ci", "policy": {"rpm": 30}})
+    secret = made["secret"]
+    assert secret.startswith("sk-ccp-") and made["key"]["role"] == "client"
+    headers = {"Authorization": f"Bearer {secret}"}
+    listed = call(stack, "ListKeys")["keys"]
+    mine = next(k for k in listed if k["name"] == "grpcurl-ci")
+    assert mine["policy"]["rpm"] == 30 and not mine["secret_sha256"]  # no hash outside the watch
+    assert secret not in json.dumps(listed)
+
+    changed = call(stack, "UpdateKey", {"key": {"name": "grpcurl-ci"}, "policy": {"rpm": 5}})
+    assert changed["policy"]["rpm"] == 5
+    wait_until(lambda: stack.request("GET", "/v1/models", headers=headers)[0] == 200, 10, "known")
+
+    revoked = call(stack, "RevokeKey", {"name": "grpcurl-ci"})
+    assert revoked["revoked_at"] > 0
+    wait_until(lambda: stack.request("GET", "/v1/models", headers=headers)[0] == 401, 10, "gone")

@@ -54,6 +54,13 @@ def create_app(
     app.cleanup_ctx.append(controller_lifetime)
     app.cleanup_ctx.append(ring_lifetime)  # the key watch, over the Admin client just made
     app.on_response_prepare.append(add_key_limit_headers)
+    _add_routes(app)
+    return app
+
+
+def _add_routes(app: web.Application) -> None:
+    """The doors' routes, then monitoring, keys and the dashboard (app.py is the one module
+    that knows every door)."""
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/responses", create_response)
     app.router.add_get("/v1/responses/{response_id}", get_response)
@@ -65,7 +72,6 @@ def create_app(
     add_monitoring_routes(app)
     add_key_routes(app)
     add_dashboard_routes(app)
-    return app
 
 
 def server_options(app: web.Application) -> dict[str, Any]:

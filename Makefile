@@ -4,9 +4,20 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-CLAUDE_VERSION := 2.1.197
+CLAUDE_VERSION := 2.1.332
 CLAUDE_DIR := .tools/claude
 CLAUDE_PINNED := $(CLAUDE_DIR)/node_modules/.bin/claude
+CLAUDE_STAMP := $(CLAUDE_DIR)/.installed-$(CLAUDE_VERSION)
+# The oldest CLI still supported (workerd/cli/version.py OLDEST_SUPPORTED names it too): the
+# compat selection runs the CLI stack tests against it.
+CLAUDE_COMPAT_VERSION := 2.1.197
+CLAUDE_COMPAT_DIR := .tools/claude-$(CLAUDE_COMPAT_VERSION)
+CLAUDE_COMPAT_BIN := $(CLAUDE_COMPAT_DIR)/node_modules/.bin/claude
+CLAUDE_COMPAT_STAMP := $(CLAUDE_COMPAT_DIR)/.installed-$(CLAUDE_COMPAT_VERSION)
+COMPAT_TESTS := tests/integration/test_cli_modes.py tests/integration/test_sessions.py \
+	tests/integration/test_tools.py tests/integration/test_reasoning.py \
+	tests/integration/test_structured_answers.py tests/integration/test_quota.py \
+	tests/integration/test_messages_door.py
 OPENAI_NODE_VERSION := 7.59.0
 CODEX_VERSION := 0.171.0
 CLIENTS_DIR := .tools/clients
@@ -15,7 +26,7 @@ CODEX_PINNED := $(CLIENTS_DIR)/node_modules/.bin/codex
 PROTO_SRC := $(wildcard protos/*.proto)
 PROTO_GEN := $(PROTO_SRC:.proto=_pb2.py) $(PROTO_SRC:.proto=_pb2.pyi) $(PROTO_SRC:.proto=_pb2_grpc.py) $(PROTO_SRC:.proto=_pb2_grpc.pyi)
 
-.PHONY: setup venv protos protos-fresh claude clients run keys test lint fmt bench bench-profile litellm py-spy clean
+.PHONY: setup venv protos protos-fresh claude claude-compat clients run keys test-compat test lint fmt bench bench-profile litellm py-spy clean
 
 setup: venv protos
 
@@ -39,15 +50,28 @@ protos-fresh: protos
 
 # The pinned Claude Code CLI, into the repo (git-ignored). The package's postinstall copies the
 # native binary into place; when npm skips install scripts we run it ourselves.
-claude: $(CLAUDE_PINNED)
+claude: $(CLAUDE_STAMP)
 
-$(CLAUDE_PINNED):
-	mkdir -p $(CLAUDE_DIR)
-	npm install --prefix $(CLAUDE_DIR) --no-save --no-audit --no-fund --loglevel=error \
-		@anthropic-ai/claude-code@$(CLAUDE_VERSION)
-	$(CLAUDE_PINNED) --version >/dev/null 2>&1 || \
-		(cd $(CLAUDE_DIR)/node_modules/@anthropic-ai/claude-code && node install.cjs)
-	$(CLAUDE_PINNED) --version
+# A version stamp, so that bumping CLAUDE_VERSION reinstalls.
+$(CLAUDE_STAMP):
+	$(call install_claude,$(CLAUDE_DIR),$(CLAUDE_VERSION))
+	touch $@
+
+claude-compat: $(CLAUDE_COMPAT_STAMP)
+
+$(CLAUDE_COMPAT_STAMP):
+	$(call install_claude,$(CLAUDE_COMPAT_DIR),$(CLAUDE_COMPAT_VERSION))
+	touch $@
+
+define install_claude
+	rm -rf $(1)
+	mkdir -p $(1)
+	npm install --prefix $(1) --no-save --no-audit --no-fund --loglevel=error \
+		@anthropic-ai/claude-code@$(2)
+	$(1)/node_modules/.bin/claude --version >/dev/null 2>&1 || \
+		(cd $(1)/node_modules/@anthropic-ai/claude-code && node install.cjs)
+	$(1)/node_modules/.bin/claude --version
+endef
 
 # The real clients the tests drive the proxy with: the openai Node SDK and the Codex CLI (its
 # native binary comes as an optional dependency for this platform), pinned, into the repo.
@@ -80,6 +104,10 @@ $(CHROMIUM):
 test: setup claude clients $(CHROMIUM)
 	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) CODEX_BIN=$(abspath $(CODEX_PINNED)) \
 		OPENAI_NODE_DIR=$(abspath $(CLIENTS_DIR)/node_modules/openai) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The CLI stack tests on the oldest supported CLI (`make test` runs everything on the pin).
+test-compat: setup claude-compat
+	CLAUDE_BIN=$(abspath $(CLAUDE_COMPAT_BIN)) $(PY) -m pytest $(COMPAT_TESTS) $(PYTEST_ARGS)
 
 # What `make bench` compares against and profiles with: LiteLLM's proxy in a venv of its own
 # (pinned: the version the hot-path issue measured) and py-spy in the project's venv.

@@ -8,7 +8,9 @@ The prompt text is the text of the last user message that carries prompt text, i
 over user messages that hold only ``tool_result`` blocks (the CLI's tool loop). Text blocks that
 start with ``<system-reminder>`` (added by the ``claude`` CLI) are not part of the prompt text.
 
-Scenarios: ``echo`` (default), ``err400|401|404|500|529``, ``err429[:secs]``,
+Scenarios: ``echo`` (default), ``err400|401|404|500|529``, ``err429[:secs]`` (a rejected
+five-hour usage window resetting in ``secs``), ``err429rate[:secs]`` (a rate limit: only
+``retry-after: secs``, no window refused),
 ``err429tok:<token suffix>@<secs>`` (429 for one account only), ``tool_bash:<path>``,
 ``tool_sleep:<secs>`` (a Bash tool call that sleeps), ``structured:<answer>`` (StructuredOutput),
 ``slow[:n]``, ``hang``, ``big[:n]``, ``image``, ``think`` (a thinking block of ``THINKING_TEXT``
@@ -72,6 +74,7 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "err401": (401, "authentication_error"),
     "err404": (404, "not_found_error"),
     "err429": (429, "rate_limit_error"),
+    "err429rate": (429, "rate_limit_error"),
     "err500": (500, "api_error"),
     "err529": (529, "overloaded_error"),
 }
@@ -415,7 +418,9 @@ class MockUpstream:
         headers = {**extra, "request-id": f"req_mock_err_{status}"}
         if status in (500, 529):
             headers["x-should-retry"] = "false"
-        if status == 429:
+        if turn.scenario == "err429rate":  # a plain rate limit: only retry-after, no window
+            headers["retry-after"] = str(_int_arg(turn.arg, 1))
+        elif status == 429:
             headers.update(_rate_limit_headers(turn.arg))
         body = _error_body(kind, f"mock {turn.scenario}")
         return web.json_response(body, status=status, headers=headers)
@@ -425,7 +430,10 @@ class MockUpstream:
         if name == "tool_bash":
             return self._tool_bash(turn)
         if name == "tool_sleep":
-            return self._tool_call(turn, "Bash", {"command": f"sleep {_int_arg(arg, 300)}"})
+            # A wait loop: 2.1.332's Bash tool refuses `sleep N` (N >= 30), chained or not.
+            seconds = _int_arg(arg, 300)
+            command = f"end=$((SECONDS+{seconds})); until [ $SECONDS -ge $end ]; do sleep 1; done"
+            return self._tool_call(turn, "Bash", {"command": command})
         if name == "structured":
             return self._tool_call(turn, "StructuredOutput", {"answer": arg or "42"})
         if name == "slow":
@@ -555,6 +563,25 @@ def _rate_limit_headers(arg: str | None) -> dict[str, str]:
         "anthropic-ratelimit-unified-5h-utilization": "1.0",
         "anthropic-ratelimit-unified-5h-reset": reset,
     }
+
+
+def conversation(body: Any) -> list[JSONDict]:
+    """The request's `messages` without the CLI's own `role: "system"` ones.
+
+    Since 2.1.332 the CLI puts a `# Environment` system message after the first user turn (and
+    on a replay a date one after the newest): incidental bytes of one version, not the
+    conversation (docs/claude-cli.md, "Versions")."""
+    messages = (body or {}).get("messages") or []
+    return [m for m in messages if m.get("role") != "system"]
+
+
+def texts_of(message: JSONDict) -> list[str]:
+    """The texts of one message, whether its content is a string or blocks (2.1.332 sends the
+    newest user turn of a rebuilt conversation as a plain string)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return [content]
+    return [b["text"] for b in content or [] if b.get("type") == "text"]
 
 
 def unified_headers(

@@ -24,6 +24,13 @@ def main() -> None:
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
     configure_logging(f"workerd-{args.worker}", secrets=config.spec.secrets())
+    try:
+        _run(config)
+    except ConfigError as exc:  # e.g. a claude CLI older than the supported floor
+        sys.exit(f"workerd {args.worker}: cannot start: {exc}")
+
+
+def _run(config: WorkerdConfig) -> None:
     if config.spec.mode == "api":
         uvloop.run(serve(config))  # libuv's loop: less CPU per event on every hop
     else:

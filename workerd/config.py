@@ -55,8 +55,10 @@ class WorkerdConfig:
 
     @property
     def chat_dir(self) -> Path:
-        """Working directory of plain-chat children: empty, never the proxy's own directory."""
-        return self.paths.worker_dir(self.spec.name) / "chat"
+        """Working directory of plain-chat children: empty, never the proxy's own directory, and
+        one path for every cli worker: 2.1.332 tells the model its working directory, so a path
+        naming the worker would change a moved conversation's bytes (docs/claude-cli.md)."""
+        return self.paths.root / "chat"
 
     @classmethod
     def from_env(cls, environ: Environ, name: str) -> WorkerdConfig:

@@ -11,7 +11,7 @@ from workerd.api.runner import ApiRunner
 from workerd.cli.engine import SessionEngine
 from workerd.cli.process import ProcessTable
 from workerd.cli.reaper import Reaper, become_subreaper
-from workerd.cli.version import probe_version, warn_if_untested
+from workerd.cli.version import check_supported, parse_version, probe_version
 from workerd.config import GRACE_S, WorkerdConfig
 from workerd.servicer import WorkerServicer
 
@@ -31,7 +31,8 @@ async def serve(config: WorkerdConfig) -> None:
             logger.warning("not a child subreaper: orphaned tool processes go to init")
         await asyncio.to_thread(reaper.sweep_previous)
         cli_version = await probe_version(config.claude_bin, engine.spawner.environment({}))
-        warn_if_untested(cli_version, config.claude_bin)
+        check_supported(cli_version, config.claude_bin)  # UnsupportedCli: no start
+        engine.spawner.cli_version = parse_version(cli_version)
     name = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name
     server = StandardServer(config.paths.worker_socket(config.spec.name), [name])
     api = _api_runner(config)  # one Messages API client (api mode), closed below

@@ -3,6 +3,7 @@ path's); process listing and killing; the worker's status."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
@@ -18,6 +19,8 @@ from workerd.cli.reaper import Reaper
 from workerd.cli.runner import OPERATOR_KILL, CliRunner
 from workerd.cli.states import ChildState
 from workerd.config import WorkerdConfig
+
+logger = logging.getLogger(__name__)
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
 
@@ -49,6 +52,11 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             async for event in self._api.run(request.chat):
                 yield event
             return
+        if request.chat.thinking_display:  # harmless to ignore: the CLI chooses how to show it
+            logger.info(
+                "thinking.display %r not passed on: the CLI sets its own",
+                request.chat.thinking_display,
+            )
         key = request.conversation_key or request.chat.session_key
         async for event in self._runner.run(request.chat, key):
             yield event

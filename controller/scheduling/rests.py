@@ -16,6 +16,7 @@ from controller.quota.windows import QuotaBook, WindowState, account_status
 from controller.scheduling.cooldown import CooldownBook, rest_for
 from protos import common_pb2 as pb
 
+USAGE_LIMIT = "usage limit reached"  # only a refused usage window; a 429 else is "rate limited"
 REFUSALS = {
     pb.RATE_LIMITED: "rate limited",
     pb.UPSTREAM_OVERLOADED: "overloaded",
@@ -74,7 +75,7 @@ class AccountRests:
             )
         if report.status == "rejected":
             resets_at = self.quota.refused_until(worker, now) or float(report.resets_at)
-            self._rest(worker, "usage limit reached", resets_at, 0.0)
+            self._rest(worker, USAGE_LIMIT, resets_at, 0.0)
 
     def note_refusal(self, worker: str, error: pb.Error) -> None:
         """An upstream refusal ends an attempt: the account rests (429, 529, bad credential)."""
@@ -84,6 +85,8 @@ class AccountRests:
         retry_s = error.retry_after_ms / 1000 if error.code != pb.UPSTREAM_AUTH else 0.0
         limited = error.code == pb.RATE_LIMITED
         resets_at = self.quota.refused_until(worker, self.wall()) if limited else 0.0
+        if resets_at:  # a refused usage window: until its reset; else a rate limit, as told
+            reason = USAGE_LIMIT
         self._rest(worker, reason, resets_at, retry_s)
 
     def _rest(self, worker: str, reason: str, resets_at: float, retry_after_s: float) -> None:
@@ -99,7 +102,7 @@ class AccountRests:
             self.quota.load(worker, states)
             refused_until = self.quota.refused_until(worker, now)
             if refused_until:
-                self._rest(worker, "usage limit reached", refused_until, 0.0)
+                self._rest(worker, USAGE_LIMIT, refused_until, 0.0)
 
     def end_cooldowns(self) -> None:
         """Rests over by now end, each with its event."""

@@ -1,4 +1,4 @@
-"""POST /v1/chat/completions (JSON and SSE) and GET /v1/models."""
+"""POST /v1/chat/completions (JSON and SSE) and GET /v1/models (OpenAI or Anthropic shape)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from common.models import MODEL_PAGE_DEFAULT, anthropic_page
 from frontdoor.chat.models import ChatCompletionRequest
 from frontdoor.chat.output import CompletionAccumulator
 from frontdoor.chat.stream import StreamContext, stream_completion
@@ -53,9 +54,22 @@ def _model_json(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "claude-code-proxy"}
 
 
+def _anthropic_client(request: web.Request) -> bool:
+    """Anthropic SDKs and Claude Code send `anthropic-version`, or their key as `x-api-key`."""
+    return "anthropic-version" in request.headers or "x-api-key" in request.headers
+
+
 async def list_models(request: web.Request) -> web.Response:
-    data = [_model_json(name) for name in request.app[CONFIG].models.listed()]
-    return web.json_response({"object": "list", "data": data})
+    names = request.app[CONFIG].models.listed()
+    if not _anthropic_client(request):
+        return web.json_response({"object": "list", "data": [_model_json(n) for n in names]})
+    query = request.query
+    try:
+        limit = int(query.get("limit", MODEL_PAGE_DEFAULT))
+    except ValueError:
+        raise ApiError(400, "limit must be a whole number", param="limit") from None
+    after, before = query.get("after_id", ""), query.get("before_id", "")
+    return web.json_response(anthropic_page(names, limit, after, before))
 
 
 async def get_model(request: web.Request) -> web.Response:
@@ -63,4 +77,7 @@ async def get_model(request: web.Request) -> web.Response:
     name = request.match_info["model"]
     if request.app[CONFIG].models.resolve(name) is None:
         raise ApiError(404, f"model {name!r} is not served here", code="model_not_found")
+    if _anthropic_client(request):
+        page = anthropic_page([name], 1)
+        return web.json_response(page["data"][0])
     return web.json_response(_model_json(name))

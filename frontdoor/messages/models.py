@@ -1,4 +1,5 @@
-"""Pydantic models of the Anthropic Messages API request; unknown fields are accepted, logged."""
+"""Pydantic models of the Anthropic Messages API request; unknown fields are accepted and
+logged, at every depth (`ignored_fields` names them by their path)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,19 @@ class AnthropicBase(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     def ignored_fields(self) -> list[str]:
-        return sorted((self.model_extra or {}).keys())
+        """The fields not modelled here, anywhere in the body ("messages.0.content.1.citations")."""
+        found = [str(name) for name in self.model_extra or {}]
+        for name in type(self).model_fields:
+            found += [f"{name}.{path}" for path in _ignored_in(getattr(self, name))]
+        return sorted(found)
+
+
+def _ignored_in(value: object) -> list[str]:
+    if isinstance(value, AnthropicBase):
+        return value.ignored_fields()
+    if isinstance(value, list):
+        return [f"{n}.{path}" for n, item in enumerate(value) for path in _ignored_in(item)]
+    return []
 
 
 class TextBlock(AnthropicBase):
@@ -105,10 +118,19 @@ class ToolChoice(AnthropicBase):
 class ThinkingConfig(AnthropicBase):
     type: Literal["enabled", "adaptive", "disabled"]
     budget_tokens: int | None = Field(default=None, ge=1)
+    display: str | None = Field(default=None, max_length=40)  # summarized, omitted, ...
+
+
+class OutputFormat(AnthropicBase):
+    """Structured outputs: the answer is JSON matching `schema` (as response_format json_schema)."""
+
+    type: Literal["json_schema"]
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
 
 
 class OutputConfig(AnthropicBase):
     effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+    format: OutputFormat | None = None
 
 
 class Metadata(AnthropicBase):

@@ -47,7 +47,13 @@ IMAGE_TOKEN_ESTIMATE = 1600  # what Anthropic bills for an image of about 1.15 m
 
 def param_map() -> ParamMap:
     """The Messages API's names for the neutral request's fields (frontdoor/core/params.py)."""
-    fields = {"reasoning_effort": "thinking", "max_tokens": "max_tokens", "stop": "stop_sequences"}
+    fields = {
+        "reasoning_effort": "thinking",
+        "max_tokens": "max_tokens",
+        "stop": "stop_sequences",
+        "response_format": "output_config.format",
+        "response_format.json_schema": "output_config.format.schema",
+    }
     return ParamMap(lambda n: f"messages.{n}", fields, dotted=True)
 
 
@@ -79,7 +85,21 @@ def to_chat_request(
         request.top_p = body.top_p
     _add_tools(request, body)
     request.reasoning_effort = reasoning_effort(body)
+    if body.thinking is not None and body.thinking.display:
+        request.thinking_display = body.thinking.display
+    _add_output_format(request, body)
     return request
+
+
+def _add_output_format(request: pb.ChatRequest, body: CountTokensRequest) -> None:
+    """`output_config.format` (json_schema): the structured-output path of response_format."""
+    fmt = body.output_config.format if body.output_config else None
+    if fmt is None:
+        return
+    if not fmt.schema_:
+        raise ApiError(400, "a json_schema format needs a schema", param="output_config.format")
+    request.response_format = pb.RESPONSE_FORMAT_JSON_SCHEMA
+    request.json_schema = json.dumps(fmt.schema_)
 
 
 def reasoning_effort(body: CountTokensRequest) -> str:

@@ -19,6 +19,7 @@ from openai.types.chat import (
 )
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
+from common.models import FAMILY_MODELS
 from tests.mock_scenarios import FN_ARGS, FN_PREAMBLE, JSON_OBJECT_ANSWER, tool_answer
 from tests.mock_upstream import (
     CACHE_READ_TOKENS,
@@ -101,14 +102,14 @@ def test_plain_answer_and_usage(client: openai.OpenAI, upstream: MockUpstream) -
     assert raw.headers["x-proxy-worker"] == "api1"
     assert completion.choices[0].message.content == echo_reply("hello api")
     assert completion.choices[0].finish_reason == "stop"
-    assert completion.model == "claude-sonnet-5"
+    assert completion.model == FAMILY_MODELS["sonnet"]
     assert completion.usage is not None
     assert completion.usage.prompt_tokens == PROMPT_TOKENS
     assert completion.usage.completion_tokens == OUTPUT_TOKENS
     assert completion.usage.prompt_tokens_details is not None
     assert completion.usage.prompt_tokens_details.cached_tokens == CACHE_READ_TOKENS
     body = sent(upstream)
-    assert body["model"] == "claude-sonnet-5"
+    assert body["model"] == FAMILY_MODELS["sonnet"]
     assert body["system"] == "Be brief."
     assert body["stream"] is True
     assert body["max_tokens"] == 4096
@@ -142,7 +143,7 @@ def test_streaming_answer(client: openai.OpenAI) -> None:
     assert content(chunks) == echo_reply("stream api")
     assert finishes(chunks) == ["stop"]
     assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens == PROMPT_TOKENS
-    assert {c.model for c in chunks} == {"claude-sonnet-5"}
+    assert {c.model for c in chunks} == {FAMILY_MODELS["sonnet"]}
 
 
 def test_tool_call_non_streaming(client: openai.OpenAI, upstream: MockUpstream) -> None:
@@ -338,7 +339,7 @@ def test_sampling_stop_and_user_reach_the_upstream(
         max_tokens=321,
     )
     body = sent(upstream)
-    assert body["model"] == "claude-haiku-4-5-20251001"
+    assert body["model"] == FAMILY_MODELS["haiku"]
     assert body["temperature"] == 0.5
     assert body["top_p"] == 0.75
     assert body["stop_sequences"] == ["END", "STOP"]

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from protos import worker_pb2, worker_pb2_grpc
-from tests.mock_upstream import PIXEL_PNG, MockUpstream
+from tests.mock_upstream import PIXEL_PNG, MockUpstream, conversation, texts_of
 from tests.stack import Stack, claude_bin, cli_children, wait_until
 
 pytestmark = pytest.mark.stack
@@ -97,9 +97,9 @@ def test_history_reaches_upstream_as_real_messages(
     )
     body = upstream.message_requests()[-1].json
     assert body is not None
-    roles = [m["role"] for m in body["messages"]]
-    assert roles == ["user", "assistant", "user"]
-    texts = [[b["text"] for b in m["content"] if b.get("type") == "text"] for m in body["messages"]]
+    messages = conversation(body)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    texts = [texts_of(m) for m in messages]
     assert texts[0][-1] == "My name is Bob."
     assert texts[1] == ["Nice to meet you, Bob."]
     assert texts[2][-1] == "What is my name?"
@@ -126,7 +126,7 @@ def test_an_image_reaches_upstream_as_an_image_block(
     assert completion.choices[0].message.content == "saw 1 images"
     body = upstream.message_requests()[-1].json
     assert body is not None
-    images = [b for b in body["messages"][-1]["content"] if b.get("type") == "image"]
+    images = [b for b in conversation(body)[-1]["content"] if b.get("type") == "image"]
     assert images[0]["source"]["data"] == base64.b64encode(PNG_1PX).decode()
 
 
@@ -256,7 +256,7 @@ def test_a_remote_image_is_fetched_and_inlined_when_enabled(upstream: MockUpstre
         assert completion.choices[0].message.content == "saw 1 images"
         body = upstream.message_requests()[-1].json
         assert body is not None
-        image = next(b for b in body["messages"][-1]["content"] if b.get("type") == "image")
+        image = next(b for b in conversation(body)[-1]["content"] if b.get("type") == "image")
         assert image["source"] == {
             "type": "base64",
             "media_type": "image/png",

@@ -21,7 +21,7 @@ import pytest
 
 from tests.clients import codex_bin
 from tests.mock_scenarios import tool_answer
-from tests.mock_upstream import MockUpstream, RecordedRequest, echo_reply
+from tests.mock_upstream import MockUpstream, RecordedRequest, conversation, echo_reply
 from tests.stack import TOKEN, Stack
 
 pytestmark = pytest.mark.stack
@@ -230,7 +230,7 @@ def test_codex_calls_a_freeform_tool(stack: Stack, upstream: MockUpstream, tmp_p
     [use] = tool_uses(answered)
     assert use["name"].removeprefix(BRIDGE) == "apply_patch"
     assert list(use["input"]) == ["input"], "the custom call replayed as its input"
-    assert refusal in json.dumps(answered["messages"][-1])
+    assert refusal in json.dumps(conversation(answered)[-1])
 
 
 def test_a_responses_lite_model_declares_its_tools_in_the_input(

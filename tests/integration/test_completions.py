@@ -8,6 +8,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from common.models import FAMILY_MODELS
 from tests.mock_upstream import (
     CACHE_READ_TOKENS,
     CACHE_WRITE_TOKENS,
@@ -33,7 +34,8 @@ def test_non_streaming_answer_and_usage_come_from_upstream(cli_stack: Stack) -> 
 
     assert completion.choices[0].message.content == echo_reply("hello there")
     assert completion.choices[0].finish_reason == "stop"
-    assert completion.model == "claude-sonnet-5"
+    # The id the CLI resolves `sonnet` to: claude-sonnet-5 [197], claude-sonnet-5-5 [332].
+    assert completion.model.startswith("claude-sonnet-5")
     assert completion.usage is not None
     assert completion.usage.prompt_tokens == PROMPT_TOKENS
     assert completion.usage.completion_tokens == OUTPUT_TOKENS
@@ -130,7 +132,7 @@ def test_worker_token_reaches_upstream_only_as_its_own(
 
 def test_models_and_health(cli_stack: Stack) -> None:
     models = [m.id for m in cli_stack.client().models.list()]
-    assert "sonnet" in models and "claude-sonnet-5" in models
+    assert "sonnet" in models and FAMILY_MODELS["sonnet"] in models
     assert cli_stack.client().models.retrieve("claude-code/opus").id == "claude-code/opus"
     with pytest.raises(openai.NotFoundError):
         cli_stack.client().models.retrieve("gpt-4o")

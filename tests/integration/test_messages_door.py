@@ -16,6 +16,7 @@ import anthropic
 import pytest
 from anthropic.types import CacheControlEphemeralParam, Message, MessageParam
 
+from common.models import FAMILY_MODELS
 from tests import tool_defs
 from tests.mock_scenarios import FN_ARGS, FN_PREAMBLE, tool_answer
 from tests.mock_upstream import (
@@ -502,3 +503,43 @@ def test_redacted_thinking_never_shows_on_the_openai_doors(
     assert THOUGHT_ANSWER.encode() in reply
     assert REDACTED_DATA.encode() not in reply
     assert b"redacted" not in reply
+
+
+@pytest.mark.parametrize(("kind", "marker"), [("api", "SCN:json"), ("cli", "SCN:structured:42")])
+def test_output_config_format_is_the_structured_answer_path(
+    stacks: dict[str, Stack], kind: str, marker: str
+) -> None:
+    """pydantic-ai's NativeOutput, LangChain's json_schema: `output_config.format` reaches the
+    same path as response_format json_schema on both worker kinds."""
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}},
+        "required": ["answer"],
+    }
+    body = {
+        "model": "sonnet",
+        "max_tokens": 500,
+        "messages": [{"role": "user", "content": marker}],
+        "output_config": {"format": {"type": "json_schema", "schema": schema}},
+    }
+    status, reply = raw_post(stacks[kind], "/v1/messages", json.dumps(body).encode())
+    assert status == 200, reply
+    answer = json.loads(reply["content"][0]["text"])
+    assert set(answer) == {"answer"}
+    if kind == "cli":
+        assert answer == {"answer": "42"}
+
+
+def test_the_model_list_in_the_anthropic_shape(client: anthropic.Anthropic) -> None:
+    """What Claude Code's model picker reads (`GET /v1/models?limit=1000`), paged as Anthropic
+    pages it; older ids clients send still resolve."""
+    page = client.models.list(limit=1000)
+    ids = [model.id for model in page.data]
+    assert "sonnet" in ids and FAMILY_MODELS["sonnet"] in ids and not page.has_more
+    sonnet = next(model for model in page.data if model.id == FAMILY_MODELS["sonnet"])
+    assert (sonnet.type, sonnet.display_name) == ("model", "Claude Sonnet 5.5")
+    first = client.models.list(limit=2)
+    assert [model.id for model in first.data] == ids[:2] and first.has_more
+    after = client.models.list(limit=2, after_id=ids[1])
+    assert [model.id for model in after.data] == ids[2:4]
+    assert client.models.retrieve("claude-opus-4-7").id == "claude-opus-4-7"

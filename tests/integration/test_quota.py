@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 from tests.integration.test_dashboard import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS
 from tests.mock_upstream import MockUpstream, api_key_headers, unified_headers
 from tests.stack import TOKEN, Stack, claude_bin, cli_children, wait_until
+from workerd.cli.version import parse_version
 
 pytestmark = pytest.mark.stack
 HOUR = 3600
@@ -92,6 +94,10 @@ def test_each_account_reports_its_windows_everywhere(
     )
     assert five["seen_at"] > time.time() - 120
     assert shown["c1"]["quotaStatus"] == "allowed_warning"
+    if _cli_sends_unified_windows():  # [332]: every window with its figure, below warning too
+        seven = shown["c1"]["quota"]["seven_day"]
+        assert (seven["utilization"], seven["status"]) == (0.41, "allowed")
+        assert seven["resets_at"] == resets["week"]
     # An api worker on an OAuth token reads every unified window itself.
     assert {k: v["utilization"] for k, v in shown["a1"]["quota"].items()} == {
         "five_hour": 0.37,
@@ -112,6 +118,8 @@ def test_each_account_reports_its_windows_everywhere(
     text = body.decode()
     assert status == 200
     assert 'ccproxy_account_utilization{worker="c1",window="five_hour"} 0.93' in text
+    if _cli_sends_unified_windows():
+        assert 'ccproxy_account_utilization{worker="c1",window="seven_day"} 0.41' in text
     assert 'ccproxy_account_utilization{worker="a1",window="seven_day"} 0.62' in text
     assert 'ccproxy_account_utilization{worker="k1",window="requests"} 0.25' in text
     assert (
@@ -125,6 +133,14 @@ def test_each_account_reports_its_windows_everywhere(
     assert listed["c1"].quota_status == "allowed_warning"
     assert {q.window for q in listed["k1"].quota} == {"requests", "tokens"}
     assert listed["k1"].credential == "api_key"
+
+
+def _cli_sends_unified_windows() -> bool:
+    """2.1.332's rate_limit_event carries `unifiedWindows`; 2.1.197's does not
+    (docs/claude-cli.md, "Quota windows")."""
+    banner = subprocess.run([claude_bin(), "--version"], capture_output=True, text=True).stdout
+    version = parse_version(banner)
+    return version is not None and version >= (2, 1, 332)
 
 
 def worker_row(tab: Page, name: str) -> Locator:

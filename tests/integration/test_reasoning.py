@@ -13,7 +13,13 @@ import pytest
 from anthropic.types import ThinkingBlockParam, ToolParam, ToolUseBlockParam
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from tests.mock_upstream import THINKING_SIGNATURE, THINKING_TEXT, THOUGHT_ANSWER, MockUpstream
+from tests.mock_upstream import (
+    THINKING_SIGNATURE,
+    THINKING_TEXT,
+    THOUGHT_ANSWER,
+    MockUpstream,
+    conversation,
+)
 from tests.stack import TOKEN, Stack
 
 pytestmark = pytest.mark.stack
@@ -97,11 +103,12 @@ def client(stack: Stack) -> Iterator[anthropic.Anthropic]:
         yield sdk
 
 
-def test_api_worker_haiku_thinks_with_a_budget(
+def test_api_worker_haiku_4_5_thinks_with_a_budget(
     stacks: dict[str, Stack], upstream: MockUpstream
 ) -> None:
-    upstream.clear()
-    completion = cast(ChatCompletion, chat(stacks["api"], model="haiku", reasoning_effort="medium"))
+    upstream.clear()  # the `haiku` alias is adaptive since claude-haiku-5-5; 4.5 takes a budget
+    model = "claude-haiku-4-5-20251001"
+    completion = cast(ChatCompletion, chat(stacks["api"], model=model, reasoning_effort="medium"))
     body = upstream_body(upstream)
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 8192}
     assert "output_config" not in body
@@ -192,5 +199,5 @@ def test_anthropic_thinking_goes_back_with_tool_results(
     body = upstream_body(upstream)
     assert body["thinking"]["type"] == "adaptive"
     if kind == "api":
-        assistant = body["messages"][1]
+        assistant = conversation(body)[1]
         assert assistant["content"][0] == thinking

@@ -20,6 +20,7 @@ from tests.mock_upstream import (
     THINKING_TEXT,
     THOUGHT_ANSWER,
     MockUpstream,
+    conversation,
     echo_reply,
 )
 from tests.stack import TOKEN, Stack, wait_until
@@ -234,9 +235,9 @@ def test_a_follow_up_continues_the_stored_conversation(
     assert second.previous_response_id == first.id
     [sent] = upstream.message_requests()[before:]
     assert sent.json is not None
-    conversation = [texts(m) for m in sent.json["messages"]]
-    assert conversation[0][-1] == "I am Ada."
-    assert conversation[1:] == [[first.output_text], ["Who am I?"]]
+    turns = [texts(m) for m in conversation(sent.json)]
+    assert turns[0][-1] == "I am Ada."
+    assert turns[1:] == [[first.output_text], ["Who am I?"]]
     if kind == "cli":
         assert served(stack, request_id) == "live"  # only the new turn was written
     third, _ = create(client, input="And now?", previous_response_id=second.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.mock_upstream import MockUpstream, echo_reply
+from tests.mock_upstream import MockUpstream, conversation, echo_reply
 from tests.stack import FAKE_CLAUDE, Stack, claude_bin, cli_children, wait_until
+from workerd.cli.version import parse_version
 
 pytestmark = pytest.mark.stack
 
@@ -77,7 +79,7 @@ def test_a_warm_process_then_the_live_process_serve_a_conversation(
     assert turn2["bytes_written"] < turn1["bytes_written"] + 200  # only the new turn
     live = upstream.message_requests()[before:]
     assert len(live) == 1 and live[0].json is not None
-    texts = [_texts(m) for m in live[0].json["messages"]]
+    texts = [_texts(m) for m in conversation(live[0].json)]
     assert texts == [["My name is Bob."], [reply], ["And?"]]  # the whole history upstream
 
     # The same conversation rebuilt in another process reaches the model in the same bytes.
@@ -86,7 +88,12 @@ def test_a_warm_process_then_the_live_process_serve_a_conversation(
     assert rebuilt["served"] in ("warm", "cold") and rebuilt["rebuild_reason"] == "unknown"
     replayed = upstream.message_requests()[before:]
     assert replayed[-1].json is not None
+    rebuilt_texts = [_texts(m) for m in conversation(replayed[-1].json)]
+    assert rebuilt_texts == [_texts(m) for m in conversation(live[0].json)]
+    # Byte for byte: [197] by a warm replay; [332] (its system messages) by --resume with the
+    # live process's environment, model and date records (resume.py).
     assert json.dumps(replayed[-1].json["messages"]) == json.dumps(live[0].json["messages"])
+    assert rebuilt["served"] == ("cold" if _system_messages_in_history() else "warm")
 
     sessions = session_stack.get("/metrics")[1]["sessions"]
     served = sessions["workers"]["w"]["served"] if "workers" in sessions else sessions["served"]
@@ -118,7 +125,15 @@ def test_new_sampling_settings_reach_the_model_through_the_live_process(
     assert (
         plain["max_tokens"] != 700 and "temperature" not in plain and "stop_sequences" not in plain
     )
-    assert [_texts(m) for m in plain["messages"]][-1] == ["3"]
+    assert [_texts(m) for m in conversation(plain)][-1] == ["3"]
+
+
+def _system_messages_in_history() -> bool:
+    """The CLI puts its own `role: "system"` messages into `messages` (2.1.332 does, 2.1.197 not):
+    only a --resume rebuild then matches the live process (docs/claude-cli.md, "Versions")."""
+    banner = subprocess.run([claude_bin(), "--version"], capture_output=True, text=True).stdout
+    version = parse_version(banner)
+    return version is not None and version >= (2, 1, 332)
 
 
 def _texts(message: dict[str, Any]) -> list[str]:
@@ -183,7 +198,7 @@ def test_a_long_history_goes_in_at_start_up_in_one_write(
     assert turn["served"] == "cold" and turn["bytes_written"] < 200  # only the new turn
     [sent] = upstream.message_requests()[before:]
     assert sent.json is not None
-    texts = [_texts(m)[-1] for m in sent.json["messages"]]
+    texts = [_texts(m)[-1] for m in conversation(sent.json)]
     assert len(texts) == 2 * turns + 1
     assert texts[1::2][:3] == [echo_reply(f"question {n}") for n in range(3)]
     assert texts[-2:] == [echo_reply(f"question {turns - 1}"), "and now?"]

@@ -16,7 +16,7 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from tests.mock_scenarios import FN_ARGS, FN_PREAMBLE, tool_answer
-from tests.mock_upstream import MockUpstream
+from tests.mock_upstream import MockUpstream, conversation
 from tests.stack import Stack, claude_bin, wait_until
 from tests.tool_defs import TIME, WEATHER
 
@@ -117,7 +117,7 @@ def test_the_results_go_back_into_the_process_that_asked(
     [answered] = [e for e in stack.events("session") if e["request_id"] == _last_request(stack)]
     assert (answered["served"], answered["pid"]) == ("live", asked["pid"])
     [continuation] = upstream.message_requests()  # one upstream request for this step
-    messages = (continuation.json or {})["messages"]
+    messages = conversation(continuation.json)
     assert [b["type"] for b in messages[-1]["content"]] == ["tool_result", "tool_result"]
     assert [b["tool_use_id"] for b in messages[-1]["content"]] == [c.id for c in calls]
 
@@ -166,7 +166,7 @@ def test_a_rebuilt_conversation_sends_real_tool_blocks(
 
     assert final.choices[0].message.content == tool_answer(["rainy"])
     [request] = upstream.message_requests()
-    messages = (request.json or {})["messages"]
+    messages = conversation(request.json)
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     use = [b for b in messages[1]["content"] if b["type"] == "tool_use"]
     assert use == [

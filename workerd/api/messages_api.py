@@ -107,6 +107,8 @@ def _add_thinking(
     model = str(body["model"])
     if not model.startswith(BUDGET_MODELS):
         body["thinking"] = {"type": "adaptive"}
+        if request.thinking_display:  # the client's `thinking.display` (summarized, omitted)
+            body["thinking"]["display"] = request.thinking_display
         body["output_config"] = {"effort": effort}
         return (EFFORT_BETA,)
     budget = THINKING_BUDGETS[effort]
@@ -119,6 +121,8 @@ def _add_thinking(
             "max_tokens",
         )
     body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    if request.thinking_display:
+        body["thinking"]["display"] = request.thinking_display
     return ()
 
 

@@ -30,6 +30,8 @@ FIXED = {
     "DISABLE_TELEMETRY": "1",
     "DISABLE_ERROR_REPORTING": "1",
     "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
+    # 2.1.332 otherwise adds a `DeferredToolPlaceholder` tool beside the client's MCP tools.
+    "ENABLE_TOOL_SEARCH": "false",
     "CI": "true",
     "TERM": "dumb",
     "NO_COLOR": "1",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 import uuid
 from typing import Any
 
@@ -25,18 +24,17 @@ async def control(child: CliProcess, request: dict[str, Any]) -> bool:
     request_id = f"{request['subtype'][:8]}-{uuid.uuid4().hex[:8]}"
     line = {"type": "control_request", "request_id": request_id, "request": request}
     await child.send_lines([json.dumps(line)])
-    deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            raw = await asyncio.wait_for(child.read_line(), left)
-        except TimeoutError:
-            return False
-        if not raw:
-            return False
-        with contextlib.suppress(ValueError, AttributeError):
-            response = json.loads(raw).get("response") or {}
-            if response.get("request_id") == request_id:
-                return bool(response.get("subtype") == "success")
+    # NOTE: asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+    # lands as the read completes, and a warming task cancelled at close then waits forever.
+    try:
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+            while raw := await child.read_line():
+                with contextlib.suppress(ValueError, AttributeError):
+                    response = json.loads(raw).get("response") or {}
+                    if response.get("request_id") == request_id:
+                        return bool(response.get("subtype") == "success")
+    except TimeoutError:
+        pass
     return False
 
 
@@ -45,16 +43,16 @@ async def tools_listed(child: CliProcess) -> bool:
 
     The handshake lines are all the bridge's, which `read_line` answers and never returns, so
     this reads raw lines and checks after each one."""
-    deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
-    while child.bridge is not None and not child.bridge.listed:
-        try:
-            line = await asyncio.wait_for(child.read_raw_line(), deadline - time.monotonic())
-        except TimeoutError:
-            return False
-        if not line:
-            return False
-        if child.intercept is not None:
-            await child.intercept(line)
+    try:
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):  # as in `control`: never wait_for
+            while child.bridge is not None and not child.bridge.listed:
+                line = await child.read_raw_line()
+                if not line:
+                    return False
+                if child.intercept is not None:
+                    await child.intercept(line)
+    except TimeoutError:
+        return False
     return True
 
 

@@ -26,7 +26,6 @@ from workerd.cli.control import control, tools_listed
 from workerd.cli.invocation import CliInvocation, Signature
 from workerd.cli.lines import turn_lines
 from workerd.cli.process import CliProcess, ProcessTable
-from workerd.cli.resume import RESUME_MIN_TURNS
 from workerd.cli.sessions import (
     COLD,
     LIVE,
@@ -133,7 +132,7 @@ class SessionEngine:
         conversation's, a warm one, or a new one."""
         signature = invocation.signature
         self.pool.learn(signature)
-        long_history = len(invocation.history_turns) >= RESUME_MIN_TURNS
+        long_history = self.spawner.resumes(signature.model, invocation.history_turns)
         while True:
             plan = self.pool.plan(
                 signature, key, invocation.turns, invocation.within_budget, self._clock()

@@ -23,8 +23,11 @@ _CATEGORY_CODES: dict[str, int] = {
 }
 
 
-def result_error(obj: dict[str, Any], category: str, reset_s: int, now_ms: int) -> pb.Event:
-    """The Error event of an `is_error` result; `reset_s` is the account's limit reset."""
+def result_error(
+    obj: dict[str, Any], category: str, reset_s: int, now_ms: int, retry_delay_ms: int = 0
+) -> pb.Event:
+    """The Error event of an `is_error` result; `reset_s` is a refused usage window's reset,
+    `retry_delay_ms` the CLI's last wait after a 429 (the upstream's `retry-after`)."""
     status = obj.get("api_error_status")
     text = str(
         obj.get("result") or "; ".join(map(str, obj.get("errors") or [])) or "the CLI failed"
@@ -42,4 +45,6 @@ def result_error(obj: dict[str, Any], category: str, reset_s: int, now_ms: int) 
     retry_ms = 0
     if code == pb.RATE_LIMITED and reset_s:
         retry_ms = max(0, reset_s * 1000 - now_ms)
+    elif code == pb.RATE_LIMITED:
+        retry_ms = retry_delay_ms
     return make_error(code, text, retry_after_ms=retry_ms, upstream_status=status or 0)

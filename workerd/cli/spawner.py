@@ -10,6 +10,7 @@ parent environment is read at each spawn. The engine decides which process to st
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
 import shutil
@@ -23,7 +24,15 @@ from workerd.cli.child_env import child_env
 from workerd.cli.control import relay
 from workerd.cli.invocation import Signature
 from workerd.cli.process import CliProcess, ProcessTable
-from workerd.cli.resume import SessionFile, session_file
+from workerd.cli.resume import (
+    RESUME_MIN_TURNS,
+    RESUME_MIN_TURNS_SYSTEM_TURNS,
+    SYSTEM_TURNS_SINCE,
+    SessionFile,
+    awaits_tool_results,
+    identity_for,
+    session_file,
+)
 from workerd.cli.workdirs import work_dir_for
 from workerd.config import WorkerdConfig
 
@@ -47,6 +56,20 @@ class Spawner:
         self._prompt_dirs: dict[int, Path] = {}
         self._session_files: dict[int, Path] = {}  # transcripts a process was started with
         self._workdirs: dict[int, Path] = {}
+        self.cli_version: tuple[int, int, int] | None = None  # set once probed (server.py)
+
+    def resumes(self, model: str, history: list[Turn]) -> bool:
+        """Whether a rebuild of `history` goes in by --resume (resume.py): a long one, and on
+        2.1.332 every one that only this makes byte-stable (the model's identity known)."""
+        if self.resume_min_turns(model) == RESUME_MIN_TURNS:
+            return len(history) >= RESUME_MIN_TURNS
+        return len(history) >= RESUME_MIN_TURNS_SYSTEM_TURNS and not awaits_tool_results(history)
+
+    def resume_min_turns(self, model: str) -> int:
+        stable = identity_for(model, "", "") is not None
+        if self.cli_version and self.cli_version >= SYSTEM_TURNS_SINCE and stable:
+            return RESUME_MIN_TURNS_SYSTEM_TURNS
+        return RESUME_MIN_TURNS
 
     async def spawn(
         self,
@@ -61,7 +84,7 @@ class Spawner:
         prompt_dir = self._prompt_dir(signature)
         cwd = self._cwd(request_id, workdir)
         argv = signature.argv(str(prompt_dir / SYSTEM_PROMPT_FILE))
-        session = self._session_file(cwd, history) if history else None
+        session = self._session_file(cwd, history, signature.model) if history else None
         if session is not None:
             argv += ["--resume", session.session_id]
         try:
@@ -99,8 +122,13 @@ class Spawner:
         cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
         return cwd
 
-    def _session_file(self, cwd: Path, history: list[Turn]) -> SessionFile | None:
-        session = session_file(self._config_dir, cwd, history)
+    def _session_file(self, cwd: Path, history: list[Turn], model: str) -> SessionFile | None:
+        identity = None
+        if self.cli_version and self.cli_version >= SYSTEM_TURNS_SINCE:
+            os_version = f"{os.uname().sysname} {os.uname().release}"
+            identity = identity_for(model, datetime.date.today().isoformat(), os_version)
+        minimum = self.resume_min_turns(model)
+        session = session_file(self._config_dir, cwd, history, identity, minimum)
         if session is not None:
             session.path.parent.mkdir(parents=True, exist_ok=True)
             session.path.write_text(session.text, encoding="utf-8")

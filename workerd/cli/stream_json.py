@@ -29,6 +29,7 @@ from protos import common_pb2 as pb
 from workerd.anthropic.status import STOP_REASONS
 from workerd.anthropic.stream import StreamTranslator, usage_of
 from workerd.cli.bridge import PREFIX
+from workerd.cli.rate_limits import quota_report, retry_delay_ms
 from workerd.cli.results import result_error
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class StreamJsonParser:
         self.garbage_lines = 0
         self._error_category = ""
         self._rate_limit_reset = 0
+        self._retry_delay_ms = 0  # the CLI's last wait after a 429: the upstream's retry-after
         self._stream = StreamTranslator(
             calls=BRIDGE_PREFIX if client_tools else None,
             quiet=structured,
@@ -111,6 +113,7 @@ class StreamJsonParser:
         if kind == "rate_limit_event":
             return self._rate_limit(obj.get("rate_limit_info") or {})
         if kind == "system" and obj.get("subtype") == "api_retry":
+            self._retry_delay_ms = retry_delay_ms(obj) or self._retry_delay_ms
             detail = (
                 f"attempt {obj.get('attempt')} after {obj.get('error_status') or obj.get('error')}"
             )
@@ -188,37 +191,11 @@ class StreamJsonParser:
         ]
 
     def _rate_limit(self, info: dict[str, Any]) -> list[pb.Event]:
-        """One window per event: the one passing a warning threshold (with its figure), else
-        the representative one with no figure, which means every window is below warning."""
-        resets_at = info.get("resetsAt")
-        self._rate_limit_reset = int(resets_at) if isinstance(resets_at, int | float) else 0
-        raw = info.get("utilization")
-        known = isinstance(raw, int | float) and not isinstance(raw, bool)
-        utilization = float(raw) if isinstance(raw, int | float) else 0.0
-        status = str(info.get("status", ""))
-        window = str(info.get("rateLimitType", ""))
-        threshold = info.get("surpassedThreshold")
-        report = pb.RateLimitStatus(
-            status=status,
-            resets_at=self._rate_limit_reset,
-            limit_type=window,
-            utilization=utilization,
-            complete=status == "allowed" and not known,
-        )
-        if window:
-            report.windows.append(
-                pb.QuotaWindow(
-                    window=window,
-                    status=status,
-                    utilization=utilization,
-                    utilization_known=known,
-                    resets_at=self._rate_limit_reset,
-                    seen_at=self._now_ms() / 1000,
-                    surpassed_threshold=float(threshold)
-                    if isinstance(threshold, int | float)
-                    else 0.0,
-                )
-            )
+        """The account's windows (rate_limits.py); a plain rate limit reports none."""
+        report = quota_report(info, self._now_ms() / 1000)
+        if report is None:
+            return []
+        self._rate_limit_reset = report.resets_at
         return [pb.Event(rate_limit=report)]
 
     def _result(self, obj: dict[str, Any]) -> list[pb.Event]:
@@ -262,7 +239,9 @@ class StreamJsonParser:
     def _error(self, obj: dict[str, Any]) -> pb.Event:
         if self._error_category == "max_output_tokens":
             return pb.Event(finish=pb.Finish(reason=pb.FINISH_LENGTH))
-        return result_error(obj, self._error_category, self._rate_limit_reset, self._now_ms())
+        return result_error(
+            obj, self._error_category, self._rate_limit_reset, self._now_ms(), self._retry_delay_ms
+        )
 
     def finish(self, returncode: int | None) -> list[pb.Event]:
         """Called once the CLI's stdout closed; an error if it never produced a result."""

@@ -1,4 +1,7 @@
-"""The version of the claude CLI a worker runs, and whether it is one this proxy was tested with."""
+"""The version of the claude CLI a worker runs, and whether this proxy supports it.
+
+OLDEST_SUPPORTED is the one place the supported floor is named (docs/claude-cli.md and the
+Makefile's CLAUDE_COMPAT_VERSION repeat it); the pin is the Makefile's CLAUDE_VERSION."""
 
 from __future__ import annotations
 
@@ -6,8 +9,10 @@ import asyncio
 import logging
 import re
 
+from common.config import ConfigError
+
 logger = logging.getLogger(__name__)
-OLDEST_TESTED = (2, 1, 197)
+OLDEST_SUPPORTED = (2, 1, 197)
 PROBE_TIMEOUT_S = 10.0
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
@@ -20,9 +25,13 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
     return major, minor, patch
 
 
-def is_older_than_tested(version: str) -> bool:
+class UnsupportedCli(ConfigError):
+    """The worker's claude CLI is older than the oldest supported version."""
+
+
+def is_older_than_supported(version: str) -> bool:
     parsed = parse_version(version)
-    return parsed is not None and parsed < OLDEST_TESTED
+    return parsed is not None and parsed < OLDEST_SUPPORTED
 
 
 async def probe_version(bin_path: str, env: dict[str, str]) -> str:
@@ -43,15 +52,14 @@ async def probe_version(bin_path: str, env: dict[str, str]) -> str:
     return ".".join(map(str, parsed)) if parsed else ""
 
 
-def warn_if_untested(version: str, bin_path: str) -> None:
+def check_supported(version: str, bin_path: str) -> None:
+    """Raise UnsupportedCli for a CLI older than the floor; an unreadable version is a warning."""
     if not version:
         logger.warning("could not read the version of %s", bin_path)
-    elif is_older_than_tested(version):
-        oldest = ".".join(map(str, OLDEST_TESTED))
-        logger.warning(
-            "claude CLI %s at %s is older than the oldest tested version %s; "
-            "upgrade it or run `make claude` for the pinned one",
-            version,
-            bin_path,
-            oldest,
+    elif is_older_than_supported(version):
+        oldest = ".".join(map(str, OLDEST_SUPPORTED))
+        raise UnsupportedCli(
+            "CLAUDE_BIN",
+            f"claude CLI {version} at {bin_path} is older than the oldest supported version "
+            f"{oldest}; upgrade it, or run `make claude` and point CLAUDE_BIN at the pinned one",
         )

@@ -81,7 +81,7 @@ async def test_a_run_streams_text_usage_and_finish(runner: ApiRunner, mock: Mock
     assert "".join(e.text.text for e in events if e.HasField("text")) == echo_reply("hello")
     [sent] = mock.message_requests()
     assert sent.json is not None and sent.json["stream"] is True
-    assert sent.json["model"] == "claude-sonnet-5" and sent.json["max_tokens"] == 4096
+    assert sent.json["model"] == "claude-sonnet-5-5" and sent.json["max_tokens"] == 4096
     assert sent.headers["x-api-key"] == API_KEY and "authorization" not in sent.headers
     assert sent.headers["anthropic-version"] == "2023-06-01"
     assert OAUTH_BETA not in sent.headers.get("anthropic-beta", "")

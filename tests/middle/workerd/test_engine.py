@@ -22,10 +22,12 @@ from common.paths import StatePaths
 from common.workers import WorkerSpec
 from protos import common_pb2 as pb
 from tests.stack import FAKE_CLAUDE
+from workerd.anthropic.content import Turn
 from workerd.cli.child_env import MARKER, STATE_MARKER
 from workerd.cli.engine import SessionEngine
 from workerd.cli.process import ProcessTable
 from workerd.cli.reaper import Reaper
+from workerd.cli.resume import RESUME_MIN_TURNS
 from workerd.cli.runner import CliRunner
 from workerd.cli.settings import CliSettings, SessionSettings
 from workerd.cli.states import ChildState
@@ -368,3 +370,19 @@ async def test_the_sweep_stops_only_children_with_the_workers_markers(tmp_path: 
         other.kill()
         await other.wait()
         await worker.close()
+
+
+def test_which_rebuilds_go_in_by_resume(tmp_path: Path) -> None:
+    """2.1.332 (system turns): every rebuild of a known model, unless it awaits tool results;
+    older CLIs and unknown models: only long histories (docs/claude-cli.md, "Rebuilds")."""
+    spawner = Worker(tmp_path).engine.spawner
+    short = [Turn("user", [{"type": "text", "text": "q"}]), Turn("assistant", [])]
+    call = Turn("assistant", [{"type": "tool_use", "id": "t", "name": "x", "input": {}}])
+    long = short * (RESUME_MIN_TURNS // 2)
+    assert not spawner.resumes("sonnet", short) and spawner.resumes("sonnet", long)
+    spawner.cli_version = (2, 1, 332)
+    assert spawner.resumes("sonnet", short) and spawner.resumes("claude-opus-4-7", short)
+    assert not spawner.resumes("sonnet", [*short[:1], call])
+    assert not spawner.resumes("claude-unknown-1", short)
+    spawner.cli_version = (2, 1, 197)
+    assert not spawner.resumes("sonnet", short)

@@ -7,7 +7,14 @@ import json
 import pytest
 
 from common.config import ConfigError
-from common.models import LISTED_MODELS, ModelCatalog, model_family
+from common.models import (
+    FAMILY_MODELS,
+    LISTED_MODELS,
+    ModelCatalog,
+    anthropic_page,
+    display_name,
+    model_family,
+)
 
 
 def _catalog(aliases: dict[str, object]) -> ModelCatalog:
@@ -152,3 +159,56 @@ def test_listed_has_no_duplicates_when_alias_shadows_a_builtin_name() -> None:
 )
 def test_model_family(model: str, family: str) -> None:
     assert model_family(model) == family
+
+
+def test_aliases_follow_the_pinned_cli() -> None:
+    # What CLI 2.1.332's system/init line and upstream requests say (docs/claude-cli.md).
+    assert FAMILY_MODELS == {
+        "sonnet": "claude-sonnet-5-5",
+        "opus": "claude-opus-5-5",
+        "haiku": "claude-haiku-5-5",
+        "fable": "claude-fable-5-2",
+    }
+    for family in ("sonnet", "opus", "haiku"):
+        assert FAMILY_MODELS[family] in LISTED_MODELS
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("claude-sonnet-5-5", "Claude Sonnet 5.5"),
+        ("claude-haiku-4-5-20251001", "Claude Haiku 4.5"),
+        ("claude-fable-5-2", "Claude Fable 5.2"),
+        ("sonnet", "Claude Sonnet 5.5 (sonnet)"),
+        ("claude-code", "Claude Sonnet 5.5 (claude-code)"),
+        ("gpt-4o", "gpt-4o"),
+    ],
+)
+def test_display_name(name: str, shown: str) -> None:
+    assert display_name(name) == shown
+
+
+def test_anthropic_page_has_the_list_shape() -> None:
+    names = ["a", "b", "c", "d", "e"]
+    page = anthropic_page(names, 2)
+    assert [m["id"] for m in page["data"]] == ["a", "b"]
+    assert page["has_more"] is True and page["first_id"] == "a" and page["last_id"] == "b"
+    model = page["data"][0]
+    assert model["type"] == "model" and model["display_name"] == "a"
+    assert model["created_at"].endswith("Z")
+    after = anthropic_page(names, 2, after_id="b")
+    assert [m["id"] for m in after["data"]] == ["c", "d"] and after["has_more"] is True
+    last = anthropic_page(names, 2, after_id="d")
+    assert [m["id"] for m in last["data"]] == ["e"] and last["has_more"] is False
+    before = anthropic_page(names, 2, before_id="d")
+    assert [m["id"] for m in before["data"]] == ["b", "c"] and before["has_more"] is True
+    first = anthropic_page(names, 2, before_id="b")
+    assert [m["id"] for m in first["data"]] == ["a"] and first["has_more"] is False
+
+
+def test_anthropic_page_limits_and_unknown_ids() -> None:
+    names = [f"m{i}" for i in range(30)]
+    assert len(anthropic_page(names, 0)["data"]) == 1
+    assert len(anthropic_page(names, 5000)["data"]) == 30
+    empty = anthropic_page(names, 10, after_id="nope")
+    assert empty["data"] == [] and empty["first_id"] is None and empty["has_more"] is False

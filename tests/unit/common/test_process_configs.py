@@ -212,7 +212,7 @@ def test_workerd_defaults(state: Path, tmp_path: Path, empty_path: Path) -> None
     root = state.resolve()
     assert config.home == root / "workers" / "w1" / "home"
     assert config.config_dir == root / "workers" / "w1" / "claude-config"
-    assert config.chat_dir == root / "workers" / "w1" / "chat"
+    assert config.chat_dir == root / "chat"  # one for every cli worker: no worker name in it
     assert len({config.home, config.config_dir, config.chat_dir}) == 3
 
 

@@ -387,6 +387,35 @@ def test_unknown_fields_are_kept_for_the_log() -> None:
     assert body.ignored_fields() == ["container", "service_tier"]
 
 
+def test_unknown_fields_are_found_at_every_depth() -> None:
+    content = [{"type": "text", "text": "hi", "citations": []}]
+    body = request(
+        messages=[{"role": "user", "content": content}],
+        thinking={"type": "adaptive", "shape": "round"},
+        output_config={"format": {"type": "json_schema", "schema": SCHEMA, "strict": True}},
+    )
+    assert body.ignored_fields() == [
+        "messages.0.content.0.citations",
+        "output_config.format.strict",
+        "thinking.shape",
+    ]
+
+
+def test_output_config_format_is_the_json_schema_path() -> None:
+    converted = chat(output_config={"format": {"type": "json_schema", "schema": SCHEMA}})
+    assert converted.response_format == pb.RESPONSE_FORMAT_JSON_SCHEMA
+    assert json.loads(converted.json_schema) == SCHEMA
+    with pytest.raises(ApiError) as caught:
+        chat(output_config={"format": {"type": "json_schema"}})
+    assert caught.value.param == "output_config.format"
+
+
+def test_thinking_display_is_passed_on() -> None:
+    thinking = {"type": "adaptive", "display": "omitted"}
+    assert chat(thinking=thinking).thinking_display == "omitted"
+    assert chat(thinking={"type": "adaptive"}).thinking_display == ""
+
+
 def test_count_tokens_estimate() -> None:
     body = CountTokensRequest.model_validate(
         {

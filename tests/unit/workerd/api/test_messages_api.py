@@ -96,9 +96,10 @@ def weather_tool(name: str = "get_weather") -> pb.ToolSpec:
 @pytest.mark.parametrize(
     ("alias", "full"),
     [
-        ("sonnet", "claude-sonnet-5"),
-        ("opus", "claude-opus-4-8"),
-        ("haiku", "claude-haiku-4-5-20251001"),
+        ("sonnet", "claude-sonnet-5-5"),
+        ("opus", "claude-opus-5-5"),
+        ("haiku", "claude-haiku-5-5"),
+        ("claude-sonnet-5", "claude-sonnet-5"),
         ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929"),
         ("claude-opus-4-8", "claude-opus-4-8"),
     ],
@@ -112,7 +113,7 @@ def test_minimal_request() -> None:
     call_ = build_call(request(user("hello")))
     assert call_.json_tool == ""
     assert call_.body == {
-        "model": "claude-sonnet-5",
+        "model": "claude-sonnet-5-5",
         "max_tokens": DEFAULT_MAX_TOKENS,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
     }
@@ -699,7 +700,7 @@ def test_no_effort_or_none_sends_no_thinking() -> None:
         assert call_.betas == ()
 
 
-@pytest.mark.parametrize("model", ["sonnet", "opus", "claude-sonnet-5", "claude-fable-5"])
+@pytest.mark.parametrize("model", ["sonnet", "opus", "haiku", "claude-sonnet-5", "claude-fable-5"])
 def test_effort_on_current_models_is_adaptive_thinking_with_output_effort(model: str) -> None:
     call_ = build_call(request(user(), model=model, reasoning_effort="medium"))
     assert call_.body["thinking"] == {"type": "adaptive"}
@@ -708,12 +709,22 @@ def test_effort_on_current_models_is_adaptive_thinking_with_output_effort(model:
     assert call_.betas == ("effort-2025-11-24",)
 
 
+def test_thinking_display_is_passed_on() -> None:
+    asked = request(user(), reasoning_effort="medium", thinking_display="omitted")
+    assert build_call(asked).body["thinking"] == {"type": "adaptive", "display": "omitted"}
+    budget = request(
+        user(), model="claude-haiku-4-5-20251001", reasoning_effort="low", thinking_display="x"
+    )
+    assert build_call(budget).body["thinking"]["display"] == "x"
+
+
 def test_effort_on_budget_models_is_a_thinking_budget() -> None:
-    call_ = build_call(request(user(), model="haiku", reasoning_effort="low"))
+    haiku_4_5 = "claude-haiku-4-5-20251001"
+    call_ = build_call(request(user(), model=haiku_4_5, reasoning_effort="low"))
     assert call_.body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert call_.body["max_tokens"] == DEFAULT_MAX_TOKENS + 2048  # room for the answer
     assert "output_config" not in call_.body and call_.betas == ()
-    capped = kwargs_of(request(user(), model="haiku", reasoning_effort="high", max_tokens=5000))
+    capped = kwargs_of(request(user(), model=haiku_4_5, reasoning_effort="high", max_tokens=5000))
     assert capped["max_tokens"] == 5000
     assert capped["thinking"] == {"type": "enabled", "budget_tokens": 4999}
     small = request(

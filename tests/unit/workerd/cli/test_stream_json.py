@@ -490,6 +490,24 @@ def test_429_after_rejected_rate_limit_event_gets_retry_after() -> None:
     assert error.upstream_status == 429
 
 
+def test_a_plain_rate_limit_rests_for_the_clis_retry_delay() -> None:
+    """A 429 with only retry-after: the CLI says `rejected` with no window [197, 332]; no quota
+    report (no usage window was refused), and the error's retry-after is the CLI's last wait."""
+    text = "API Error: Server is temporarily limiting requests (not your usage limit)"
+    retry = {"type": "system", "subtype": "api_retry", "attempt": 1, "max_retries": 1}
+    retry.update(retry_delay_ms=3116, error_status=429, error="rate_limit")
+    events = run(
+        parser(now_ms=RESET_AT * 1000),
+        retry,
+        rate_limit_event("rejected"),
+        synthetic_error(text, "rate_limit"),
+        result_api_error(text, 429),
+    )
+    assert kinds(events) == ["activity", "usage", "error"]
+    assert events[-1].error.code == pb.RATE_LIMITED
+    assert events[-1].error.retry_after_ms == 3116
+
+
 def test_retry_after_never_negative_when_reset_has_passed() -> None:
     p = parser(now_ms=(RESET_AT + 10) * 1000)
     events = run(p, rate_limit_event("rejected", RESET_AT), result_api_error("x", 429))

@@ -11,8 +11,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from controller.keys.periods import DAY_S
 from controller.storage.usage import (
-    DAY_S,
     HISTOGRAMS,
     HistorySpec,
     RequestRow,

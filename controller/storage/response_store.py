@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from controller.storage.usage import DAY_S
+from controller.keys.periods import DAY_S
 from protos import controller_pb2
 
 MAX_CHAIN = 100_000  # a guard against a cycle; ids are the door's own, so none is expected

@@ -14,11 +14,9 @@ from typing import Any
 
 from controller.events.bus import ProxyEvent
 from controller.events.kinds import RequestEnd
+from controller.keys.periods import DAY_S, bounds, day_of
 
-DAY_S = 86_400
 WEEK_S = 7 * DAY_S
-# Monday 1970-01-05 00:00 UTC: the epoch itself was a Thursday.
-_FIRST_MONDAY = 4 * DAY_S
 USAGE_WINDOWS_S = {"1h": 3_600, "4h": 4 * 3_600, "8h": 8 * 3_600}
 WEEK_WINDOW = "week"
 TTFT_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -119,8 +117,8 @@ def rows_of(events: Iterable[ProxyEvent]) -> list[RequestRow]:
 
 
 def week_start(now: float) -> float:
-    """Monday 00:00 UTC of the week containing `now`."""
-    return now - (now - _FIRST_MONDAY) % WEEK_S
+    """Monday 00:00 UTC of the week containing `now`: the same week a key's budget runs over."""
+    return float(bounds("week", day_of(now))[0] * DAY_S)
 
 
 def window_starts(now: float) -> dict[str, float]:

@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
+from controller.keys.periods import DAY_S
 from controller.storage import response_store
 from controller.storage.migrations import migrate
-from controller.storage.usage import DAY_S
 from protos import common_pb2 as pb
 from protos import controller_pb2
 

@@ -20,13 +20,32 @@ logger = logging.getLogger(__name__)
 REQUEST_ID_KEY = "x-request-id"
 # Long CLI answers and big prompts travel as single messages.
 MESSAGE_LIMIT = 64 * 1024 * 1024
-CHANNEL_OPTIONS: Sequence[tuple[str, int]] = (
-    ("grpc.max_send_message_length", MESSAGE_LIMIT),
-    ("grpc.max_receive_message_length", MESSAGE_LIMIT),
-    ("grpc.keepalive_time_ms", 20_000),
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2_000),
-)
+KEEPALIVE_MS = 20_000
+
+
+def channel_options(keepalive_ms: int = KEEPALIVE_MS) -> list[tuple[str, int]]:
+    """A client pings every `keepalive_ms` while a call is open (a quiet stream such as the
+    frontdoor's key watch), so a dead peer is noticed without waiting on TCP."""
+    return [
+        ("grpc.max_send_message_length", MESSAGE_LIMIT),
+        ("grpc.max_receive_message_length", MESSAGE_LIMIT),
+        ("grpc.keepalive_time_ms", keepalive_ms),
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 2_000),
+    ]
+
+
+def server_options(keepalive_ms: int = KEEPALIVE_MS) -> list[tuple[str, int]]:
+    """The server must accept those pings. By default it takes a ping on a connection that sends
+    no data as abuse when it comes sooner than 5 minutes after the last; at the third it sends
+    GOAWAY "too_many_pings" and every call on the connection fails UNAVAILABLE, the Completions
+    in flight included. So its floor sits below the clients' interval."""
+    return [
+        ("grpc.max_send_message_length", MESSAGE_LIMIT),
+        ("grpc.max_receive_message_length", MESSAGE_LIMIT),
+        # GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS (its string names no "recv")
+        ("grpc.http2.min_ping_interval_without_data_ms", keepalive_ms // 2),
+    ]
 
 
 def unix_target(path: Path) -> str:
@@ -34,15 +53,20 @@ def unix_target(path: Path) -> str:
 
 
 def open_channel(path: Path) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(unix_target(path), options=list(CHANNEL_OPTIONS))
+    return grpc.aio.insecure_channel(unix_target(path), options=channel_options())
 
 
 class StandardServer:
     """A grpc.aio server on a unix socket with health and reflection registered."""
 
-    def __init__(self, socket_path: Path, service_names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        socket_path: Path,
+        service_names: Sequence[str],
+        keepalive_ms: int = KEEPALIVE_MS,
+    ) -> None:
         self.socket_path = socket_path
-        self.server = grpc.aio.server(options=list(CHANNEL_OPTIONS))
+        self.server = grpc.aio.server(options=server_options(keepalive_ms))
         self.health = health.aio.HealthServicer()
         self._service_names = tuple(service_names)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

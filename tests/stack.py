@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import grpc
 import openai
@@ -65,6 +65,8 @@ class Stack:
     via_make: bool = False
     """Start with `make run` (as the README says) instead of the launcher directly."""
     _clients: list[openai.OpenAI] = field(default_factory=list)
+    running: ClassVar[list[Stack]] = []
+    """Every started, not yet stopped stack: a failing test's report shows their complaints."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -94,6 +96,7 @@ class Stack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        Stack.running.append(self)
         expected = (
             expect_up
             if expect_up is not None
@@ -113,6 +116,8 @@ class Stack:
 
     def stop(self, timeout: float = 60) -> int:
         assert self.process is not None
+        if self in Stack.running:
+            Stack.running.remove(self)
         for client in self._clients:
             client.close()
         if self.process.poll() is None:
@@ -165,6 +170,17 @@ class Stack:
             if path.exists():
                 parts.append(f"==> {path.name}\n{path.read_text(errors='replace')[-4000:]}")
         return "\n".join(parts)
+
+    def complaints(self, limit: int = 40) -> str:
+        """The last warnings, errors and tracebacks in the stack's logs, for a failure report."""
+        marks = ("WARNING", "ERROR", "CRITICAL", "Traceback", "GOAWAY", "exited")
+        lines = [
+            f"{path.name}: {line}"
+            for path in sorted((self.state_dir / "logs").glob("*.log"))
+            for line in path.read_text(errors="replace").splitlines()
+            if any(mark in line for mark in marks)
+        ]
+        return "\n".join(lines[-limit:]) or "(none)"
 
     def admin_workers(self) -> controller_pb2.WorkerList:
         with grpc.insecure_channel(f"unix:{self.state_dir / 'controller.sock'}") as channel:

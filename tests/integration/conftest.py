@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
 from tests.mock_upstream import MockUpstream
 from tests.stack import Stack, claude_bin, cli_children
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing stack test's report carries what its running stacks complained of: CI keeps
+    only the report, and the state directories die with the machine."""
+    report = yield
+    if report.failed:
+        for stack in Stack.running:
+            report.sections.append((f"stack {stack.state_dir}", stack.complaints()))
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,17 @@
-"""GET /health: minimal status, no authentication, nothing secret."""
+"""GET /health: minimal status, no authentication, nothing secret. An admin's credentials (the
+proxy token or an admin key) add each worker's state and CLI version: what a probe needs stays
+public, what fingerprints the deployment does not."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from common import __version__
 from frontdoor.core.errors import ApiError
-from frontdoor.state import ADMIN
+from frontdoor.state import ADMIN, AUTH
+from protos import controller_pb2
 
 
 async def health(request: web.Request) -> web.Response:
@@ -23,5 +28,30 @@ async def health(request: web.Request) -> web.Response:
         status = "degraded"
     else:
         status = "down"
-    body = {"status": status, "workers": {"up": up, "total": total}, "version": __version__}
+    summary: dict[str, Any] = {"up": up, "total": total}
+    if _from_an_admin(request):
+        summary["detail"] = [_worker_detail(worker) for worker in workers.workers]
+    body = {"status": status, "workers": summary, "version": __version__}
     return web.json_response(body, status=503 if status == "down" else 200)
+
+
+def _from_an_admin(request: web.Request) -> bool:
+    """Credentials are optional here: none, or wrong ones, get the public answer (a wrong one
+    still counts toward the address's back-off, so /health is no cheaper oracle than the rest)."""
+    authorization, api_key = request.headers.get("Authorization"), request.headers.get("x-api-key")
+    if not (authorization or api_key):
+        return False
+    try:
+        identity = request.app[AUTH].authenticate(authorization, api_key, request.remote or "")
+    except ApiError:
+        return False
+    return identity.is_admin
+
+
+def _worker_detail(worker: controller_pb2.WorkerInfo) -> dict[str, str]:
+    return {
+        "name": worker.name,
+        "mode": worker.mode,
+        "state": worker.state,
+        "cliVersion": worker.cli_version,
+    }

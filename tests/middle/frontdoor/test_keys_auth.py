@@ -13,6 +13,7 @@ import anthropic
 import pytest
 
 from frontdoor.app import create_app
+from protos import controller_pb2
 from tests.middle.door import Door, Reply, door_config, serve_app
 from tests.middle.fake_controller import FakeController, answer, serve
 
@@ -259,3 +260,31 @@ async def test_the_key_watch_comes_back_after_the_controller_restarts(state_dir:
     finally:
         await http.close()
         await grpc_server.stop(0)
+
+
+async def test_health_is_public_and_minimal_and_an_admin_sees_each_workers_cli(door: Door) -> None:
+    door.controller.workers = controller_pb2.WorkerList(
+        workers=[
+            controller_pb2.WorkerInfo(name="w1", mode="cli", state="up", cli_version="2.1.332"),
+            controller_pb2.WorkerInfo(name="w2", mode="api", state="down"),
+        ]
+    )
+    _, client_secret = door.controller.add_key("ci")
+    _, admin_secret = door.controller.add_key("ops", role="admin")
+    await door.keys_loaded()
+    no_auth = {"Authorization": ""}
+    public = (await door.request("GET", "/health", headers=no_auth)).json()
+    assert public["workers"] == {"up": 1, "total": 2}
+    for headers in (
+        {"Authorization": f"Bearer {client_secret}"},  # a client key: the public answer
+        {"Authorization": f"Bearer {UNKNOWN}"},  # a wrong key: no 401 for a probe
+    ):
+        reply = await door.request("GET", "/health", headers=headers)
+        assert reply.status == 200 and reply.json() == public
+    detail = [
+        {"name": "w1", "mode": "cli", "state": "up", "cliVersion": "2.1.332"},
+        {"name": "w2", "mode": "api", "state": "down", "cliVersion": ""},
+    ]
+    for headers in ({}, {"Authorization": "", "x-api-key": admin_secret}):  # token, admin key
+        reply = await door.request("GET", "/health", headers=headers)
+        assert reply.json()["workers"] == {"up": 1, "total": 2, "detail": detail}

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from protos import common_pb2 as protos_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13protos/worker.proto\x12\nccproxy.v1\x1a\x13protos/common.proto\"^\n\nRunRequest\x12%\n\x04\x63hat\x18\x01 \x01(\x0b\x32\x17.ccproxy.v1.ChatRequest\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x18\n\x10\x63onversation_key\x18\x03 \x01(\t\"\xb7\x01\n\x0bProcessInfo\x12\x0b\n\x03pid\x18\x01 \x01(\x05\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\r\n\x05\x61ge_s\x18\x05 \x01(\x01\x12\x0e\n\x06idle_s\x18\x06 \x01(\x01\x12\x0e\n\x06worker\x18\x07 \x01(\t\x12\x11\n\trss_bytes\x18\x08 \x01(\x03\x12\x14\n\x0c\x63onversation\x18\t \x01(\t\x12\x11\n\tsignature\x18\n \x01(\t\"\x16\n\x14ListProcessesRequest\"9\n\x0bProcessList\x12*\n\tprocesses\x18\x01 \x03(\x0b\x32\x17.ccproxy.v1.ProcessInfo\"!\n\x12KillProcessRequest\x12\x0b\n\x03pid\x18\x01 \x01(\x05\"3\n\x10KillProcessReply\x12\x0e\n\x06killed\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\"$\n\rStatusRequest\x12\x13\n\x0breaps_after\x18\x01 \x01(\x03\"\x9e\x02\n\x0cWorkerStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\x0f\n\x07running\x18\x03 \x01(\x05\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x12\n\nstarted_at\x18\x05 \x01(\x01\x12,\n\x0crecent_reaps\x18\x06 \x03(\x0b\x32\x16.ccproxy.v1.ReapRecord\x12\x13\n\x0b\x63li_version\x18\x07 \x01(\t\x12\x0c\n\x04warm\x18\x08 \x01(\x05\x12\x0e\n\x06parked\x18\t \x01(\x05\x12\x16\n\x0eidle_rss_bytes\x18\n \x01(\x03\x12\x16\n\x0ewarm_fallbacks\x18\x0b \x03(\t\x12\x17\n\x0fno_client_tools\x18\x0c \x01(\x08\x12\x12\n\ncredential\x18\r \x01(\t\"\x83\x01\n\nReapRecord\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\r\n\x05\x61ge_s\x18\x06 \x01(\x01\x12\x0e\n\x06idle_s\x18\x07 \x01(\x01\x12\n\n\x02ts\x18\x08 \x01(\x01\x32\x94\x02\n\x06Worker\x12\x32\n\x03Run\x12\x16.ccproxy.v1.RunRequest\x1a\x11.ccproxy.v1.Event0\x01\x12J\n\rListProcesses\x12 .ccproxy.v1.ListProcessesRequest\x1a\x17.ccproxy.v1.ProcessList\x12K\n\x0bKillProcess\x12\x1e.ccproxy.v1.KillProcessRequest\x1a\x1c.ccproxy.v1.KillProcessReply\x12=\n\x06Status\x12\x19.ccproxy.v1.StatusRequest\x1a\x18.ccproxy.v1.WorkerStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13protos/worker.proto\x12\nccproxy.v1\x1a\x13protos/common.proto\"~\n\nRunRequest\x12%\n\x04\x63hat\x18\x01 \x01(\x0b\x32\x17.ccproxy.v1.ChatRequest\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x18\n\x10\x63onversation_key\x18\x03 \x01(\t\x12\x1e\n\x16\x63onversation_opened_at\x18\x04 \x01(\x01\"\xb7\x01\n\x0bProcessInfo\x12\x0b\n\x03pid\x18\x01 \x01(\x05\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\r\n\x05\x61ge_s\x18\x05 \x01(\x01\x12\x0e\n\x06idle_s\x18\x06 \x01(\x01\x12\x0e\n\x06worker\x18\x07 \x01(\t\x12\x11\n\trss_bytes\x18\x08 \x01(\x03\x12\x14\n\x0c\x63onversation\x18\t \x01(\t\x12\x11\n\tsignature\x18\n \x01(\t\"\x16\n\x14ListProcessesRequest\"9\n\x0bProcessList\x12*\n\tprocesses\x18\x01 \x03(\x0b\x32\x17.ccproxy.v1.ProcessInfo\"!\n\x12KillProcessRequest\x12\x0b\n\x03pid\x18\x01 \x01(\x05\"3\n\x10KillProcessReply\x12\x0e\n\x06killed\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\"$\n\rStatusRequest\x12\x13\n\x0breaps_after\x18\x01 \x01(\x03\"\x9e\x02\n\x0cWorkerStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12\x0f\n\x07running\x18\x03 \x01(\x05\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x12\n\nstarted_at\x18\x05 \x01(\x01\x12,\n\x0crecent_reaps\x18\x06 \x03(\x0b\x32\x16.ccproxy.v1.ReapRecord\x12\x13\n\x0b\x63li_version\x18\x07 \x01(\t\x12\x0c\n\x04warm\x18\x08 \x01(\x05\x12\x0e\n\x06parked\x18\t \x01(\x05\x12\x16\n\x0eidle_rss_bytes\x18\n \x01(\x03\x12\x16\n\x0ewarm_fallbacks\x18\x0b \x03(\t\x12\x17\n\x0fno_client_tools\x18\x0c \x01(\x08\x12\x12\n\ncredential\x18\r \x01(\t\"\x83\x01\n\nReapRecord\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\r\n\x05\x61ge_s\x18\x06 \x01(\x01\x12\x0e\n\x06idle_s\x18\x07 \x01(\x01\x12\n\n\x02ts\x18\x08 \x01(\x01\x32\x94\x02\n\x06Worker\x12\x32\n\x03Run\x12\x16.ccproxy.v1.RunRequest\x1a\x11.ccproxy.v1.Event0\x01\x12J\n\rListProcesses\x12 .ccproxy.v1.ListProcessesRequest\x1a\x17.ccproxy.v1.ProcessList\x12K\n\x0bKillProcess\x12\x1e.ccproxy.v1.KillProcessRequest\x1a\x1c.ccproxy.v1.KillProcessReply\x12=\n\x06Status\x12\x19.ccproxy.v1.StatusRequest\x1a\x18.ccproxy.v1.WorkerStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,23 +33,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.worker_pb2', _global
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RUNREQUEST']._serialized_start=56
-  _globals['_RUNREQUEST']._serialized_end=150
-  _globals['_PROCESSINFO']._serialized_start=153
-  _globals['_PROCESSINFO']._serialized_end=336
-  _globals['_LISTPROCESSESREQUEST']._serialized_start=338
-  _globals['_LISTPROCESSESREQUEST']._serialized_end=360
-  _globals['_PROCESSLIST']._serialized_start=362
-  _globals['_PROCESSLIST']._serialized_end=419
-  _globals['_KILLPROCESSREQUEST']._serialized_start=421
-  _globals['_KILLPROCESSREQUEST']._serialized_end=454
-  _globals['_KILLPROCESSREPLY']._serialized_start=456
-  _globals['_KILLPROCESSREPLY']._serialized_end=507
-  _globals['_STATUSREQUEST']._serialized_start=509
-  _globals['_STATUSREQUEST']._serialized_end=545
-  _globals['_WORKERSTATUS']._serialized_start=548
-  _globals['_WORKERSTATUS']._serialized_end=834
-  _globals['_REAPRECORD']._serialized_start=837
-  _globals['_REAPRECORD']._serialized_end=968
-  _globals['_WORKER']._serialized_start=971
-  _globals['_WORKER']._serialized_end=1247
+  _globals['_RUNREQUEST']._serialized_end=182
+  _globals['_PROCESSINFO']._serialized_start=185
+  _globals['_PROCESSINFO']._serialized_end=368
+  _globals['_LISTPROCESSESREQUEST']._serialized_start=370
+  _globals['_LISTPROCESSESREQUEST']._serialized_end=392
+  _globals['_PROCESSLIST']._serialized_start=394
+  _globals['_PROCESSLIST']._serialized_end=451
+  _globals['_KILLPROCESSREQUEST']._serialized_start=453
+  _globals['_KILLPROCESSREQUEST']._serialized_end=486
+  _globals['_KILLPROCESSREPLY']._serialized_start=488
+  _globals['_KILLPROCESSREPLY']._serialized_end=539
+  _globals['_STATUSREQUEST']._serialized_start=541
+  _globals['_STATUSREQUEST']._serialized_end=577
+  _globals['_WORKERSTATUS']._serialized_start=580
+  _globals['_WORKERSTATUS']._serialized_end=866
+  _globals['_REAPRECORD']._serialized_start=869
+  _globals['_REAPRECORD']._serialized_end=1000
+  _globals['_WORKER']._serialized_start=1003
+  _globals['_WORKER']._serialized_end=1279
 # @@protoc_insertion_point(module_scope)

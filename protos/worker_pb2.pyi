@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RunRequest(_message.Message):
-    __slots__ = ("chat", "attempt", "conversation_key")
+    __slots__ = ("chat", "attempt", "conversation_key", "conversation_opened_at")
     CHAT_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_KEY_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_OPENED_AT_FIELD_NUMBER: _ClassVar[int]
     chat: _common_pb2.ChatRequest
     attempt: int
     conversation_key: str
-    def __init__(self, chat: _Optional[_Union[_common_pb2.ChatRequest, _Mapping]] = ..., attempt: _Optional[int] = ..., conversation_key: _Optional[str] = ...) -> None: ...
+    conversation_opened_at: float
+    def __init__(self, chat: _Optional[_Union[_common_pb2.ChatRequest, _Mapping]] = ..., attempt: _Optional[int] = ..., conversation_key: _Optional[str] = ..., conversation_opened_at: _Optional[float] = ...) -> None: ...
 
 class ProcessInfo(_message.Message):
     __slots__ = ("pid", "request_id", "model", "state", "age_s", "idle_s", "worker", "rss_bytes", "conversation", "signature")

@@ -173,7 +173,7 @@ class Stack:
 
     def complaints(self, limit: int = 40) -> str:
         """The last warnings, errors and tracebacks in the stack's logs, for a failure report."""
-        marks = ("WARNING", "ERROR", "CRITICAL", "Traceback", "GOAWAY", "exited")
+        marks = ("WARNING", "ERROR", "CRITICAL", "Traceback", "GOAWAY", "exited:")
         lines = [
             f"{path.name}: {line}"
             for path in sorted((self.state_dir / "logs").glob("*.log"))

@@ -58,7 +58,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
                 request.chat.thinking_display,
             )
         key = request.conversation_key or request.chat.session_key
-        async for event in self._runner.run(request.chat, key):
+        async for event in self._runner.run(request.chat, key, request.conversation_opened_at):
             yield event
 
     async def ListProcesses(

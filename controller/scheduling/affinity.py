@@ -1,4 +1,5 @@
-"""Pure session affinity: a conversation key maps to the worker that served it, with a TTL."""
+"""Pure session affinity: a conversation key maps to the worker that served it, with a TTL, and
+to when it opened (the workerd tells a rebuilt CLI that day's date, as the live process was)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def _digest(*parts: str) -> str:
 class _Binding:
     worker: str
     last_used: float
+    opened_at: float  # wall-clock time of the first turn the table saw
 
 
 @dataclass
@@ -60,15 +62,22 @@ class AffinityTable:
             return None
         return binding.worker
 
-    def record(self, key: str, worker: str, now: float, preferred: str | None) -> None:
-        """The request with `key` runs on `worker`; `preferred` is what lookup returned."""
+    def record(
+        self, key: str, worker: str, now: float, preferred: str | None, wall: float = 0.0
+    ) -> float:
+        """The request with `key` runs on `worker` (`wall`: the time of day); `preferred` is
+        what lookup returned. Returns when the conversation opened: its first turn's `wall`,
+        kept while the binding lives (a move to another worker included)."""
         if preferred is None:
             self.stats.misses += 1
         elif preferred == worker:
             self.stats.hits += 1
         else:
             self.stats.moves += 1
-        self._bindings[key] = _Binding(worker, now)
+        earlier = self._bindings.get(key) if preferred is not None else None
+        opened_at = earlier.opened_at if earlier is not None else wall
+        self._bindings[key] = _Binding(worker, now, opened_at)
+        return opened_at
 
     def sweep(self, now: float) -> int:
         """Forget expired keys; returns how many."""

@@ -224,7 +224,8 @@ class RequestRun:
         yield pb.Event(started=started)
         held: list[pb.Event] = []
         try:
-            async for message in handle.client.run(self.request, attempt, self.key):
+            run = handle.client.run(self.request, attempt, self.key, lease.opened_at)
+            async for message in run:
                 forward, ended = self._take_all(handle, message, outcome, held)
                 if forward:
                     yield forward[0] if len(forward) == 1 else self._batch(message, forward)

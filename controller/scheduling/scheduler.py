@@ -61,6 +61,7 @@ class Lease:
     moved: bool
     waited_s: float
     key_id: str = ""
+    opened_at: float = 0.0  # when the conversation opened (wall clock; affinity.py)
 
 
 @dataclass(eq=False)
@@ -335,7 +336,9 @@ class Scheduler(AccountRests):
         self.limiter.record(
             handle.spec.name, waiter.family, waiter.request.request_id, waiter.tokens, now
         )
-        self.affinity.record(waiter.key, handle.spec.name, now, waiter.preferred)
+        opened_at = self.affinity.record(
+            waiter.key, handle.spec.name, now, waiter.preferred, self.wall()
+        )
         moved = waiter.preferred is not None and waiter.preferred != handle.spec.name
         if moved:
             self.events.emit(
@@ -358,7 +361,9 @@ class Scheduler(AccountRests):
                 )
             )
         self.keys.started(entry.key)
-        waiter.future.set_result(Lease(handle, moved, now - entry.enqueued_at, entry.key))
+        waiter.future.set_result(
+            Lease(handle, moved, now - entry.enqueued_at, entry.key, opened_at)
+        )
 
     def release(self, lease: Lease, total_tokens: int | None) -> None:
         """An attempt is over: its worker slot and global slot go back."""

@@ -30,12 +30,22 @@ class WorkerClient:
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     async def run(
-        self, request: pb.ChatRequest, attempt: int, conversation_key: str = ""
+        self,
+        request: pb.ChatRequest,
+        attempt: int,
+        conversation_key: str = "",
+        opened_at: float = 0.0,
     ) -> AsyncIterator[pb.Event]:
         """Stream one attempt; `conversation_key` lets the workerd continue the conversation's
-        held CLI process."""
+        held CLI process, `opened_at` (when it opened) date a rebuilt one as the live was."""
+        run_request = worker_pb2.RunRequest(
+            chat=request,
+            attempt=attempt,
+            conversation_key=conversation_key,
+            conversation_opened_at=opened_at,
+        )
         call = self._worker.Run(
-            worker_pb2.RunRequest(chat=request, attempt=attempt, conversation_key=conversation_key),
+            run_request,
             metadata=((REQUEST_ID_KEY, request.request_id),),
         )
         try:

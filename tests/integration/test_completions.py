@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import openai
@@ -17,7 +18,7 @@ from tests.mock_upstream import (
     MockUpstream,
     echo_reply,
 )
-from tests.stack import TOKEN, Stack
+from tests.stack import TOKEN, Stack, claude_bin
 
 pytestmark = pytest.mark.stack
 PROMPT_TOKENS = INPUT_TOKENS + CACHE_READ_TOKENS + CACHE_WRITE_TOKENS
@@ -139,7 +140,16 @@ def test_models_and_health(cli_stack: Stack) -> None:
     status, health = cli_stack.get("/health")
     assert status == 200
     assert health["status"] == "ok"
-    assert health["workers"] == {"up": 2, "total": 2}
+    assert health["workers"]["up"] == 2 and health["workers"]["total"] == 2
+    # The token is an admin's: each worker's CLI, the version it answered at start-up.
+    version = subprocess.run(
+        [claude_bin(), "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
+    assert health["workers"]["detail"] == [
+        {"name": name, "mode": "cli", "state": "up", "cliVersion": version} for name in ("1", "2")
+    ]
+    _, _, public = cli_stack.request("GET", "/health", headers={"Authorization": ""})
+    assert json.loads(public)["workers"] == {"up": 2, "total": 2}  # no credentials: no detail
 
 
 def test_a_large_answer_arrives_whole_streamed_and_not(cli_stack: Stack) -> None:

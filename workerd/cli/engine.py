@@ -127,9 +127,10 @@ class SessionEngine:
         request: pb.ChatRequest,
         idle_limit_s: float,
         cold: bool = False,
+        opened_at: float = 0.0,
     ) -> Lease | None:
         """A process for this request (silent at most `idle_limit_s` while it answers): its
-        conversation's, a warm one, or a new one."""
+        conversation's, a warm one, or a new one (told the date of `opened_at`, if rebuilt)."""
         signature = invocation.signature
         self.pool.learn(signature)
         long_history = self.spawner.resumes(signature.model, invocation.history_turns)
@@ -145,7 +146,7 @@ class SessionEngine:
             if plan.slot is None:
                 resumed = invocation.history_turns if long_history else None
                 return await self._cold(
-                    invocation, plan, key, request, idle_limit_s, workdir, resumed
+                    invocation, plan, key, request, idle_limit_s, workdir, resumed, opened_at
                 )
             child = self._table.get(plan.slot.pid)
             if child is not None and child.alive:
@@ -165,11 +166,12 @@ class SessionEngine:
         idle_limit_s: float,
         workdir: Path | None,
         resumed: list[Turn] | None,
+        opened_at: float = 0.0,
     ) -> Lease | None:
         """A new process; `resumed` is the history it is started with (resume.py), if any."""
         signature = invocation.signature
         child = await self.spawner.spawn(
-            signature, request.request_id, workdir, invocation.env, resumed
+            signature, request.request_id, workdir, invocation.env, resumed, opened_at
         )
         if child is None:
             return None

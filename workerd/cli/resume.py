@@ -65,6 +65,13 @@ def identity_for(model: str, date: str, os_version: str) -> Identity | None:
     return Identity(model_id, known[0], known[1], date, os_version)
 
 
+def conversation_date(opened_at: float, now: float) -> str:
+    """The local date (YYYY-MM-DD) the live process of a conversation opened at `opened_at`
+    (unix seconds; 0 unknown: the date of `now`) was told. A process resumed on a later day
+    with it adds "The date has changed" to the new turn, as the live process would have."""
+    return datetime.fromtimestamp(opened_at if opened_at > 0 else now).date().isoformat()
+
+
 def awaits_tool_results(history: list[Turn]) -> bool:
     """The history ends in the model's tool calls (the new turn brings their results): a
     session file ending there makes [332] answer a placeholder "(no content)" turn instead, so

@@ -61,7 +61,10 @@ class CliRunner:
     def agent(self) -> bool:
         return self._config.spec.mode == "agent"
 
-    async def run(self, request: pb.ChatRequest, key: str = "") -> AsyncIterator[pb.Event]:
+    async def run(
+        self, request: pb.ChatRequest, key: str = "", opened_at: float = 0.0
+    ) -> AsyncIterator[pb.Event]:
+        """The turn's events; `opened_at` is when the conversation opened (0: unknown)."""
         timers = self._timers(request)
         try:
             if self._config.fetch_remote_images:
@@ -72,7 +75,9 @@ class CliRunner:
             return
         idle_s, cold = timers.idle_ms / 1000, False
         while True:
-            lease = await self._engine.acquire(invocation, key, request, idle_s, cold=cold)
+            lease = await self._engine.acquire(
+                invocation, key, request, idle_s, cold=cold, opened_at=opened_at
+            )
             if lease is None:
                 yield make_error(pb.WORKER_CRASHED, "the Claude CLI could not be started")
                 return

@@ -10,11 +10,11 @@ parent environment is read at each spawn. The engine decides which process to st
 from __future__ import annotations
 
 import contextlib
-import datetime
 import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from workerd.cli.resume import (
     SYSTEM_TURNS_SINCE,
     SessionFile,
     awaits_tool_results,
+    conversation_date,
     identity_for,
     session_file,
 )
@@ -78,13 +79,14 @@ class Spawner:
         workdir: Path | None = None,
         sampling: dict[str, str] | None = None,
         history: list[Turn] | None = None,
+        opened_at: float = 0.0,
     ) -> CliProcess | None:
-        """A new process of `signature` (in `workdir`, resuming `history`, if given); None when
-        it cannot be started (logged)."""
+        """A new process of `signature` (in `workdir`, resuming `history` of a conversation
+        opened at `opened_at`, if given); None when it cannot be started (logged)."""
         prompt_dir = self._prompt_dir(signature)
         cwd = self._cwd(request_id, workdir)
         argv = signature.argv(str(prompt_dir / SYSTEM_PROMPT_FILE))
-        session = self._session_file(cwd, history, signature.model) if history else None
+        session = self._session_file(cwd, history, signature.model, opened_at) if history else None
         if session is not None:
             argv += ["--resume", session.session_id]
         try:
@@ -122,11 +124,13 @@ class Spawner:
         cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
         return cwd
 
-    def _session_file(self, cwd: Path, history: list[Turn], model: str) -> SessionFile | None:
+    def _session_file(
+        self, cwd: Path, history: list[Turn], model: str, opened_at: float
+    ) -> SessionFile | None:
         identity = None
         if self.cli_version and self.cli_version >= SYSTEM_TURNS_SINCE:
             os_version = f"{os.uname().sysname} {os.uname().release}"
-            identity = identity_for(model, datetime.date.today().isoformat(), os_version)
+            identity = identity_for(model, conversation_date(opened_at, time.time()), os_version)
         minimum = self.resume_min_turns(model)
         session = session_file(self._config_dir, cwd, history, identity, minimum)
         if session is not None:

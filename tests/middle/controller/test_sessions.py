@@ -234,6 +234,9 @@ async def test_the_conversation_key_reaches_the_worker(rig: Rig) -> None:
     assert keys[2] not in ("", keys[0])
     assert keys[3] == conversation_key("pinned", "ide", "", "hi") != keys[0]
     assert [run.chat.request_id for run in worker.runs] == ["r1", "r2", "r3", "r4"]
+    opened = [run.conversation_opened_at for run in worker.runs]
+    assert opened[0] > 0 and opened[1] == opened[0]  # when it opened, not when this turn came
+    assert opened[2] >= opened[0] and opened[3] >= opened[0]
 
 
 async def test_status_fills_list_workers(rig: Rig) -> None:

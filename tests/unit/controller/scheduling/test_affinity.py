@@ -190,3 +190,14 @@ def test_custom_ttl_is_used() -> None:
     table.record("k", "1", 0.0, None)
     assert table.lookup("k", 0.5) == "1"
     assert table.lookup("k", 0.51) is None
+
+
+def test_a_conversation_keeps_the_time_it_opened_while_bound() -> None:
+    """Its first turn's wall-clock time, through hits and a move, so a CLI rebuilt for it on
+    any worker is told the date its live process was told."""
+    table = AffinityTable(ttl_s=10)
+    assert table.record("k", "1", 0.0, None, wall=1_000.0) == 1_000.0
+    assert table.record("k", "1", 5.0, table.lookup("k", 5.0), wall=1_005.0) == 1_000.0
+    assert table.record("k", "2", 9.0, table.lookup("k", 9.0), wall=1_009.0) == 1_000.0  # moved
+    assert table.lookup("k", 30.0) is None  # expired: the next turn opens it anew
+    assert table.record("k", "2", 30.0, None, wall=1_030.0) == 1_030.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import datetime
 from pathlib import Path
 
 from workerd.anthropic.content import Turn
@@ -11,6 +12,7 @@ from workerd.cli.resume import (
     RESUME_MIN_TURNS,
     Identity,
     awaits_tool_results,
+    conversation_date,
     identity_for,
     session_file,
     slug,
@@ -110,3 +112,10 @@ def test_a_history_ending_in_tool_calls_awaits_their_results() -> None:
     assert awaits_tool_results([Turn("user", [{"type": "text", "text": "q"}]), call])
     assert not awaits_tool_results(conversation(1))
     assert not awaits_tool_results([])
+
+
+def test_a_rebuild_keeps_the_date_its_conversation_opened_on() -> None:
+    opened = datetime(2026, 12, 6, 23, 50).timestamp()  # local time, as the CLI's date is
+    next_day = datetime(2026, 12, 7, 0, 10).timestamp()
+    assert conversation_date(opened, now=next_day) == "2026-12-06"
+    assert conversation_date(0.0, now=next_day) == "2026-12-07"  # unknown: today

@@ -201,7 +201,9 @@ def test_claude_code_as_a_client(
     stack: Stack, upstream: MockUpstream, tmp_path: Path, prompt: str, answer: str
 ) -> None:
     """The real CLI pointed at the proxy (ANTHROPIC_BASE_URL, ANTHROPIC_AUTH_TOKEN), `-p` mode:
-    its system prompt, its two dozen tools, thinking and beta fields all pass the door."""
+    its system prompt, its two dozen tools, thinking and beta fields all pass the door. With
+    gateway discovery on it reads GET /v1/models?limit=1000 at start-up and keeps the list its
+    /model picker offers (labels from `display_name`) in its cache."""
     upstream.clear()
     env = {
         "PATH": os.environ["PATH"],
@@ -211,6 +213,7 @@ def test_claude_code_as_a_client(
         "ANTHROPIC_AUTH_TOKEN": TOKEN,
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
     }
     result = subprocess.run(
         [claude_bin(), "-p", prompt, "--model", "sonnet"],
@@ -225,6 +228,10 @@ def test_claude_code_as_a_client(
     assert result.stdout.startswith(answer)
     first = upstream.message_requests()[0].json or {}
     assert len(first.get("tools") or []) > 10
+    picker = json.loads((tmp_path / ".claude/cache/gateway-models.json").read_text())
+    offered = {model["id"]: model.get("display_name") for model in picker["models"]}
+    assert offered[FAMILY_MODELS["opus"]] == "Claude Opus 5.5"  # its default model, by name
+    assert {FAMILY_MODELS[family] for family in ("sonnet", "haiku")} <= set(offered)
 
 
 # --- fidelity on api workers: cache_control, metadata, stop sequences, redacted thinking -------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import hot_path, keys, overhead, queue_cost, sessions, tools
+from bench import burst, hot_path, keys, overhead, queue_cost, sessions, tools
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "hot_path": hot_path.main,
@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "overhead": overhead.main,
     "sessions": sessions.main,
     "tools": tools.main,
+    "burst": burst.main,
 }
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from common.config import ConfigError, Environ, env_bool, env_int, env_str
+from common.models import ModelCatalog
 from common.paths import StatePaths
 from common.run_limits import RunLimits
+from common.top_labels import DEFAULT_LABEL_CAP
 from common.workers import WorkerSpec, parse_workers
 from controller.quota.strategy import DEFAULT_MOVE_AT, DEFAULT_STRATEGY, STRATEGIES
 from controller.scheduling.ratelimit import Limit, explicit_limits_from_env, limits_from_env
+from controller.storage.backlog import BACKLOG_MAX
 
 GRACE_S = 5.0  # how long running calls get when the controller stops
 
@@ -50,6 +53,14 @@ class ControllerConfig:
     """Where new conversations go: headroom, spread or drain-first."""
     quota_move_at: float = DEFAULT_MOVE_AT
     """A conversation leaves its account once a window of it passes this utilisation."""
+    storage_backlog_max: int = BACKLOG_MAX
+    """Events kept in memory while the database refuses writes; past it the oldest are
+    dropped (and counted in the storage status)."""
+    metrics_label_cap: int = DEFAULT_LABEL_CAP
+    """Series of their own per client-chosen label (X-Source, unlisted model id) in the figures;
+    the rest are counted under "other"."""
+    model_labels: frozenset[str] = frozenset()
+    """Configured MODEL_ALIASES names and targets: always a series of their own."""
 
     @classmethod
     def from_env(cls, environ: Environ) -> ControllerConfig:
@@ -82,7 +93,15 @@ class ControllerConfig:
             api_key_rate_limits=explicit_limits_from_env(environ),
             quota_strategy=_strategy(environ),
             quota_move_at=_move_at(environ),
+            storage_backlog_max=env_int(environ, "STORAGE_BACKLOG_MAX", BACKLOG_MAX, minimum=100),
+            metrics_label_cap=env_int(environ, "METRICS_LABEL_CAP", DEFAULT_LABEL_CAP, minimum=1),
+            model_labels=_model_labels(environ),
         )
+
+
+def _model_labels(environ: Environ) -> frozenset[str]:
+    aliases = ModelCatalog.from_env(environ).aliases
+    return frozenset(aliases) | frozenset(aliases.values())
 
 
 def _strategy(environ: Environ) -> str:

@@ -33,7 +33,9 @@ async def open_event_log(
     """The event log, restored from the database, and its sinks: the database (accounting) and
     the live figures. Also what bench/controller_cpu.py measures the controller with."""
     events = EventBus()
-    accounting = Accounting(config.paths.database, config.retention_days)
+    accounting = Accounting(
+        config.paths.database, config.retention_days, backlog_max=config.storage_backlog_max
+    )
     restored, counts, last_id = await accounting.open(EVENT_LOG_SIZE)
     events.restore(restored, counts, last_id)
     live = LiveStats()

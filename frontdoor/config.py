@@ -35,6 +35,20 @@ class FrontdoorConfig:
     header_timeout_ms: int = 15_000
     """A connection must send a whole request head within this long (and an idle keep-alive
     connection is closed after it): slow senders cannot hold sockets."""
+    client_body_timeout_ms: int = 30_000
+    """The longest silence while a request body arrives (as nginx's client_body_timeout): then
+    408 and the connection is closed, so a body that never finishes cannot hold a socket."""
+    max_connections: int = 4096
+    """Open client connections at most, all addresses together (kept below the descriptor
+    limit): beyond it a new connection gets 503 and is closed, so /health still answers."""
+    max_connections_per_address: int = 1024
+    """Open client connections at most from one address (an IPv6 /64 counts as one)."""
+    max_messages: int = 10_000
+    """A request with more messages (chat `messages`, Responses `input` items and the stored
+    conversation it continues, Anthropic `messages`) gets a 400 naming MAX_MESSAGES."""
+    max_dashboard_streams: int = 32
+    """Live GET /stream feeds open at once (each is a watch on the controller); one more gets
+    429 too_many_streams."""
 
     @classmethod
     def from_env(cls, environ: Environ) -> FrontdoorConfig:
@@ -60,6 +74,13 @@ class FrontdoorConfig:
             stream_commit_ms=env_int(environ, "STREAM_COMMIT_MS", 15_000, minimum=100),
             shutdown_drain_ms=env_int(environ, "SHUTDOWN_DRAIN_MS", 10_000, minimum=0),
             header_timeout_ms=env_int(environ, "CLIENT_HEADER_TIMEOUT_MS", 15_000, minimum=100),
+            client_body_timeout_ms=env_int(environ, "CLIENT_BODY_TIMEOUT_MS", 30_000, minimum=100),
+            max_connections=env_int(environ, "MAX_CONNECTIONS", 4096, minimum=1),
+            max_connections_per_address=env_int(
+                environ, "MAX_CONNECTIONS_PER_ADDRESS", 1024, minimum=1
+            ),
+            max_messages=env_int(environ, "MAX_MESSAGES", 10_000, minimum=1),
+            max_dashboard_streams=env_int(environ, "MAX_DASHBOARD_STREAMS", 32, minimum=1),
         )
 
 

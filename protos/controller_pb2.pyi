@@ -617,13 +617,31 @@ class WorkerInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., state: _Optional[str] = ..., in_flight: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., last_error: _Optional[str] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., address: _Optional[str] = ..., draining: _Optional[bool] = ..., cooling_until: _Optional[int] = ..., cooling_reason: _Optional[str] = ..., quota_status: _Optional[str] = ..., quota_resets_at: _Optional[int] = ..., cli_version: _Optional[str] = ..., warm: _Optional[int] = ..., parked: _Optional[int] = ..., running_processes: _Optional[int] = ..., idle_rss_bytes: _Optional[int] = ..., warm_fallbacks: _Optional[_Iterable[str]] = ..., served: _Optional[_Mapping[str, int]] = ..., rebuilds: _Optional[_Mapping[str, int]] = ..., quota: _Optional[_Iterable[_Union[_common_pb2.QuotaWindow, _Mapping]]] = ..., credential: _Optional[str] = ..., cooling_basis: _Optional[str] = ...) -> None: ...
 
 class WorkerList(_message.Message):
-    __slots__ = ("workers", "max_concurrent", "in_flight", "queued")
+    __slots__ = ("workers", "max_concurrent", "in_flight", "queued", "storage")
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENT_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_FIELD_NUMBER: _ClassVar[int]
     workers: _containers.RepeatedCompositeFieldContainer[WorkerInfo]
     max_concurrent: int
     in_flight: int
     queued: int
-    def __init__(self, workers: _Optional[_Iterable[_Union[WorkerInfo, _Mapping]]] = ..., max_concurrent: _Optional[int] = ..., in_flight: _Optional[int] = ..., queued: _Optional[int] = ...) -> None: ...
+    storage: StorageStatus
+    def __init__(self, workers: _Optional[_Iterable[_Union[WorkerInfo, _Mapping]]] = ..., max_concurrent: _Optional[int] = ..., in_flight: _Optional[int] = ..., queued: _Optional[int] = ..., storage: _Optional[_Union[StorageStatus, _Mapping]] = ...) -> None: ...
+
+class StorageStatus(_message.Message):
+    __slots__ = ("state", "pending_writes", "ceiling", "dropped", "last_error", "failing_since")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_WRITES_FIELD_NUMBER: _ClassVar[int]
+    CEILING_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    FAILING_SINCE_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    pending_writes: int
+    ceiling: int
+    dropped: int
+    last_error: str
+    failing_since: float
+    def __init__(self, state: _Optional[str] = ..., pending_writes: _Optional[int] = ..., ceiling: _Optional[int] = ..., dropped: _Optional[int] = ..., last_error: _Optional[str] = ..., failing_since: _Optional[float] = ...) -> None: ...

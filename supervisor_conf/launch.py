@@ -2,7 +2,8 @@
 
 Reads `.env` from the repository root (real environment variables win), so every process
 under supervisord sees the same settings, except credentials: each process gets only its own
-(environments.py). Any invalid setting stops here with one line.
+(environments.py). Any invalid setting stops here with one line, and so does a STATE_DIR this
+user cannot write or a proxy.db that is no SQLite database (controller/storage/faults.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from common.config import ConfigError, Environ, load_dotenv
 from common.paths import StatePaths
 from common.workers import NO_WORKER_HINT
 from controller.config import ControllerConfig
+from controller.storage.faults import StorageUnusable, preflight
 from frontdoor.config import FrontdoorConfig
 from supervisor_conf.environments import program_variables, shared_environment
 from supervisor_conf.render import StopBudget, env_dir, render
@@ -72,7 +74,14 @@ def main() -> None:
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
     paths: StatePaths = controller.paths
-    paths.ensure()
+    try:
+        paths.ensure()
+        preflight(paths.database)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        sys.exit(f"STATE_DIR unusable: {paths.root} must be a writable directory ({reason})")
+    except StorageUnusable as exc:
+        sys.exit(str(exc))
     conf = paths.supervisor_dir / "supervisord.conf"
     text = render(
         controller.workers,

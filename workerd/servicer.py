@@ -1,5 +1,9 @@
 """Thin Worker servicer: Run streams the CLI path's events (or, in api mode, the Messages API
-path's); process listing and killing; the worker's status."""
+path's); process listing and killing; the worker's status.
+
+A Run always ends with an event: an exception escaping a runner becomes the request's INTERNAL
+error. A broken stream tells the controller the worker is gone (it marks it down and tries the
+next one), which one request must never be able to do."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
 from common import __version__
+from common.errors import make_error
 from common.logs import request_id_var
 from protos import common_pb2 as pb
 from protos import worker_pb2, worker_pb2_grpc
@@ -23,6 +28,7 @@ from workerd.config import WorkerdConfig
 logger = logging.getLogger(__name__)
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type hints
+FAILED_ON_REQUEST = "the worker failed on this request"
 
 
 class WorkerServicer(worker_pb2_grpc.WorkerServicer):
@@ -48,6 +54,14 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
         self, request: worker_pb2.RunRequest, context: Context
     ) -> AsyncIterator[pb.Event]:
         request_id_var.set(request.chat.request_id or "-")
+        try:
+            async for event in self._run(request):
+                yield event
+        except Exception:
+            logger.exception("run failed")
+            yield make_error(pb.INTERNAL, FAILED_ON_REQUEST)
+
+    async def _run(self, request: worker_pb2.RunRequest) -> AsyncIterator[pb.Event]:
         if self._api is not None:
             async for event in self._api.run(request.chat):
                 yield event

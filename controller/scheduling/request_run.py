@@ -4,6 +4,11 @@ A failure before any output reached the client is retried on another worker (at 
 per worker, `max_attempts` in total, short jittered backoff); events of a failed attempt are
 held back, so the client sees one clean answer. After output has started, a failure goes to
 the client as an error event. Quota signals from any attempt put its worker in cooldown.
+
+A worker is marked down only for a failure of the worker: its socket unreachable, its stream
+broken. An error event is the request's (a bad request is not retried either); so is a Run
+that the workerd answered by raising (status UNKNOWN): the worker is alive, and the same
+request would break the next one the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+
+import grpc
 
 from common.errors import error_code_name, make_error, wire_error
 from common.events import OUTPUT_KINDS, batched, unbatched
@@ -232,10 +239,18 @@ class RequestRun:
                 if ended:
                     return
         except WorkerUnavailable as exc:
-            self.scheduler.pool.mark_down(name, str(exc))
-            outcome.error = make_error(pb.WORKER_CRASHED, f"worker {name} became unavailable").error
+            outcome.error = self._stream_failed(name, exc)
             if outcome.output_started:
                 yield pb.Event(error=outcome.error)
+
+    def _stream_failed(self, name: str, exc: WorkerUnavailable) -> pb.Error:
+        """The attempt's error when its stream failed; the worker marked down only when it is
+        the worker that failed."""
+        if _raised_by_worker(exc):
+            logger.warning("worker %s failed on request %s", name, self.request.request_id)
+            return make_error(pb.INTERNAL, f"worker {name} failed on this request").error
+        self.scheduler.pool.mark_down(name, str(exc))
+        return make_error(pb.WORKER_CRASHED, f"worker {name} became unavailable").error
 
     def _take_all(
         self, handle: WorkerHandle, message: pb.Event, outcome: Outcome, held: list[pb.Event]
@@ -399,6 +414,12 @@ class RequestRun:
                 text=text,
             )
         )
+
+
+def _raised_by_worker(exc: WorkerUnavailable) -> bool:
+    """The workerd answered the Run by raising (grpc's UNKNOWN): alive, failed by the request."""
+    cause = exc.__cause__
+    return isinstance(cause, grpc.aio.AioRpcError) and cause.code() == grpc.StatusCode.UNKNOWN
 
 
 def _text(message: pb.ChatMessage) -> str:

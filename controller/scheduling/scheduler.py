@@ -12,7 +12,6 @@ and why (cooldowns, quota windows) is rests.py's, which the Scheduler extends.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 
 from common.errors import make_error
 from common.models import model_family
+from common.top_labels import TopCounter
 from common.workers import NO_WORKER_HINT
 from controller.config import ControllerConfig
 from controller.events import kinds
@@ -114,7 +114,8 @@ class Scheduler(AccountRests):
         self._sync_pace()
         self.policy = Policy(config.quota_strategy, config.quota_move_at)
         self.in_flight = 0
-        self.rejected: collections.Counter[str] = collections.Counter()
+        # Refused (queue full) by source: bounded, since a client picks its X-Source freely.
+        self.rejected = TopCounter(config.metrics_label_cap)
         # Queued requests by the worker their conversation lives on, kept as they come and go:
         # a dispatch never counts the whole queue.
         self._waiting_for: dict[str, int] = {}
@@ -157,7 +158,7 @@ class Scheduler(AccountRests):
             self.queue.check_room(entry.party, extra=1)
         except QueueFull as exc:
             self._unqueue(entry)
-            self.rejected[entry.source] += 1
+            self.rejected.add(entry.source)
             raise DispatchError(pb.QUEUE_FULL, str(exc), 5) from None
 
     def _refuse_hopeless(self, entry: QueueEntry[Waiter]) -> None:

@@ -8,7 +8,6 @@ answers the key methods.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -35,9 +34,7 @@ MAX_REPLAY = 1000
 
 
 def event_proto(event: ProxyEvent) -> controller_pb2.ProxyEvent:
-    return controller_pb2.ProxyEvent(
-        id=event.id, type=event.type, ts=event.ts, data_json=json.dumps(event.data)
-    )
+    return event.proto  # built once per event, whoever asks (controller/events/bus.py)
 
 
 SUBSCRIBED = "subscribed"
@@ -67,6 +64,7 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
             max_concurrent=scheduler.config.max_concurrent,
             in_flight=scheduler.in_flight,
             queued=len(scheduler.queue),
+            storage=self._accounting.storage_status(),
         )
 
     async def ListEvents(
@@ -242,7 +240,7 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
         self, request: controller_pb2.WatchEventsRequest, context: Context
     ) -> AsyncIterator[controller_pb2.ProxyEvent]:
         bus = self._scheduler.events
-        queue = bus.subscribe(live=request.include_chunks)
+        feed = bus.subscribe(live=request.include_chunks)
         try:
             if request.since_id > 0:
                 backlog = bus.recent(request.since_id, MAX_REPLAY, request.type)
@@ -254,12 +252,12 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
             for event in backlog:
                 yield event_proto(event)
             while True:
-                event = await queue.get()
+                event = await feed.get()
                 if (event.id and event.id <= last) or (request.type and event.type != request.type):
                     continue
                 yield event_proto(event)
         finally:
-            bus.unsubscribe(queue)
+            bus.unsubscribe(feed)
 
     # -- keys (controller/services/keys.py) --------------------------------------------------
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from common import __version__
+from common.models import BUILTIN_ALIASES, FAMILIES, FAMILY_MODELS, LISTED_MODELS, MODEL_IDENTITIES
+from common.top_labels import OTHER, fold, shown_labels
 from controller.config import ControllerConfig
 from controller.events.bus import ProxyEvent
 from controller.events.kinds import Failed, Started
@@ -23,6 +25,11 @@ from controller.scheduling.scheduler import Scheduler
 from protos import controller_pb2
 
 WAIT_SAMPLES = 1000
+KNOWN_MODELS = frozenset(
+    (*LISTED_MODELS, *FAMILIES, *FAMILY_MODELS.values(), *BUILTIN_ALIASES, *MODEL_IDENTITIES)
+)
+"""Model names that always have a series of their own, whatever their traffic."""
+TOKEN_FIELDS = tuple(f.name for f in controller_pb2.TokenFigures.DESCRIPTOR.fields)
 
 
 class LiveStats:
@@ -100,20 +107,68 @@ def build_stats(
     processes: controller_pb2.ProcessReport,
     started_at: float,
 ) -> controller_pb2.StatsSnapshot:
+    config = scheduler.config
+    shown = shown_models(db, config.metrics_label_cap, KNOWN_MODELS | config.model_labels)
     return controller_pb2.StatsSnapshot(
         version=__version__,
         generated_at=scheduler.wall(),
         started_at=started_at,
-        tokens=db.tokens,
+        tokens=folded_tokens(db.tokens, shown),
         queue=_queue(scheduler, live),
         processes=processes,
         workers=worker_infos(scheduler),
-        traffic=db.traffic,
+        traffic=folded_traffic(db.traffic, shown),
         affinity=_affinity(scheduler),
         rate_usage=_rate_usage(scheduler),
         latency=db.latency,
         config=effective_config(scheduler.config),
     )
+
+
+# -- models: the known ones and the busiest others, the rest as "other" (common/top_labels.py) --
+
+
+def shown_models(db: DbFigures, cap: int, always: frozenset[str]) -> set[str]:
+    """The model ids with series of their own; any id a client sends is recorded, so the
+    lifetime totals can name any number of them."""
+    requests = {model: figures.requests for model, figures in db.tokens.by_model.items()}
+    for count in db.traffic.request_counts:
+        requests.setdefault(count.model, count.requests)
+    return shown_labels(requests, cap, always)
+
+
+def folded_tokens(tokens: controller_pb2.TokenStats, shown: set[str]) -> controller_pb2.TokenStats:
+    if shown.issuperset(tokens.by_model):
+        return tokens
+    folded = controller_pb2.TokenStats(totals=tokens.totals, windows=tokens.windows)
+    other = [0] * len(TOKEN_FIELDS)
+    for model, figures in tokens.by_model.items():
+        if model in shown:
+            folded.by_model[model].CopyFrom(figures)
+        else:
+            for n, name in enumerate(TOKEN_FIELDS):
+                other[n] += getattr(figures, name)
+    into = folded.by_model[OTHER]  # a model a client named "other" adds to it
+    for n, name in enumerate(TOKEN_FIELDS):
+        setattr(into, name, getattr(into, name) + other[n])
+    return folded
+
+
+def folded_traffic(traffic: controller_pb2.Traffic, shown: set[str]) -> controller_pb2.Traffic:
+    if all(c.model in shown for c in traffic.request_counts):
+        return traffic
+    requests: dict[tuple[str, str, str], int] = {}
+    for c in traffic.request_counts:
+        labels = (fold(c.model, shown), c.worker, c.status)
+        requests[labels] = requests.get(labels, 0) + c.requests
+    folded = controller_pb2.Traffic(
+        workers=traffic.workers,
+        errors_by_category=traffic.errors_by_category,
+        recent_errors=traffic.recent_errors,
+    )
+    for (model, worker, status), n in sorted(requests.items()):
+        folded.request_counts.add(model=model, worker=worker, status=status, requests=n)
+    return folded
 
 
 def _queue(scheduler: Scheduler, live: LiveStats) -> controller_pb2.QueueFigures:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from controller.storage.transaction import transaction
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: one row per finished request, and lifetime totals that survive pruning.
     (
@@ -144,13 +146,8 @@ def migrate(conn: sqlite3.Connection, upto: int = LATEST) -> int:
     if version > LATEST:
         raise SchemaTooNew(f"database schema v{version} is newer than this proxy's v{LATEST}")
     for number in range(version + 1, upto + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             for statement in MIGRATIONS[number - 1]:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
     return schema_version(conn)

@@ -1,20 +1,20 @@
 """The quota book in the accounting database: windows saved as reported, loaded at start-up.
 
-Writes go through `Accounting.query` (its one database thread), batched: a report only marks
-its windows pending and wakes the writer, so the request path never waits on SQLite.
+Writes go through `Accounting.attempt` (its one database thread), batched: a report only marks
+its windows pending and wakes the writer, so the request path never waits on SQLite. A batch the
+database refuses stays pending (one entry per worker and window: bounded by itself).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import sqlite3
+import time
 
 from controller.quota.windows import WindowState
 from controller.storage.accounting import Accounting, AccountingDb
-
-logger = logging.getLogger(__name__)
+from controller.storage.faults import STORAGE_ERRORS
+from controller.storage.transaction import transaction
 
 
 def save(conn: sqlite3.Connection, rows: list[tuple[str, WindowState]]) -> None:
@@ -57,27 +57,31 @@ class QuotaStore:
         self._wake.set()
 
     async def run(self) -> None:
+        """Write what was noted; a write the database refuses is retried after the storage
+        backoff (or at once when another write goes through first)."""
         while True:
             await self._wake.wait()
-            await self.flush()
+            if not await self.flush():
+                await asyncio.sleep(self.accounting.health.retry_in(time.time()))
 
-    async def flush(self) -> None:
+    async def flush(self) -> bool:
+        """Save the pending windows; False when the database refused them (they stay pending,
+        behind any newer report of the same window)."""
         self._wake.clear()
         if not self._pending:
-            return
+            return True
         batch, self._pending = self._pending, {}
         rows = [(worker, state) for (worker, _), state in batch.items()]
-        with contextlib.suppress(sqlite3.Error):
-            await self.accounting.query(lambda db: _save(db, rows))
+        try:
+            await self.accounting.attempt(lambda db: _save(db, rows))
+        except STORAGE_ERRORS:
+            self._pending = {**batch, **self._pending}
+            self._wake.set()
+            return False
+        return True
 
 
 def _save(db: AccountingDb, rows: list[tuple[str, WindowState]]) -> None:
     conn = db.connection
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         save(conn, rows)
-    except BaseException:
-        conn.execute("ROLLBACK")
-        logger.exception("could not save %d quota windows", len(rows))
-        raise
-    conn.execute("COMMIT")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 
 from controller.keys.periods import DAY_S
+from controller.storage.transaction import transaction
 from protos import controller_pb2
 
 MAX_CHAIN = 100_000  # a guard against a cycle; ids are the door's own, so none is expected
@@ -29,8 +30,7 @@ _CHAIN = """WITH RECURSIVE chain(id, previous_id, turns, depth) AS (
 def put(conn: sqlite3.Connection, stored: controller_pb2.StoredResponse, now: float) -> None:
     """Store one response and mark its conversation used at `now`, in one transaction."""
     turns = controller_pb2.StoredResponse(turns=stored.turns).SerializeToString()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         conn.execute(
             "INSERT OR REPLACE INTO responses "
             "(id, previous_id, created, used, source, turns, body, owner)"
@@ -51,10 +51,6 @@ def put(conn: sqlite3.Connection, stored: controller_pb2.StoredResponse, now: fl
                 f"{_CHAIN} UPDATE responses SET used = ? WHERE id IN (SELECT id FROM chain)",
                 (stored.previous_id, MAX_CHAIN, now),
             )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def get(

@@ -43,7 +43,7 @@ class Message(OpenAIBase):
 
 
 class FunctionDef(OpenAIBase):
-    name: str = Field(min_length=1, max_length=128)
+    name: str  # OpenAI's rule, checked in translate.py (frontdoor/core/limits.py)
     description: str | None = None
     parameters: dict[str, Any] | None = None
 

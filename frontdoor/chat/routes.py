@@ -18,6 +18,7 @@ from frontdoor.core.door import (
     add_routing_hints,
     collect,
     completion,
+    prepare,
     read_openai_body,
     resolve_model,
 )
@@ -33,7 +34,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_openai_body(request, ChatCompletionRequest)
     model = resolve_model(request, body.model)
     request_id = uuid.uuid4().hex
-    chat = to_chat_request(body, model, request_id)
+    chat = await prepare(request, to_chat_request, body, model, request_id)
     add_routing_hints(chat, request)
     context = StreamContext(request_id, int(time.time()), body.model, body.include_usage)
     async with completion(request, chat) as feed:

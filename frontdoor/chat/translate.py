@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
-from frontdoor.chat.models import ChatCompletionRequest, ContentPart, Message
+from frontdoor.chat.models import ChatCompletionRequest, ContentPart, Message, ToolCall
 from frontdoor.core.errors import ApiError
+from frontdoor.core.limits import NAME_MAX, bounded, json_arguments, tool_name
 from frontdoor.core.neutral_request import (
     cache_breakpoint,
     image_block,
     reasoning_effort,
     set_sampling,
     set_tool_choice,
+    user_images_only,
 )
 from protos import common_pb2 as pb
 
@@ -61,31 +63,43 @@ def _reject_unavailable(body: ChatCompletionRequest) -> None:
 def _message(message: Message, index: int) -> pb.ChatMessage:
     if message.role == "function":
         raise ApiError(400, "the function role is deprecated; use tool", param=f"messages[{index}]")
-    out = pb.ChatMessage(role=_ROLES[message.role], name=message.name or "")
+    name = bounded(message.name or "", f"messages[{index}].name", NAME_MAX)
+    out = pb.ChatMessage(role=_ROLES[message.role], name=name)
     if message.role == "tool":
         if not message.tool_call_id:
             raise ApiError(400, "a tool message needs tool_call_id", param=f"messages[{index}]")
+        call_id = bounded(message.tool_call_id, f"messages[{index}].tool_call_id")
         out.content.append(
             pb.ContentBlock(
                 tool_result=pb.ToolResultBlock(
-                    tool_use_id=message.tool_call_id, content=_plain_text(message, index)
+                    tool_use_id=call_id, content=_plain_text(message, index)
                 )
             )
         )
         return out
     out.content.extend(_content_blocks(message, index))
-    for call in message.tool_calls or ():
+    for n, call in enumerate(message.tool_calls or ()):
         if message.role != "assistant":
             raise ApiError(
                 400, "only assistant messages carry tool_calls", param=f"messages[{index}]"
             )
-        tool_use = pb.ToolUseBlock(
-            id=call.id, name=call.function.name, arguments_json=call.function.arguments
+        out.content.append(
+            pb.ContentBlock(tool_use=_tool_use(call, f"messages[{index}].tool_calls[{n}]"))
         )
-        out.content.append(pb.ContentBlock(tool_use=tool_use))
     if not out.content and message.role == "user":
         raise ApiError(400, "a user message needs content", param=f"messages[{index}].content")
     return out
+
+
+def _tool_use(call: ToolCall, param: str) -> pb.ToolUseBlock:
+    """A call from the client's history, held to the rules its declaration is (name, id) and
+    its arguments to the body's JSON limits (frontdoor/core/limits.py)."""
+    json_arguments(call.function.arguments, f"{param}.function.arguments")
+    return pb.ToolUseBlock(
+        id=bounded(call.id, f"{param}.id"),
+        name=tool_name(call.function.name, f"{param}.function.name"),
+        arguments_json=call.function.arguments,
+    )
 
 
 def _content_blocks(message: Message, index: int) -> list[pb.ContentBlock]:
@@ -93,9 +107,12 @@ def _content_blocks(message: Message, index: int) -> list[pb.ContentBlock]:
         return []
     if isinstance(message.content, str):
         return [pb.ContentBlock(text=message.content)] if message.content else []
-    return [
+    blocks = [
         _part(part, f"messages[{index}].content[{n}]") for n, part in enumerate(message.content)
     ]
+    if message.role != "tool":  # a tool's content must be text (_plain_text)
+        user_images_only(blocks, message.role, f"messages[{index}].content")
+    return blocks
 
 
 def _part(part: ContentPart, param: str) -> pb.ContentBlock:
@@ -130,10 +147,10 @@ def _stops(stop: str | list[str] | None) -> list[str]:
 
 
 def _add_tools(request: pb.ChatRequest, body: ChatCompletionRequest) -> None:
-    for tool in body.tools or ():
+    for index, tool in enumerate(body.tools or ()):
         request.tools.append(
             pb.ToolSpec(
-                name=tool.function.name,
+                name=tool_name(tool.function.name, f"tools[{index}].function.name"),
                 description=tool.function.description or "",
                 parameters_json=json.dumps(tool.function.parameters or {"type": "object"}),
             )
@@ -143,6 +160,8 @@ def _add_tools(request: pb.ChatRequest, body: ChatCompletionRequest) -> None:
     name = function.get("name") if isinstance(function, dict) else None
     if isinstance(choice, dict) and choice.get("type") != "function":
         name = None
+    if isinstance(name, str) and name:
+        tool_name(name, "tool_choice.function.name")
     set_tool_choice(request, choice, name, "tool_choice must name a function")
 
 

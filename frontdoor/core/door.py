@@ -6,21 +6,24 @@ steps before and after the translation are the same and live here.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import re
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pydantic
 from aiohttp import web
 
 from common.errors import make_error
 from frontdoor.auth.identity import identity_of
+from frontdoor.core.body import read_body
 from frontdoor.core.errors import ApiError
 from frontdoor.core.event_feed import EventFeed
+from frontdoor.core.limits import message_count, parse_body
 from frontdoor.core.models import OpenAIBase
 from frontdoor.core.streaming import with_response_headers
 from frontdoor.state import CONFIG, CONTROLLER, SHUTDOWN
@@ -35,15 +38,35 @@ INT32_MAX = 2**31 - 1
 _PRIORITIES = {"high": pb.PRIORITY_HIGH, "normal": pb.PRIORITY_NORMAL, "low": pb.PRIORITY_LOW}
 COMPLETION_FEED = web.RequestKey("completion_feed", EventFeed)
 """The request's controller call, for the headers its answer carries (middleware.py)."""
+BODY_SIZE = web.RequestKey("body_size", int)
+"""The request body's length in bytes, once read: `prepare` works off the loop above
+OFF_LOOP_BYTES."""
+OFF_LOOP_BYTES = 64 * 1024
+"""From this size a body is parsed, validated and translated in a worker thread: a body of 20
+MiB of tiny messages took seconds of the event loop; below it the work takes milliseconds."""
+MESSAGE_LISTS = ("messages", "input")
+"""The body fields whose items are the request's messages (each door's), for MAX_MESSAGES."""
+Prepared = TypeVar("Prepared")
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+VALIDATION_SLICE = 2_000
+"""Messages validated in one call (validate_in_slices): about 10 ms."""
 
 
 async def read_json_object(request: web.Request) -> dict[str, object]:
     """The body as a JSON object; ApiError 400 for anything else (or for a lone surrogate, or an
     output token limit the neutral request cannot carry).
 
-    Every door reads its body here: what client JSON may hold is decided once."""
-    raw = await request.read()
-    data = parse_json(raw)
+    Every door reads its body here: what client JSON may hold is decided once (common/
+    json_limits.py: depth, finite numbers), and how many messages (MAX_MESSAGES). A large body
+    is parsed off the event loop (`prepare`)."""
+    raw = await read_body(request)
+    request[BODY_SIZE] = len(raw)
+    return await prepare(request, json_object, raw, request.app[CONFIG].max_messages)
+
+
+def json_object(raw: bytes, max_messages: int) -> dict[str, object]:
+    """read_json_object's checks, pure (and so safe in a worker thread)."""
+    data = parse_body(raw, interruptible=len(raw) >= OFF_LOOP_BYTES)
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
     if has_lone_surrogate(raw, data):
@@ -54,26 +77,29 @@ async def read_json_object(request: web.Request) -> dict[str, object]:
         value = data.get(name)
         if isinstance(value, int) and value > INT32_MAX:
             raise ApiError(400, f"{name} must be at most {INT32_MAX}", param=name)
+    for name in MESSAGE_LISTS:  # counted before any model is built from them
+        items = data.get(name)
+        if isinstance(items, list):
+            message_count(len(items), max_messages, name)
     return data
 
 
-def parse_json(raw: bytes) -> object:
+async def prepare(request: web.Request, work: Callable[..., Prepared], *args: object) -> Prepared:
+    """`work(*args)` (parsing, validating, translating this request): in a worker thread when
+    the body is large, so the event loop keeps answering (/health, other requests' streams)
+    while it runs; inline for the usual small body, where a thread would cost more than it
+    saves. `work` must be pure."""
+    if request.get(BODY_SIZE, 0) < OFF_LOOP_BYTES:
+        return work(*args)
+    return await asyncio.to_thread(work, *args)
+
+
+def parse_json(raw: bytes) -> object:  # a small body on the loop (/kill)
     """Client JSON as Python values; ApiError 400 for what is not JSON (RFC 8259: no NaN or
-    Infinity), nests too deeply, or holds an integer longer than Python reads
-    (sys.get_int_max_str_digits, its guard against quadratic parsing)."""
-    try:
-        return json.loads(raw, parse_constant=_not_json)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ApiError(400, "request body is nested too deeply") from None
-    except ValueError:
-        limit = sys.get_int_max_str_digits()
-        raise ApiError(400, f"request body has an integer of more than {limit} digits") from None
-
-
-def _not_json(constant: str) -> object:
-    raise ApiError(400, f"request body is not valid JSON: {constant} is not a JSON value")
+    Infinity, no number beyond a float's range such as 1e400), nests deeper than
+    common.json_limits.MAX_DEPTH, or holds an integer longer than Python reads
+    (sys.get_int_max_str_digits, its guard against quadratic parsing); the error names where."""
+    return parse_body(raw)
 
 
 OpenAIBody = TypeVar("OpenAIBody", bound=OpenAIBase)
@@ -82,15 +108,55 @@ OpenAIBody = TypeVar("OpenAIBody", bound=OpenAIBase)
 async def read_openai_body(request: web.Request, model: type[OpenAIBody]) -> OpenAIBody:
     """The body as one of the OpenAI doors' models; a field it fails on is a 400 naming it."""
     data = await read_json_object(request)
+    body: OpenAIBody = await prepare(request, validated, model, data)
+    if ignored := body.ignored_fields():
+        logger.info("ignoring unsupported fields %s", ignored)
+    return body
+
+
+def validated(model: type[OpenAIBody], data: dict[str, object]) -> OpenAIBody:
     try:
-        body = model.model_validate(data)
+        body: OpenAIBody = validate_in_slices(model, data)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         param = ".".join(str(part) for part in first["loc"])
         raise ApiError(400, f"{param}: {first['msg']}", param=param or None) from None
-    if body.ignored_fields():
-        logger.info("ignoring unsupported fields %s", body.ignored_fields())
     return body
+
+
+def validate_in_slices(model: type[Model], data: dict[str, object]) -> Model:
+    """`model.model_validate(data)`, a long message list a slice at a time.
+
+    One validation of a body of 500,000 messages is one call of three seconds that holds the
+    GIL, so even in a worker thread the event loop waits for it; slices let it run between
+    them. A body that fails is validated again whole, for the error's path into the body."""
+    name = next((n for n in MESSAGE_LISTS if _long_list(data.get(n))), None)
+    if name is None:
+        return model.model_validate(data)
+    items = data[name]
+    assert isinstance(items, list)
+    adapter = _item_list(model, name)
+    try:
+        body = model.model_validate({**data, name: items[:1]})
+        validated_items: list[object] = []
+        for start in range(0, len(items), VALIDATION_SLICE):
+            validated_items += adapter.validate_python(items[start : start + VALIDATION_SLICE])
+    except pydantic.ValidationError:
+        return model.model_validate(data)  # raises, naming the place in the whole body
+    setattr(body, name, validated_items)
+    return body
+
+
+def _long_list(value: object) -> bool:
+    return isinstance(value, list) and len(value) > VALIDATION_SLICE
+
+
+@functools.cache
+def _item_list(model: type[pydantic.BaseModel], name: str) -> pydantic.TypeAdapter[Any]:
+    """A validator of the field `name` of `model` alone (its type: a list of messages)."""
+    annotation = model.model_fields[name].annotation
+    assert annotation is not None
+    return pydantic.TypeAdapter(annotation)
 
 
 def has_lone_surrogate(raw: bytes, data: object) -> bool:

@@ -4,7 +4,8 @@ ApiError                 any failure with an HTTP status and an OpenAI error typ
  +-- from_event()        built from an internal Error event via common.errors
  +-- body()              OpenAI shape: {"error": {"message", "type", "param", "code"}}
  +-- anthropic_body()    Anthropic shape: {"type": "error", "error": {"type", "message"}}
-rpc_error(), rpc_call()  a failed call to the controller, as the client sees it (the one place)
+rpc_error(), rpc_call()  a failed call to the controller, as the client sees it (the one place;
+                         too_large_for_rpc() for one gRPC could not carry)
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ _RPC_STATUS = {
     grpc.StatusCode.ALREADY_EXISTS: (409, "invalid_request_error"),
     grpc.StatusCode.FAILED_PRECONDITION: (409, "invalid_request_error"),
     grpc.StatusCode.PERMISSION_DENIED: (403, "permission_error"),
+    # The controller's database refused a write the answer depends on (a stored response).
+    grpc.StatusCode.ABORTED: (503, "service_unavailable"),
     # A controller older than this frontdoor: the call exists here, not there.
     grpc.StatusCode.UNIMPLEMENTED: (501, "not_implemented"),
 }
@@ -108,6 +111,8 @@ def rpc_error(exc: grpc.aio.AioRpcError) -> ApiError:
     status, error_type = _RPC_STATUS.get(exc.code(), (0, ""))
     if status:
         return ApiError(status, exc.details() or exc.code().name, error_type)
+    if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return too_large_for_rpc(exc.details())
     logger.warning("controller call failed: %s", exc.code().name)
     return ApiError(
         503,
@@ -115,6 +120,19 @@ def rpc_error(exc: grpc.aio.AioRpcError) -> ApiError:
         "service_unavailable",
         code="service_unavailable",
         retry_after_s=2,
+    )
+
+
+def too_large_for_rpc(details: str | None) -> ApiError:
+    """RESOURCE_EXHAUSTED: a message or its metadata (an error echoing a client's string) was
+    larger than gRPC carries. It comes from the request's own size, so trying again cannot
+    help: a 413, never the retryable 503 of an unavailable controller."""
+    logger.warning("controller call too large: %s", details)
+    return ApiError(
+        413,
+        "the request is too large for the proxy to carry to its controller "
+        f"({details or 'RESOURCE_EXHAUSTED'}); send shorter ids, names or content",
+        code="request_too_large",
     )
 
 

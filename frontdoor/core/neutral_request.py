@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 
 import pydantic
 
@@ -29,6 +30,7 @@ REASONING_EFFORTS = {
     "xhigh": "xhigh",
     "max": "max",
 }
+EMPTY_IMAGE = "the image is empty: an image needs data (the Anthropic API takes no empty one)"
 TOOL_CHOICES = {
     "auto": pb.TOOL_CHOICE_AUTO,
     "none": pb.TOOL_CHOICE_NONE,
@@ -55,12 +57,30 @@ def image_block(url: str, param: str) -> pb.ImageBlock:
             data = base64.b64decode(match.group(2), validate=True)
         except (binascii.Error, ValueError):
             raise ApiError(400, "image data URL is not valid base64", param=param) from None
+        if not data:
+            raise ApiError(400, EMPTY_IMAGE, param=param)
         if (why := unsupported_image_type(match.group(1))) is not None:
             raise ApiError(400, why, param=param)
         return pb.ImageBlock(media_type=match.group(1).lower(), data=data)
     if url.startswith(("http://", "https://")):
         return pb.ImageBlock(url=url)
     raise ApiError(400, "image_url must be a data: URL or an http(s) URL", param=param)
+
+
+def user_images_only(blocks: Sequence[pb.ContentBlock], role: str, param: str) -> None:
+    """Images go in user turns only (as the Anthropic API takes them): one rule at the door for
+    the OpenAI doors' system, developer and assistant messages, so both worker kinds agree.
+    `param` names the message's content list."""
+    if role == "user":
+        return
+    for n, block in enumerate(blocks):
+        if block.HasField("image"):
+            raise ApiError(
+                400,
+                f"images go in user messages only (as the Anthropic API takes them), not in a "
+                f"{role} message",
+                param=f"{param}[{n}]",
+            )
 
 
 def set_sampling(

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from frontdoor.core.limits import ID_MAX
 from frontdoor.core.models import CacheControl
 
 
@@ -56,8 +57,8 @@ class ImageBlock(AnthropicBase):
 
 class ToolUseBlock(AnthropicBase):
     type: Literal["tool_use"]
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=ID_MAX)
+    name: str  # Anthropic's rule, checked in translate.py (frontdoor/core/limits.py)
     input: dict[str, Any]
     cache_control: CacheControl | None = None
 
@@ -67,7 +68,7 @@ ToolResultPart = Annotated[TextBlock | ImageBlock, Field(discriminator="type")]
 
 class ToolResultBlock(AnthropicBase):
     type: Literal["tool_result"]
-    tool_use_id: str = Field(min_length=1)
+    tool_use_id: str = Field(min_length=1, max_length=ID_MAX)
     content: str | list[ToolResultPart] | None = None
     is_error: StrictBool = False
     cache_control: CacheControl | None = None
@@ -103,7 +104,7 @@ class Tool(AnthropicBase):
     """A client tool; a server tool (a `type` such as web_search_20250305) is refused later."""
 
     type: str | None = None
-    name: str = Field(min_length=1, max_length=128)
+    name: str  # Anthropic's rule, checked in translate.py (frontdoor/core/limits.py)
     description: str | None = None
     input_schema: dict[str, Any] | None = None
     cache_control: CacheControl | None = None

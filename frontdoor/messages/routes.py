@@ -17,8 +17,10 @@ from frontdoor.core.door import (
     add_routing_hints,
     collect,
     completion,
+    prepare,
     read_json_object,
     resolve_model,
+    validate_in_slices,
 )
 from frontdoor.core.errors import ApiError
 from frontdoor.core.streaming import response_headers, stream_events
@@ -35,7 +37,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     model = resolve_model(request, body.model)
     request_id = uuid.uuid4().hex
     params = param_map()
-    chat = to_chat_request(body, model, request_id, params)
+    chat = await prepare(request, to_chat_request, body, model, request_id, params)
     add_routing_hints(chat, request)
     message_id = f"msg_{request_id}"
     try:
@@ -64,14 +66,22 @@ async def _parse_body(request: web.Request, model: type[Body]) -> Body:
         if header in request.headers:
             logger.debug("%s: %s", header, request.headers[header][:200])
     data = await read_json_object(request)
+    checked: tuple[Body, list[str]] = await prepare(request, _validated, model, data)
+    body, ignored = checked
+    if ignored:
+        logger.info("ignoring unsupported fields %s", ignored)
+    return body
+
+
+def _validated(model: type[Body], data: dict[str, object]) -> tuple[Body, list[str]]:
+    """The body as `model` and the fields it does not model (a walk of the whole body, so it
+    runs where the validation does: off the loop for a large one)."""
     try:
-        body = model.model_validate(data)
+        body: Body = validate_in_slices(model, data)
     except pydantic.ValidationError as exc:
         param, message = _first_error(exc.errors(), data)
         raise ApiError(400, f"{param}: {message}", param=param or None) from None
-    if body.ignored_fields():
-        logger.info("ignoring unsupported fields %s", body.ignored_fields())
-    return body
+    return body, body.ignored_fields()
 
 
 def _first_error(errors: list[Any], data: object) -> tuple[str, str]:

@@ -17,7 +17,8 @@ import json
 
 from common.images import unsupported_image_type
 from frontdoor.core.errors import ApiError
-from frontdoor.core.neutral_request import cache_control
+from frontdoor.core.limits import ANTHROPIC_TOOL_NAME, tool_name
+from frontdoor.core.neutral_request import EMPTY_IMAGE, cache_control
 from frontdoor.core.params import ParamMap
 from frontdoor.messages.models import (
     CountTokensRequest,
@@ -196,7 +197,8 @@ def _block(
     if isinstance(block, ToolUseBlock):
         if role != "assistant":
             raise ApiError(400, "only assistant messages can carry tool_use", param=param)
-        use = pb.ToolUseBlock(id=block.id, name=block.name, arguments_json=json.dumps(block.input))
+        name = tool_name(block.name, f"{param}.name", ANTHROPIC_TOOL_NAME)
+        use = pb.ToolUseBlock(id=block.id, name=name, arguments_json=json.dumps(block.input))
         return base, pb.ContentBlock(tool_use=use)
     if role != "user":
         raise ApiError(400, "only user messages can carry tool_result", param=param)
@@ -220,6 +222,8 @@ def _image(block: ImageBlock, param: str) -> pb.ImageBlock:
         raise ApiError(
             400, "image data is not valid base64", param=f"{param}.source.data"
         ) from None
+    if not data:
+        raise ApiError(400, EMPTY_IMAGE, param=f"{param}.source.data")
     if (why := unsupported_image_type(source.media_type)) is not None:
         raise ApiError(400, why, param=f"{param}.source.media_type")
     return pb.ImageBlock(media_type=source.media_type.lower(), data=data)
@@ -249,7 +253,7 @@ def _add_tools(request: pb.ChatRequest, body: MessagesRequest) -> None:
             raise ApiError(400, "a tool needs input_schema", param=f"{param}.input_schema")
         request.tools.append(
             pb.ToolSpec(
-                name=tool.name,
+                name=tool_name(tool.name, f"{param}.name", ANTHROPIC_TOOL_NAME),
                 description=tool.description or "",
                 parameters_json=json.dumps(tool.input_schema),
                 cache=cache_control(tool.cache_control) if tool.cache_control else None,
@@ -262,7 +266,7 @@ def _add_tools(request: pb.ChatRequest, body: MessagesRequest) -> None:
     if choice.type == "tool":
         if not choice.name:
             raise ApiError(400, "tool_choice of type tool needs a name", param="tool_choice.name")
-        request.tool_choice.name = choice.name
+        request.tool_choice.name = tool_name(choice.name, "tool_choice.name", ANTHROPIC_TOOL_NAME)
     if choice.disable_parallel_tool_use:
         request.parallel_tool_calls = False
 

@@ -1,6 +1,8 @@
 """GET /health: minimal status, no authentication, nothing secret. An admin's credentials (the
-proxy token or an admin key) add each worker's state and CLI version: what a probe needs stays
-public, what fingerprints the deployment does not."""
+proxy token or an admin key) add each worker's state and CLI version, and the storage status:
+what a probe needs stays public, what fingerprints the deployment does not. A database refusing
+writes (locked, disk full) makes the status `degraded` (200): the proxy still answers, but what
+it keeps waits in memory (`"storage": "degraded"` says so to anyone)."""
 
 from __future__ import annotations
 
@@ -13,26 +15,46 @@ from frontdoor.core.errors import ApiError
 from frontdoor.state import ADMIN, AUTH
 from protos import controller_pb2
 
+OK = "ok"
+
 
 async def health(request: web.Request) -> web.Response:
     try:
         workers = await request.app[ADMIN].workers(deadline_s=2.0)
     except ApiError:
-        body = {"status": "down", "workers": {"up": 0, "total": 0}, "version": __version__}
-        return web.json_response(body, status=503)
+        down = {"status": "down", "workers": {"up": 0, "total": 0}, "version": __version__}
+        return web.json_response(down, status=503)
     total = len(workers.workers)
     up = sum(1 for worker in workers.workers if worker.state == "up")
-    if total and up == total:
-        status = "ok"
-    elif up or not total:
-        status = "degraded"
-    else:
-        status = "down"
+    storage = workers.storage.state or OK  # "" from a controller without the storage status
+    status = overall(up, total, storage)
     summary: dict[str, Any] = {"up": up, "total": total}
+    body: dict[str, Any] = {"status": status, "workers": summary, "storage": storage}
     if _from_an_admin(request):
         summary["detail"] = [_worker_detail(worker) for worker in workers.workers]
-    body = {"status": status, "workers": summary, "version": __version__}
+        body["storageDetail"] = storage_detail(workers.storage)
+    body["version"] = __version__
     return web.json_response(body, status=503 if status == "down" else 200)
+
+
+def overall(up: int, total: int, storage: str) -> str:
+    """ok, degraded (some workers down, or storage failing) or down (no worker up)."""
+    if total and not up:
+        return "down"
+    if up < total or not total or storage != OK:
+        return "degraded"
+    return OK
+
+
+def storage_detail(storage: controller_pb2.StorageStatus) -> dict[str, Any]:
+    return {
+        "state": storage.state or OK,
+        "pendingWrites": storage.pending_writes,
+        "ceiling": storage.ceiling,
+        "dropped": storage.dropped,
+        "lastError": storage.last_error,
+        "failingSince": storage.failing_since or None,
+    }
 
 
 def _from_an_admin(request: web.Request) -> bool:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from common.logs import mask_json, mask_secrets
+from frontdoor.core.body import read_body
 from frontdoor.core.door import parse_json
 from frontdoor.core.errors import ApiError
 from frontdoor.core.event_feed import ReadAhead
@@ -34,7 +36,35 @@ SSE_HEADERS = {
 }
 
 
+class StreamSlots:
+    """The live GET /stream feeds open now, against FrontdoorConfig.max_dashboard_streams: each
+    one holds a watch on the controller and read-ahead here, so their number is bounded."""
+
+    def __init__(self) -> None:
+        self.open = 0
+
+    def take(self, cap: int) -> None:
+        if self.open >= cap:
+            raise ApiError(
+                429,
+                f"{cap} live event streams are open, the most this proxy serves at once; "
+                "close one or poll GET /events",
+                "rate_limit_error",
+                code="too_many_streams",
+                retry_after_s=STREAM_RETRY_S,
+            )
+        self.open += 1
+
+    def give_back(self) -> None:
+        self.open -= 1
+
+
+STREAMS = web.AppKey("dashboard_streams", StreamSlots)
+STREAM_RETRY_S = 5
+
+
 def add_monitoring_routes(app: web.Application) -> None:
+    app[STREAMS] = StreamSlots()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/metrics/prometheus", metrics_prometheus)
     app.router.add_get("/metrics/history", metrics_history)
@@ -123,7 +153,7 @@ async def kill(request: web.Request) -> web.Response:
 
 
 async def _pid(request: web.Request) -> int:
-    body = parse_json(await request.read() or b"null")
+    body = parse_json(await read_body(request) or b"null")
     pid = body.get("pid") if isinstance(body, dict) else None
     if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
         raise ApiError(400, "pid must be a positive whole number", param="pid")
@@ -168,7 +198,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
     since_id = int_query(request, "since_id", _last_event_id(request), 0, MAX_ID)
     replay = int_query(request, "replay", 50, 0, MAX_EVENTS)
     chunks = request.query.get("chunks", "1").lower() not in ("0", "false", "no")
-    watch = request.app[ADMIN].watch(since_id, replay, type_query(request), chunks)
+    kind = type_query(request)
+    slots = request.app[STREAMS]
+    slots.take(request.app[CONFIG].max_dashboard_streams)  # before the controller is asked
+    try:
+        return await _stream(request, request.app[ADMIN].watch(since_id, replay, kind, chunks))
+    finally:
+        slots.give_back()
+
+
+async def _stream(request: web.Request, watch: AsyncIterator[dict[str, Any]]) -> web.StreamResponse:
     # Read ahead at most STREAM_BUFFER events; beyond that the controller drops, not us.
     feed: ReadAhead[dict[str, Any]] = ReadAhead(watch, STREAM_BUFFER)
     request.app[SHUTDOWN].watch(feed)  # a stop ends it at once: there is no answer to finish

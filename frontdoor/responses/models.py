@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import Field, StrictBool
 
+from frontdoor.core.limits import ID_MAX
 from frontdoor.core.models import OpenAIBase
 
 
@@ -28,7 +29,7 @@ class FunctionTool(OpenAIBase):
     responses/tools.py)."""
 
     type: str
-    name: str | None = Field(default=None, min_length=1, max_length=128)
+    name: str | None = None  # OpenAI's rule, checked in tools.py (frontdoor/core/limits.py)
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
@@ -92,7 +93,7 @@ class ResponsesRequest(OpenAIBase):
     metadata: dict[str, str] | None = None
     stream: StrictBool = False
     store: bool | None = None
-    previous_response_id: str | None = None
+    previous_response_id: str | None = Field(default=None, max_length=ID_MAX)
     user: str | None = Field(default=None, max_length=256)
     # Accepted and without effect here (the Codex CLI sends the first three on every turn):
     # nothing encrypted is handed out, caching is the upstream's own, metadata is the client's.

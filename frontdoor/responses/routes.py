@@ -19,16 +19,18 @@ from frontdoor.core.door import (
     add_routing_hints,
     collect,
     completion,
+    prepare,
     read_openai_body,
     resolve_model,
 )
 from frontdoor.core.errors import ApiError
+from frontdoor.core.limits import message_count
 from frontdoor.core.streaming import response_headers, stream_events
 from frontdoor.responses.models import ResponsesRequest
 from frontdoor.responses.output import ResponseBuilder, ResponsesSse
 from frontdoor.responses.store import Recorder, RecordingSse, previous_turns, stored_body
 from frontdoor.responses.translate import param_map, to_chat_request
-from frontdoor.state import CONTROLLER
+from frontdoor.state import CONFIG, CONTROLLER
 from protos import common_pb2 as pb
 
 logger = logging.getLogger(__name__)
@@ -41,8 +43,9 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     controller = request.app[CONTROLLER]
     owner = identity_of(request).key_id
     history = await previous_turns(controller, body, owner)
+    _count_messages(request, body, history)
     params = param_map()
-    chat = to_chat_request(body, model, request_id, history, params)
+    chat = await prepare(request, to_chat_request, body, model, request_id, history, params)
     add_routing_hints(chat, request)
     builder = ResponseBuilder(f"resp_{request_id}", int(time.time()), body.model, echo(body))
     recorder = Recorder(controller, body, chat, history)
@@ -58,6 +61,17 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     except ApiError as exc:
         params.rename(exc)  # a worker's field names in the Responses API's
         raise
+
+
+def _count_messages(
+    request: web.Request, body: ResponsesRequest, history: list[pb.ChatMessage]
+) -> None:
+    """MAX_MESSAGES counts the stored conversation a previous_response_id continues too."""
+    if not history:
+        return  # the input alone was counted with the body
+    count = len(history) + (len(body.input) if isinstance(body.input, list) else 1)
+    counted = f"the stored conversation and input hold {count} messages"
+    message_count(count, request.app[CONFIG].max_messages, "previous_response_id", counted)
 
 
 def _fold(event: pb.Event, builder: ResponseBuilder, recorder: Recorder) -> None:

@@ -18,7 +18,7 @@ from common.answer import Answer
 from frontdoor.controller_client import ControllerClient
 from frontdoor.core.errors import ApiError
 from frontdoor.responses.models import ResponsesRequest
-from frontdoor.responses.output import ResponseBuilder, ResponsesSse
+from frontdoor.responses.output import ResponseBuilder, ResponsesSse, sse_event
 from protos import common_pb2 as pb
 from protos import controller_pb2
 
@@ -80,8 +80,8 @@ class Recorder:
         self.answer = Answer()
 
     async def store(self, builder: ResponseBuilder) -> None:
-        """Keep a finished response; a store that fails costs the client only its id's later
-        use, so it is logged, not raised."""
+        """Keep a finished response. A response the client asked to store is only answered once
+        it is kept: a store that fails raises ApiError (503, `storage_unavailable`)."""
         if not self.enabled or builder.finish is None:
             return
         answer = self.answer.message()
@@ -98,6 +98,14 @@ class Recorder:
             await self.controller.put_response(stored)
         except ApiError as exc:
             logger.warning("could not store response %s: %s", builder.response_id, exc.message)
+            raise ApiError(
+                503,
+                f"{exc.message} (send store: false to be answered without storing)",
+                "service_unavailable",
+                code="storage_unavailable",
+                param="store",
+                retry_after_s=2,
+            ) from None
 
 
 class RecordingSse:
@@ -108,6 +116,7 @@ class RecordingSse:
     def __init__(self, inner: ResponsesSse, recorder: Recorder) -> None:
         self.inner = inner
         self.recorder = recorder
+        self.not_stored: ApiError | None = None
 
     def note(self, event: pb.Event) -> None:
         self.inner.note(event)
@@ -120,9 +129,15 @@ class RecordingSse:
         return self.inner.event(event)
 
     def closing(self, clean: bool) -> bytes:
+        if self.not_stored is not None:  # response.failed, never completed for an unkept one
+            return b"".join(sse_event(e) for e in self.inner.builder.failed(self.not_stored))
         return self.inner.closing(clean)
 
     async def before_end(self, clean: bool) -> None:
-        """Stored before response.completed is written: a client may continue at once."""
+        """Stored before response.completed is written: a client may continue at once. A store
+        that fails turns the closing into response.failed."""
         if clean:
-            await self.recorder.store(self.inner.builder)
+            try:
+                await self.recorder.store(self.inner.builder)
+            except ApiError as exc:
+                self.not_stored = exc

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from frontdoor.core.errors import ApiError
+from frontdoor.core.limits import ANTHROPIC_TOOL_NAME, tool_name
 
 CLIENT_TYPES = ("function", "custom")
 NAMESPACE_SEPARATOR = "__"
@@ -97,6 +98,7 @@ def declared(tools: Sequence[Mapping[str, Any]]) -> tuple[list[ClientTool], list
             dropped.append(kind)
     seen: set[str] = set()
     for client in out:
+        tool_name(client.flat, "tools", ANTHROPIC_TOOL_NAME)  # <namespace>__<name> upstream
         if client.flat in seen:
             raise ApiError(400, f"tool {client.flat!r} is declared twice", param="tools")
         seen.add(client.flat)
@@ -113,7 +115,7 @@ def _name(tool: Mapping[str, Any], param: str, what: str) -> str:
     name = tool.get("name")
     if not isinstance(name, str) or not name:
         raise ApiError(400, f"{what} needs a name", param=f"{param}.name")
-    return name
+    return tool_name(name, f"{param}.name")
 
 
 def _client_tool(tool: Mapping[str, Any], param: str, namespace: str) -> ClientTool:

@@ -11,11 +11,13 @@ import logging
 from collections.abc import Sequence
 
 from frontdoor.core.errors import ApiError
+from frontdoor.core.limits import ANTHROPIC_TOOL_NAME, bounded, json_arguments, metadata, tool_name
 from frontdoor.core.neutral_request import (
     image_block,
     reasoning_effort,
     set_sampling,
     set_tool_choice,
+    user_images_only,
 )
 from frontdoor.core.params import ParamMap
 from frontdoor.responses.models import InputItem, InputPart, ResponsesRequest
@@ -58,6 +60,7 @@ def to_chat_request(
     stored conversation this one continues (`history`, from previous_response_id), then input;
     `params` learns where each neutral message came from."""
     params = params if params is not None else param_map()
+    metadata(body.metadata)
     request = pb.ChatRequest(
         request_id=request_id, model=model, stream=body.stream, user=body.user or ""
     )
@@ -120,6 +123,7 @@ def _message(item: InputItem, param: str) -> pb.ChatMessage:
             out.content.append(_part(part, f"{param}.content[{n}]"))
     if not out.content and item.role == "user":
         raise ApiError(400, "a user message needs content", param=f"{param}.content")
+    user_images_only(out.content, item.role, f"{param}.content")
     return out
 
 
@@ -142,19 +146,24 @@ def _function_call(out: list[pb.ChatMessage], item: InputItem, param: str) -> No
         raise ApiError(400, f"a {item.type} item needs call_id and name", param=param)
     if not out or out[-1].role != pb.ROLE_ASSISTANT:
         out.append(pb.ChatMessage(role=pb.ROLE_ASSISTANT))
-    arguments = (
-        custom_arguments(item.input or "")
-        if item.type == "custom_tool_call"
-        else item.arguments or ""
-    )
-    name = flat_name(item.name, item.namespace)
-    use = pb.ToolUseBlock(id=item.call_id, name=name, arguments_json=arguments)
+    if item.type == "custom_tool_call":
+        arguments = custom_arguments(item.input or "")
+    else:
+        arguments = item.arguments or ""
+        json_arguments(arguments, f"{param}.arguments")
+    tool_name(item.name, f"{param}.name")
+    if item.namespace:
+        tool_name(item.namespace, f"{param}.namespace")
+    name = tool_name(flat_name(item.name, item.namespace), param, ANTHROPIC_TOOL_NAME)
+    call_id = bounded(item.call_id, f"{param}.call_id")
+    use = pb.ToolUseBlock(id=call_id, name=name, arguments_json=arguments)
     out[-1].content.append(pb.ContentBlock(tool_use=use))
 
 
 def _function_output(item: InputItem, param: str) -> pb.ChatMessage:
     if not item.call_id:
         raise ApiError(400, f"a {item.type} item needs call_id", param=param)
+    bounded(item.call_id, f"{param}.call_id")
     if isinstance(item.output, str) or item.output is None:
         text = item.output or ""
     else:
@@ -187,6 +196,8 @@ def _add_tools(request: pb.ChatRequest, body: ResponsesRequest) -> None:
         if isinstance(choice, dict) and choice.get("type") in CLIENT_TYPES
         else None
     )
+    if name:
+        tool_name(name, "tool_choice.name", ANTHROPIC_TOOL_NAME)
     wrong = "tool_choice must be auto, none, required or a named function or custom tool"
     set_tool_choice(request, choice, name, wrong)
 

@@ -89,8 +89,8 @@ def _traffic(rig: Rig, key_id: str) -> None:
 def _scheduler_state(rig: Rig) -> None:
     scheduler = rig.scheduler
     now, clock = scheduler.wall(), scheduler.clock()
-    scheduler.rejected["bulk"] += 2
-    scheduler.rejected["scenario"] += 1
+    scheduler.rejected.add("bulk", 2)
+    scheduler.rejected.add("scenario")
     stats = scheduler.affinity.stats
     stats.hits, stats.misses, stats.moves = 7, 2, 1
     scheduler.affinity.record("conv-1", "1", clock, None)

@@ -8,29 +8,31 @@ table for both worker kinds. Two readings of a conversation put the blocks toget
   thinking go along.
 - `conversation_turns`, `turn_of` and `system_prompt`: the turns and system prompt of a CLI
   run. Lenient, as the CLI has always taken them: every message is a user or assistant turn;
-  with `tool_prefix` (the run serves the client's tools over the MCP bridge) tool calls and
+  with `tool_name` (the run serves the client's tools over the MCP bridge) tool calls and
   results are real blocks, the tool named as the model sees it, without it labelled text.
   Thinking stays out (the CLI keeps its own), and so do cache breakpoints.
 Both merge consecutive messages of one role into one turn. The two system prompts join a
 message's blocks differently (nothing for the api, a newline for the CLI): each is byte-stable
 for the prompt cache as it is, so neither may change. An api worker declares the client's tools
 in its call (`tool_specs`); a CLI run serves them over the MCP bridge, where the model sees
-them with a prefix; both send the same `tool_choice`.
+them under the bridge's names; both send the same `tool_choice`.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from common.images import unsupported_image_type
 from protos import common_pb2 as pb
+from workerd.anthropic import client_json
 from workerd.errors import UnservableRequest
 
 JSONDict = dict[str, Any]
+ToolName = Callable[[str], str]
+"""A client tool's name as the model sees it (the CLI's MCP bridge renames them)."""
 CONTINUATION = "(the conversation so far)"
 TOOL_CHOICES: dict[int, JSONDict] = {
     pb.TOOL_CHOICE_AUTO: {"type": "auto"},
@@ -73,18 +75,18 @@ def image_block(image: pb.ImageBlock, param: str, fetch: bool = False) -> JSONDi
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
 
 
-def tool_use_block(call: pb.ToolUseBlock, param: str, prefix: str = "") -> JSONDict:
+def tool_use_block(
+    call: pb.ToolUseBlock, param: str, tool_name: ToolName | None = None
+) -> JSONDict:
     """A tool call, the tool named as the model sees it; `param` names its arguments."""
     try:
-        arguments = json.loads(call.arguments_json) if call.arguments_json.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise UnservableRequest(
-            f"tool call {call.id} arguments are not valid JSON ({exc.msg} at position {exc.pos})",
-            param,
-        ) from None
+        arguments = client_json.loads(call.arguments_json) if call.arguments_json.strip() else {}
+    except client_json.ClientJsonError as exc:
+        raise UnservableRequest(f"tool call {call.id} arguments: {exc}", param) from None
     if not isinstance(arguments, dict):
         raise UnservableRequest(f"tool call {call.id} arguments must be a JSON object", param)
-    return {"type": "tool_use", "id": call.id, "name": prefix + call.name, "input": arguments}
+    name = call.name if tool_name is None else tool_name(call.name)
+    return {"type": "tool_use", "id": call.id, "name": name, "input": arguments}
 
 
 def tool_result_block(result: pb.ToolResultBlock, bridged: bool = False) -> JSONDict:
@@ -228,10 +230,10 @@ def _tool_blocks(message: pb.ChatMessage, param: str) -> list[JSONDict]:
 
 
 def conversation_turns(
-    messages: list[pb.ChatMessage], tool_prefix: str | None = None
+    messages: list[pb.ChatMessage], tool_name: ToolName | None = None
 ) -> list[Turn]:
     """The whole conversation as alternating turns, ending on the user turn to answer."""
-    turns = merge([turn_of(m, tool_prefix) for m in messages if m.role != pb.ROLE_SYSTEM])
+    turns = merge([turn_of(m, tool_name) for m in messages if m.role != pb.ROLE_SYSTEM])
     if not turns or turns[-1].role != "user":
         raise UnservableRequest("the last message must be a user or tool message", "messages")
     if turns[0].role == "assistant":
@@ -239,15 +241,15 @@ def conversation_turns(
     return turns
 
 
-def turn_of(message: pb.ChatMessage, tool_prefix: str | None = None) -> Turn:
-    """One message as a CLI turn; with `tool_prefix`, real tool blocks (else labelled text)."""
+def turn_of(message: pb.ChatMessage, tool_name: ToolName | None = None) -> Turn:
+    """One message as a CLI turn; with `tool_name`, real tool blocks (else labelled text)."""
     role = "assistant" if message.role == pb.ROLE_ASSISTANT else "user"
     blocks: list[JSONDict] = []
     for block in message.content:
         kind = block.WhichOneof("kind")
-        if tool_prefix is not None and kind == "tool_use":
-            blocks.append(tool_use_block(block.tool_use, "messages", tool_prefix))
-        elif tool_prefix is not None and kind == "tool_result":
+        if tool_name is not None and kind == "tool_use":
+            blocks.append(tool_use_block(block.tool_use, "messages", tool_name))
+        elif tool_name is not None and kind == "tool_result":
             blocks.append(tool_result_block(block.tool_result, bridged=True))
         elif kind == "image":
             blocks.append(image_block(block.image, "messages"))
@@ -282,10 +284,10 @@ def labelled_text(block: pb.ContentBlock) -> str:
 
 
 def tool_choice(
-    request: pb.ChatRequest, names: Collection[str], prefix: str = ""
+    request: pb.ChatRequest, names: Collection[str], tool_name: ToolName | None = None
 ) -> JSONDict | None:
     """The `tool_choice` for the request's choice and parallel_tool_calls over the tools named
-    `names` (None: the upstream's default); `prefix` names a tool as the model sees it."""
+    `names` (None: the upstream's default); `tool_name` names a tool as the model sees it."""
     choice = request.tool_choice
     body: JSONDict | None = None
     if choice.mode == pb.TOOL_CHOICE_UNSPECIFIED:
@@ -299,7 +301,8 @@ def tool_choice(
             raise UnservableRequest(
                 f"tool_choice names {choice.name!r}, which is not in tools", "tool_choice"
             )
-        body = {"type": "tool", "name": prefix + choice.name}
+        name = choice.name if tool_name is None else tool_name(choice.name)
+        body = {"type": "tool", "name": name}
     elif choice.mode in TOOL_CHOICES:
         body = dict(TOOL_CHOICES[choice.mode])
     else:
@@ -330,9 +333,9 @@ def tool_specs(request: pb.ChatRequest) -> list[JSONDict]:
 def object_schema(raw: str, param: str) -> JSONDict:
     """A JSON schema whose root is an object, as the Messages API requires for tool input."""
     try:
-        schema = json.loads(raw) if raw.strip() else {}
-    except json.JSONDecodeError:
-        raise UnservableRequest("the schema is not valid JSON", param) from None
+        schema = client_json.loads(raw) if raw.strip() else {}
+    except client_json.ClientJsonError as exc:
+        raise UnservableRequest(f"the schema: {exc}", param) from None
     if not isinstance(schema, dict):
         raise UnservableRequest("the schema must be a JSON object", param)
     if schema.get("type", "object") != "object":

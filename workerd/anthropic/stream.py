@@ -13,6 +13,7 @@ deltas are the per-token path):
 - `calls`: the prefix of the tool names that are the client's calls (stripped on the way out):
   "" for an api worker (every tool), the MCP bridge's `mcp__c__` for a CLI run serving the
   client's tools, None for a CLI run without them (its tool_use blocks are the agent's own).
+- `renamed` (cli): the client's names of the tools the MCP bridge lists under an alias.
 - `quiet` (cli): no text or thinking; a structured answer comes whole in the CLI's result.
 - `lines` (cli): every message also comes whole as `assistant` lines, so the messages whose
   content streamed are remembered (`streamed`) and `paragraphs` starts the text of a later
@@ -25,7 +26,7 @@ deltas are the per-token path):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,7 @@ class StreamTranslator:
         json_tool: str = "",
         *,
         calls: str | None = "",
+        renamed: Mapping[str, str] | None = None,
         quiet: bool = False,
         lines: bool = False,
         paragraphs: bool = False,
@@ -75,6 +77,7 @@ class StreamTranslator:
     ) -> None:
         self.json_tool = json_tool
         self.calls = calls
+        self.renamed = renamed or {}
         self.model = ""
         self.message_id = ""
         self.message_calls: list[str] = []  # this message's client tool_use ids, in order
@@ -179,7 +182,8 @@ class StreamTranslator:
         call_id = str(block.get("id") or "")
         self.message_calls.append(call_id)
         self.streamed.add(self.message_id)
-        delta = pb.ToolCallDelta(index=call, id=call_id, name=name[len(self.calls) :])
+        name = name[len(self.calls) :]
+        delta = pb.ToolCallDelta(index=call, id=call_id, name=self.renamed.get(name, name))
         return [pb.Event(tool_call=delta)]
 
     def _block_delta(self, event: Event, delta: Event) -> list[pb.Event]:

@@ -8,10 +8,12 @@ HTTP response is closed before the run returns, so nothing keeps generating for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from common.errors import make_error
@@ -22,10 +24,10 @@ from workerd.anthropic.stream import StreamTranslator
 from workerd.api.coalesce import TextJoiner, coalesced
 from workerd.api.messages_api import MessagesCall, build_call
 from workerd.api.quota_headers import quota_report
-from workerd.api.upstream import MessagesClient, MessagesStream, proxy_for
+from workerd.api.upstream import MessagesClient, MessagesStream, encoded, proxy_for
 from workerd.api.upstream_errors import UpstreamStatusError, error_event
 from workerd.config import WorkerdConfig
-from workerd.errors import UnservableRequest
+from workerd.preparing import prepared
 
 logger = logging.getLogger(__name__)
 OAUTH_BETA = "oauth-2025-04-20"
@@ -67,18 +69,25 @@ class ApiRunner:
                 f"worker {self._config.spec.name} is in api mode but has no api_key or token",
             )
             return
-        try:
-            call = build_call(request, fetch_remote_images=self._config.fetch_remote_images)
-        except UnservableRequest as exc:
-            yield exc.event()
-            return
+        fetch = self._config.fetch_remote_images
+        async with prepared(lambda: _encoded_call(request, fetch), request) as made:
+            if isinstance(made, pb.Event):
+                yield made
+                return
+            async with contextlib.aclosing(self._call(request, *made)) as events:
+                async for event in events:  # closed at once, however the run ends
+                    yield event
+
+    async def _call(
+        self, request: pb.ChatRequest, call: MessagesCall, data: bytes
+    ) -> AsyncGenerator[pb.Event, None]:
         config = self._config
         limit_ms = config.stream_timeout_ms if request.stream else config.sync_timeout_ms
         translator = StreamTranslator(call.json_tool)
         self.running += 1
         joiner = None if request.stream else TextJoiner()
         try:
-            async for events in self._stream(call, translator, limit_ms):
+            async for events in self._stream(call, data, translator, limit_ms):
                 if joiner is not None:
                     events = joiner.feed(coalesced(events))
                 if events:
@@ -116,7 +125,7 @@ class ApiRunner:
         return (*oauth, *call.betas)
 
     async def _stream(
-        self, call: MessagesCall, translator: StreamTranslator, limit_ms: int
+        self, call: MessagesCall, data: bytes, translator: StreamTranslator, limit_ms: int
     ) -> AsyncIterator[list[pb.Event]]:
         """The upstream call, translated read by read (the quota windows of its headers with
         the first, the usage and finish with the one that ends the message); the stream is
@@ -126,7 +135,7 @@ class ApiRunner:
         try:
             # No `yield` inside a timeout block: the deadline must only ever cancel our await.
             async with asyncio.timeout_at(deadline):
-                stream = await self.client().stream(call.body, self._betas(call))
+                stream = await self.client().stream(data, self._betas(call))
             head, finished = _quota_events(stream.headers), False
             upstream = stream.batches()
             while True:
@@ -145,6 +154,13 @@ class ApiRunner:
         finally:
             if stream is not None:
                 stream.close()
+
+
+def _encoded_call(request: pb.ChatRequest, fetch: bool) -> tuple[MessagesCall, bytes]:
+    """The call and its JSON, made together: both are the request's own work (a large one off
+    the loop), and a value JSON cannot carry is the request's 400, not the upstream's 502."""
+    call = build_call(request, fetch_remote_images=fetch)
+    return replace(call, body={}), encoded(call.body)  # the bytes travel; no second copy kept
 
 
 def _quota_events(headers: Any) -> list[pb.Event]:

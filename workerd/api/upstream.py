@@ -74,13 +74,16 @@ class MessagesClient:
     def closed(self) -> bool:
         return self._session is None
 
-    async def stream(self, body: Mapping[str, Any], betas: tuple[str, ...]) -> MessagesStream:
-        """POST a streamed call; an error status raises UpstreamStatusError with its headers."""
+    async def stream(
+        self, body: Mapping[str, Any] | bytes, betas: tuple[str, ...]
+    ) -> MessagesStream:
+        """POST a streamed call (`body` as a dict, or already `encoded`); an error status raises
+        UpstreamStatusError with its headers."""
         headers = {**self._headers, "anthropic-beta": ",".join(betas)} if betas else self._headers
-        data = json.dumps({**body, "stream": True}, separators=(",", ":"), ensure_ascii=False)
+        data = body if isinstance(body, bytes) else encoded(body)
         try:
             response = await self._open().post(
-                self._url, data=data.encode(), headers=headers, proxy=self._proxy
+                self._url, data=data, headers=headers, proxy=self._proxy
             )
         except aiohttp.ClientError as exc:
             raise UpstreamUnreachable(type(exc).__name__) from exc
@@ -157,3 +160,23 @@ def _credential_headers(api_key: str, token: str) -> dict[str, str]:
     elif token:
         headers["authorization"] = f"Bearer {token}"
     return headers
+
+
+def encoded(body: Mapping[str, Any]) -> bytes:
+    """The JSON a streamed call sends (never NaN or Infinity: ValueError), message by message.
+
+    The same bytes as one `json.dumps`, but one C call of a huge body holds the GIL for seconds,
+    and a build off the event loop (workerd/preparing.py) would still stop it; small calls let
+    the loop run between them."""
+    fields = []
+    for key, value in {**body, "stream": True}.items():
+        if key == "messages" and isinstance(value, list):
+            text = "[" + ",".join(_json(message) for message in value) + "]"
+        else:
+            text = _json(value)
+        fields.append(f"{_json(key)}:{text}")
+    return ("{" + ",".join(fields) + "}").encode()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -6,20 +6,54 @@ in a `control_request` `mcp_message` and its answer goes back in a `control_resp
 handshake and `tools/list` are answered at once; a `tools/call` is never executed here: it
 waits for the client, whose next request carries the result. The model sees the tools as
 `mcp__c__<name>`; the prefix is stripped on the way out.
+
+A name the model could not see as it is (the prefixed name over the API's 128 characters, or a
+character outside `[A-Za-z0-9_-]`, which the CLI would rewrite) is listed under an alias
+(`alias`), and mapped back for the client (`client_names`). An alias depends on the name alone:
+the same tools get the same aliases in every process (a held one and a rebuilt one agree, and
+the prompt's bytes stay the same for the cache).
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from workerd.anthropic import client_json
+
 SERVER = "c"
 PREFIX = f"mcp__{SERVER}__"
-MCP_CONFIG = json.dumps({"mcpServers": {SERVER: {"type": "sdk", "name": SERVER}}})
+MCP_CONFIG = client_json.dumps({"mcpServers": {SERVER: {"type": "sdk", "name": SERVER}}})
 ALLOWED = f"mcp__{SERVER}"
 MAX_RESULT_CHARS = 500_000  # above ~50 000 the CLI would replace a result with a file preview
 SERVER_VERSION = "1.0.0"
+MAX_TOOL_NAME = 128  # the Messages API's limit on a tool's name, the prefix included
+_VISIBLE = re.compile(r"[A-Za-z0-9_-]+")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+ALIAS_READABLE = 96  # what an alias keeps of the name (then `_` and its hash)
+ALIAS_HASH = 16
+
+
+def alias(name: str) -> str:
+    """The name the bridge lists the client's tool `name` under: the name itself when the model
+    can see it as it is, else its readable start and a hash of the whole name."""
+    if _VISIBLE.fullmatch(name) and len(PREFIX) + len(name) <= MAX_TOOL_NAME:
+        return name
+    digest = hashlib.sha256(name.encode(errors="surrogatepass")).hexdigest()[:ALIAS_HASH]
+    return f"{_UNSAFE.sub('_', name[:ALIAS_READABLE])}_{digest}"
+
+
+def model_name(name: str) -> str:
+    """The client's tool `name` as the model sees it (and calls it)."""
+    return PREFIX + alias(name)
+
+
+def client_names(names: Iterable[str]) -> dict[str, str]:
+    """alias -> the client's name, for the tools listed under an alias."""
+    return {alias(name): name for name in names if alias(name) != name}
 
 
 @dataclass(frozen=True)
@@ -31,9 +65,9 @@ class ToolDef:
     parameters_json: str
 
     def listing(self) -> dict[str, Any]:
-        schema = json.loads(self.parameters_json) if self.parameters_json else {}
+        schema = client_json.loads(self.parameters_json) if self.parameters_json else {}
         return {
-            "name": self.name,
+            "name": alias(self.name),
             "description": self.description,
             "inputSchema": schema or {"type": "object", "properties": {}},
             "_meta": {"anthropic/maxResultSizeChars": MAX_RESULT_CHARS},
@@ -132,7 +166,8 @@ def mcp_message(obj: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
 
 def control_response(request_id: str, rpc: dict[str, Any]) -> str:
     response = {"subtype": "success", "request_id": request_id, "response": {"mcp_response": rpc}}
-    return json.dumps({"type": "control_response", "response": response}, ensure_ascii=False)
+    line = {"type": "control_response", "response": response}
+    return client_json.dumps(line, ensure_ascii=False)
 
 
 def _rpc(rpc_id: Any, result: dict[str, Any]) -> dict[str, Any]:

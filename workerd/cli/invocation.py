@@ -21,6 +21,7 @@ from typing import Any
 
 from common import reasoning
 from protos import common_pb2 as pb
+from workerd.anthropic import client_json
 from workerd.anthropic.content import (
     CONTINUATION,
     Turn,
@@ -29,7 +30,7 @@ from workerd.anthropic.content import (
     text_block,
     tool_choice,
 )
-from workerd.cli.bridge import ALLOWED, MCP_CONFIG, PREFIX, ToolDef
+from workerd.cli.bridge import ALLOWED, MCP_CONFIG, ToolDef, alias, model_name
 from workerd.cli.lines import turn_lines
 from workerd.errors import UnservableRequest
 
@@ -138,7 +139,7 @@ def build_invocation(
     """`cli` mode when `agent` is None (plain chat), else `agent` mode; the client's tools
     reach the model over the MCP bridge."""
     tools = client_tools(request, agent)
-    turns = conversation_turns(list(request.messages), PREFIX if tools else None)
+    turns = conversation_turns(list(request.messages), model_name if tools else None)
     system = system_prompt(list(request.messages))
     schema = _schema(request)
     signature = Signature(
@@ -187,9 +188,22 @@ def client_tools(request: pb.ChatRequest, agent: AgentOptions | None) -> tuple[T
             "response_format",
         )
     names = [tool.name for tool in request.tools]
-    if len(set(names)) != len(names):
+    # Aliases too: the model must never see two tools under one name.
+    if len(set(names)) != len(names) or len({alias(name) for name in names}) != len(names):
         raise UnservableRequest("tool names must be unique", "tools")
+    for index, tool in enumerate(request.tools):
+        _check_schema(tool.parameters_json, f"tools[{index}].function.parameters")
     return tuple(ToolDef(t.name, t.description, t.parameters_json) for t in request.tools)
+
+
+def _check_schema(raw: str, param: str) -> None:
+    """A tool's schema the bridge can list (it is read again when the CLI asks for it)."""
+    try:
+        schema = client_json.loads(raw) if raw.strip() else {}
+    except client_json.ClientJsonError as exc:
+        raise UnservableRequest(f"the schema: {exc}", param) from None
+    if not isinstance(schema, dict):
+        raise UnservableRequest("the schema must be a JSON object", param)
 
 
 def _schema(request: pb.ChatRequest) -> str | None:
@@ -288,7 +302,7 @@ def sampling_env(request: pb.ChatRequest) -> dict[str, str]:
     if request.stop:
         extra["stop_sequences"] = list(request.stop)
     if extra:
-        env["CLAUDE_CODE_EXTRA_BODY"] = json.dumps(extra)
+        env["CLAUDE_CODE_EXTRA_BODY"] = client_json.dumps(extra)
     if "temperature" in extra or "top_p" in extra:
         env["CLAUDE_CODE_DISABLE_THINKING"] = "1"  # sampling settings are refused with thinking on
     if request.reasoning_effort == reasoning.NONE:
@@ -302,7 +316,7 @@ def tool_choice_env(
     """tool_choice and parallel_tool_calls, sent upstream through CLAUDE_CODE_EXTRA_BODY."""
     if not tools:
         return {}
-    body = tool_choice(request, {tool.name for tool in tools}, PREFIX)
+    body = tool_choice(request, {tool.name for tool in tools}, model_name)
     if body is None:
         return {}
     extra = json.loads(env.get("CLAUDE_CODE_EXTRA_BODY", "{}"))
@@ -326,12 +340,16 @@ _PLACEHOLDER = [text_block(CONTINUATION)]  # the first turn of a conversation th
 
 
 def fit(turns: list[Turn], budget_chars: int) -> RenderedConversation:
-    """The newest turns within the budget; a marker says how many earlier ones were cut."""
+    """The newest turns within the budget; a marker says how many earlier ones were cut.
+
+    The kept turns are the conversation's own (no copy of a long history): only the first,
+    which takes the marker, is a new one, so `turns` stay as the client sent them."""
     sizes = [_chars(turn) for turn in turns]
-    kept, dropped = _fit([Turn(t.role, list(t.blocks)) for t in turns], sizes, budget_chars)
+    kept, dropped = _fit(turns, sizes, budget_chars)
     dropped -= int(turns[0].blocks == _PLACEHOLDER and dropped > 0)  # not a client message
     if dropped:
-        kept[0].blocks.insert(0, text_block(TRUNCATION_MARKER.format(count=dropped)))
+        marker = text_block(TRUNCATION_MARKER.format(count=dropped))
+        kept[0] = Turn(kept[0].role, [marker, *kept[0].blocks])
     return RenderedConversation(kept[:-1], kept[-1], dropped, sum(sizes) <= budget_chars)
 
 
@@ -342,16 +360,13 @@ def render(messages: list[pb.ChatMessage], budget_chars: int) -> RenderedConvers
 
 def _fit(turns: list[Turn], sizes: list[int], budget: int) -> tuple[list[Turn], int]:
     """Keep the newest turns that fit (the last one always); history starts on a user turn."""
-    kept = [turns[-1]]
-    used = sizes[-1]
-    for turn, size in zip(reversed(turns[:-1]), reversed(sizes[:-1]), strict=True):
-        if used + size > budget:
-            break
-        kept.insert(0, turn)
-        used += size
-    while kept[0].role != "user":
-        kept.pop(0)
-    return kept, len(turns) - len(kept)
+    start, used = len(turns) - 1, sizes[-1]
+    while start > 0 and used + sizes[start - 1] <= budget:
+        start -= 1
+        used += sizes[start]
+    while turns[start].role != "user":
+        start += 1
+    return turns[start:], start
 
 
 def _chars(turn: Turn) -> int:

@@ -8,9 +8,9 @@ The turns themselves (Anthropic content blocks) come from the codec, workerd/ant
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from workerd.anthropic.client_json import dumps
 from workerd.anthropic.content import Turn
 
 
@@ -58,11 +58,11 @@ def user_line(turn: Turn, silent: bool = False) -> str:
     line["parent_tool_use_id"] = None
     if silent:
         line["shouldQuery"] = False  # appended to history without calling the model
-    return json.dumps(line, ensure_ascii=False)
+    return dumps(line, ensure_ascii=False)
 
 
 def assistant_line(turn: Turn, message_id: str = "") -> str:
     message = assistant_message(turn, message_id)
-    return json.dumps(
+    return dumps(
         {"type": "assistant", "message": message, "parent_tool_use_id": None}, ensure_ascii=False
     )

@@ -13,7 +13,7 @@ from common.answer import Answer
 from common.events import is_output
 from protos import common_pb2 as pb
 from workerd.anthropic.content import Turn, turn_of
-from workerd.cli.bridge import PREFIX
+from workerd.cli.bridge import model_name
 from workerd.cli.invocation import CliInvocation
 from workerd.errors import UnservableRequest
 
@@ -44,7 +44,7 @@ class TurnOutcome:
         if answer is None:
             return None
         try:
-            turn = turn_of(answer, PREFIX if invocation.signature_tools else None)
+            turn = turn_of(answer, model_name if invocation.signature_tools else None)
         except UnservableRequest:
             return None
         return [*invocation.turns, turn]

@@ -17,7 +17,6 @@ prefix share of 1.00 against 0.80 for a warm replay, for about 0.5 s more to the
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from common.models import BUILTIN_ALIASES, FAMILY_MODELS, MODEL_IDENTITIES
+from workerd.anthropic.client_json import dumps
 from workerd.anthropic.content import Turn
 from workerd.cli.lines import replay_message
 
@@ -134,9 +134,7 @@ def session_file(
     for record in records:
         record_id = str(uuid.uuid4())
         lines.append(
-            json.dumps(
-                {**record, "uuid": record_id, "parentUuid": parent, **base}, ensure_ascii=False
-            )
+            dumps({**record, "uuid": record_id, "parentUuid": parent, **base}, ensure_ascii=False)
         )
         parent = record_id
     path = config_dir / "projects" / name / f"{session_id}.jsonl"

@@ -21,6 +21,7 @@ from common.errors import make_error
 from common.events import is_output
 from common.logs import mask_secrets
 from protos import common_pb2 as pb
+from workerd.cli.bridge import client_names
 from workerd.cli.control import HANDSHAKE_TIMEOUT_S, control
 from workerd.cli.engine import Lease, SessionEngine
 from workerd.cli.image_fetch import inline_remote_images
@@ -31,6 +32,7 @@ from workerd.cli.sessions import WARM
 from workerd.cli.stream_json import StreamJsonParser
 from workerd.config import WorkerdConfig
 from workerd.errors import UnservableRequest
+from workerd.preparing import prepared
 
 logger = logging.getLogger(__name__)
 OPERATOR_KILL = "killed by an operator"
@@ -69,10 +71,28 @@ class CliRunner:
         try:
             if self._config.fetch_remote_images:
                 await inline_remote_images(request)
-            invocation = self._invocation(request)
         except UnservableRequest as exc:
             yield exc.event()
             return
+        async with prepared(lambda: self._invocation(request), request) as invocation:
+            if isinstance(invocation, pb.Event):
+                yield invocation
+                return
+            turn = self._turn(request, invocation, key, opened_at, timers)
+            async with contextlib.aclosing(turn) as events:  # released at once, however it ends
+                async for event in events:
+                    yield event
+
+    async def _turn(
+        self,
+        request: pb.ChatRequest,
+        invocation: CliInvocation,
+        key: str,
+        opened_at: float,
+        timers: TurnTimers,
+    ) -> AsyncGenerator[pb.Event, None]:
+        """The turn on a process of the engine's: a warm one that fails at once is replaced by
+        a cold one."""
         idle_s, cold = timers.idle_ms / 1000, False
         while True:
             lease = await self._engine.acquire(
@@ -178,6 +198,7 @@ class CliRunner:
             tools_allowed=signature.tools_allowed,
             structured=signature.structured,
             client_tools=bool(signature.client_tools),
+            tool_names=client_names(tool.name for tool in signature.client_tools),
             resumed=lease.results is not None,
         )
 

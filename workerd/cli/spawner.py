@@ -9,6 +9,7 @@ parent environment is read at each spawn. The engine decides which process to st
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -86,7 +87,10 @@ class Spawner:
         prompt_dir = self._prompt_dir(signature)
         cwd = self._cwd(request_id, workdir)
         argv = signature.argv(str(prompt_dir / SYSTEM_PROMPT_FILE))
-        session = self._session_file(cwd, history, signature.model, opened_at) if history else None
+        session = None
+        if history:  # a long history is seconds of work: off the loop (spawning takes longer)
+            model = signature.model
+            session = await asyncio.to_thread(self._session_file, cwd, history, model, opened_at)
         if session is not None:
             argv += ["--resume", session.session_id]
         try:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from common.errors import make_error, no_json_answer
@@ -51,7 +51,8 @@ class StreamJsonParser:
     """Feeds on decoded lines of one CLI run; remembers what it needs to judge the end.
 
     `client_tools`: the run exposes the client's functions as `BRIDGE_PREFIX` MCP tools; their
-    calls go to the client and a message stopping for them ends the response (`awaiting_tools`).
+    calls go to the client and a message stopping for them ends the response (`awaiting_tools`);
+    `tool_names` gives the client's names of those the bridge lists under an alias.
     `resumed`: the run continues a CLI turn whose earlier part another response already billed,
     so the `result` usage (summed over the whole CLI turn) is replaced by this parser's messages.
     """
@@ -62,6 +63,7 @@ class StreamJsonParser:
         tools_allowed: bool,
         structured: bool = False,
         client_tools: bool = False,
+        tool_names: Mapping[str, str] | None = None,
         resumed: bool = False,
         now_ms: Callable[[], int] = _wall_ms,
     ) -> None:
@@ -80,6 +82,7 @@ class StreamJsonParser:
         self._retry_delay_ms = 0  # the CLI's last wait after a 429: the upstream's retry-after
         self._stream = StreamTranslator(
             calls=BRIDGE_PREFIX if client_tools else None,
+            renamed=tool_names,
             quiet=structured,
             lines=True,
             paragraphs=tools_allowed,

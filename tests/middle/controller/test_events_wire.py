@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from controller.events.bus import EventBus, ProxyEvent
+from controller.events.bus import EventBus, ProxyEvent, Subscription
 from controller.events.kinds import (
     KINDS,
     Chunk,
@@ -99,7 +99,7 @@ def chat(request_id: str, session_key: str, source: str = "ide") -> pb.ChatReque
     )
 
 
-async def seen(feed: asyncio.Queue[ProxyEvent], kind: str, request_id: str = "") -> None:
+async def seen(feed: Subscription, kind: str, request_id: str = "") -> None:
     """Wait for the log's next event of `kind` (of `request_id`, when given)."""
     async with asyncio.timeout(DEADLINE_S):
         while True:
@@ -149,7 +149,7 @@ async def _requests(rig: Rig) -> None:
     two.script = answer("two")
 
 
-async def _a_wait_and_a_crash(rig: Rig, feed: asyncio.Queue[ProxyEvent]) -> None:
+async def _a_wait_and_a_crash(rig: Rig, feed: Subscription) -> None:
     # queued: r5 holds the only slot (max_concurrent 1) while its worker waits at the gate
     two = rig.workers["2"]
     assert isinstance(two, GatedWorker)
@@ -164,7 +164,7 @@ async def _a_wait_and_a_crash(rig: Rig, feed: asyncio.Queue[ProxyEvent]) -> None
     await asyncio.gather(holder, waiter)
 
 
-async def _workers(rig: Rig, feed: asyncio.Queue[ProxyEvent]) -> None:
+async def _workers(rig: Rig, feed: Subscription) -> None:
     one, two = rig.workers["1"], rig.workers["2"]
     # cooldown_end ("1" rests a second after its refusal)
     ticks = asyncio.create_task(rig.scheduler.run_ticks())

@@ -278,6 +278,21 @@ def test_tool_call_arguments_must_be_a_json_object(arguments: str) -> None:
     assert "c1" in str(error)
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    ['{"a": ' + "[" * 990 + "]" * 990 + "}", '{"a": NaN}', '{"a": -Infinity}', '{"a": 1e999}'],
+)
+def test_tool_call_arguments_json_cannot_carry_are_the_requests_400(arguments: str) -> None:
+    """Issue 21: deep nesting once raised RecursionError in the worker, NaN went upstream."""
+    error = rejected(request(user(), msg(pb.ROLE_ASSISTANT, call("a", arguments, "c0"))))
+    assert error.param == "messages[1].tool_calls[0].function.arguments"
+
+
+def test_a_tool_schema_nested_too_deep_is_refused() -> None:
+    deep = pb.ToolSpec(name="f", parameters_json='{"x": ' + "[" * 990 + "]" * 990 + "}")
+    assert rejected(request(user(), tools=[deep])).param == "tools[0].function.parameters"
+
+
 def test_tool_call_without_id_is_rejected() -> None:
     error = rejected(request(user(), msg(pb.ROLE_ASSISTANT, call("a", "{}", ""))))
     assert error.param == "messages[1].tool_calls[0]"

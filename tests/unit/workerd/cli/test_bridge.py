@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+import pytest
 
 from workerd.cli.bridge import (
     MAX_RESULT_CHARS,
+    MAX_TOOL_NAME,
     Bridge,
     ToolDef,
     ToolResult,
+    alias,
+    client_names,
     control_response,
     mcp_message,
+    model_name,
 )
+from workerd.cli.stream_json import StreamJsonParser
 
 WEATHER = ToolDef("get_weather", "Weather in a city", '{"type":"object","properties":{}}')
 TIME = ToolDef("get_time", "", "")
@@ -131,3 +139,45 @@ def test_control_response_shape() -> None:
 
 def _text(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}]}
+
+
+# --- aliases (issue 21): the model never sees a name over 128 characters; the client its own --
+
+
+@pytest.mark.parametrize("name", ["t" * 121, "t" * 128, "x y__Bash", "ü__Bash", ""])
+def test_a_name_the_model_cannot_see_is_listed_under_a_short_stable_alias(name: str) -> None:
+    bridge = Bridge((ToolDef(name, "", ""),))
+    [line] = bridge.handle("a", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    [listed] = answer(line)[1]["result"]["tools"]
+
+    assert listed["name"] == alias(name) != name
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", listed["name"])
+    assert len(model_name(name)) <= MAX_TOOL_NAME
+    assert alias(name) == alias(name) and client_names([name, "ok"]) == {alias(name): name}
+
+
+def test_a_name_the_model_can_see_is_listed_as_it_is() -> None:
+    for name in ["get_weather", "t" * (MAX_TOOL_NAME - len(model_name("")))]:
+        assert alias(name) == name and len(model_name(name)) <= MAX_TOOL_NAME
+    assert client_names(["get_weather"]) == {}
+
+
+def test_names_differing_past_the_readable_part_get_different_aliases() -> None:
+    assert alias("t" * 200 + "a") != alias("t" * 200 + "b")
+
+
+def test_a_call_under_an_alias_reaches_the_client_under_its_own_name() -> None:
+    name = "ü" + "t" * 130
+    parser = StreamJsonParser(
+        tools_allowed=False, client_tools=True, tool_names=client_names([name])
+    )
+    start = {"type": "content_block_start", "index": 0}
+    start["content_block"] = {"type": "tool_use", "id": "toolu_1", "name": model_name(name)}
+    message = {"type": "message_start", "message": {"id": "m1", "usage": {}}}
+    events = [e for obj in (message, start) for e in parser.feed(stream_event(obj))]
+
+    assert [e.tool_call.name for e in events if e.HasField("tool_call")] == [name]
+
+
+def stream_event(event: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "stream_event", "event": event}

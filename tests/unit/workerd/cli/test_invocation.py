@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
 
 from protos import common_pb2 as pb
-from workerd.cli.bridge import MCP_CONFIG
+from workerd.cli.bridge import MCP_CONFIG, alias
 from workerd.cli.invocation import (
     JSON_OBJECT_SCHEMA,
     MAX_SCHEMA_BYTES,
@@ -585,3 +586,71 @@ def test_tool_arguments_that_are_not_an_object_are_refused() -> None:
     req = with_tools()
     req.messages.extend([msg(pb.ROLE_ASSISTANT, call), user("go on")])
     assert unsupported(req).param == "messages"
+
+
+# --- client JSON that once broke the worker (issue 21) ---------------------------------------
+
+
+def with_call(arguments: str, name: str = "get_weather") -> pb.ChatRequest:
+    call = pb.ContentBlock(tool_use=pb.ToolUseBlock(id="t", name=name, arguments_json=arguments))
+    req = with_tools()
+    req.messages.extend([msg(pb.ROLE_ASSISTANT, call), user("go on")])
+    return req
+
+
+@pytest.mark.parametrize(
+    ("arguments", "why"),
+    [
+        ('{"a": ' + "[" * 990 + "]" * 990 + "}", "nested deeper"),
+        ('{"a": NaN}', "NaN"),
+        ('{"a": Infinity}', "Infinity"),
+        ('{"a": 1e999}', "too large"),
+    ],
+)
+def test_tool_arguments_json_cannot_carry_are_the_requests_400(arguments: str, why: str) -> None:
+    refused = unsupported(with_call(arguments))
+    assert refused.param == "messages" and why in str(refused)
+
+
+def test_a_tool_schema_nested_too_deep_is_refused_naming_the_tool() -> None:
+    req = with_tools()
+    req.tools[1].parameters_json = '{"type": "object", "x": ' + "[" * 990 + "]" * 990 + "}"
+    assert unsupported(req).param == "tools[1].function.parameters"
+
+
+def test_a_nan_temperature_never_reaches_the_cli() -> None:
+    with pytest.raises(ValueError):
+        build(simple(temperature=float("nan")))
+
+
+# --- the bridge's aliases (issue 21): the model never sees a name over 128 characters --------
+
+
+LONG = "t" * 128
+
+
+@pytest.mark.parametrize("name", [LONG, "x y__Bash", "ü__Bash"])
+def test_a_name_the_model_cannot_see_goes_by_its_alias_everywhere(name: str) -> None:
+    req = with_call('{"a": 1}', name)
+    req.tools[0].name = name
+    req.tool_choice.CopyFrom(pb.ToolChoice(mode=pb.TOOL_CHOICE_NAMED, name=name))
+
+    invocation = build(req)
+
+    [use] = [
+        block
+        for line in all_lines(invocation)
+        for block in decode(line)["message"]["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_use"
+    ]
+    chosen = extra_body(invocation)["tool_choice"]["name"]
+    assert use["name"] == chosen != "mcp__c__" + name
+    assert len(chosen) <= 128 and re.fullmatch(r"[A-Za-z0-9_-]+", chosen)
+    assert build(req).final_line == invocation.final_line  # the same tools, the same names
+
+
+def test_two_tools_one_alias_are_refused() -> None:
+    req = with_tools()
+    req.tools[0].name = "ü__Bash"
+    req.tools[1].name = alias("ü__Bash")
+    assert unsupported(req).param == "tools"

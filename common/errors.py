@@ -55,7 +55,10 @@ ANTHROPIC_TYPES: dict[int, str] = {
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
+    408: "timeout_error",  # the client's body stopped arriving
     413: "request_too_large",
+    415: "invalid_request_error",  # a Content-Encoding the proxy does not take
+    417: "invalid_request_error",  # an Expect it does not meet
     422: "invalid_request_error",  # the answer cannot take the form asked for
     429: "rate_limit_error",
     500: "api_error",

@@ -15,6 +15,7 @@ from protos import common_pb2 as pb
 from protos import controller_pb2, controller_pb2_grpc
 
 logger = logging.getLogger(__name__)
+TOO_LARGE_FOR_RPC = "the request is too large for the proxy to pass on; send less"
 STORE_DEADLINE_S = 10.0  # a long conversation's turns come from disk
 
 
@@ -31,6 +32,10 @@ class CompletionCall:
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.CANCELLED:
                 raise
+            if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:  # the request's own size
+                logger.warning("completion too large for gRPC: %s", exc.details())
+                yield make_error(pb.INVALID_REQUEST, TOO_LARGE_FOR_RPC)
+                return
             logger.warning("controller stream failed: %s", exc.code().name)
             yield make_error(pb.NO_WORKER_AVAILABLE, CONTROLLER_UNAVAILABLE, retry_after_ms=2000)
 

@@ -152,7 +152,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatsSnapshot(_message.Message):
-    __slots__ = ("version", "generated_at", "started_at", "tokens", "queue", "processes", "workers", "traffic", "affinity", "rate_usage", "latency", "config", "keys")
+    __slots__ = ("version", "generated_at", "started_at", "tokens", "queue", "processes", "workers", "traffic", "affinity", "rate_usage", "latency", "config", "keys", "storage")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +166,7 @@ class StatsSnapshot(_message.Message):
     LATENCY_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_FIELD_NUMBER: _ClassVar[int]
     version: str
     generated_at: float
     started_at: float
@@ -179,7 +180,8 @@ class StatsSnapshot(_message.Message):
     latency: Latency
     config: EffectiveConfig
     keys: _containers.RepeatedCompositeFieldContainer[KeyStats]
-    def __init__(self, version: _Optional[str] = ..., generated_at: _Optional[float] = ..., started_at: _Optional[float] = ..., tokens: _Optional[_Union[TokenStats, _Mapping]] = ..., queue: _Optional[_Union[QueueFigures, _Mapping]] = ..., processes: _Optional[_Union[ProcessReport, _Mapping]] = ..., workers: _Optional[_Iterable[_Union[WorkerInfo, _Mapping]]] = ..., traffic: _Optional[_Union[Traffic, _Mapping]] = ..., affinity: _Optional[_Union[AffinityFigures, _Mapping]] = ..., rate_usage: _Optional[_Iterable[_Union[RateUsage, _Mapping]]] = ..., latency: _Optional[_Union[Latency, _Mapping]] = ..., config: _Optional[_Union[EffectiveConfig, _Mapping]] = ..., keys: _Optional[_Iterable[_Union[KeyStats, _Mapping]]] = ...) -> None: ...
+    storage: StorageStatus
+    def __init__(self, version: _Optional[str] = ..., generated_at: _Optional[float] = ..., started_at: _Optional[float] = ..., tokens: _Optional[_Union[TokenStats, _Mapping]] = ..., queue: _Optional[_Union[QueueFigures, _Mapping]] = ..., processes: _Optional[_Union[ProcessReport, _Mapping]] = ..., workers: _Optional[_Iterable[_Union[WorkerInfo, _Mapping]]] = ..., traffic: _Optional[_Union[Traffic, _Mapping]] = ..., affinity: _Optional[_Union[AffinityFigures, _Mapping]] = ..., rate_usage: _Optional[_Iterable[_Union[RateUsage, _Mapping]]] = ..., latency: _Optional[_Union[Latency, _Mapping]] = ..., config: _Optional[_Union[EffectiveConfig, _Mapping]] = ..., keys: _Optional[_Iterable[_Union[KeyStats, _Mapping]]] = ..., storage: _Optional[_Union[StorageStatus, _Mapping]] = ...) -> None: ...
 
 class KeyStats(_message.Message):
     __slots__ = ("id", "name", "role", "today", "this_week", "this_month", "budgets", "limits", "running", "queued", "last_used_at", "weight")

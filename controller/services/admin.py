@@ -203,6 +203,7 @@ class AdminServicer(controller_pb2_grpc.AdminServicer):
         db, processes = await asyncio.gather(self._accounting.query(figures), self._processes())
         snapshot = build_stats(self._scheduler, self._live, db, processes, self._started_at)
         snapshot.keys.extend(self.keys.stats(self._scheduler.queue.depth_by_key()))
+        snapshot.storage.CopyFrom(self._accounting.storage_status())
         return snapshot
 
     async def GetHistory(

@@ -48,6 +48,19 @@ def metrics(stats: cpb.StatsSnapshot) -> Json:
         ],
         "config": config(stats.config),
         "keys": [key_stats(figures) for figures in stats.keys],
+        "storage": storage(stats.storage),
+    }
+
+
+def storage(status: cpb.StorageStatus) -> Json:
+    """Whether the accounting database takes writes, and what waits for it in memory."""
+    return {
+        "state": status.state or "ok",
+        "pendingWrites": status.pending_writes,
+        "ceiling": status.ceiling,
+        "dropped": status.dropped,
+        "lastError": status.last_error,
+        "failingSince": status.failing_since or None,
     }
 
 

@@ -127,6 +127,24 @@ def _load(stats: cpb.StatsSnapshot, mask: Mask) -> list[str]:
             "ccproxy_affinity_total", "counter", "Affinity decisions (since start).", decisions
         ),
         *_gauge("ccproxy_processes", "Live CLI children.", len(stats.processes.processes)),
+        *_storage(stats.storage),
+    ]
+
+
+def _storage(status: cpb.StorageStatus) -> list[str]:
+    degraded = int(status.state == "degraded")
+    return [
+        *_gauge("ccproxy_storage_degraded", "1 while database writes fail.", degraded),
+        *_gauge(
+            "ccproxy_storage_pending_writes",
+            "Events kept in memory for the database.",
+            status.pending_writes,
+        ),
+        *_counter(
+            "ccproxy_storage_dropped_total",
+            "Kept events dropped past the ceiling (since start).",
+            status.dropped,
+        ),
     ]
 
 

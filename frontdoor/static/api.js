@@ -357,6 +357,18 @@ export function normalizeMetrics(raw) {
     processes: raw.processes || null,
     config: normalizeConfig(raw.config),
     keyLoad: new Map((raw.keys || []).map((k) => [str(k.id), keyLoad(k)])),
+    storage: normalizeStorage(raw.storage),
+  };
+}
+
+/** Whether the accounting database takes writes (/metrics `storage`). */
+function normalizeStorage(raw) {
+  raw = raw || {};
+  return {
+    degraded: raw.state === "degraded",
+    pendingWrites: num(raw.pendingWrites),
+    dropped: num(raw.dropped),
+    lastError: str(raw.lastError),
   };
 }
 

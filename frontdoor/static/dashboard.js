@@ -112,8 +112,15 @@ function renderHeader() {
     cls = "dot-warn";
     text += ` · ${state.health.status}`;
   }
+  const storage = m && m.storage;
+  if (storage && storage.degraded) {
+    cls = "dot-warn";
+    text += ` · storage failing: ${storage.pendingWrites} writes waiting`;
+    if (storage.dropped) text += `, ${storage.dropped} dropped`;
+  }
   dot.className = `dot ${cls}`;
   setText(byId("hdr-status"), text);
+  byId("hdr-status").title = storage && storage.degraded ? storage.lastError : "";
   renderUptime();
 }
 

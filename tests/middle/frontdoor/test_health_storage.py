@@ -45,3 +45,24 @@ async def test_storage_that_takes_writes_leaves_health_ok(door: Door) -> None:
     reply = await door.request("GET", "/health", headers={"Authorization": ""})
     assert reply.status == 200
     assert reply.json()["status"] == "ok" and reply.json()["storage"] == "ok"
+
+
+async def test_metrics_and_prometheus_say_storage_is_failing(door: Door) -> None:
+    door.controller.stats = controller_pb2.StatsSnapshot(
+        storage=controller_pb2.StorageStatus(
+            state="degraded", pending_writes=42, ceiling=20_000, dropped=3, last_error="full"
+        )
+    )
+    metrics = (await door.request("GET", "/metrics")).json()
+    assert metrics["storage"] == {
+        "state": "degraded",
+        "pendingWrites": 42,
+        "ceiling": 20_000,
+        "dropped": 3,
+        "lastError": "full",
+        "failingSince": None,
+    }
+    prometheus = (await door.request("GET", "/metrics/prometheus")).body.decode()
+    assert "ccproxy_storage_degraded 1" in prometheus.splitlines()
+    assert "ccproxy_storage_pending_writes 42" in prometheus.splitlines()
+    assert "ccproxy_storage_dropped_total 3" in prometheus.splitlines()

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from frontdoor.chat import routes as chat_routes
@@ -249,6 +250,16 @@ async def test_a_16000_character_previous_response_id_is_400_not_a_retryable_503
     body = {"model": "sonnet", "input": "hi", "previous_response_id": "r" * 16_000}
     message = await refused(door, RESPONSES, body, "previous_response_id")
     assert "at most 256 characters" in message
+
+
+async def test_a_completion_too_large_for_grpc_is_400_not_a_retryable_503(door: Door) -> None:
+    """RESOURCE_EXHAUSTED on the Complete stream comes from the request's own size."""
+    door.controller.script = []
+    door.controller.abort_with = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reply = await door.post_json(CHAT, {"model": "sonnet", "messages": [USER]})
+    assert reply.status == 400, reply.body
+    assert "Retry-After" not in reply.headers
+    assert "too large" in reply.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

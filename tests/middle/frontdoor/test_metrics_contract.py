@@ -36,6 +36,7 @@ READS: dict[tuple[str, str], tuple[Where, ...]] = {
     ("normalizeMetrics", "latency"): ((M, "latency"),),
     ("normalizeMetrics", "k"): ((M, "keys[*]"),),
     ("keyLoad", "raw"): ((M, "keys[*]"),),
+    ("normalizeStorage", "raw"): ((M, "storage"),),
     ("normalizeTokens", "raw"): ((M, "tokens"),),
     ("normalizeTokens", "usage"): ((M, "tokens.usage"),),
     ("tokenCounts", "raw"): ((M, "tokens.totals"), (M, "tokens.byModel.*"), (M, "tokens.usage.*")),

@@ -415,3 +415,23 @@ class Event(_message.Message):
     thinking: ThinkingDelta
     batch: EventBatch
     def __init__(self, started: _Optional[_Union[Started, _Mapping]] = ..., text: _Optional[_Union[TextDelta, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCallDelta, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., rate_limit: _Optional[_Union[RateLimitStatus, _Mapping]] = ..., activity: _Optional[_Union[Activity, _Mapping]] = ..., model_info: _Optional[_Union[ModelInfo, _Mapping]] = ..., session: _Optional[_Union[SessionInfo, _Mapping]] = ..., thinking: _Optional[_Union[ThinkingDelta, _Mapping]] = ..., batch: _Optional[_Union[EventBatch, _Mapping]] = ...) -> None: ...
+
+class PoolFigures(_message.Message):
+    __slots__ = ("target", "floor", "ceiling", "ready", "starting", "memory_bytes", "memory_budget_bytes", "claimed_starting")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    FLOOR_FIELD_NUMBER: _ClassVar[int]
+    CEILING_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    STARTING_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_STARTING_FIELD_NUMBER: _ClassVar[int]
+    target: int
+    floor: int
+    ceiling: int
+    ready: int
+    starting: int
+    memory_bytes: int
+    memory_budget_bytes: int
+    claimed_starting: int
+    def __init__(self, target: _Optional[int] = ..., floor: _Optional[int] = ..., ceiling: _Optional[int] = ..., ready: _Optional[int] = ..., starting: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., memory_budget_bytes: _Optional[int] = ..., claimed_starting: _Optional[int] = ...) -> None: ...

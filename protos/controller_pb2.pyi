@@ -551,7 +551,7 @@ class ListWorkersRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WorkerInfo(_message.Message):
-    __slots__ = ("name", "mode", "state", "in_flight", "max_concurrent", "last_error", "requests", "errors", "address", "draining", "cooling_until", "cooling_reason", "quota_status", "quota_resets_at", "cli_version", "warm", "parked", "running_processes", "idle_rss_bytes", "warm_fallbacks", "served", "rebuilds", "quota", "credential", "cooling_basis")
+    __slots__ = ("name", "mode", "state", "in_flight", "max_concurrent", "last_error", "requests", "errors", "address", "draining", "cooling_until", "cooling_reason", "quota_status", "quota_resets_at", "cli_version", "warm", "parked", "running_processes", "idle_rss_bytes", "warm_fallbacks", "served", "rebuilds", "quota", "credential", "cooling_basis", "pool")
     class ServedEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -591,6 +591,7 @@ class WorkerInfo(_message.Message):
     QUOTA_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     COOLING_BASIS_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     state: str
@@ -616,7 +617,8 @@ class WorkerInfo(_message.Message):
     quota: _containers.RepeatedCompositeFieldContainer[_common_pb2.QuotaWindow]
     credential: str
     cooling_basis: str
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., state: _Optional[str] = ..., in_flight: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., last_error: _Optional[str] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., address: _Optional[str] = ..., draining: _Optional[bool] = ..., cooling_until: _Optional[int] = ..., cooling_reason: _Optional[str] = ..., quota_status: _Optional[str] = ..., quota_resets_at: _Optional[int] = ..., cli_version: _Optional[str] = ..., warm: _Optional[int] = ..., parked: _Optional[int] = ..., running_processes: _Optional[int] = ..., idle_rss_bytes: _Optional[int] = ..., warm_fallbacks: _Optional[_Iterable[str]] = ..., served: _Optional[_Mapping[str, int]] = ..., rebuilds: _Optional[_Mapping[str, int]] = ..., quota: _Optional[_Iterable[_Union[_common_pb2.QuotaWindow, _Mapping]]] = ..., credential: _Optional[str] = ..., cooling_basis: _Optional[str] = ...) -> None: ...
+    pool: _common_pb2.PoolFigures
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., state: _Optional[str] = ..., in_flight: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., last_error: _Optional[str] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., address: _Optional[str] = ..., draining: _Optional[bool] = ..., cooling_until: _Optional[int] = ..., cooling_reason: _Optional[str] = ..., quota_status: _Optional[str] = ..., quota_resets_at: _Optional[int] = ..., cli_version: _Optional[str] = ..., warm: _Optional[int] = ..., parked: _Optional[int] = ..., running_processes: _Optional[int] = ..., idle_rss_bytes: _Optional[int] = ..., warm_fallbacks: _Optional[_Iterable[str]] = ..., served: _Optional[_Mapping[str, int]] = ..., rebuilds: _Optional[_Mapping[str, int]] = ..., quota: _Optional[_Iterable[_Union[_common_pb2.QuotaWindow, _Mapping]]] = ..., credential: _Optional[str] = ..., cooling_basis: _Optional[str] = ..., pool: _Optional[_Union[_common_pb2.PoolFigures, _Mapping]] = ...) -> None: ...
 
 class WorkerList(_message.Message):
     __slots__ = ("workers", "max_concurrent", "in_flight", "queued", "storage")

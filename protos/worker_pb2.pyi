@@ -74,7 +74,7 @@ class StatusRequest(_message.Message):
     def __init__(self, reaps_after: _Optional[int] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
-    __slots__ = ("name", "mode", "running", "version", "started_at", "recent_reaps", "cli_version", "warm", "parked", "idle_rss_bytes", "warm_fallbacks", "no_client_tools", "credential")
+    __slots__ = ("name", "mode", "running", "version", "started_at", "recent_reaps", "cli_version", "warm", "parked", "idle_rss_bytes", "warm_fallbacks", "no_client_tools", "credential", "pool")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class WorkerStatus(_message.Message):
     WARM_FALLBACKS_FIELD_NUMBER: _ClassVar[int]
     NO_CLIENT_TOOLS_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     name: str
     mode: str
     running: int
@@ -101,7 +102,8 @@ class WorkerStatus(_message.Message):
     warm_fallbacks: _containers.RepeatedScalarFieldContainer[str]
     no_client_tools: bool
     credential: str
-    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., running: _Optional[int] = ..., version: _Optional[str] = ..., started_at: _Optional[float] = ..., recent_reaps: _Optional[_Iterable[_Union[ReapRecord, _Mapping]]] = ..., cli_version: _Optional[str] = ..., warm: _Optional[int] = ..., parked: _Optional[int] = ..., idle_rss_bytes: _Optional[int] = ..., warm_fallbacks: _Optional[_Iterable[str]] = ..., no_client_tools: _Optional[bool] = ..., credential: _Optional[str] = ...) -> None: ...
+    pool: _common_pb2.PoolFigures
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., running: _Optional[int] = ..., version: _Optional[str] = ..., started_at: _Optional[float] = ..., recent_reaps: _Optional[_Iterable[_Union[ReapRecord, _Mapping]]] = ..., cli_version: _Optional[str] = ..., warm: _Optional[int] = ..., parked: _Optional[int] = ..., idle_rss_bytes: _Optional[int] = ..., warm_fallbacks: _Optional[_Iterable[str]] = ..., no_client_tools: _Optional[bool] = ..., credential: _Optional[str] = ..., pool: _Optional[_Union[_common_pb2.PoolFigures, _Mapping]] = ...) -> None: ...
 
 class ReapRecord(_message.Message):
     __slots__ = ("id", "pid", "request_id", "model", "reason", "age_s", "idle_s", "ts")

@@ -66,6 +66,7 @@ class WorkerHandle:
             served=self.sessions.served_json(),
             rebuilds=self.sessions.rebuilds_json(),
             credential=self.credential,
+            pool=self.cli_pool.sizing.figures() if self.cli_pool.sizing else None,
         )
 
 

@@ -276,6 +276,24 @@ def _ordered(counts: Mapping[str, int], first: Iterable[str] = ()) -> dict[str, 
     return shown
 
 
+def cli_pool(info: cpb.WorkerInfo) -> Json | None:
+    """A CLI worker's pool sizing as its workerd last said; null for an api worker, or a
+    workerd that reports none."""
+    if info.mode == "api" or not info.HasField("pool"):
+        return None
+    figures = info.pool
+    return {
+        "target": figures.target,
+        "floor": figures.floor,
+        "ceiling": figures.ceiling,
+        "ready": figures.ready,
+        "starting": figures.starting,
+        "memoryBytes": figures.memory_bytes,
+        "memoryBudgetBytes": figures.memory_budget_bytes,
+        "claimedStarting": figures.claimed_starting,
+    }
+
+
 def worker_sessions(info: cpb.WorkerInfo, running_rss_bytes: int) -> Json:
     """One worker's `sessions.byWorker` entry (running RSS comes from the process listing:
     the workerd's Status reports only its idle processes')."""
@@ -290,6 +308,7 @@ def worker_sessions(info: cpb.WorkerInfo, running_rss_bytes: int) -> Json:
         "idleRssBytes": info.idle_rss_bytes,
         "runningRssBytes": running_rss_bytes,
         "warmFallbacks": list(info.warm_fallbacks),
+        "pool": cli_pool(info),
     }
 
 

@@ -148,11 +148,50 @@ def _storage(status: cpb.StorageStatus) -> list[str]:
     ]
 
 
+POOL_FAMILIES = (
+    ("target", "ccproxy_pool_target", "gauge", "Ready CLI processes a pool aims to keep now."),
+    ("floor", "ccproxy_pool_floor", "gauge", "The least a pool keeps ready (WARM_PROCESSES)."),
+    ("ceiling", "ccproxy_pool_ceiling", "gauge", "The most ready a pool's memory budget allows."),
+    ("ready", "ccproxy_pool_ready", "gauge", "Ready (warm) CLI processes waiting for a request."),
+    (
+        "starting",
+        "ccproxy_pool_starting",
+        "gauge",
+        "CLI processes starting (a request may claim one).",
+    ),
+    (
+        "memoryBytes",
+        "ccproxy_pool_memory_bytes",
+        "gauge",
+        "Memory of all a worker's CLI processes (PSS where readable, else RSS).",
+    ),
+    (
+        "memoryBudgetBytes",
+        "ccproxy_pool_memory_budget_bytes",
+        "gauge",
+        "The memory budget of a worker's CLI processes.",
+    ),
+    (
+        "claimedStarting",
+        "ccproxy_pool_claimed_starting_total",
+        "counter",
+        "Requests served by a CLI process still starting (since its workerd started).",
+    ),
+)
+"""Per CLI worker, from its `sessions.byWorker.*.pool` figure in /metrics: name, kind, help."""
+
+
 def _session_samples(stats: cpb.StatsSnapshot) -> dict[str, list[Sample]]:
-    """Per CLI worker (not `api` ones): turns, rebuilds, processes by state, idle memory."""
+    """Per CLI worker (not `api` ones): turns, rebuilds, processes by state, idle memory, and
+    its pool's figures (where its workerd reports them)."""
     by_worker = sessions(stats.workers, stats.processes)["byWorker"]
     cli = [(name, entry) for name, entry in by_worker.items() if entry["mode"] != "api"]
+    pools = [(name, entry["pool"]) for name, entry in cli if entry["pool"] is not None]
     return {
+        **{
+            figure: [("", {"worker": name}, pool[figure]) for name, pool in pools]
+            for figure, _, _, _ in POOL_FAMILIES
+        },
         "turns": [
             ("", {"worker": name, "served": how}, n)
             for name, entry in cli
@@ -207,10 +246,18 @@ def _sessions(stats: cpb.StatsSnapshot, mask: Mask) -> list[str]:
             samples["idle_rss"],
             mask,
         ),
+        *_pool(samples, mask),
         *family(
             "ccproxy_worker_info", "gauge", "1 per worker: its mode and CLI version.", info, mask
         ),
     ]
+
+
+def _pool(samples: Mapping[str, list[Sample]], mask: Mask) -> list[str]:
+    lines: list[str] = []
+    for figure, name, kind, help_text in POOL_FAMILIES:
+        lines += family(name, kind, help_text, samples[figure], mask)
+    return lines
 
 
 def _quota(stats: cpb.StatsSnapshot, mask: Mask) -> list[str]:

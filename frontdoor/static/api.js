@@ -129,6 +129,22 @@ function normalizeTokens(raw) {
 
 const SERVED = ["live", "warm", "cold"];
 
+/** A CLI worker's pool sizing (`sessions.byWorker.*.pool`); null for an api worker, a workerd
+ * that reports none, or a server without it. */
+function normalizePool(raw) {
+  if (!raw || typeof raw !== "object") return null;
+  return {
+    target: num(raw.target),
+    floor: num(raw.floor),
+    ceiling: num(raw.ceiling),
+    ready: num(raw.ready),
+    starting: num(raw.starting),
+    memory: num(raw.memoryBytes),
+    budget: num(raw.memoryBudgetBytes),
+    claimedStarting: num(raw.claimedStarting),
+  };
+}
+
 /** One worker's CLI processes and turns (`sessions.byWorker`); null from a server without them. */
 function normalizeCli(raw) {
   if (!raw || typeof raw !== "object") return null;
@@ -146,6 +162,7 @@ function normalizeCli(raw) {
     turns: SERVED.reduce((a, how) => a + served[how], 0),
     rebuilds,
     fallbacks: (raw.warmFallbacks || []).map(str),
+    pool: normalizePool(raw.pool),
   };
 }
 

@@ -215,8 +215,9 @@ export class WorkersPanel {
       turns: el("span", { class: "w-turns" }),
       rebuilds: el("span", { class: "w-rebuilds" }),
       fallbacks: el("span", { class: "w-fallbacks" }),
+      pool: el("span", { class: "w-pool" }),
     };
-    r.cli.append(r.idle, r.running, r.turns, r.rebuilds, r.fallbacks);
+    r.cli.append(r.idle, r.running, r.pool, r.turns, r.rebuilds, r.fallbacks);
     r.button.addEventListener("click", () => {
       const worker = this.workers.find((x) => x.name === r.button.dataset.worker);
       if (!worker) return;
@@ -321,6 +322,19 @@ function updateCli(r, w) {
   setText(r.fallbacks, c.fallbacks.length ? `cold only: ${c.fallbacks.length} signature${c.fallbacks.length > 1 ? "s" : ""}` : "");
   r.fallbacks.title = c.fallbacks.length ? `warm processes failed for: ${c.fallbacks.join(", ")}` : "";
   r.fallbacks.hidden = !c.fallbacks.length;
+  updatePool(r.pool, c.pool);
+}
+
+/** The pool's sizing: what is ready against what it aims for, what is starting, its memory. */
+function updatePool(node, p) {
+  node.hidden = !p;
+  if (!p) return;
+  const budget = p.budget ? ` of budget ${fmtBytes(p.budget)}` : "";
+  setText(node, `pool: ready ${fmtInt(p.ready)} / target ${fmtInt(p.target)} (starting ${fmtInt(p.starting)}) · memory ${fmtBytes(p.memory)}${budget}`);
+  node.className = `w-pool${p.budget && p.memory > p.budget ? " over" : ""}`;
+  node.title =
+    `ready processes it aims to keep now: ${fmtInt(p.target)} (floor ${fmtInt(p.floor)}, ceiling ${fmtInt(p.ceiling)} by memory)\n` +
+    `memory: all its CLI processes (PSS where readable) · requests served by a process still starting: ${fmtInt(p.claimedStarting)}`;
 }
 
 function renderAffinity(affinity, sessions) {

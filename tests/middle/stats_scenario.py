@@ -3,7 +3,7 @@
 `populate` drives the real Scheduler, Accounting and EventBus of a `Rig` (fake workerds) into a
 known state: finished and failed requests on several models and workers, queue waits and
 refusals, affinity decisions, paced rate-limit windows, a cooling account with quota windows,
-CLI sessions and held processes, and a key with a policy whose request is among them.
+CLI sessions, held processes and pool sizing, and a key with a policy whose request is among them.
 `volatile` blanks the figures that depend on the clock (and the key's random id).
 """
 
@@ -109,11 +109,30 @@ def _sessions(rig: Rig) -> None:
     one, two = rig.workers["1"], rig.workers["w2"]
     one.status.MergeFrom(
         worker_pb2.WorkerStatus(
-            cli_version="2.1.328", warm=1, parked=1, running=1, idle_rss_bytes=430 * MB
+            cli_version="2.1.328",
+            warm=1,
+            parked=1,
+            running=1,
+            idle_rss_bytes=430 * MB,
+            pool=pb.PoolFigures(
+                target=3,
+                floor=2,
+                ceiling=6,
+                ready=1,
+                starting=2,
+                memory_bytes=730 * MB,
+                memory_budget_bytes=2_000 * MB,
+                claimed_starting=4,
+            ),
         )
     )
     two.status.MergeFrom(
-        worker_pb2.WorkerStatus(cli_version="2.1.197", running=1, warm_fallbacks=["sig-9"])
+        worker_pb2.WorkerStatus(
+            cli_version="2.1.197",
+            running=1,
+            warm_fallbacks=["sig-9"],
+            pool=pb.PoolFigures(floor=2, target=2, ceiling=4, starting=1, memory_bytes=5),
+        )
     )
     one.processes = [
         worker_pb2.ProcessInfo(pid=101, state="ready", age_s=30, idle_s=900, rss_bytes=180 * MB),

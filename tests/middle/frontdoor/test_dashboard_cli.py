@@ -1,5 +1,6 @@
 """The dashboard's CLI process figures in headless Chromium: versions, warm / parked / running
-processes with their RSS, how turns were served, and the process table's state and RSS.
+processes with their RSS, the pool's sizing and memory, how turns were served, and the process
+table's state and RSS.
 
 The figures come from fake workerds (tests/middle/inprocess.py) behind the controller's real Admin
 service and the real frontdoor app, all in this process: the test decides every number, then
@@ -84,6 +85,16 @@ async def test_workers_and_processes_show_cli_sessions(
             running=1,
             idle_rss_bytes=600 * MIB,
             warm_fallbacks=[HOSTILE],
+            pool=pb.PoolFigures(
+                target=4,
+                floor=2,
+                ceiling=6,
+                ready=2,
+                starting=1,
+                memory_bytes=900 * MIB,
+                memory_budget_bytes=2 * 1024 * MIB,
+                claimed_starting=3,
+            ),
         )
     )
     rig.workers["1"].processes = [
@@ -114,11 +125,15 @@ async def test_workers_and_processes_show_cli_sessions(
     procs = cli_worker.locator(".w-procs")
     await expect(procs.nth(0)).to_have_text("2 warm · 1 parked · 600 MiB")
     await expect(procs.nth(1)).to_have_text("1 running · 300 MiB")
+    await expect(cli_worker.locator(".w-pool")).to_have_text(
+        "pool: ready 2 / target 4 (starting 1) · memory 900 MiB of budget 2.0 GiB"
+    )
     await expect(cli_worker.locator(".w-turns")).to_have_text("turns: 5 live · 1 warm · 1 cold")
     await expect(cli_worker.locator(".w-rebuilds")).to_have_text("rebuilt: edited 1")
     await expect(cli_worker.locator(".w-fallbacks")).to_have_text("cold only: 1 signature")
     api_worker = tab.locator("#workers-body .worker", has=tab.locator(".w-name", has_text="W2"))
     await expect(api_worker.locator(".w-cli")).to_be_hidden()
+    await expect(api_worker.locator(".w-pool")).to_be_hidden()
     await expect(api_worker.locator(".badge-cli")).to_be_hidden()
     await expect(tab.locator("#affinity")).to_contain_text("turns live71%")
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.middle
 
 M, Z, E, H = "/metrics", "/zombies", "/events?limit=100", "/metrics/history?window=1h"
 K = "/admin/keys"
-Where = tuple[str, str]  # (document, path in it: `a.b`, `[*]` for each item, `*` each value)
+Where = tuple[str, str]  # (document, path: `a.b`, `[*]` each item, `*` each value, `?` not null)
 READS: dict[tuple[str, str], tuple[Where, ...]] = {
     ("normalizeMetrics", "raw"): ((M, ""),),
     ("normalizeMetrics", "sessions"): ((M, "sessions"),),
@@ -41,6 +41,7 @@ READS: dict[tuple[str, str], tuple[Where, ...]] = {
     ("normalizeTokens", "usage"): ((M, "tokens.usage"),),
     ("tokenCounts", "raw"): ((M, "tokens.totals"), (M, "tokens.byModel.*"), (M, "tokens.usage.*")),
     ("normalizeCli", "raw"): ((M, "sessions.byWorker.*"),),
+    ("normalizePool", "raw"): ((M, "sessions.byWorker.*.pool?"),),  # null for an api worker
     ("normalizeWorker", "w"): ((M, "workers[*]"),),
     ("normalizeWorker", "sessions"): ((M, "sessions.byWorker.*"),),
     ("normalizeQuota", "q"): ((M, "workers[*].quota.*"),),
@@ -125,7 +126,10 @@ def nodes(document: Any, path: str) -> list[Any]:
     """Every value at `path` (see Where)."""
     found = [document]
     for step in [s for s in path.split(".") if s]:
+        step, optional = (step[:-1], True) if step.endswith("?") else (step, False)
         name, each = (step[:-3], True) if step.endswith("[*]") else (step, False)
+        if optional:
+            found = [node for node in found if node.get(name) is not None]
         if name == "*":
             found = [v for node in found for v in node.values()]
         else:

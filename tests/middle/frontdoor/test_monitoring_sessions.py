@@ -219,3 +219,55 @@ async def test_prometheus_has_the_cli_families(setup: Setup) -> None:
         ("2", "agent", "2.1.197"): 1,
         ("3", "api", ""): 1,
     }
+
+
+async def test_pool_figures_reach_metrics_and_prometheus(setup: Setup) -> None:
+    """Worker 1's workerd reports its pool's sizing; worker 2 (agent) reports none, worker 3 is
+    an api worker: only worker 1 has a `pool` object and `ccproxy_pool_*` series."""
+    rig = setup.rig
+    held_processes(rig)
+    rig.workers["1"].status.pool.CopyFrom(
+        pb.PoolFigures(
+            target=4,
+            floor=2,
+            ceiling=6,
+            ready=1,
+            starting=3,
+            memory_bytes=1_230 * MB,
+            memory_budget_bytes=2_000 * MB,
+            claimed_starting=7,
+        )
+    )
+    await rig.poll()
+    by_worker = (await setup.get("/metrics"))["sessions"]["byWorker"]
+    assert by_worker["1"]["pool"] == {
+        "target": 4,
+        "floor": 2,
+        "ceiling": 6,
+        "ready": 1,
+        "starting": 3,
+        "memoryBytes": 1_230 * MB,
+        "memoryBudgetBytes": 2_000 * MB,
+        "claimedStarting": 7,
+    }
+    assert by_worker["2"]["pool"] is None and by_worker["3"]["pool"] is None
+
+    text = await setup.get("/metrics/prometheus")
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    pools = {
+        (name, s.labels["worker"]): s.value
+        for name, f in families.items()
+        if name.startswith("ccproxy_pool_")
+        for s in f.samples
+    }
+    assert pools == {
+        ("ccproxy_pool_target", "1"): 4,
+        ("ccproxy_pool_floor", "1"): 2,
+        ("ccproxy_pool_ceiling", "1"): 6,
+        ("ccproxy_pool_ready", "1"): 1,
+        ("ccproxy_pool_starting", "1"): 3,
+        ("ccproxy_pool_memory_bytes", "1"): 1_230 * MB,
+        ("ccproxy_pool_memory_budget_bytes", "1"): 2_000 * MB,
+        ("ccproxy_pool_claimed_starting", "1"): 7,
+    }
+    assert families["ccproxy_pool_claimed_starting"].type == "counter"

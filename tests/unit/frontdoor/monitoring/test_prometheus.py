@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from frontdoor.monitoring.prometheus import escape_label, format_value, render
+from protos import common_pb2 as pb
 from protos import controller_pb2 as cpb
 
 
@@ -41,9 +42,23 @@ def stats() -> cpb.StatsSnapshot:
                 parked=3,
                 running_processes=1,
                 idle_rss_bytes=1_073_741_824,
+                pool=pb.PoolFigures(
+                    target=4,
+                    floor=2,
+                    ceiling=8,
+                    ready=3,
+                    starting=1,
+                    memory_bytes=1_500_000_000,
+                    memory_budget_bytes=4_000_000_000,
+                    claimed_starting=6,
+                ),
             ),
             cpb.WorkerInfo(
-                name="2", mode="api", state="draining", served={"live": 0, "warm": 0, "cold": 0}
+                name="2",
+                mode="api",
+                state="draining",
+                served={"live": 0, "warm": 0, "cold": 0},
+                pool=pb.PoolFigures(),  # set but empty: an api worker still has no pool series
             ),
         ],
         affinity=cpb.AffinityFigures(hits=7, misses=2, moves=1),
@@ -89,6 +104,14 @@ def test_every_family_parses_with_its_type() -> None:
         "ccproxy_cli_rebuilds": "counter",
         "ccproxy_cli_processes": "gauge",
         "ccproxy_cli_idle_rss_bytes": "gauge",
+        "ccproxy_pool_target": "gauge",
+        "ccproxy_pool_floor": "gauge",
+        "ccproxy_pool_ceiling": "gauge",
+        "ccproxy_pool_ready": "gauge",
+        "ccproxy_pool_starting": "gauge",
+        "ccproxy_pool_memory_bytes": "gauge",
+        "ccproxy_pool_memory_budget_bytes": "gauge",
+        "ccproxy_pool_claimed_starting": "counter",
         "ccproxy_worker_info": "gauge",
         "ccproxy_account_utilization": "gauge",
         "ccproxy_account_resets_at_seconds": "gauge",
@@ -170,3 +193,33 @@ def test_formatting_helpers() -> None:
         "0.25",
         "+Inf",
     )
+
+
+def test_pool_sizing_per_cli_worker() -> None:
+    families = parsed(render(stats()))
+    figures = {
+        name: {tuple(s.labels.items()): s.value for s in families[name].samples}
+        for name in families
+        if name.startswith("ccproxy_pool_")
+    }
+    one = (("worker", "1"),)
+    assert figures == {  # worker 2 is an api worker: no pool series, even with a pool set
+        "ccproxy_pool_target": {one: 4},
+        "ccproxy_pool_floor": {one: 2},
+        "ccproxy_pool_ceiling": {one: 8},
+        "ccproxy_pool_ready": {one: 3},
+        "ccproxy_pool_starting": {one: 1},
+        "ccproxy_pool_memory_bytes": {one: 1_500_000_000},
+        "ccproxy_pool_memory_budget_bytes": {one: 4_000_000_000},
+        "ccproxy_pool_claimed_starting": {one: 6},
+    }
+    assert 'ccproxy_pool_claimed_starting_total{worker="1"} 6' in render(stats())
+
+
+def test_a_cli_worker_without_pool_figures_has_no_pool_series() -> None:
+    """A workerd that reports no pool (one from before issue 22): no made-up zeros."""
+    snapshot = stats()
+    snapshot.workers[0].ClearField("pool")
+    families = parsed(render(snapshot))
+    assert families["ccproxy_pool_ready"].samples == []
+    assert families["ccproxy_pool_target"].type == "gauge"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import burst, hot_path, keys, overhead, queue_cost, sessions, tools
+from bench import api_burst, burst, hot_path, keys, overhead, queue_cost, sessions, tools
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "hot_path": hot_path.main,
@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "sessions": sessions.main,
     "tools": tools.main,
     "burst": burst.main,
+    "api_burst": api_burst.main,
 }
 
 

@@ -146,4 +146,12 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             parked=len(by_state[ChildState.PARKED]),
             idle_rss_bytes=sum(child.rss_bytes() for child in idle),
             warm_fallbacks=self._engine.pool.fallbacks(time.monotonic()),
+            pool=await self._pool_figures(),
         )
+
+    async def _pool_figures(self) -> pb.PoolFigures:
+        """The CLI pool's sizing (empty in api mode), its memory read at most a second ago."""
+        if not self._config.spec.uses_cli:
+            return pb.PoolFigures()
+        await self._engine.measure()
+        return self._engine.figures()

@@ -212,6 +212,34 @@ class RequestRun:
 
     async def _attempt(self, lease: Lease, outcome: Outcome) -> AsyncIterator[pb.Event]:
         handle = lease.handle
+        started = self._start(lease)
+        run = handle.client.run(self.request, started.attempt, self.key, lease.opened_at)
+        # The Run goes out before `started` goes back: passing `started` on waits for its write
+        # to the frontdoor, a loop pass or more in a burst, and the upstream call waited on it.
+        first = asyncio.ensure_future(anext(run, None))
+        first.add_done_callback(_retrieved)
+        held: list[pb.Event] = []
+        try:
+            await asyncio.sleep(0)  # the task's first step: the Run call made, its send queued
+            yield pb.Event(started=started)
+            message = await first
+            while message is not None:
+                forward, ended = self._take_all(handle, message, outcome, held)
+                if forward:
+                    yield forward[0] if len(forward) == 1 else self._batch(message, forward)
+                if ended:
+                    return
+                message = await anext(run, None)
+        except WorkerUnavailable as exc:
+            outcome.error = self._stream_failed(handle.spec.name, exc)
+            if outcome.output_started:
+                yield pb.Event(error=outcome.error)
+        finally:
+            first.cancel()  # only while pending (the client gone at `started`): the Run ends
+
+    def _start(self, lease: Lease) -> pb.Started:
+        """The attempt begins on `lease`'s worker: logged, and what the client is told."""
+        handle = lease.handle
         name = handle.spec.name
         self.tried.append(name)
         self.mode = handle.spec.mode
@@ -228,20 +256,7 @@ class RequestRun:
         started = pb.Started(worker=name, mode=handle.spec.mode, attempt=attempt)
         if self.record is not None and (limits := self.scheduler.keys.limits(self.record)):
             started.key_limits.CopyFrom(limits)  # the headers of a successful answer
-        yield pb.Event(started=started)
-        held: list[pb.Event] = []
-        try:
-            run = handle.client.run(self.request, attempt, self.key, lease.opened_at)
-            async for message in run:
-                forward, ended = self._take_all(handle, message, outcome, held)
-                if forward:
-                    yield forward[0] if len(forward) == 1 else self._batch(message, forward)
-                if ended:
-                    return
-        except WorkerUnavailable as exc:
-            outcome.error = self._stream_failed(name, exc)
-            if outcome.output_started:
-                yield pb.Event(error=outcome.error)
+        return started
 
     def _stream_failed(self, name: str, exc: WorkerUnavailable) -> pb.Error:
         """The attempt's error when its stream failed; the worker marked down only when it is
@@ -414,6 +429,12 @@ class RequestRun:
                 text=text,
             )
         )
+
+
+def _retrieved(task: asyncio.Future[pb.Event | None]) -> None:
+    """A first read nobody awaited (the client left at `started`) keeps its error to itself."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _raised_by_worker(exc: WorkerUnavailable) -> bool:

@@ -1,8 +1,12 @@
 """The session engine: the one owner of a worker's CLI processes between requests.
 
 It spawns processes (cold for a request, or warm ahead of demand: ready once they answered
-`initialize`), lends one to each request as the pool plans (live, warm or cold), parks it for
-its conversation after a turn that succeeded, and retires it otherwise. The decisions are the
+`initialize`), lends one to each request as the pool plans (live, warm, a warm one still
+starting that the request claims and waits for, or cold), parks it for its conversation after a
+turn that succeeded, and retires it otherwise. A new conversation with nothing to claim asks
+for a start and waits for it: at most `start_concurrency` processes start at once, as CLI
+start-ups at once slow each other (config.py). The warm pool follows demand within the memory
+budget (sessions.py, demand.py, memory.py). The decisions are the
 pool's (sessions.py, pure); this module does the process I/O around them. docs/claude-cli.md
 ("Warm processes and live conversations") has the CLI facts this relies on; spawner.py starts
 the processes and removes their files.
@@ -11,10 +15,11 @@ the processes and removes their files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +30,7 @@ from workerd.cli.bridge import ToolResult
 from workerd.cli.control import control, tools_listed
 from workerd.cli.invocation import CliInvocation, Signature
 from workerd.cli.lines import turn_lines
+from workerd.cli.memory import PoolMemory
 from workerd.cli.process import CliProcess, ProcessTable
 from workerd.cli.sessions import (
     COLD,
@@ -78,7 +84,11 @@ def limits_of(config: WorkerdConfig) -> PoolLimits:
         conversation_idle_s=sessions.conversation_idle_ms / 1000,
         max_age_s=config.max_process_age_ms / 1000,
         tool_result_timeout_s=sessions.tool_result_timeout_ms / 1000,
+        warm_idle_s=config.pool.warm_idle_ms / 1000,
     )
+
+
+MEASURE_EVERY_S = 1.0  # memory readings are this fresh when the pool decides
 
 
 class SessionEngine:
@@ -99,6 +109,11 @@ class SessionEngine:
         self._wake = asyncio.Event()
         self._warming: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Task[None]] = set()  # retired after a run, still exiting
+        self._handshakes: dict[int, asyncio.Task[bool]] = {}  # starting processes, by pid
+        self._waiting: Counter[str] = Counter()  # requests waiting for a start, per signature
+        self._progress = asyncio.Event()  # set (and replaced) when a start begins or ends
+        self.memory = PoolMemory(config.pool.memory_budget_bytes)
+        self.claimed_starting = 0  # requests served by a process that was still starting
 
     @property
     def agent(self) -> bool:
@@ -112,6 +127,9 @@ class SessionEngine:
         if self._warming is not None:
             self._warming.cancel()
             await asyncio.gather(self._warming, return_exceptions=True)
+        for handshake in self._handshakes.values():
+            handshake.cancel()
+        await asyncio.gather(*self._handshakes.values(), return_exceptions=True)
         idle = self.pool.slots(
             ChildState.STARTING, ChildState.READY, ChildState.PARKED, ChildState.AWAITING
         )
@@ -134,20 +152,30 @@ class SessionEngine:
         signature = invocation.signature
         self.pool.learn(signature)
         long_history = self.spawner.resumes(signature.model, invocation.history_turns)
+        counted = cold  # a warm failure's retry was counted as a new conversation already
         while True:
-            plan = self.pool.plan(
-                signature, key, invocation.turns, invocation.within_budget, self._clock()
-            )
+            now = self._clock()
+            plan = self.pool.plan(signature, key, invocation.turns, invocation.within_budget, now)
             workdir = self._conversation_dir(key)
-            if (cold or workdir is not None or long_history) and plan.served != LIVE:
+            own_start = cold or workdir is not None or long_history
+            if own_start and plan.served != LIVE:
                 # An agent conversation rebuilt keeps its files: a process started in its dir;
                 # a long history goes in at start-up (resume.py), which a warm process missed.
                 plan = Plan(COLD, None, plan.turns, plan.rebuild_reason)
+            if not counted and plan.served != LIVE:
+                self.pool.arrive(signature, now)
+                counted = True
+            if plan.slot is None and not own_start and self._may_wait(signature):
+                await self._await_start(signature)  # then claim what started
+                continue
             if plan.slot is None:
                 resumed = invocation.history_turns if long_history else None
                 return await self._cold(
                     invocation, plan, key, request, idle_limit_s, workdir, resumed, opened_at
                 )
+            if plan.slot.state is ChildState.STARTING and not await self._claim(plan.slot):
+                cold = True  # its start failed (the signature falls back): a cold spawn
+                continue
             child = self._table.get(plan.slot.pid)
             if child is not None and child.alive:
                 break
@@ -156,6 +184,46 @@ class SessionEngine:
         child.lend(request.request_id, idle_limit_s)
         child.model, child.conversation = request.model, key[-12:]
         return self._lease(child, plan.slot, plan, invocation)  # replaced once it answers
+
+    def _may_wait(self, signature: Signature) -> bool:
+        """Whether a new conversation waits for a paced start rather than spawning its own:
+        with the pool on (and its loop running) and its signature's warm starts not failing."""
+        if self.pool.limits.max_idle <= 0 or self._warming is None or self._warming.done():
+            return False
+        return signature.key not in self.pool.fallbacks(self._clock())
+
+    async def _await_start(self, signature: Signature) -> None:
+        """Ask for a start of this signature and wait until a start begins or ends."""
+        progress = self._progress
+        self._waiting[signature.key] += 1
+        self._wake.set()
+        try:
+            await progress.wait()
+        finally:
+            self._waiting[signature.key] -= 1
+            if self._waiting[signature.key] <= 0:
+                del self._waiting[signature.key]
+
+    async def _claim(self, slot: Slot) -> bool:
+        """Wait for a starting process promised to this request; False if its start failed
+        (then it is gone). Cancelled, the promise is withdrawn: the process stays warm."""
+        slot.claimed = True
+        self.claimed_starting += 1
+        handshake = self._handshakes.get(slot.pid)
+        try:
+            ready = await asyncio.shield(handshake) if handshake is not None else False
+        except asyncio.CancelledError:
+            if handshake is not None and handshake.cancelled():
+                return False  # the worker is closing: the start went with it
+            slot.claimed = False
+            if handshake is not None and handshake.done() and not handshake.cancelled():
+                self._promote(slot)
+            raise
+        return ready and self.pool.get(slot.pid) is slot
+
+    def _progressed(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
 
     async def _cold(
         self,
@@ -294,37 +362,168 @@ class SessionEngine:
 
     async def _keep_warm(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while wanted := self.pool.warm_wanted(self._clock()):
+            await self._until_woken()
+            await self._start_wanted()  # waiting requests first: a reading takes a moment
+            await self.measure()
+            await self._shrink()
+            await self._start_wanted()
+
+    async def _until_woken(self) -> None:
+        """Until something changed, or (while warm processes beyond the floor may go) a
+        moment passed."""
+        pool = self.pool
+        beyond_floor = len(pool.slots(ChildState.READY)) > pool.limits.warm_target
+        # Held conversations grow as they idle: their memory is read again each second, so
+        # the budget sees them (_parked_over_budget).
+        holding = bool(pool.slots(ChildState.PARKED))
+        poll_s = min(1.0, pool.limits.warm_idle_s / 4) if beyond_floor or holding else None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(poll_s):
+                await self._wake.wait()
+        self._wake.clear()
+
+    async def _start_wanted(self) -> None:
+        """Start what waiting requests need, then what the pool wants, `start_concurrency`
+        at a time (the next ones when these are ready: their end wakes this loop)."""
+        while len(self._handshakes) < self._config.pool.start_concurrency:
+            signature = self._next_start()
+            if signature is None:
+                return
+            if not self._waiting_for(signature):
                 room = self.pool.room_for_warm()
                 if room is None:
-                    break
+                    return
                 await asyncio.gather(*(self.retire(s, "evicted") for s in room))
-                await self._warm_up(wanted[0])
+            if not await self._warm_up(signature):
+                return
 
-    async def _warm_up(self, signature: Signature) -> None:
+    def _next_start(self) -> Signature | None:
+        """A signature whose waiting requests outnumber its starts not yet claimed, else the
+        pool's most wanted one while the memory budget has room."""
+        for key in self._waiting:
+            signature = self.pool.signature_of(key)
+            if signature is not None and self._waiting_for(signature):
+                return signature
+        wanted = self.pool.warm_wanted(self._clock())
+        self.pool.ceiling = self._ceiling()
+        if wanted and len(self.pool.warm()) < self.pool.ceiling:
+            return wanted[0]
+        return None
+
+    def _waiting_for(self, signature: Signature) -> bool:
+        starting = self.pool.warm()
+        unclaimed = sum(1 for s in starting if s.signature.key == signature.key)
+        return self._waiting[signature.key] > unclaimed
+
+    async def _warm_up(self, signature: Signature) -> bool:
+        """Start a process of `signature`; its handshake goes on in a task. False: no start."""
         child = await self.spawner.spawn(signature, "")
         if child is None:
             self.fall_back(signature)
-            return
+            self._progressed()
+            return False
         now = self._clock()
         slot = Slot(child.pid, signature, ChildState.STARTING, born=now, since=now)
         self.pool.add(slot)
+        handshake = asyncio.create_task(self._handshake(slot, child))
+        self._handshakes[slot.pid] = handshake
+        handshake.add_done_callback(lambda _: self._handshakes.pop(slot.pid, None))
+        self._progressed()
+        return True
+
+    async def _handshake(self, slot: Slot, child: CliProcess) -> bool:
+        """`initialize` (and the client tools listed): the process is ready, or retired."""
         try:
             ready = await control(child, {"subtype": "initialize"})
             ready = ready and await tools_listed(child)
         except asyncio.CancelledError:
             await asyncio.shield(self.retire(slot, "stopping"))
             raise
+        finally:
+            self._wake.set()  # the next start may begin
         if not ready:
-            self.fall_back(signature)
-            await self.retire(slot, "warm start failed")
+            if self.pool.get(slot.pid) is slot:  # not retired meanwhile: its start failed
+                self.fall_back(slot.signature)
+                self.retire_soon(slot, "warm start failed")
+            self._progressed()
+            return False
+        self.pool.start_s = 0.8 * self.pool.start_s + 0.2 * (self._clock() - slot.born)
+        if not slot.claimed:
+            self._promote(slot)
+        self._progressed()
+        return True
+
+    def _promote(self, slot: Slot) -> None:
+        """STARTING -> READY, unless it went meanwhile."""
+        child = self._table.get(slot.pid)
+        if self.pool.get(slot.pid) is not slot or slot.state is not ChildState.STARTING:
             return
-        if slot.state is ChildState.STARTING:
-            slot.state, slot.since = ChildState.READY, self._clock()
-            child.settle(ChildState.READY)
-            logger.info("child %d warm for signature %s", child.pid, signature.key)
+        if child is None or child.state is not ChildState.STARTING:
+            return
+        slot.state, slot.since = ChildState.READY, self._clock()
+        child.settle(ChildState.READY)
+        logger.info("child %d warm for signature %s", child.pid, slot.signature.key)
+
+    # --- memory ---------------------------------------------------------------------------
+
+    async def measure(self) -> None:
+        """Read the memory of every CLI process, unless read within MEASURE_EVERY_S."""
+        now = self._clock()
+        if now - self.memory.read_at >= MEASURE_EVERY_S:
+            readers = {child.pid: child.memory_bytes for child in self._table.all()}
+            await self.memory.read(readers, now)
+
+    def _ceiling(self) -> int:
+        """Warm processes the budget (and MAX_IDLE_PROCESSES) allows with what all the
+        processes use now."""
+        starting = {c.pid: c.state is ChildState.STARTING for c in self._table.all()}
+        allowed = self.memory.ceiling(starting, len(self.pool.warm()))
+        return min(self.pool.limits.max_idle, allowed)
+
+    async def _shrink(self) -> None:
+        """Warm processes beyond the demand go once idle; beyond the budget, at once."""
+        now = self._clock()
+        self.pool.ceiling = self._ceiling()
+        going = [(slot, "warm_idle") for slot in self.pool.surplus(now)]
+        over = len(self.pool.warm()) - len(going) - self.pool.ceiling
+        ready = [s for s in self.pool.warm() if s.state is ChildState.READY]
+        spare = [s for s in ready if all(s is not g for g, _ in going)]
+        spare.sort(key=lambda s: s.since)
+        going += [(slot, "memory") for slot in spare[: max(0, over)]]
+        going += [(slot, "memory") for slot in self._parked_over_budget(going)]
+        for slot, reason in going:
+            self.retire_soon(slot, reason)
+
+    def _parked_over_budget(self, going: list[tuple[Slot, str]]) -> list[Slot]:
+        """Held conversations to let go, least recently used first, while all the processes
+        together use more than the budget: a burst's turns may run past it (a request is never
+        refused for memory), but what they leave parked may not stay past it."""
+        leaving = {slot.pid for slot, _ in going}
+        states = {
+            c.pid: c.state is ChildState.STARTING for c in self._table.all() if c.pid not in leaving
+        }
+        excess = self.memory.used(states) - self.memory.budget
+        evicted: list[Slot] = []
+        for slot in sorted(self.pool.slots(ChildState.PARKED), key=lambda s: s.since):
+            if excess <= 0 or slot.pid in leaving:
+                continue
+            evicted.append(slot)
+            excess -= self.memory.size_of(slot.pid, states)
+        return evicted
+
+    def figures(self) -> pb.PoolFigures:
+        """The pool's sizing now, for the worker's status."""
+        pool, now = self.pool, self._clock()
+        return pb.PoolFigures(
+            target=sum(pool.warm_targets(now).values()),
+            floor=pool.limits.warm_target,
+            ceiling=pool.ceiling,
+            ready=len([s for s in pool.warm() if s.state is ChildState.READY]),
+            starting=len([s for s in pool.warm() if s.state is ChildState.STARTING]),
+            memory_bytes=self.memory.total(c.pid for c in self._table.all()),
+            memory_budget_bytes=self.memory.budget,
+            claimed_starting=self.claimed_starting,
+        )
 
 
 def _text_of(content: object) -> str:

@@ -24,6 +24,7 @@ from typing import Any, TypeVarTuple
 import psutil
 
 from workerd.cli.bridge import Bridge
+from workerd.cli.memory import process_bytes
 from workerd.cli.states import ChildState, check_transition
 
 logger = logging.getLogger(__name__)
@@ -187,6 +188,10 @@ class CliProcess:
             return int(ps.memory_info().rss) if ps is not None else 0
         except psutil.Error:
             return 0
+
+    def memory_bytes(self) -> int:
+        """PSS where readable, else RSS (reads /proc: call it off the loop)."""
+        return process_bytes(self._ps())
 
     def _move(self, target: ChildState) -> None:
         if self.state is target:

@@ -12,9 +12,16 @@ prompt or setting), budget (the conversation must be cut to fit), why its proces
 it came from another worker, a restart, or a client that built the history itself). With
 pooling off (`max_idle` 0) nothing is ever held, so nothing counts as a rebuild.
 
-Idle processes (warm and parked) are bounded by `max_idle`; `warm_processes` of them are kept
-ready for the most recently requested signatures and the rest hold conversations, the least
-recently used going first. No I/O here: the engine does what the pool decides.
+A request with no ready process of its signature claims the oldest one still starting (it
+waits for it; `Slot.claimed`), and only when none is does it need a new one.
+
+Warm processes follow demand (demand.py): per recent signature, its share of the floor
+(`warm_processes`) or the new conversations it saw in a burst or during one start-up, whichever
+is more, within the `ceiling` (how many warm processes the memory budget allows, set by the
+engine) and `max_idle` (warm and parked processes together, at most). A ready process beyond
+its signature's target retires once it has idled `warm_idle_s`, or its signature has had no new
+conversation for that long; parked ones make room least recently used first. No I/O here: the
+engine does what the pool decides.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from workerd.anthropic.content import Turn
+from workerd.cli.demand import Demand
 from workerd.cli.invocation import Signature
 from workerd.cli.states import ChildState
 
@@ -43,6 +51,7 @@ class Slot:
     key: str = ""  # the conversation it runs or holds
     held: list[Turn] = field(default_factory=list)  # that conversation, as the client sees it
     awaiting: tuple[str, ...] = ()  # tool_use ids whose results the process waits for
+    claimed: bool = False  # starting, and promised to a request that waits for it
 
 
 @dataclass(frozen=True)
@@ -61,9 +70,11 @@ class PoolLimits:
     conversation_idle_s: float = 300.0
     max_age_s: float = 1800.0  # an idle process older than this is not given another turn
     tool_result_timeout_s: float = 600.0  # a process waiting for tool results, at most
+    warm_idle_s: float = 60.0  # a warm process beyond the target goes after idling this long
 
     @property
     def warm_target(self) -> int:
+        """The floor: ready processes kept whatever the demand (`warm_processes`)."""
         return max(0, min(self.warm_processes, self.max_idle))
 
     @property
@@ -80,6 +91,9 @@ class SessionPool:
         self._recent: OrderedDict[str, Signature] = OrderedDict()
         self._fallbacks: dict[str, float] = {}  # signature key -> cold spawns only until then
         self._gone: OrderedDict[str, str] = OrderedDict()  # conversation key -> why
+        self.demand = Demand(limits.warm_idle_s)
+        self.ceiling = limits.max_idle  # warm processes the memory budget allows (the engine's)
+        self.start_s = 1.0  # how long a warm start takes (the engine measures it)
 
     # --- registry -------------------------------------------------------------------------
 
@@ -114,6 +128,14 @@ class SessionPool:
         while len(self._recent) > RECENT_SIGNATURES:
             self._recent.popitem(last=False)
 
+    def signature_of(self, key: str) -> Signature | None:
+        """A recently requested signature, by key."""
+        return self._recent.get(key)
+
+    def arrive(self, signature: Signature, now: float) -> None:
+        """A new conversation of this signature needs a process (not a live turn)."""
+        self.demand.arrive(signature.key, now)
+
     def plan(
         self, signature: Signature, key: str, turns: list[Turn], fits: bool, now: float
     ) -> Plan:
@@ -122,9 +144,12 @@ class SessionPool:
             slot, reason = self._live(signature, key, turns, fits, now)
             if slot is not None:
                 return Plan(LIVE, slot, turns[len(slot.held) :])
-        ready = [s for s in self.slots(ChildState.READY) if s.signature == signature]
+        ready = [s for s in self._unclaimed(ChildState.READY) if s.signature == signature]
         if ready:
             return Plan(WARM, min(ready, key=lambda s: s.born), turns, reason)
+        starting = [s for s in self._unclaimed(ChildState.STARTING) if s.signature == signature]
+        if starting:  # the oldest start is the furthest along: claimed, not another started
+            return Plan(WARM, min(starting, key=lambda s: s.born), turns, reason)
         return Plan(COLD, None, turns, reason)
 
     def _live(
@@ -152,6 +177,7 @@ class SessionPool:
         slot.state = ChildState.RUNNING
         slot.key = key
         slot.since = now
+        slot.claimed = False
 
     def park(
         self, pid: int, held: list[Turn], now: float, awaiting: tuple[str, ...] = ()
@@ -172,26 +198,66 @@ class SessionPool:
 
     # --- the warm pool --------------------------------------------------------------------
 
-    def warm_wanted(self, now: float) -> list[Signature]:
-        """Signatures to start a warm process for, most wanted first."""
-        target = self.limits.warm_target
-        wanted = [
+    def warm_targets(self, now: float) -> dict[str, int]:
+        """Warm processes wanted per signature key: the floor shared among the most recent
+        signatures, or each one's demand if more, within the ceiling (most recent first)."""
+        floor = self.limits.warm_target
+        recent = [
             sig
             for sig in reversed(self._recent.values())
             if self._fallbacks.get(sig.key, 0.0) <= now
-        ][:target]
-        if not wanted:
-            return []
-        desired = Counter(wanted[n % len(wanted)].key for n in range(target))
-        have = Counter(s.signature.key for s in self.slots(ChildState.STARTING, ChildState.READY))
-        missing = []
-        for sig in wanted:
-            missing += [sig] * max(0, desired[sig.key] - have[sig.key])
-        return missing
+        ]
+        sharing = recent[:floor]
+        shares = Counter(sharing[n % len(sharing)].key for n in range(floor)) if sharing else {}
+        # Beyond the floor, demand takes only the room parked conversations leave.
+        free = self.limits.max_idle - len(self.slots(ChildState.PARKED))
+        room = max(0, min(self.ceiling, max(floor, free)))
+        targets = {}
+        for sig in recent:
+            wanted = max(shares.get(sig.key, 0), self.demand.wanted(sig.key, now, self.start_s))
+            targets[sig.key] = min(wanted, room)
+            room -= targets[sig.key]
+        return {key: n for key, n in targets.items() if n > 0}
+
+    def warm_wanted(self, now: float) -> list[Signature]:
+        """Signatures to start a warm process for, most wanted first (round robin)."""
+        targets = self.warm_targets(now)
+        have = Counter(s.signature.key for s in self.warm())
+        missing = {key: n - have[key] for key, n in targets.items() if n > have[key]}
+        wanted: list[Signature] = []
+        while missing:
+            for key in list(missing):
+                wanted.append(self._recent[key])
+                missing[key] -= 1
+                if not missing[key]:
+                    del missing[key]
+        return wanted
+
+    def warm(self) -> list[Slot]:
+        """Warm processes: ready or starting, not promised to a request."""
+        return self._unclaimed(ChildState.STARTING, ChildState.READY)
+
+    def surplus(self, now: float) -> list[Slot]:
+        """Ready processes beyond their signature's target that have idled `warm_idle_s`, or
+        whose signature had no new conversation for that long: their memory comes back."""
+        targets = self.warm_targets(now)
+        idle_s = self.limits.warm_idle_s
+        have = Counter(s.signature.key for s in self.warm())
+        found = []
+        for key, count in have.items():
+            last = self.demand.last(key)
+            quiet = last is None or now - last >= idle_s
+            ready = [s for s in self._lru(ChildState.READY) if s.signature.key == key]
+            excess = ready[: max(0, count - targets.get(key, 0))]
+            found += [s for s in excess if not s.claimed and (quiet or now - s.since >= idle_s)]
+        return found
+
+    def _unclaimed(self, *states: ChildState) -> list[Slot]:
+        return [s for s in self.slots(*states) if not s.claimed]
 
     def room_for_warm(self) -> list[Slot] | None:
         """Parked processes to evict so one more warm process fits; None when none can."""
-        idle = self.slots(ChildState.STARTING, ChildState.READY, ChildState.PARKED)
+        idle = self._unclaimed(ChildState.STARTING, ChildState.READY, ChildState.PARKED)
         if len(idle) < self.limits.max_idle:
             return []
         parked = self._lru(ChildState.PARKED)
@@ -228,15 +294,16 @@ class SessionPool:
         return found
 
     def over_capacity(self) -> list[Slot]:
-        """Idle processes beyond `max_idle`: parked ones beyond their room first, then warm."""
-        idle = len(self.slots(ChildState.STARTING, ChildState.READY, ChildState.PARKED))
+        """Idle processes beyond `max_idle`: parked ones beyond their room first, then warm
+        (ready, then starting)."""
+        idle = len(self._unclaimed(ChildState.STARTING, ChildState.READY, ChildState.PARKED))
         excess = idle - self.limits.max_idle
         if excess <= 0:
             return []
         parked = self._lru(ChildState.PARKED)
-        ready = self._lru(ChildState.READY)
+        warm = [s for s in self._lru(ChildState.READY) + self._lru(ChildState.STARTING)]
         first = parked[: max(0, len(parked) - self.limits.parked_room)]
-        order = first + ready + [s for s in parked if s not in first]
+        order = first + [s for s in warm if not s.claimed] + [s for s in parked if s not in first]
         return order[:excess]
 
     def _lru(self, state: ChildState) -> list[Slot]:

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from common.events import unbatched
 from protos import common_pb2 as pb
 from tests.mock_upstream import MockUpstream, echo_reply
 from workerd.api.runner import OAUTH_BETA, ApiRunner
-from workerd.api.upstream import proxy_for
+from workerd.api.upstream import MessagesClient, proxy_for
 from workerd.config import WorkerdConfig
 
 pytestmark = pytest.mark.middle
@@ -383,3 +384,40 @@ async def test_what_one_read_gave_goes_as_one_message(
     kinds = [e.WhichOneof("kind") for e in message.batch.events]
     pieces = ["text"] * (3 if stream else 1)  # a stream's pieces stay apart inside the batch
     assert kinds == ["model_info", *pieces, "usage", "finish"]
+
+
+async def test_a_burst_of_streams_reaches_the_upstream_together() -> None:
+    """The worker's connection pool has no cap of its own (the controller's admission bounds
+    what runs): 120 streams at once are all at the upstream before any of them is answered."""
+    burst = 120
+    arrived: list[web.Request] = []
+    all_in = asyncio.Event()
+
+    async def hold(request: web.Request) -> web.StreamResponse:
+        arrived.append(request)
+        if len(arrived) == burst:
+            all_in.set()
+        await all_in.wait()  # a pool capped below `burst` never gets here: the test times out
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", hold)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    client = MessagesClient(f"http://127.0.0.1:{port}", api_key=API_KEY)
+    try:
+        streams = await asyncio.wait_for(
+            asyncio.gather(*(client.stream({"model": "m"}, ()) for _ in range(burst))), 10
+        )
+        for stream in streams:
+            stream.close()
+    finally:
+        all_in.set()  # whatever did arrive is answered: the server stops at once
+        await client.aclose()
+        await runner.cleanup()
+    assert len(arrived) == burst

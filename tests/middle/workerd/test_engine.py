@@ -114,7 +114,9 @@ def user_lines(lines: list[dict[str, object]]) -> list[dict[str, object]]:
 
 async def test_a_warm_process_serves_a_new_conversation_without_a_spawn(worker: Worker) -> None:
     first, text, _ = await worker.ask("a", "hello")
-    assert (first.served, text) == ("cold", "fake says: hello")
+    # Nothing was warm: the request asked for a start and claimed it while it started.
+    assert (first.served, text) == ("warm", "fake says: hello")
+    assert worker.engine.claimed_starting == 1
     await worker.until("two warm processes", lambda: len(worker.pids(ChildState.READY)) == 2)
     warm = set(worker.pids(ChildState.READY))
 
@@ -224,7 +226,7 @@ async def test_idle_processes_are_evicted_least_recently_used_first(tmp_path: Pa
         assert worker.engine.pool.get(a.pid) is None  # never lent again; it exits meanwhile
         await worker.until("the evicted process to go", lambda: worker.table.get(a.pid) is None)
         again, _, _ = await worker.ask("a", "one", reply_a, "back")
-        assert (again.served, again.rebuild_reason) == ("cold", "evicted")
+        assert (again.served, again.rebuild_reason) == ("warm", "evicted")  # a claimed start
     finally:
         await worker.close()
 
@@ -327,14 +329,16 @@ async def test_an_agent_conversation_keeps_its_work_dir_live_and_rebuilt(tmp_pat
 async def test_new_sampling_settings_go_to_a_live_process_without_a_rebuild(
     worker: Worker,
 ) -> None:
+    def controls() -> list[dict[str, object]]:
+        return [line for line in worker.stdin(first.pid) if line["type"] == "control_request"]
+
     first, reply, _ = await worker.ask("conv", "hi", max_tokens=100)
-    assert worker.stdin(first.pid)[0]["type"] == "user"  # a cold spawn got them in its env
+    before = len(controls())  # a started process: initialize, and its first turn's settings
 
     second, reply2, _ = await worker.ask("conv", "hi", reply, "longer please", max_tokens=900)
 
     assert (second.served, second.pid) == ("live", first.pid)
-    controls = [line for line in worker.stdin(first.pid) if line["type"] == "control_request"]
-    assert [c["request"] for c in controls] == [  # before the new turn, once
+    assert [c["request"] for c in controls()[before:]] == [  # before the new turn, once
         {
             "subtype": "apply_flag_settings",
             "settings": {
@@ -349,7 +353,7 @@ async def test_new_sampling_settings_go_to_a_live_process_without_a_rebuild(
     history = ("hi", reply, "longer please", reply2, "more")
     third, _, _ = await worker.ask("conv", *history, max_tokens=900)
     assert third.served == "live"  # the same settings again: nothing to send
-    assert len([line for line in worker.stdin(first.pid) if line["type"] == "control_request"]) == 1
+    assert len(controls()) == before + 1
 
 
 async def test_the_sweep_stops_only_children_with_the_workers_markers(tmp_path: Path) -> None:

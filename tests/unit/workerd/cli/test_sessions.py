@@ -111,9 +111,62 @@ def test_first_turn_takes_a_warm_process_of_its_signature() -> None:
 def test_no_warm_process_means_cold() -> None:
     p = pool()
     add(p, 1, ChildState.READY, OTHER)
-    add(p, 2, ChildState.STARTING)
     plan = p.plan(SIG, "k", [user("hi")], fits=True, now=1.0)
     assert (plan.served, plan.slot) == (COLD, None)
+
+
+def test_a_request_claims_the_oldest_start_not_yet_claimed() -> None:
+    p = pool()
+    add(p, 1, ChildState.STARTING, OTHER)
+    newer = add(p, 2, ChildState.STARTING, born=2.0)
+    older = add(p, 3, ChildState.STARTING, born=1.0)
+    plan = p.plan(SIG, "k", [user("hi")], fits=True, now=3.0)
+    assert (plan.served, plan.slot) == (WARM, older)  # the furthest along
+    older.claimed = True
+    assert p.plan(SIG, "k2", [user("hi")], fits=True, now=3.0).slot is newer
+    newer.claimed = True
+    assert p.plan(SIG, "k3", [user("hi")], fits=True, now=3.0).served == COLD
+    assert p.warm() == [p.get(1)]  # claimed starts are no longer warm
+    p.take(older, "k", 4.0)
+    assert (older.state, older.claimed) == (ChildState.RUNNING, False)
+
+
+def test_demand_raises_the_target_within_the_ceiling() -> None:
+    p = pool(warm_processes=1, max_idle=100)
+    p.learn(SIG)
+    for n in range(8):
+        p.arrive(SIG, 10.0 + n * 0.1)  # a burst of eight
+    assert p.warm_targets(11.0) == {SIG.key: 8}
+    assert p.warm_wanted(11.0) == [SIG] * 8
+    p.ceiling = 5  # what the memory budget allows
+    assert p.warm_targets(11.0) == {SIG.key: 5}
+    add(p, 1, ChildState.READY)
+    add(p, 2, ChildState.STARTING)
+    assert p.warm_wanted(11.0) == [SIG] * 3
+
+
+def test_warm_processes_beyond_the_target_go_when_demand_stops() -> None:
+    p = pool(warm_processes=1, max_idle=100)  # warm_idle_s 60
+    p.learn(SIG)
+    for _ in range(4):
+        p.arrive(SIG, 100.0)
+    slots = [add(p, pid, ChildState.READY, since=101.0 + pid) for pid in range(4)]
+    assert p.surplus(150.0) == []  # the burst is remembered: all four are wanted
+    assert p.surplus(160.5) == slots[:3]  # 60 s without a new conversation: back to the floor
+    assert p.warm_targets(160.5) == {SIG.key: 1}
+
+
+def test_a_surplus_waits_for_its_own_idle_time_while_demand_goes_on() -> None:
+    p = pool(warm_processes=1, max_idle=100)
+    p.learn(SIG)
+    for _ in range(4):
+        p.arrive(SIG, 0.0)
+    p.arrive(SIG, 59.0)  # still arriving, one at a time
+    old = add(p, 1, ChildState.READY, since=1.0)
+    add(p, 2, ChildState.READY, since=58.0)
+    add(p, 3, ChildState.READY, since=58.5)
+    assert p.warm_targets(61.0) == {SIG.key: 1}  # the burst of four is forgotten
+    assert p.surplus(61.0) == [old]  # only the one idle 60 s goes yet
 
 
 def test_the_oldest_warm_process_goes_first() -> None:

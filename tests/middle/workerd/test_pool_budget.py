@@ -1,0 +1,75 @@
+"""The CLI pool against its memory budget, with the fake `claude`: a burst grows the pool only
+as far as the budget allows, and the pool goes back to its floor once demand stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.middle.workerd.test_engine import Worker
+from workerd.cli.memory import process_bytes
+from workerd.cli.states import ChildState
+
+pytestmark = pytest.mark.middle
+
+
+def idle_bytes(worker: Worker) -> int:
+    """What the idle processes (warm and parked) use now, read from /proc: the pool; a running
+    turn may take a worker past its budget (no request is refused for memory), its leftovers
+    may not stay past it."""
+    idle = (ChildState.READY, ChildState.STARTING, ChildState.PARKED)
+    total = 0
+    for child in worker.table.all():
+        if child.state in idle:
+            with contextlib.suppress(psutil.Error):  # one that just exited uses nothing
+                total += process_bytes(psutil.Process(child.pid))
+    return total
+
+
+def within(worker: Worker, budget: int) -> bool:
+    """Settled: no more ready processes than the budget allows, and the idle ones within it."""
+    figures = worker.engine.figures()
+    return figures.ready <= figures.ceiling and idle_bytes(worker) <= budget
+
+
+IDLE_S = 4.0  # WARM_IDLE_MS for the test: demand is remembered, and surplus idles, this long
+
+
+async def test_a_burst_grows_the_pool_within_its_budget_and_it_shrinks_back(
+    tmp_path: Path,
+) -> None:
+    worker = Worker(tmp_path, warm_processes=1, max_idle_processes=100)
+    engine = worker.engine
+    engine.pool.limits = replace(engine.pool.limits, warm_idle_s=IDLE_S)
+    engine.pool.demand.memory_s = IDLE_S
+    await engine.start()
+    try:
+        await worker.ask("first", "hello")
+        await worker.until("the floor", lambda: len(worker.pids(ChildState.READY)) == 1)
+        engine.memory.read_at = float("-inf")
+        await engine.measure()
+        one = max(engine.memory.sizes.values())
+        # Each burst leaves eight conversations parked (one process each): three of them ask for
+        # 25 idle processes where the budget holds 12, so the pool must let the oldest go.
+        engine.memory.budget = budget = 12 * one
+        figures = []
+        for burst in range(3):  # the later ones find what the first one taught
+            await asyncio.gather(*(worker.ask(f"b{burst}-{n}", "hi") for n in range(8)))
+            await worker.until("the pool refilled", lambda: engine.figures().starting == 0)
+            await worker.until("the pool within its budget", lambda: within(worker, budget))
+            figures.append(engine.figures())
+        assert any(1 < f.ready for f in figures)  # grown for the bursts ...
+        assert any(f.ceiling < 8 for f in figures)  # ... only as far as the budget lets it
+        assert figures[-1].memory_budget_bytes == budget and figures[-1].claimed_starting >= 1
+        assert len(worker.pids(ChildState.PARKED)) < 3 * 8  # held conversations let go
+        stopped = asyncio.get_running_loop().time()
+        # Back to the floor (or under it, while held conversations fill the budget).
+        await worker.until("the floor again", lambda: len(worker.pids(ChildState.READY)) <= 1)
+        assert asyncio.get_running_loop().time() - stopped < IDLE_S + 1.5  # idle time + a poll
+    finally:
+        await worker.close()

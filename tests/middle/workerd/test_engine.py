@@ -63,6 +63,7 @@ class Worker:
         self.config.ensure_dirs()
         self.table = ProcessTable()
         self.engine = SessionEngine(self.config, self.table)
+        self.engine.machine_busy = lambda: False  # this machine's load is not the test's
         self.runner = CliRunner(self.config, self.engine)
         self.reaper = Reaper(self.config, self.table, self.engine)
 

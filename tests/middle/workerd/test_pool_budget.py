@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from tests.middle.workerd.test_engine import Worker
+from workerd.cli.engine import CpuGauge
 from workerd.cli.memory import process_bytes
 from workerd.cli.states import ChildState
 
@@ -73,3 +74,33 @@ async def test_a_burst_grows_the_pool_within_its_budget_and_it_shrinks_back(
         assert asyncio.get_running_loop().time() - stopped < IDLE_S + 1.5  # idle time + a poll
     finally:
         await worker.close()
+
+
+async def test_on_a_busy_machine_the_pool_grows_no_further_than_its_floor(tmp_path: Path) -> None:
+    """Starts for demand not yet arrived would take CPU from the turns running; requests still
+    get their processes (claimed starts)."""
+    worker = Worker(tmp_path, warm_processes=1, max_idle_processes=100)
+    engine = worker.engine
+    engine.machine_busy = lambda: True
+    engine.pool.limits = replace(engine.pool.limits, warm_idle_s=IDLE_S)
+    engine.pool.demand.memory_s = IDLE_S
+    await engine.start()
+    try:
+        await worker.ask("first", "hello")
+        for burst in range(2):
+            answers = await asyncio.gather(*(worker.ask(f"b{burst}-{n}", "hi") for n in range(4)))
+            assert all(text for _, text, _ in answers)  # every request served
+            await worker.until("the pool refilled", lambda: engine.figures().starting == 0)
+            assert engine.figures().target > 1  # the demand is known ...
+            assert len(worker.pids(ChildState.READY)) <= 1  # ... and not started for
+    finally:
+        await worker.close()
+
+
+def test_the_cpu_gauge_looks_at_most_once_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    readings = iter([95.0, 10.0])
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval=None: next(readings))
+    gauge = CpuGauge(threshold_percent=90.0, every_s=3600.0)
+    assert gauge() and gauge()  # the second look reuses the first reading
+    gauge = CpuGauge(threshold_percent=90.0, every_s=0.0)
+    assert not gauge()  # a new look: 10 % busy

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 import pytest
 
 from tests.middle.workerd.test_engine import Worker
+from workerd.cli import engine as engine_module
 from workerd.cli.engine import CpuGauge
 from workerd.cli.memory import process_bytes
 from workerd.cli.states import ChildState
@@ -97,10 +100,22 @@ async def test_on_a_busy_machine_the_pool_grows_no_further_than_its_floor(tmp_pa
         await worker.close()
 
 
-def test_the_cpu_gauge_looks_at_most_once_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
-    readings = iter([95.0, 10.0])
-    monkeypatch.setattr(psutil, "cpu_percent", lambda interval=None: next(readings))
-    gauge = CpuGauge(threshold_percent=90.0, every_s=3600.0)
-    assert gauge() and gauge()  # the second look reuses the first reading
-    gauge = CpuGauge(threshold_percent=90.0, every_s=0.0)
-    assert not gauge()  # a new look: 10 % busy
+def test_the_cpu_gauge_counts_other_work_not_our_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Busy when other processes use half the cores; our own children's CPU is left out."""
+    clock = iter([0.0, 1.0, 2.0])
+    busy_total = iter([0.0, 1.8, 3.6])  # cpu seconds of all cores: 90 % of 2 cores each second
+    own = iter([0.0, 1.6, 1.6])  # our child used 1.6 s of it in the first second, none after
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(psutil, "cpu_count", lambda: 2)
+    monkeypatch.setattr(psutil, "cpu_times", lambda: FakeTimes(next(busy_total)))
+    monkeypatch.setattr(engine_module, "_cpu_seconds", lambda pid: next(own))
+    gauge = CpuGauge(lambda: [4242], threshold=0.5, every_s=1.0)
+    assert not gauge()  # the first look only sets the baseline
+    assert not gauge()  # 1.8 s busy, 1.6 of it ours: others used 10 % of the cores
+    assert gauge()  # 1.8 s busy, none ours: others used 90 %
+
+
+class FakeTimes(NamedTuple):  # psutil's cpu_times: a named tuple, summed by the gauge
+    user: float
+    idle: float = 100.0
+    iowait: float = 0.0

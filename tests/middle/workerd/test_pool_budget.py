@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from tests.middle.workerd.test_engine import Worker
-from workerd.cli import engine as engine_module
-from workerd.cli.engine import CpuGauge
+from workerd.cli import cpu
+from workerd.cli.cpu import CpuGauge
 from workerd.cli.memory import process_bytes
 from workerd.cli.states import ChildState
 
@@ -108,7 +108,7 @@ def test_the_cpu_gauge_counts_other_work_not_our_own(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(time, "monotonic", lambda: next(clock))
     monkeypatch.setattr(psutil, "cpu_count", lambda: 2)
     monkeypatch.setattr(psutil, "cpu_times", lambda: FakeTimes(next(busy_total)))
-    monkeypatch.setattr(engine_module, "_cpu_seconds", lambda pid: next(own))
+    monkeypatch.setattr(cpu, "cpu_seconds", lambda pid: next(own))
     gauge = CpuGauge(lambda: [4242], threshold=0.5, every_s=1.0)
     assert not gauge()  # the first look only sets the baseline
     assert not gauge()  # 1.8 s busy, 1.6 of it ours: others used 10 % of the cores

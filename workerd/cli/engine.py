@@ -59,7 +59,6 @@ class Lease:
     history: list[tuple[str, str]]  # earlier turns not yet in the process
     final_line: str
     results: list[ToolResult] | None = None  # a turn resumed with its tool calls' results
-    answered: bool = False  # its first output came (or the turn ended without one)
 
     @property
     def bytes_written(self) -> int:
@@ -116,7 +115,6 @@ class SessionEngine:
         self._progress = asyncio.Event()  # set (and replaced) when a start begins or ends
         self.memory = PoolMemory(config.pool.memory_budget_bytes)
         self.claimed_starting = 0  # requests served by a process that was still starting
-        self._unanswered = 0  # leases whose turn has no output yet
         self.machine_busy: Callable[[], bool] = CpuGauge(
             lambda: [child.pid for child in table.all()]
         )
@@ -155,20 +153,6 @@ class SessionEngine:
     ) -> Lease | None:
         """A process for this request (silent at most `idle_limit_s` while it answers): its
         conversation's, a warm one, or a new one (told the date of `opened_at`, if rebuilt)."""
-        lease = await self._acquire(invocation, key, request, idle_limit_s, cold, opened_at)
-        if lease is not None:
-            self._unanswered += 1
-        return lease
-
-    async def _acquire(
-        self,
-        invocation: CliInvocation,
-        key: str,
-        request: pb.ChatRequest,
-        idle_limit_s: float,
-        cold: bool = False,
-        opened_at: float = 0.0,
-    ) -> Lease | None:
         signature = invocation.signature
         self.pool.learn(signature)
         long_history = self.spawner.resumes(signature.model, invocation.history_turns)
@@ -302,7 +286,6 @@ class SessionEngine:
         `awaiting`, if any), or retire it for `reason`. Returns at once: a process retired
         here exits after the run's stream has ended (retire_soon)."""
         slot, child = lease.slot, lease.child
-        self._answered(lease)
         self.spawner.forget_session_file(slot.pid)  # read at start-up; the process holds it now
         if held is None or not child.alive or self.pool.limits.max_idle <= 0:
             self.retire_soon(slot, reason if held is None else "evicted")
@@ -320,19 +303,13 @@ class SessionEngine:
             self.retire_soon(other, "evicted")
         self._wake.set()
 
-    def turn_answering(self, lease: Lease) -> None:
-        """A turn has its first output: warm processes may start for demand once no turn waits
-        for its first output any more (a taken one replaced, a new signature's warmed).
-        Started while a request still waits for its first token, their start-up (about 0.4 s of
-        CPU each) slows that turn: on 2 cores a burst's later turns waited behind the
-        replacements of its first ones. A turn that ends first counts in `release`."""
-        self._answered(lease)
+    def turn_answering(self) -> None:
+        """A turn has its first output: warm processes may start now (a taken one replaced,
+        a new signature's warmed). Started while a request still waits for its CLI, their
+        start-up (about 0.4 s of CPU each) slows that CLI's own start or its work before the
+        upstream call: 8 to 12 ms a warm turn on 2 cores. A turn that ends first wakes them
+        in `release`."""
         self._wake.set()
-
-    def _answered(self, lease: Lease) -> None:
-        if not lease.answered:
-            lease.answered = True
-            self._unanswered -= 1
 
     def fall_back(self, signature: Signature) -> bool:
         """A warm process failed on its first message: cold spawns for this signature."""
@@ -439,8 +416,8 @@ class SessionEngine:
         # Beyond the floor, a start for demand not yet arrived waits while the machine's cores
         # are busy: there its CPU (about 0.5 s a start) would slow the turns and the starts
         # that requests are waiting on (a busy 2-core run went from 0.36x to 3.7x cold).
-        if have >= self.pool.limits.warm_target and (self._unanswered or self.machine_busy()):
-            return None  # beyond the floor: not before the turns running have their first token
+        if have >= self.pool.limits.warm_target and self.machine_busy():
+            return None
         return wanted[0]
 
     def _waiting_for(self, signature: Signature) -> bool:

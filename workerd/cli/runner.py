@@ -178,7 +178,7 @@ class CliRunner:
                 for event in parser.feed_line(line):
                     if not output_seen and is_output(event):
                         output_seen = True
-                        self._engine.turn_answering(lease)
+                        self._engine.turn_answering()
                     yield event
                 if parser.result_seen:
                     outcome.result_ok = parser.result_clean

@@ -35,11 +35,6 @@ def idle_bytes(worker: Worker) -> int:
     return total
 
 
-def refilled(worker: Worker) -> bool:
-    figures = worker.engine.figures()
-    return figures.starting == 0 and figures.ready == figures.target > 1
-
-
 def within(worker: Worker, budget: int) -> bool:
     """Settled: no more ready processes than the budget allows, and the idle ones within it."""
     figures = worker.engine.figures()
@@ -124,29 +119,3 @@ class FakeTimes(NamedTuple):  # psutil's cpu_times: a named tuple, summed by the
     user: float
     idle: float = 100.0
     iowait: float = 0.0
-
-
-async def test_beyond_the_floor_no_start_before_a_running_turn_has_its_first_token(
-    tmp_path: Path,
-) -> None:
-    """A start's CPU would slow the turn still waiting for its first token (on 2 cores a
-    burst's later turns waited behind its first ones' replacements); after it, the pool grows."""
-    worker = Worker(tmp_path, warm_processes=1, max_idle_processes=100)
-    engine = worker.engine
-    engine.pool.limits = replace(engine.pool.limits, warm_idle_s=30.0)
-    engine.pool.demand.memory_s = 30.0
-    await engine.start()
-    try:
-        await worker.ask("first", "hello")
-        await asyncio.gather(*(worker.ask(f"b-{n}", "hi") for n in range(4)))  # demand: 4
-        await worker.until("the pool grown to its target", lambda: refilled(worker))
-        slow = asyncio.create_task(worker.ask("slow", "FAKE:sleep:1.5 hi"))
-        await worker.until("the slow turn running", lambda: worker.pids(ChildState.RUNNING))
-        starts_seen = []
-        while not slow.done():  # sampling for what must not happen, until the turn answers
-            starts_seen += worker.pids(ChildState.STARTING)
-            await asyncio.sleep(0.02)
-        assert starts_seen == [] and engine.figures().target > 1
-        await worker.until("the pool refilled", lambda: refilled(worker))
-    finally:
-        await worker.close()

@@ -34,6 +34,19 @@ class JsonLimitError(ValueError):
         self.path = path
 
 
+class JsonTooDeep(JsonLimitError):
+    """Valid JSON nested deeper than the limit."""
+
+
+class JsonNotFinite(JsonLimitError):
+    """Valid JSON holding a number no float carries (`1e400`) or a NaN/Infinity literal
+    (`text`, as the client wrote it)."""
+
+    def __init__(self, text: str, path: Path) -> None:
+        super().__init__(f"{text} is not a finite JSON number", path)
+        self.text = text
+
+
 class _NotFinite:
     """Where the parser met a number that is no float (`1e400`) or a NaN/Infinity literal."""
 
@@ -68,7 +81,7 @@ def parse(raw: str | bytes, max_depth: int = MAX_DEPTH, interruptible: bool = Fa
         hook = _object if interruptible else None
         value = json.loads(raw, parse_float=number, parse_constant=constant, object_pairs_hook=hook)
     except RecursionError:
-        raise JsonLimitError(f"it nests deeper than {max_depth} levels") from None
+        raise JsonTooDeep(f"it nests deeper than {max_depth} levels") from None
     except json.JSONDecodeError:
         raise
     except ValueError:  # an integer past sys.get_int_max_str_digits
@@ -76,11 +89,11 @@ def parse(raw: str | bytes, max_depth: int = MAX_DEPTH, interruptible: bool = Fa
         raise JsonLimitError(f"it has an integer of more than {limit} digits") from None
     if found:
         path = _first(value, lambda node, _: isinstance(node, _NotFinite))
-        raise JsonLimitError(f"{found[0].text} is not a finite JSON number", path)
+        raise JsonNotFinite(found[0].text, path)
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
     if exceeds_depth(data, max_depth):
         path = _first(value, lambda _, depth: depth > max_depth)
-        raise JsonLimitError(f"it nests deeper than {max_depth} levels", path)
+        raise JsonTooDeep(f"it nests deeper than {max_depth} levels", path)
     return value
 
 

@@ -330,14 +330,20 @@ def tool_specs(request: pb.ChatRequest) -> list[JSONDict]:
     return tools
 
 
-def object_schema(raw: str, param: str) -> JSONDict:
-    """A JSON schema whose root is an object, as the Messages API requires for tool input."""
+def schema_object(raw: str, param: str) -> JSONDict:
+    """A client's schema as a JSON object (empty text: `{}`); UnservableRequest naming `param`."""
     try:
         schema = client_json.loads(raw) if raw.strip() else {}
     except client_json.ClientJsonError as exc:
         raise UnservableRequest(f"the schema: {exc}", param) from None
     if not isinstance(schema, dict):
         raise UnservableRequest("the schema must be a JSON object", param)
+    return schema
+
+
+def object_schema(raw: str, param: str) -> JSONDict:
+    """A JSON schema whose root is an object, as the Messages API requires for tool input."""
+    schema = schema_object(raw, param)
     if schema.get("type", "object") != "object":
         raise UnservableRequest("Claude needs a schema whose root type is object", param)
     return {"type": "object", **schema}

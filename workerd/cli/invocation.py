@@ -26,6 +26,7 @@ from workerd.anthropic.content import (
     CONTINUATION,
     Turn,
     conversation_turns,
+    schema_object,
     system_prompt,
     text_block,
     tool_choice,
@@ -198,12 +199,7 @@ def client_tools(request: pb.ChatRequest, agent: AgentOptions | None) -> tuple[T
 
 def _check_schema(raw: str, param: str) -> None:
     """A tool's schema the bridge can list (it is read again when the CLI asks for it)."""
-    try:
-        schema = client_json.loads(raw) if raw.strip() else {}
-    except client_json.ClientJsonError as exc:
-        raise UnservableRequest(f"the schema: {exc}", param) from None
-    if not isinstance(schema, dict):
-        raise UnservableRequest("the schema must be a JSON object", param)
+    schema_object(raw, param)
 
 
 def _schema(request: pb.ChatRequest) -> str | None:

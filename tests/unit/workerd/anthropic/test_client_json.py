@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from workerd.anthropic.client_json import MAX_DEPTH, ClientJsonError, dumps, loads, too_deep
+from common.json_limits import exceeds_depth
+from workerd.anthropic.client_json import MAX_DEPTH, ClientJsonError, dumps, loads
 
 
 def nested(levels: int, inner: str = "1") -> str:
@@ -29,7 +30,7 @@ def test_deeper_nesting_is_refused_not_a_recursion_error(levels: int) -> None:
 
 def test_brackets_inside_strings_are_not_nesting() -> None:
     text = json.dumps({"s": "[{" * 500 + '\\"' + "}]" * 500, "t": ["x"] * 300})
-    assert not too_deep(text)
+    assert not exceeds_depth(text.encode())
     assert loads(text)["t"] == ["x"] * 300
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from common import __version__
 from frontdoor.core.errors import ApiError
+from frontdoor.monitoring.metrics_json import storage_detail
 from frontdoor.state import ADMIN, AUTH
 from protos import controller_pb2
 
@@ -44,17 +45,6 @@ def overall(up: int, total: int, storage: str) -> str:
     if up < total or not total or storage != OK:
         return "degraded"
     return OK
-
-
-def storage_detail(storage: controller_pb2.StorageStatus) -> dict[str, Any]:
-    return {
-        "state": storage.state or OK,
-        "pendingWrites": storage.pending_writes,
-        "ceiling": storage.ceiling,
-        "dropped": storage.dropped,
-        "lastError": storage.last_error,
-        "failingSince": storage.failing_since or None,
-    }
 
 
 def _from_an_admin(request: web.Request) -> bool:

@@ -48,19 +48,7 @@ def metrics(stats: cpb.StatsSnapshot) -> Json:
         ],
         "config": config(stats.config),
         "keys": [key_stats(figures) for figures in stats.keys],
-        "storage": storage(stats.storage),
-    }
-
-
-def storage(status: cpb.StorageStatus) -> Json:
-    """Whether the accounting database takes writes, and what waits for it in memory."""
-    return {
-        "state": status.state or "ok",
-        "pendingWrites": status.pending_writes,
-        "ceiling": status.ceiling,
-        "dropped": status.dropped,
-        "lastError": status.last_error,
-        "failingSince": status.failing_since or None,
+        "storage": storage_detail(stats.storage),
     }
 
 
@@ -412,4 +400,17 @@ def config(settings: cpb.EffectiveConfig) -> Json:
         "apiKeyRateLimits": limits(settings.api_key_rate_limits),
         "quotaStrategy": settings.quota_strategy,
         "quotaMoveAt": settings.quota_move_at,
+    }
+
+
+def storage_detail(storage: cpb.StorageStatus) -> Json:
+    """Whether the accounting database takes writes, and what waits for it in memory (/metrics
+    `storage`, and /health's `storageDetail` for an admin)."""
+    return {
+        "state": storage.state or "ok",  # "" from a controller without the storage status
+        "pendingWrites": storage.pending_writes,
+        "ceiling": storage.ceiling,
+        "dropped": storage.dropped,
+        "lastError": storage.last_error,
+        "failingSince": storage.failing_since or None,
     }

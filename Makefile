@@ -26,7 +26,7 @@ CODEX_PINNED := $(CLIENTS_DIR)/node_modules/.bin/codex
 PROTO_SRC := $(wildcard protos/*.proto)
 PROTO_GEN := $(PROTO_SRC:.proto=_pb2.py) $(PROTO_SRC:.proto=_pb2.pyi) $(PROTO_SRC:.proto=_pb2_grpc.py) $(PROTO_SRC:.proto=_pb2_grpc.pyi)
 
-.PHONY: setup venv protos protos-fresh claude claude-compat clients run keys test-compat test lint fmt bench bench-profile litellm py-spy clean
+.PHONY: setup venv protos protos-fresh claude claude-compat clients run run-workers keys certs test-compat test lint fmt bench bench-profile litellm py-spy clean
 
 setup: venv protos
 
@@ -90,9 +90,21 @@ run: setup
 	@if [ -z "$$CLAUDE_BIN" ] && ! command -v claude >/dev/null 2>&1; then $(MAKE) --no-print-directory claude; fi
 	exec $(PY) -m supervisor_conf.launch
 
+# A worker host (README, "Running on several hosts"): only this host's workerds, each on TCP with
+# mutual TLS, from this host's own WORKERS (the credentials never leave it).
+run-workers: setup
+	@if [ -z "$$CLAUDE_BIN" ] && ! command -v claude >/dev/null 2>&1; then $(MAKE) --no-print-directory claude; fi
+	exec $(PY) -m supervisor_conf.launch --role workers
+
 # Keys for every person and tool (README, "Keys"): make keys ARGS="create ci --rpm 60"
 keys: setup
 	$(PY) -m controller.keys $(ARGS)
+
+# A CA (made once, never replaced) and one certificate per host for mutual TLS between hosts
+# (README, "Running on several hosts"); it prints each host's TLS_* lines for its .env:
+# make certs CERTS_ARGS="--out certs --host controller=10.0.0.1 --host worker-a=10.0.0.2"
+certs: setup
+	$(PY) -m common.certs $(CERTS_ARGS)
 
 # Debian's Chromium for the dashboard's browser test (Playwright drives it; it never downloads one).
 CHROMIUM := /usr/bin/chromium

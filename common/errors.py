@@ -47,6 +47,7 @@ _TABLE: dict[int, WireError] = {
     # A key's own policy: another worker would answer the same, so neither is retried.
     pb.PERMISSION_DENIED: WireError(403, "permission_error", "permission_denied", False),
     pb.QUOTA_EXHAUSTED: WireError(429, "insufficient_quota", "insufficient_quota", False),
+    pb.REQUEST_TOO_LARGE: WireError(413, "invalid_request_error", "request_too_large", False),
 }
 _FALLBACK = WireError(500, "internal_error", None, False)
 # Anthropic's error types by HTTP status (the Messages API door); any other status is api_error.

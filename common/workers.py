@@ -10,7 +10,17 @@ from common.config import ConfigError, Environ, env_bool, env_json
 
 MODES = ("cli", "agent", "api")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_KNOWN_KEYS = {"name", "bin", "token", "api_key", "mode", "address", "max_concurrent", "env"}
+_KNOWN_KEYS = {
+    "name",
+    "bin",
+    "token",
+    "api_key",
+    "mode",
+    "address",
+    "listen",
+    "max_concurrent",
+    "env",
+}
 NO_WORKER_HINT = (
     "no worker is configured: set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`) or "
     'ANTHROPIC_API_KEY, or WORKERS=\'[{"name": "1", "token": "sk-ant-oat01-..."}]\', '
@@ -28,6 +38,9 @@ class WorkerSpec:
     token: str = field(default="", repr=False)
     api_key: str = field(default="", repr=False)
     address: str = ""
+    """host:port of a workerd on another host (reached with mutual TLS); unset: a local one."""
+    listen: str = ""
+    """host:port this workerd serves on, on a worker host (`make run-workers`)."""
     max_concurrent: int = 4
     env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
@@ -93,16 +106,33 @@ def _parse_entry(entry: object, index: int, agents: bool) -> WorkerSpec:
         raise ConfigError("WORKERS", f"{where}: max_concurrent must be a number")
     if max_concurrent < 1:
         raise ConfigError("WORKERS", f"{where}: max_concurrent must be at least 1")
-    return WorkerSpec(
+    spec = WorkerSpec(
         name=name,
         mode=mode,
         bin=_string(entry, "bin", where),
         token=token,
         api_key=api_key,
         address=_string(entry, "address", where),
+        listen=_string(entry, "listen", where),
         max_concurrent=max_concurrent,
         env=_env_pairs(entry.get("env", {}), where),
     )
+    _check_remote(spec, entry, where)
+    return spec
+
+
+def _check_remote(spec: WorkerSpec, entry: dict[str, Any], where: str) -> None:
+    """A remote entry is only a name, a mode, an address and a limit: the account's credential
+    and CLI stay on the worker host, which lists them in its own WORKERS."""
+    if not spec.address:
+        return
+    local_only = sorted(key for key in ("token", "api_key", "bin", "env", "listen") if key in entry)
+    if local_only:
+        raise ConfigError(
+            "WORKERS",
+            f"{where}: a remote worker (address) takes no {', '.join(local_only)}: "
+            "they belong in the WORKERS of the worker host that runs it (make run-workers)",
+        )
 
 
 def _default_mode(agents: bool, token: str, api_key: str) -> str:

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from common.config import ConfigError, Environ, env_bool, env_int, env_str
 from common.models import ModelCatalog
 from common.paths import StatePaths
+from common.rpc import (
+    MESSAGE_LIMIT,
+    REMOTE_KEEPALIVE_MS,
+    TcpListen,
+    message_limit_from_env,
+    remote_keepalive_from_env,
+)
 from common.run_limits import RunLimits
+from common.tls import TlsFiles, parse_host_port, require_tls
 from common.top_labels import DEFAULT_LABEL_CAP
 from common.workers import WorkerSpec, parse_workers
 from controller.quota.strategy import DEFAULT_MOVE_AT, DEFAULT_STRATEGY, STRATEGIES
@@ -61,16 +69,19 @@ class ControllerConfig:
     the rest are counted under "other"."""
     model_labels: frozenset[str] = frozenset()
     """Configured MODEL_ALIASES names and targets: always a series of their own."""
+    tls: TlsFiles | None = None
+    """This host's certificate, key and CA: what remote workerds are reached with."""
+    listen: TcpListen | None = None
+    """CONTROLLER_LISTEN: Admin also on TCP with mutual TLS (grpcurl from another host)."""
+    message_limit: int = MESSAGE_LIMIT
+    """GRPC_MAX_MESSAGE_MB in bytes, towards workerds (a bigger request gets a 413)."""
+    remote_keepalive_ms: int = REMOTE_KEEPALIVE_MS
+    """How often a remote workerd is pinged, and how long its answer may take."""
 
     @classmethod
     def from_env(cls, environ: Environ) -> ControllerConfig:
         workers = parse_workers(environ)
-        for worker in workers:
-            if worker.address:
-                raise ConfigError(
-                    "WORKERS",
-                    f"worker {worker.name!r}: remote workerds (address) are not supported yet",
-                )
+        tls = _tls_for(environ, workers)
         limits = RunLimits.from_env(environ)
         return cls(
             paths=StatePaths.from_env(environ),
@@ -96,7 +107,32 @@ class ControllerConfig:
             storage_backlog_max=env_int(environ, "STORAGE_BACKLOG_MAX", BACKLOG_MAX, minimum=100),
             metrics_label_cap=env_int(environ, "METRICS_LABEL_CAP", DEFAULT_LABEL_CAP, minimum=1),
             model_labels=_model_labels(environ),
+            tls=tls,
+            listen=_listen(environ, tls),
+            message_limit=message_limit_from_env(environ),
+            remote_keepalive_ms=remote_keepalive_from_env(environ),
         )
+
+
+def _tls_for(environ: Environ, workers: tuple[WorkerSpec, ...]) -> TlsFiles | None:
+    """The TLS files, required once a worker is remote or CONTROLLER_LISTEN is set."""
+    for worker in workers:
+        if worker.address:
+            parse_host_port(worker.address, f"WORKERS {worker.name!r} address")
+            if worker.listen:  # parse_workers refuses it; kept for a clear message if not
+                raise ConfigError("WORKERS", f"worker {worker.name!r}: address or listen")
+            return require_tls(environ, f"remote worker {worker.name!r}")
+    if env_str(environ, "CONTROLLER_LISTEN", "").strip():
+        return require_tls(environ, "CONTROLLER_LISTEN")
+    return TlsFiles.from_env(environ)
+
+
+def _listen(environ: Environ, tls: TlsFiles | None) -> TcpListen | None:
+    value = env_str(environ, "CONTROLLER_LISTEN", "").strip()
+    if not value or tls is None:
+        return None
+    host, port = parse_host_port(value, "CONTROLLER_LISTEN")
+    return TcpListen(host, port, tls)
 
 
 def _model_labels(environ: Environ) -> frozenset[str]:

@@ -21,6 +21,7 @@ from controller.services.keys import KeyService
 from controller.services.stats import LiveStats
 from controller.storage.accounting import Accounting
 from controller.storage.quota_store import QuotaStore
+from controller.workers.client import Reach
 from controller.workers.pool import WorkerHandle, WorkerPool
 from protos import controller_pb2, controller_pb2_grpc, worker_pb2
 
@@ -56,7 +57,8 @@ async def serve(config: ControllerConfig) -> None:
     install_stop_signals(stop)
     events, accounting, live, restored = await open_event_log(config)
     announce_start(events, restored, time.time())
-    pool = WorkerPool(config.workers, config.paths)
+    reach = Reach(config.paths, config.tls, config.remote_keepalive_ms, config.message_limit)
+    pool = WorkerPool(config.workers, config.paths, reach)
     scheduler = Scheduler(config, pool, events)
     quota_store = QuotaStore(accounting)
     scheduler.restore_quota(await quota_store.load())
@@ -66,13 +68,12 @@ async def serve(config: ControllerConfig) -> None:
     pool.on_change = _health_watcher(scheduler)
     pool.on_reap = _reap_reporter(events)
     pool.on_warm_fallback = _fallback_reporter(events)
-    server = _build_server(
-        config,
-        scheduler,
-        AdminServicer(scheduler, accounting, live, time.time(), keys),
-        ConversationsServicer(accounting),
-    )
+    admin = AdminServicer(scheduler, accounting, live, time.time(), keys)
+    server = _build_server(config, scheduler, admin, ConversationsServicer(accounting))
     await server.start()
+    remote_admin = _remote_admin_server(config, admin)
+    if remote_admin is not None:
+        await remote_admin.start()
     background = [
         asyncio.create_task(pool.watch_health(config.health_interval_ms / 1000)),
         asyncio.create_task(scheduler.run_ticks()),
@@ -85,6 +86,8 @@ async def serve(config: ControllerConfig) -> None:
     finally:
         for task in background:
             task.cancel()
+        if remote_admin is not None:
+            await remote_admin.stop(GRACE_S)
         await server.stop(GRACE_S)
         await asyncio.gather(*background, return_exceptions=True)
         await pool.close()
@@ -111,10 +114,20 @@ def _build_server(
     return server
 
 
+def _remote_admin_server(config: ControllerConfig, admin: AdminServicer) -> StandardServer | None:
+    """CONTROLLER_LISTEN: Admin (with health and reflection) on TCP with mutual TLS, for grpcurl
+    from another host. Only Admin: completions and stored conversations stay on the unix socket,
+    behind the frontdoor's keys, so a host's certificate is never a way around them."""
+    if config.listen is None:
+        return None
+    name = controller_pb2.DESCRIPTOR.services_by_name["Admin"].full_name
+    server = StandardServer(None, [name], tcp=config.listen, message_limit=config.message_limit)
+    controller_pb2_grpc.add_AdminServicer_to_server(admin, server.server)
+    return server
+
+
 def _health_state(handle: WorkerHandle) -> str:
-    if handle.up:
-        return "up"
-    return "down" if handle.seen_up else "starting"
+    return "up" if handle.up else handle.state
 
 
 def _health_watcher(scheduler: Scheduler) -> Callable[[], Awaitable[None]]:

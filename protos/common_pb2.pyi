@@ -57,6 +57,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_INVALID: _ClassVar[ErrorCode]
     PERMISSION_DENIED: _ClassVar[ErrorCode]
     QUOTA_EXHAUSTED: _ClassVar[ErrorCode]
+    REQUEST_TOO_LARGE: _ClassVar[ErrorCode]
 
 class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -101,6 +102,7 @@ INTERNAL: ErrorCode
 OUTPUT_INVALID: ErrorCode
 PERMISSION_DENIED: ErrorCode
 QUOTA_EXHAUSTED: ErrorCode
+REQUEST_TOO_LARGE: ErrorCode
 FINISH_UNSPECIFIED: FinishReason
 FINISH_STOP: FinishReason
 FINISH_LENGTH: FinishReason

@@ -27,26 +27,28 @@ def shared_environment(environ: Environ) -> dict[str, str]:
 
 def roster(workers: tuple[WorkerSpec, ...]) -> str:
     """WORKERS as the controller and the frontdoor need it: names, modes, addresses, limits."""
-    return json.dumps([_entry(worker, credentials=False) for worker in workers])
+    return json.dumps([worker_entry(worker, credentials=False) for worker in workers])
 
 
 def program_variables(
-    environ: Environ, workers: tuple[WorkerSpec, ...]
+    environ: Environ, workers: tuple[WorkerSpec, ...], role: str = "all"
 ) -> dict[str, dict[str, str]]:
     """Each program's own variables, by supervisord program name (see render.programs)."""
-    public = roster(workers)
-    frontdoor = {"WORKERS": public}
-    if "PROXY_AUTH_TOKEN" in environ:
-        frontdoor["PROXY_AUTH_TOKEN"] = environ["PROXY_AUTH_TOKEN"]
-    variables = {"controller": {"WORKERS": public}, "frontdoor": frontdoor}
+    variables: dict[str, dict[str, str]] = {}
+    if role == "all":
+        public = roster(workers)
+        frontdoor = {"WORKERS": public}
+        if "PROXY_AUTH_TOKEN" in environ:
+            frontdoor["PROXY_AUTH_TOKEN"] = environ["PROXY_AUTH_TOKEN"]
+        variables = {"controller": {"WORKERS": public}, "frontdoor": frontdoor}
     for worker in workers:
         if worker.is_local:
-            own = json.dumps([_entry(worker, credentials=True)])
+            own = json.dumps([worker_entry(worker, credentials=True)])
             variables[f"workerd-{worker.name}"] = {"WORKERS": own}
     return variables
 
 
-def _entry(worker: WorkerSpec, credentials: bool) -> dict[str, Any]:
+def worker_entry(worker: WorkerSpec, credentials: bool) -> dict[str, Any]:
     """A WORKERS entry that parses back to `worker` (the mode explicit: with the credentials
     gone, the default mode could differ)."""
     entry: dict[str, Any] = {
@@ -57,7 +59,12 @@ def _entry(worker: WorkerSpec, credentials: bool) -> dict[str, Any]:
     if worker.address:
         entry["address"] = worker.address
     if credentials:
-        optional = {"bin": worker.bin, "token": worker.token, "api_key": worker.api_key}
+        optional = {
+            "bin": worker.bin,
+            "token": worker.token,
+            "api_key": worker.api_key,
+            "listen": worker.listen,
+        }
         entry.update({key: value for key, value in optional.items() if value})
         if worker.env:
             entry["env"] = dict(worker.env)

@@ -4,11 +4,15 @@ Reads `.env` from the repository root (real environment variables win), so every
 under supervisord sees the same settings, except credentials: each process gets only its own
 (environments.py). Any invalid setting stops here with one line, and so does a STATE_DIR this
 user cannot write or a proxy.db that is no SQLite database (controller/storage/faults.py).
+
+`--role workers` (`make run-workers`) is a worker host: only its workerds, each on TCP with
+mutual TLS, for a controller on another host whose WORKERS names them by `address`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -16,13 +20,13 @@ from pathlib import Path
 
 from common.config import ConfigError, Environ, load_dotenv
 from common.paths import StatePaths
-from common.workers import NO_WORKER_HINT
+from common.workers import NO_WORKER_HINT, WorkerSpec, parse_workers
 from controller.config import ControllerConfig
 from controller.storage.faults import StorageUnusable, preflight
 from frontdoor.config import FrontdoorConfig
-from supervisor_conf.environments import program_variables, shared_environment
+from supervisor_conf.environments import program_variables, shared_environment, worker_entry
 from supervisor_conf.render import StopBudget, env_dir, render
-from workerd.config import WorkerdConfig
+from workerd.config import WorkerdConfig, listen_address
 
 REPO = Path(__file__).resolve().parent.parent
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux
@@ -31,12 +35,44 @@ _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux
 def validate(environ: Environ) -> tuple[FrontdoorConfig, ControllerConfig]:
     frontdoor = FrontdoorConfig.from_env(environ)
     controller = ControllerConfig.from_env(environ)
-    for worker in controller.workers:
+    for index, worker in enumerate(controller.workers):
+        if not worker.is_local:
+            continue
+        if listen_address(environ, worker, index):
+            raise ConfigError(
+                "WORKERD_LISTEN" if not worker.listen else "WORKERS",
+                f"worker {worker.name!r} would listen on TCP: that is for a worker host "
+                "(make run-workers); here a local workerd serves on its unix socket",
+            )
         WorkerdConfig.from_env(environ, worker.name)
         socket = controller.paths.worker_socket(worker.name)
         if len(str(socket)) > _SOCKET_PATH_MAX:
             raise ConfigError("STATE_DIR", f"path too long for unix sockets ({socket})")
     return frontdoor, controller
+
+
+def validate_worker_host(environ: Environ) -> tuple[WorkerSpec, ...]:
+    """A worker host's workers, each with its TCP address resolved (entry `listen`, else
+    WORKERD_LISTEN advanced by its place) and its whole workerd configuration checked."""
+    specs = parse_workers(environ)
+    if not specs:
+        raise ConfigError("WORKERS", "a worker host needs WORKERS with its accounts")
+    resolved = []
+    for index, spec in enumerate(specs):
+        if not spec.is_local:
+            raise ConfigError("WORKERS", f"worker {spec.name!r}: a worker host runs no remote one")
+        listen = listen_address(environ, spec, index)
+        if not listen:
+            raise ConfigError(
+                "WORKERD_LISTEN", f"worker {spec.name!r}: set its `listen` or WORKERD_LISTEN"
+            )
+        resolved.append(dataclasses.replace(spec, listen=listen))
+    own = {**environ, "WORKERS": json.dumps([worker_entry(s, True) for s in resolved])}
+    configs = [WorkerdConfig.from_env(own, spec.name) for spec in resolved]
+    ports = [config.listen.target for config in configs if config.listen]
+    if len(set(ports)) != len(ports):
+        raise ConfigError("WORKERS", f"two workers listen on the same address: {ports}")
+    return tuple(resolved)
 
 
 def stop_budget(
@@ -67,45 +103,87 @@ def write_program_variables(directory: Path, variables: dict[str, dict[str, str]
 def main() -> None:
     parser = argparse.ArgumentParser(prog="launch")
     parser.add_argument("--logs", choices=("terminal", "files"), default="terminal")
+    parser.add_argument(
+        "--role",
+        choices=("all", "workers"),
+        default="all",
+        help="all: the whole stack; workers: a worker host's workerds only (make run-workers)",
+    )
     args = parser.parse_args()
     environ = {**load_dotenv(str(REPO / ".env")), **os.environ}
     try:
-        frontdoor, controller = validate(environ)
+        if args.role == "workers":
+            workers = validate_worker_host(environ)
+            paths, budget = StatePaths.from_env(environ), _workers_stop_budget(environ, workers)
+        else:
+            frontdoor, controller = validate(environ)
+            workers, paths = controller.workers, controller.paths
+            budget = stop_budget(environ, frontdoor, controller)
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
-    paths: StatePaths = controller.paths
+    _prepare_state(paths, with_database=args.role == "all")
+    conf = paths.supervisor_dir / "supervisord.conf"
+    text = render(
+        workers,
+        state=paths.root,
+        repo=REPO,
+        python=sys.executable,
+        log_to_terminal=args.logs == "terminal",
+        budget=budget,
+        role=args.role,
+    )
+    conf.write_text(text)
+    os.chmod(conf, 0o600)
+    variables = program_variables(environ, workers, args.role)
+    write_program_variables(env_dir(paths.root), variables)
+    if args.role == "workers":
+        _announce_worker_host(workers, paths)
+    else:
+        _announce(frontdoor, controller)
+    supervisord = str(Path(sys.executable).parent / "supervisord")
+    # supervisord and, through it, every program see no credential; each program adds its own.
+    os.execve(supervisord, [supervisord, "-n", "-c", str(conf)], shared_environment(environ))
+
+
+def _workers_stop_budget(environ: Environ, workers: tuple[WorkerSpec, ...]) -> StopBudget:
+    own = {**environ, "WORKERS": json.dumps([worker_entry(w, True) for w in workers])}
+    graces = [WorkerdConfig.from_env(own, w.name).stop_grace_ms for w in workers]
+    return StopBudget(stop_grace_s=max(graces, default=0) / 1000)
+
+
+def _prepare_state(paths: StatePaths, with_database: bool) -> None:
     try:
         paths.ensure()
-        preflight(paths.database)
+        if with_database:
+            preflight(paths.database)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         sys.exit(f"STATE_DIR unusable: {paths.root} must be a writable directory ({reason})")
     except StorageUnusable as exc:
         sys.exit(str(exc))
-    conf = paths.supervisor_dir / "supervisord.conf"
-    text = render(
-        controller.workers,
-        state=paths.root,
-        repo=REPO,
-        python=sys.executable,
-        log_to_terminal=args.logs == "terminal",
-        budget=stop_budget(environ, frontdoor, controller),
+
+
+def _announce(frontdoor: FrontdoorConfig, controller: ControllerConfig) -> None:
+    names = ", ".join(
+        f"{w.name} ({w.mode}{', at ' + w.address if w.address else ''})" for w in controller.workers
     )
-    conf.write_text(text)
-    os.chmod(conf, 0o600)
-    write_program_variables(env_dir(paths.root), program_variables(environ, controller.workers))
-    names = ", ".join(f"{w.name} ({w.mode})" for w in controller.workers) or "none configured"
     print(
-        f"Claude Code Proxy on http://{frontdoor.host}:{frontdoor.port}  workers: {names}  "
-        f"state: {paths.root}\n"
+        f"Claude Code Proxy on http://{frontdoor.host}:{frontdoor.port}  "
+        f"workers: {names or 'none configured'}  state: {controller.paths.root}\n"
         f"dashboard: http://{frontdoor.host}:{frontdoor.port}/dashboard/proxy#token=<PROXY_AUTH_TOKEN>",
         flush=True,
     )
     if not controller.workers:
         print(f"note: {NO_WORKER_HINT}", flush=True)
-    supervisord = str(Path(sys.executable).parent / "supervisord")
-    # supervisord and, through it, every program see no credential; each program adds its own.
-    os.execve(supervisord, [supervisord, "-n", "-c", str(conf)], shared_environment(environ))
+
+
+def _announce_worker_host(workers: tuple[WorkerSpec, ...], paths: StatePaths) -> None:
+    """What runs here, and the entries the controller host's WORKERS needs for it."""
+    print(f"worker host: {len(workers)} workerd(s), mutual TLS, state: {paths.root}", flush=True)
+    for worker in workers:
+        entry = {"name": worker.name, "mode": worker.mode, "address": worker.listen}
+        print(f"  {worker.name} ({worker.mode}) on {worker.listen}", flush=True)
+        print(f"    controller host WORKERS entry: {json.dumps(entry)}", flush=True)
 
 
 if __name__ == "__main__":

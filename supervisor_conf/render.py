@@ -44,11 +44,15 @@ class Program:
     priority: int
 
 
-def programs(workers: tuple[WorkerSpec, ...]) -> list[Program]:
-    """Local workerds first, then the controller, then the frontdoor."""
+def programs(workers: tuple[WorkerSpec, ...], role: str = "all") -> list[Program]:
+    """Local workerds first, then the controller, then the frontdoor; a worker host (role
+    "workers", `make run-workers`) runs only its workerds."""
     local = [w for w in workers if w.is_local]
+    workerds = [Program(f"workerd-{w.name}", "workerd", f" --worker {w.name}", 100) for w in local]
+    if role == "workers":
+        return workerds
     return [
-        *(Program(f"workerd-{w.name}", "workerd", f" --worker {w.name}", 100) for w in local),
+        *workerds,
         Program("controller", "controller", "", 200),
         Program("frontdoor", "frontdoor", "", 300),
     ]
@@ -67,13 +71,14 @@ def render(
     python: str,
     log_to_terminal: bool,
     budget: StopBudget = StopBudget(),
+    role: str = "all",
 ) -> str:
     # As root, say so explicitly: supervisord otherwise warns on every start that it kept root.
     user_line = "user=root\n" if os.geteuid() == 0 else ""
     main = (_HERE / "supervisord.conf.tmpl").read_text().format(state=state, user_line=user_line)
     template = (_HERE / "program.conf.tmpl").read_text()
     sections = [main]
-    for program in programs(workers):
+    for program in programs(workers, role):
         log = "/dev/stdout" if log_to_terminal else str(state / "logs" / f"{program.name}.log")
         sections.append(
             template.format(

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from common.config import ConfigError, Environ, env_bool, env_int, env_str
 from common.paths import StatePaths
+from common.rpc import MESSAGE_LIMIT, TcpListen, message_limit_from_env
 from common.run_limits import RunLimits
+from common.tls import parse_host_port, require_tls, tcp_target
 from common.workers import WorkerSpec, parse_workers
 from workerd.cli.memory import MIB, default_budget_bytes, machine_bytes
 from workerd.cli.settings import CliSettings
@@ -75,6 +77,10 @@ class WorkerdConfig:
     fetch_remote_images: bool = False
     """api mode: pass http(s) image URLs on to the Messages API (which fetches them); else 400."""
     pool: PoolSettings = field(default_factory=PoolSettings)
+    listen: TcpListen | None = None
+    """On a worker host: TCP with mutual TLS instead of the unix socket in STATE_DIR."""
+    message_limit: int = MESSAGE_LIMIT
+    """GRPC_MAX_MESSAGE_MB in bytes: a bigger request or answer fails RESOURCE_EXHAUSTED."""
 
     @property
     def home(self) -> Path:
@@ -121,12 +127,35 @@ class WorkerdConfig:
             cli=cli,
             fetch_remote_images=env_bool(environ, "FETCH_REMOTE_IMAGES", False),
             pool=PoolSettings.from_env(environ, cli_workers),
+            listen=_tcp_listen(environ, spec, list(specs).index(name)),
+            message_limit=message_limit_from_env(environ),
         )
 
     def ensure_dirs(self) -> None:
         for path in (self.home, self.config_dir, self.chat_dir, self.work_root):
             path.mkdir(parents=True, exist_ok=True)
             os.chmod(path, 0o700)
+
+
+def listen_address(environ: Environ, spec: WorkerSpec, index: int) -> str:
+    """Where a worker host's workerd serves: its entry's `listen`, else WORKERD_LISTEN with the
+    port advanced by the entry's place in WORKERS (one port per account); "" for the unix
+    socket."""
+    if spec.listen:
+        return spec.listen
+    base = env_str(environ, "WORKERD_LISTEN", "").strip()
+    if not base:
+        return ""
+    host, port = parse_host_port(base, "WORKERD_LISTEN")
+    return tcp_target(host, port + index)
+
+
+def _tcp_listen(environ: Environ, spec: WorkerSpec, index: int) -> TcpListen | None:
+    address = listen_address(environ, spec, index)
+    if not address:
+        return None
+    host, port = parse_host_port(address, f"WORKERS {spec.name!r} listen")
+    return TcpListen(host, port, require_tls(environ, f"worker {spec.name!r} listening on TCP"))
 
 
 def resolve_claude_bin(spec: WorkerSpec, environ: Environ) -> str:

@@ -34,7 +34,12 @@ async def serve(config: WorkerdConfig) -> None:
         check_supported(cli_version, config.claude_bin)  # UnsupportedCli: no start
         engine.spawner.cli_version = parse_version(cli_version)
     name = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name
-    server = StandardServer(config.paths.worker_socket(config.spec.name), [name])
+    server = StandardServer(
+        None if config.listen else config.paths.worker_socket(config.spec.name),
+        [name],
+        tcp=config.listen,
+        message_limit=config.message_limit,
+    )
     api = _api_runner(config)  # one Messages API client (api mode), closed below
     worker_pb2_grpc.add_WorkerServicer_to_server(
         WorkerServicer(config, table, api, reaper, engine, cli_version), server.server

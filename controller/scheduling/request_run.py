@@ -33,7 +33,7 @@ from controller.scheduling.fair_queue import PRIORITY_HIGH, PRIORITY_LOW, PRIORI
 from controller.scheduling.ratelimit import estimate_tokens
 from controller.scheduling.scheduler import DispatchError, Lease, Scheduler, Waiter
 from controller.storage.usage import error_category
-from controller.workers.client import WorkerUnavailable
+from controller.workers.client import MessageTooLarge, WorkerUnavailable
 from controller.workers.pool import WorkerHandle
 from protos import common_pb2 as pb
 
@@ -261,6 +261,9 @@ class RequestRun:
     def _stream_failed(self, name: str, exc: WorkerUnavailable) -> pb.Error:
         """The attempt's error when its stream failed; the worker marked down only when it is
         the worker that failed."""
+        if isinstance(exc, MessageTooLarge):
+            message = f"request too large to pass to worker {name} (GRPC_MAX_MESSAGE_MB): {exc}"
+            return make_error(pb.REQUEST_TOO_LARGE, message).error
         if _raised_by_worker(exc):
             logger.warning("worker %s failed on request %s", name, self.request.request_id)
             return make_error(pb.INTERNAL, f"worker {name} failed on this request").error

@@ -9,11 +9,15 @@ from dataclasses import dataclass, field
 
 from common.paths import StatePaths
 from common.workers import WorkerSpec
-from controller.workers.client import WorkerClient
+from controller.workers.client import Reach, WorkerClient
 from controller.workers.sessions import PoolState, SessionCounts, new_fallbacks
 from protos import controller_pb2, worker_pb2
 
 logger = logging.getLogger(__name__)
+
+REMOTE_DOWN_AFTER = 2
+"""Failed health checks in a row before a remote worker counts as down: one lost packet on a
+lossy link must not end its streams."""
 
 
 @dataclass
@@ -28,6 +32,7 @@ class WorkerHandle:
     errors: int = 0
     last_error: str = ""
     seen_up: bool = field(default=False)
+    failed_checks: int = 0  # health checks failed in a row
     draining: bool = False
     last_used: float = 0.0
     incarnation: float = 0.0  # the workerd's start time, from its Status
@@ -42,9 +47,13 @@ class WorkerHandle:
 
     @property
     def state(self) -> str:
-        if not self.up:
-            return "down" if self.seen_up else "starting"
+        if not self.up:  # a remote worker not answering is down; a local one may be starting
+            return "down" if self.seen_up or self.unreachable else "starting"
         return "draining" if self.draining else "up"
+
+    @property
+    def unreachable(self) -> bool:
+        return not self.spec.is_local and self.failed_checks > 0
 
     def info(self) -> controller_pb2.WorkerInfo:
         return controller_pb2.WorkerInfo(
@@ -80,12 +89,15 @@ def credential_kind(spec: WorkerSpec) -> str:
 class WorkerPool:
     """Owns one WorkerClient per configured worker and keeps their health current."""
 
-    def __init__(self, specs: tuple[WorkerSpec, ...], paths: StatePaths) -> None:
+    def __init__(
+        self, specs: tuple[WorkerSpec, ...], paths: StatePaths, reach: Reach | None = None
+    ) -> None:
         self.on_change: Callable[[], Awaitable[None]] | None = None
         self.on_reap: Callable[[str, worker_pb2.ReapRecord], None] | None = None
         self.on_warm_fallback: Callable[[str, str], None] | None = None  # worker, signature
+        reach = reach or Reach(paths)
         self.handles = {
-            spec.name: WorkerHandle(spec, WorkerClient(spec.name, paths.worker_socket(spec.name)))
+            spec.name: WorkerHandle(spec, WorkerClient(spec.name, reach.channel(spec)))
             for spec in specs
         }
 
@@ -95,6 +107,8 @@ class WorkerPool:
             logger.warning("worker %s down: %s", name, reason)
         handle.up = False
         handle.cli_pool = handle.cli_pool.gone()
+        if not handle.spec.is_local:  # its other streams are on the same lost link
+            handle.client.cut_calls(reason)
 
     async def watch_health(self, interval: float) -> None:
         """Poll every workerd's health service until cancelled."""
@@ -107,9 +121,14 @@ class WorkerPool:
 
     async def _check(self, handle: WorkerHandle, interval: float) -> bool:
         serving = await handle.client.is_serving(deadline_s=max(interval, 0.5))
+        handle.failed_checks = 0 if serving else handle.failed_checks + 1
+        if not serving and handle.up and handle.failed_checks < self._down_after(handle):
+            return False  # a remote worker gets a second look before it counts as down
         changed = serving != handle.up
         if changed:
             logger.info("worker %s %s", handle.spec.name, "up" if serving else "down")
+        if not serving and handle.up:
+            self.mark_down(handle.spec.name, "health check failed")
         handle.up = serving
         handle.seen_up = handle.seen_up or serving
         if serving:
@@ -117,6 +136,10 @@ class WorkerPool:
         else:
             handle.cli_pool = handle.cli_pool.gone()
         return changed
+
+    @staticmethod
+    def _down_after(handle: WorkerHandle) -> int:
+        return 1 if handle.spec.is_local else REMOTE_DOWN_AFTER
 
     async def _collect_status(self, handle: WorkerHandle) -> None:
         """Keep the workerd's process figures; report what its reaper stopped since the last

@@ -42,12 +42,11 @@ async def _watch_until_broken(socket: Path, seconds: float) -> grpc.StatusCode |
 
 
 async def test_quiet_stream_outlives_keepalive_pings(tmp_path: Path) -> None:
-    server = StandardServer(tmp_path / "ours.sock", [], keepalive_ms=KEEPALIVE_MS)
+    socket_path = tmp_path / "ours.sock"
+    server = StandardServer(socket_path, [], keepalive_ms=KEEPALIVE_MS)
     await server.start()
     try:
-        assert (
-            await _watch_until_broken(server.socket_path, seconds=8 * KEEPALIVE_MS / 1000) is None
-        )
+        assert await _watch_until_broken(socket_path, seconds=8 * KEEPALIVE_MS / 1000) is None
     finally:
         await server.stop(0)
 

@@ -186,15 +186,74 @@ def test_controller_refuses_duplicate_workers(state: Path) -> None:
     assert info.value.variable == "WORKERS"
 
 
-def test_controller_refuses_remote_workers_for_now(state: Path) -> None:
+def test_a_remote_worker_needs_the_tls_files(state: Path) -> None:
     with pytest.raises(ConfigError) as info:
         ControllerConfig.from_env(
             {"STATE_DIR": str(state), "WORKERS": _workers({"name": "r", "address": "h:1"})}
         )
-    assert info.value.variable == "WORKERS"
+    assert info.value.variable == "TLS_CERT_FILE"
+    assert "remote worker 'r'" in str(info.value)
+
+
+def test_a_remote_worker_address_is_host_and_port(state: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        ControllerConfig.from_env(
+            {"STATE_DIR": str(state), "WORKERS": _workers({"name": "r", "address": "h"})}
+        )
+    assert "host:port" in str(info.value)
+
+
+def test_remote_workers_and_the_tcp_admin_with_tls(state: Path, tmp_path: Path) -> None:
+    tls = _tls_files(tmp_path)
+    config = ControllerConfig.from_env(
+        {
+            "STATE_DIR": str(state),
+            "WORKERS": _workers({"name": "r", "mode": "cli", "address": "10.0.0.2:7301"}),
+            "CONTROLLER_LISTEN": "0.0.0.0:7300",
+            "GRPC_MAX_MESSAGE_MB": "8",
+            "REMOTE_KEEPALIVE_MS": "500",
+            **tls,
+        }
+    )
+    assert config.tls is not None and str(config.tls.ca) == tls["TLS_CA_FILE"]
+    assert config.listen is not None and config.listen.target == "0.0.0.0:7300"
+    assert (config.message_limit, config.remote_keepalive_ms) == (8 << 20, 500)
+
+
+def test_controller_listen_alone_needs_tls(state: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        ControllerConfig.from_env({"STATE_DIR": str(state), "CONTROLLER_LISTEN": "0.0.0.0:7300"})
+    assert "CONTROLLER_LISTEN needs mutual TLS" in str(info.value)
+
+
+def _tls_files(directory: Path) -> dict[str, str]:
+    files = {}
+    for variable in ("TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE"):
+        path = directory / f"{variable.lower()}.pem"
+        path.write_text("-----BEGIN CERTIFICATE-----\n")
+        files[variable] = str(path)
+    return files
 
 
 # --- workerd ---------------------------------------------------------------------------------
+
+
+def test_a_worker_host_workerd_listens_on_tcp_by_its_place(
+    state: Path, tmp_path: Path, empty_path: Path
+) -> None:
+    claude = str(_executable(tmp_path / "claude-bin"))
+    environ = {
+        "STATE_DIR": str(state),
+        "WORKERS": _workers({"name": "a", "bin": claude}, {"name": "b", "bin": claude}),
+        "WORKERD_LISTEN": "10.0.0.2:7301",
+        **_tls_files(tmp_path),
+    }
+    first, second = (WorkerdConfig.from_env(environ, name) for name in ("a", "b"))
+    assert first.listen is not None and first.listen.target == "10.0.0.2:7301"
+    assert second.listen is not None and second.listen.target == "10.0.0.2:7302"
+    without_tls = {k: v for k, v in environ.items() if not k.startswith("TLS_")}
+    with pytest.raises(ConfigError, match="listening on TCP needs mutual TLS"):
+        WorkerdConfig.from_env(without_tls, "a")
 
 
 def test_workerd_defaults(state: Path, tmp_path: Path, empty_path: Path) -> None:

@@ -85,7 +85,7 @@ def test_full_entry_is_parsed() -> None:
                 "bin": " /opt/claude ",
                 "token": TOKEN,
                 "mode": "agent",
-                "address": "10.0.0.5:9000",
+                "listen": "10.0.0.5:9000",
                 "max_concurrent": 2,
                 "env": {"HTTPS_PROXY": "http://proxy:3128", "A": "1"},
             }
@@ -94,10 +94,28 @@ def test_full_entry_is_parsed() -> None:
     assert spec.name == "acct_2"
     assert spec.bin == "/opt/claude"
     assert spec.mode == "agent"
-    assert spec.address == "10.0.0.5:9000"
-    assert not spec.is_local
+    assert spec.listen == "10.0.0.5:9000"
+    assert spec.is_local  # it listens on TCP on its own host, run by that host's supervisord
     assert spec.max_concurrent == 2
     assert spec.env == (("A", "1"), ("HTTPS_PROXY", "http://proxy:3128"))  # sorted
+
+
+def test_a_remote_entry_is_a_name_a_mode_and_an_address() -> None:
+    (spec,) = _workers([{"name": "r", "mode": "api", "address": "10.0.0.5:9000"}])
+    assert (spec.address, spec.mode, spec.is_local, spec.secrets()) == (
+        "10.0.0.5:9000",
+        "api",
+        False,
+        (),
+    )
+
+
+@pytest.mark.parametrize("key", ["token", "api_key", "bin", "env", "listen"])
+def test_a_remote_entry_refuses_what_belongs_on_its_host(key: str) -> None:
+    value: object = {"A": "1"} if key == "env" else "x"
+    with pytest.raises(ConfigError) as info:
+        _workers([{"name": "r", "address": "h:1", key: value}])
+    assert key in str(info.value) and "make run-workers" in str(info.value)
 
 
 def test_names_default_to_position_and_numbers_become_strings() -> None:

@@ -29,6 +29,7 @@ KEEPALIVE_MS = 20_000
 # Across hosts a link can vanish without a FIN: pings this often (REMOTE_KEEPALIVE_MS) and the
 # same again for the answer notice it, and end the calls on it, within a few seconds.
 REMOTE_KEEPALIVE_MS = 1_000
+REMOTE_KEEPALIVE_FLOOR_MS = 100
 
 
 def message_limit_from_env(environ: Environ) -> int:
@@ -37,7 +38,9 @@ def message_limit_from_env(environ: Environ) -> int:
 
 
 def remote_keepalive_from_env(environ: Environ) -> int:
-    return env_int(environ, "REMOTE_KEEPALIVE_MS", REMOTE_KEEPALIVE_MS, minimum=100)
+    return env_int(
+        environ, "REMOTE_KEEPALIVE_MS", REMOTE_KEEPALIVE_MS, minimum=REMOTE_KEEPALIVE_FLOOR_MS
+    )
 
 
 def channel_options(
@@ -128,8 +131,9 @@ class StandardServer:
     ) -> None:
         self.socket_path = socket_path
         self.tcp = tcp
-        # Remote controllers ping often (REMOTE_KEEPALIVE_MS): a TCP server lets them.
-        floor_ms = min(keepalive_ms, REMOTE_KEEPALIVE_MS) if tcp else keepalive_ms
+        # A controller on another host pings as often as its REMOTE_KEEPALIVE_MS says (100 ms
+        # at least); only peers with a certificate from the CA get this far.
+        floor_ms = 2 * REMOTE_KEEPALIVE_FLOOR_MS if tcp else keepalive_ms
         self.server = grpc.aio.server(options=server_options(floor_ms, message_limit))
         self.health = health.aio.HealthServicer()
         self._service_names = tuple(service_names)

@@ -105,7 +105,9 @@ def _build_server(
         controller_pb2.DESCRIPTOR.services_by_name[name].full_name
         for name in ("Controller", "Admin", "Conversations")
     ]
-    server = StandardServer(config.paths.controller_socket, names)
+    server = StandardServer(
+        config.paths.controller_socket, names, message_limit=config.message_limit
+    )
     controller_pb2_grpc.add_ControllerServicer_to_server(
         ControllerServicer(scheduler), server.server
     )

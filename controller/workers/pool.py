@@ -75,6 +75,7 @@ class WorkerHandle:
             served=self.sessions.served_json(),
             rebuilds=self.sessions.rebuilds_json(),
             credential=self.credential,
+            address=self.spec.address,
             pool=self.cli_pool.sizing.figures() if self.cli_pool.sizing else None,
         )
 

@@ -232,6 +232,7 @@ def worker(info: cpb.WorkerInfo, lifetime: cpb.WorkerTraffic | None) -> Json:
         "quotaStatus": info.quota_status,
         "quotaResetsAt": info.quota_resets_at,
         "credential": info.credential,
+        "address": info.address,
         "quota": quota(info),
     }
 

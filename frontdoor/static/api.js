@@ -189,6 +189,7 @@ function normalizeWorker(w, sessions) {
     quotaStatus: str(w.quotaStatus),
     quotaResetsAt: toMs(w.quotaResetsAt),
     credential: str(w.credential),
+    address: str(w.address),
     quota: normalizeQuota(w.quota),
   };
 }

@@ -197,6 +197,7 @@ export class WorkersPanel {
       name: el("span", { class: "w-name" }),
       mode: el("span", { class: "badge" }),
       version: el("span", { class: "badge badge-cli" }),
+      host: el("span", { class: "badge badge-host" }),
       state: el("span", { class: "state" }),
       active: el("span", { class: "w-active" }),
       shareFill: el("div", { class: "share-fill" }),
@@ -226,7 +227,7 @@ export class WorkersPanel {
     const node = el(
       "div",
       { class: "worker" },
-      el("div", { class: "w-head" }, r.dot, r.name, r.mode, r.version, r.state, el("span", { class: "spacer" }), r.active, r.button),
+      el("div", { class: "w-head" }, r.dot, r.name, r.mode, r.version, r.host, r.state, el("span", { class: "spacer" }), r.active, r.button),
       el("div", { class: "share" }, r.shareFill),
       el("div", { class: "w-stats" }, r.shareText, r.requests, r.errors, r.last, r.quota),
       r.quotaBars,
@@ -247,6 +248,9 @@ export class WorkersPanel {
     setText(r.version, w.cliVersion ? `CLI ${w.cliVersion}` : "");
     r.version.hidden = !w.cliVersion;
     r.version.title = w.cliVersion ? `this worker runs Claude Code ${w.cliVersion}` : "";
+    setText(r.host, w.address ? `at ${w.address}` : "");
+    r.host.hidden = !w.address;
+    r.host.title = w.address ? "a workerd on another host, reached with mutual TLS" : "";
     updateCli(r, w);
     r.state.className = `state ${st.cls}`;
     setText(r.state, st.text);

@@ -6,7 +6,8 @@ tests/unit/fixtures/metrics_seed.json and metrics_seed.prom were captured from t
 the same scenario (tests/middle/stats_scenario.py), clock-dependent numbers blanked. Key order
 was never part of the contract (a Struct is a map), nor the order of samples in a family.
 The `keys` section and the `ccproxy_key_*` families came later (issue 19, keys), added to the
-fixtures for the scenario's one key; nothing the seed served changed with them.
+fixtures for the scenario's one key; nothing the seed served changed with them. Each worker's
+`address` (issue 23: "" for a local workerd, host:port for one on another host) likewise.
 """
 
 from __future__ import annotations

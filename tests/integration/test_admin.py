@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -13,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.stack import FAKE_CLAUDE, Stack, wait_until
+from common.certs import HostSpec, issue
+from tests.stack import FAKE_CLAUDE, Stack, free_port, wait_until
 
 pytestmark = pytest.mark.stack
 GRPCURL = Path(sys.executable).parent / "grpcurl"
@@ -53,7 +55,16 @@ def chat(stack: Stack, text: str, session: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA and certificates for the controller and for an administrator on another host."""
+    out = tmp_path_factory.mktemp("certs") / "certs"
+    hosts = [HostSpec("controller", ("127.0.0.1",)), HostSpec("admin", ("127.0.0.1",))]
+    issue(out, hosts, replace=False, stdout=io.StringIO())
+    return out
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, certs: Path) -> Iterator[Stack]:
     log = tmp_path_factory.mktemp("admin") / "runs.log"
     workers = [
         {
@@ -64,7 +75,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         }
         for name in ("a", "b")
     ]
-    settings = {"WORKERS": json.dumps(workers), "STOP_GRACE_MS": "300", "MAX_ATTEMPTS": "1"}
+    settings = {
+        "WORKERS": json.dumps(workers),
+        "STOP_GRACE_MS": "300",
+        "MAX_ATTEMPTS": "1",
+        "CONTROLLER_LISTEN": f"127.0.0.1:{free_port()}",
+        "TLS_CERT_FILE": str(certs / "controller.crt"),
+        "TLS_KEY_FILE": str(certs / "controller.key"),
+        "TLS_CA_FILE": str(certs / "ca.crt"),
+    }
     running = Stack(settings).start()
     yield running
     running.stop()
@@ -201,3 +220,34 @@ def test_keys_made_listed_changed_and_revoked_through_grpcurl(stack: Stack) -> N
     revoked = call(stack, "RevokeKey", {"name": "grpcurl-ci"})
     assert revoked["revoked_at"] > 0
     wait_until(lambda: stack.request("GET", "/v1/models", headers=headers)[0] == 401, 10, "gone")
+
+
+def _grpcurl_tcp(stack: Stack, *args: str, tls: list[str]) -> subprocess.CompletedProcess[str]:
+    address = stack.settings["CONTROLLER_LISTEN"]
+    return subprocess.run(
+        [str(GRPCURL), "-max-time", "5", *tls, address, *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+
+
+def test_admin_from_another_host_needs_a_certificate_from_the_ca(stack: Stack, certs: Path) -> None:
+    """CONTROLLER_LISTEN: Admin over TCP with mutual TLS, for grpcurl on another host; only
+    Admin, so a certificate is never a way around the frontdoor's keys."""
+    admin = ["-cacert", str(certs / "ca.crt")]
+    admin += ["-cert", str(certs / "admin.crt"), "-key", str(certs / "admin.key")]
+    listed = _grpcurl_tcp(stack, "list", tls=admin)
+    assert listed.returncode == 0, listed.stderr
+    assert set(listed.stdout.split()) == {
+        "ccproxy.v1.Admin",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
+    workers = _grpcurl_tcp(stack, "ccproxy.v1.Admin/ListWorkers", tls=admin)
+    assert workers.returncode == 0, workers.stderr
+    assert {w["name"] for w in json.loads(workers.stdout)["workers"]} == {"a", "b"}
+    for refused in (["-plaintext"], ["-cacert", str(certs / "ca.crt")]):  # none; no client cert
+        answer = _grpcurl_tcp(stack, "list", tls=refused)
+        assert answer.returncode != 0 and "ccproxy" not in answer.stdout

@@ -61,9 +61,12 @@ def _from_an_admin(request: web.Request) -> bool:
 
 
 def _worker_detail(worker: controller_pb2.WorkerInfo) -> dict[str, str]:
-    return {
+    detail = {
         "name": worker.name,
         "mode": worker.mode,
         "state": worker.state,
         "cliVersion": worker.cli_version,
     }
+    if worker.address:  # a workerd on another host
+        detail["address"] = worker.address
+    return detail

@@ -113,7 +113,21 @@ $(CHROMIUM):
 	$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive \
 		sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends chromium' 
 
-test: setup claude clients $(CHROMIUM)
+# Debian's iptables for tests/netns.py's delay and loss between simulated hosts: this kernel has
+# no sch_netem (tc's netem), so an NFQUEUE and a verdict process do it.
+IPTABLES := /usr/sbin/iptables
+
+$(IPTABLES):
+	$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive \
+		sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends iptables'
+
+IP := /usr/sbin/ip
+
+$(IP):
+	$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive \
+		sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends iproute2'
+
+test: setup claude clients $(CHROMIUM) $(IPTABLES) $(IP)
 	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) CODEX_BIN=$(abspath $(CODEX_PINNED)) \
 		OPENAI_NODE_DIR=$(abspath $(CLIENTS_DIR)/node_modules/openai) $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -144,7 +158,7 @@ $(PY_SPY_STAMP): $(VENV)/.installed
 	$(VENV)/bin/pip install -q py-spy==$(PY_SPY_VERSION)
 	touch $@
 
-bench: setup claude litellm py-spy
+bench: setup claude litellm py-spy $(IPTABLES) $(IP)
 	CLAUDE_BIN=$(abspath $(CLAUDE_PINNED)) $(PY) -m bench
 
 # The hot-path comparison only, with every proxy process recorded by py-spy during the

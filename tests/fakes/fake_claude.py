@@ -11,6 +11,7 @@ one turn, acting on a marker in its text:
   FAKE:garbage  print lines that are not JSON, then exit 0
   FAKE:hang     print init, then sleep until killed (ignores SIGINT and SIGTERM)
   FAKE:sleep:S  answer after S seconds
+  FAKE:stall:S  send the first half of the answer, then the rest S seconds later (mid-stream)
   FAKE:crash_once:PATH  crash when PATH does not exist yet (creating it), else answer
   (none)        answer "fake says: <text>" as a well-formed stream-json run
 `--version` prints 9.9.9. Every answered turn appends "<pid> <worker> <marker>" to
@@ -39,7 +40,7 @@ def prompt_text(line: str) -> str:
     return " ".join(block.get("text", "") for block in content if isinstance(block, dict))
 
 
-def answer(text: str) -> None:
+def answer(text: str, stall_s: float = 0.0) -> None:
     reply = f"fake says: {text}"
     emit(
         {
@@ -47,7 +48,9 @@ def answer(text: str) -> None:
             "event": {"type": "message_start", "message": {"id": "m1", "model": "fake-model"}},
         }
     )
-    for piece in (reply[: len(reply) // 2], reply[len(reply) // 2 :]):
+    for n, piece in enumerate((reply[: len(reply) // 2], reply[len(reply) // 2 :])):
+        if n:
+            time.sleep(stall_s)
         delta = {"type": "text_delta", "text": piece}
         emit({"type": "stream_event", "event": {"type": "content_block_delta", "delta": delta}})
     usage = {
@@ -116,7 +119,7 @@ def turn(line: str, warm: bool) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         while True:
             time.sleep(60)
-    answer(text)
+    answer(text, float(arg) if name == "stall" else 0.0)
 
 
 def main() -> None:

@@ -24,7 +24,6 @@ from typing import Any, TypeVarTuple
 import psutil
 
 from workerd.cli.bridge import Bridge
-from workerd.cli.memory import process_bytes
 from workerd.cli.states import ChildState, check_transition
 
 logger = logging.getLogger(__name__)
@@ -189,9 +188,9 @@ class CliProcess:
         except psutil.Error:
             return 0
 
-    def memory_bytes(self) -> int:
-        """PSS where readable, else RSS (reads /proc: call it off the loop)."""
-        return process_bytes(self._ps())
+    def process(self) -> psutil.Process | None:
+        """The psutil handle (None once gone): what the pool's memory readings read."""
+        return self._ps()
 
     def _move(self, target: ChildState) -> None:
         if self.state is target:

@@ -173,8 +173,8 @@ class WarmPool:
         """Read the memory of every CLI process, unless read within MEASURE_EVERY_S."""
         now = self._clock()
         if now - self.memory.read_at >= MEASURE_EVERY_S:
-            readers = {child.pid: child.memory_bytes for child in self._table.all()}
-            await self.memory.read(readers, now)
+            processes = {child.pid: child.process() for child in self._table.all()}
+            await self.memory.read(processes, now)
 
     def _ceiling(self) -> int:
         """Warm processes the budget (and MAX_IDLE_PROCESSES) allows with what all the
@@ -199,13 +199,19 @@ class WarmPool:
 
     def _parked_over_budget(self, going: list[tuple[Slot, str]]) -> list[Slot]:
         """Held conversations to let go, least recently used first, while all the processes
-        together use more than the budget: a burst's turns may run past it (a request is never
-        refused for memory), but what they leave parked may not stay past it."""
+        together, with the warm floor filled, use more than the budget: a burst's turns may run
+        past it (a request is never refused for memory), but what they leave parked may not stay
+        past it, nor keep the pool under WARM_PROCESSES for the next new conversation."""
         leaving = {slot.pid for slot, _ in going}
-        states = {
-            c.pid: c.state is ChildState.STARTING for c in self._table.all() if c.pid not in leaving
+        states = {  # what stays: not going now, nor already on its way out
+            c.pid: c.state is ChildState.STARTING
+            for c in self._table.all()
+            if c.pid not in leaving and c.state not in (ChildState.STOPPING, ChildState.EXITED)
         }
-        excess = self.memory.used(states) - self.memory.budget
+        warm = sum(1 for slot in self.pool.warm() if slot.pid not in leaving)
+        missing = max(0, self.pool.limits.warm_target - warm)
+        floor_room = missing * self.memory.per_process(states)
+        excess = self.memory.used(states) + floor_room - self.memory.budget
         evicted: list[Slot] = []
         for slot in sorted(self.pool.slots(ChildState.PARKED), key=lambda s: s.since):
             if excess <= 0 or slot.pid in leaving:

@@ -16,7 +16,7 @@ import pytest
 from tests.middle.workerd.test_engine import Worker
 from workerd.cli import cpu
 from workerd.cli.cpu import CpuGauge
-from workerd.cli.memory import process_bytes
+from workerd.cli.memory import pss_of, rss_of
 from workerd.cli.states import ChildState
 
 pytestmark = pytest.mark.middle
@@ -31,7 +31,8 @@ def idle_bytes(worker: Worker) -> int:
     for child in worker.table.all():
         if child.state in idle:
             with contextlib.suppress(psutil.Error):  # one that just exited uses nothing
-                total += process_bytes(psutil.Process(child.pid))
+                process = psutil.Process(child.pid)
+                total += pss_of(process) or rss_of(process)
     return total
 
 
@@ -72,8 +73,9 @@ async def test_a_burst_grows_the_pool_within_its_budget_and_it_shrinks_back(
         assert figures[-1].memory_budget_bytes == budget and figures[-1].claimed_starting >= 1
         assert len(worker.pids(ChildState.PARKED)) < 3 * 8  # held conversations let go
         stopped = asyncio.get_running_loop().time()
-        # Back to the floor (or under it, while held conversations fill the budget).
-        await worker.until("the floor again", lambda: len(worker.pids(ChildState.READY)) <= 1)
+        # Back to the floor, and not under it: held conversations filling the budget are let
+        # go (oldest first) to make room for WARM_PROCESSES.
+        await worker.until("the floor again", lambda: len(worker.pids(ChildState.READY)) == 1)
         assert asyncio.get_running_loop().time() - stopped < IDLE_S + 1.5  # idle time + a poll
     finally:
         await worker.close()
@@ -119,3 +121,38 @@ class FakeTimes(NamedTuple):  # psutil's cpu_times: a named tuple, summed by the
     user: float
     idle: float = 100.0
     iowait: float = 0.0
+
+
+async def test_held_conversations_filling_the_budget_make_room_for_the_floor(
+    tmp_path: Path,
+) -> None:
+    """Three conversations held, and a budget that fits them but not one ready process more:
+    the oldest is let go so that the next new conversation still finds WARM_PROCESSES ready."""
+    worker = Worker(tmp_path, warm_processes=1, max_idle_processes=100)
+    engine = worker.engine
+    await engine.start()
+    try:
+        await asyncio.gather(*(worker.ask(f"held-{n}", "hi") for n in range(3)))
+
+        def three_held() -> bool:
+            return (
+                engine.figures().starting == 0
+                and len(worker.pids(ChildState.READY)) >= 1
+                and len(worker.pids(ChildState.PARKED)) == 3
+            )
+
+        await worker.until("three held and the floor", three_held)
+        parked = worker.pids(ChildState.PARKED)
+        engine.memory.read_at = float("-inf")
+        await engine.measure()
+        states = {pid: False for pid in engine.memory.sizes}
+        held = engine.memory.total(parked)
+        engine.memory.budget = held + engine.memory.per_process(states) // 2
+
+        def floor_kept() -> bool:
+            held_now = len(worker.pids(ChildState.PARKED))
+            return 0 < held_now < 3 and len(worker.pids(ChildState.READY)) >= 1
+
+        await worker.until("the oldest held ones let go for the floor", floor_kept)
+    finally:
+        await worker.close()

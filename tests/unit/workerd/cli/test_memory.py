@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 from workerd.cli.memory import (
     DEFAULT_PROCESS_BYTES,
     MIB,
+    PSS_EVERY_S,
     PoolMemory,
     ceiling,
     default_budget_bytes,
+    estimate,
     per_process_bytes,
     used_bytes,
 )
@@ -41,3 +46,48 @@ def test_pool_memory_counts_unread_processes_as_idle_ones() -> None:
     states = {1: False, 2: False, 3: False, 4: True}
     assert memory.ceiling(states, warm_now=2) == 2 + (1000 - 800) // 200
     assert memory.total([1, 2, 3]) == 400
+
+
+class _Process:
+    """Stands in for a psutil.Process of no real pid (no smaps_rollup): counts PSS readings."""
+
+    pid = -1
+
+    def __init__(self, rss: int, pss: int) -> None:
+        self.rss, self.pss, self.pss_reads = rss, pss, 0
+
+    def memory_info(self) -> SimpleNamespace:
+        return SimpleNamespace(rss=self.rss)
+
+    def memory_full_info(self) -> SimpleNamespace:
+        self.pss_reads += 1
+        return SimpleNamespace(pss=self.pss)
+
+
+def test_pss_is_read_when_due_and_rss_moves_it_in_between() -> None:
+    memory = PoolMemory(budget_bytes=1000)
+    first = _Process(rss=300, pss=200)
+    processes: dict[int, Any] = {1: first}
+    sizes, memory._pss = memory._sample(processes, now=0.0)
+    assert sizes == {1: 200} and first.pss_reads == 1
+    first.rss = 350  # grew by 50 private bytes
+    sizes, memory._pss = memory._sample(processes, now=PSS_EVERY_S - 1)
+    assert sizes == {1: 250} and first.pss_reads == 1  # no new PSS reading before it is due
+    first.pss = 260
+    sizes, memory._pss = memory._sample(processes, now=PSS_EVERY_S)
+    assert sizes == {1: 260} and first.pss_reads == 2
+
+
+def test_a_gone_process_is_forgotten() -> None:
+    memory = PoolMemory(budget_bytes=1000)
+    both: dict[int, Any] = {1: _Process(rss=300, pss=200), 2: None}
+    sizes, memory._pss = memory._sample(both, now=0.0)
+    assert sizes == {1: 200}
+    gone: dict[int, Any] = {1: _Process(rss=0, pss=0)}
+    sizes, memory._pss = memory._sample(gone, now=1.0)
+    assert sizes == {} and memory._pss == {}
+
+
+def test_the_estimate_never_goes_below_zero() -> None:
+    assert estimate(pss_then=100, rss_then=300, rss_now=350) == 150
+    assert estimate(pss_then=100, rss_then=300, rss_now=100) == 0

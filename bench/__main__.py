@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import api_burst, burst, hot_path, keys, overhead, queue_cost, sessions, tools
+from bench import (
+    api_burst,
+    burst,
+    hot_path,
+    keys,
+    overhead,
+    queue_cost,
+    remote,
+    sessions,
+    start_pacing,
+    tools,
+)
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "hot_path": hot_path.main,
@@ -16,6 +27,8 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "tools": tools.main,
     "burst": burst.main,
     "api_burst": api_burst.main,
+    "start_pacing": start_pacing.main,
+    "remote": remote.main,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
@@ -99,3 +100,28 @@ def per_request_ms(
     before: Mapping[str, float], after: Mapping[str, float], requests: int
 ) -> dict[str, float]:
     return {role: (after[role] - before[role]) * 1000 / max(requests, 1) for role in after}
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """CPU marks to tell how much other work shared the machine over a run: the cores' busy
+    time less this process's own and its reaped children's. (A load average counts the bench's
+    own processes too: eight CLIs starting make it 8.)"""
+
+    at: float
+    busy: float
+    own: float
+
+    @classmethod
+    def mark(cls) -> Elsewhere:
+        total = psutil.cpu_times()
+        mine = psutil.Process().cpu_times()
+        own = mine.user + mine.system + mine.children_user + mine.children_system
+        busy = sum(total) - total.idle - getattr(total, "iowait", 0.0)
+        return cls(time.monotonic(), busy, own)
+
+    def share_until(self, later: Elsewhere) -> float:
+        """Of all the cores' time between the two marks, the share others used."""
+        cores = psutil.cpu_count() or 1
+        other = (later.busy - self.busy) - (later.own - self.own)
+        return max(0.0, other) / ((later.at - self.at) * cores)

@@ -174,8 +174,8 @@ def open_rig(
         {"name": REMOTE_NAMES[name], "address": f"{host.net.ip}:{REMOTE_PORT}", **each}
         for name, host in hosts.items()
     ]
-    settings = {"WORKERS": json.dumps([local, *remote]), "RATE_LIMITS": UNPACED, **own}
-    settings["REMOTE_KEEPALIVE_MS"] = str(KEEPALIVE_MS)
+    settings = {"WORKERS": json.dumps([local, *remote]), "RATE_LIMITS": UNPACED}
+    settings |= {"REMOTE_KEEPALIVE_MS": str(KEEPALIVE_MS), **own}
     stack = Stack({**settings, **tls_settings(certs, "controller")})
     cleanup.callback(lambda: stack.stop() if stack.process is not None else None)
     stack.start()

@@ -16,6 +16,8 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from common.config import ConfigError, Environ, load_dotenv
@@ -112,13 +114,7 @@ def main() -> None:
     args = parser.parse_args()
     environ = {**load_dotenv(str(REPO / ".env")), **os.environ}
     try:
-        if args.role == "workers":
-            workers = validate_worker_host(environ)
-            paths, budget = StatePaths.from_env(environ), _workers_stop_budget(environ, workers)
-        else:
-            frontdoor, controller = validate(environ)
-            workers, paths = controller.workers, controller.paths
-            budget = stop_budget(environ, frontdoor, controller)
+        workers, paths, budget, announce = _configure(environ, args.role)
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
     _prepare_state(paths, with_database=args.role == "all")
@@ -136,13 +132,25 @@ def main() -> None:
     os.chmod(conf, 0o600)
     variables = program_variables(environ, workers, args.role)
     write_program_variables(env_dir(paths.root), variables)
-    if args.role == "workers":
-        _announce_worker_host(workers, paths)
-    else:
-        _announce(frontdoor, controller)
+    announce()
     supervisord = str(Path(sys.executable).parent / "supervisord")
     # supervisord and, through it, every program see no credential; each program adds its own.
     os.execve(supervisord, [supervisord, "-n", "-c", str(conf)], shared_environment(environ))
+
+
+def _configure(
+    environ: Environ, role: str
+) -> tuple[tuple[WorkerSpec, ...], StatePaths, StopBudget, Callable[[], None]]:
+    """The role's workers, state, stop budget and what to print on start (ConfigError: bad)."""
+    if role == "workers":
+        workers = validate_worker_host(environ)
+        paths = StatePaths.from_env(environ)
+        budget = _workers_stop_budget(environ, workers)
+        return workers, paths, budget, partial(_announce_worker_host, workers, paths)
+    frontdoor, controller = validate(environ)
+    budget = stop_budget(environ, frontdoor, controller)
+    announce = partial(_announce, frontdoor, controller)
+    return controller.workers, controller.paths, budget, announce
 
 
 def _workers_stop_budget(environ: Environ, workers: tuple[WorkerSpec, ...]) -> StopBudget:

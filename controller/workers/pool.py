@@ -76,7 +76,7 @@ class WorkerHandle:
             rebuilds=self.sessions.rebuilds_json(),
             credential=self.credential,
             address=self.spec.address,
-            pool=self.cli_pool.sizing.figures() if self.cli_pool.sizing else None,
+            pool=self.cli_pool.sizing,
         )
 
 

@@ -10,7 +10,7 @@ workers and nothing is global. Counts start at zero when the controller starts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from protos import common_pb2 as pb
 from protos import worker_pb2
@@ -63,49 +63,12 @@ class SessionCounts:
         return _with_known(REBUILD_REASONS, self.rebuilds)
 
 
-@dataclass(frozen=True)
-class PoolSizing:
-    """A CLI pool's sizing as its workerd last said (`PoolFigures`): what it aims to keep
-    ready within its floor and memory ceiling, what it has, and its memory against the budget."""
-
-    target: int = 0
-    floor: int = 0
-    ceiling: int = 0
-    ready: int = 0
-    starting: int = 0
-    memory_bytes: int = 0
-    memory_budget_bytes: int = 0
-    claimed_starting: int = 0  # requests a still-starting process served, since the workerd started
-
-    @classmethod
-    def from_figures(cls, figures: pb.PoolFigures) -> PoolSizing:
-        return cls(
-            target=figures.target,
-            floor=figures.floor,
-            ceiling=figures.ceiling,
-            ready=figures.ready,
-            starting=figures.starting,
-            memory_bytes=figures.memory_bytes,
-            memory_budget_bytes=figures.memory_budget_bytes,
-            claimed_starting=figures.claimed_starting,
-        )
-
-    def figures(self) -> pb.PoolFigures:
-        return pb.PoolFigures(
-            target=self.target,
-            floor=self.floor,
-            ceiling=self.ceiling,
-            ready=self.ready,
-            starting=self.starting,
-            memory_bytes=self.memory_bytes,
-            memory_budget_bytes=self.memory_budget_bytes,
-            claimed_starting=self.claimed_starting,
-        )
-
-    def gone(self) -> PoolSizing:
-        """Its workerd stopped answering: nothing is held, started or aimed for any more; the
-        floor, the ceiling, the budget and the claims so far stay as last said."""
-        return replace(self, target=0, ready=0, starting=0, memory_bytes=0)
+def emptied(figures: pb.PoolFigures) -> pb.PoolFigures:
+    """A pool's sizing once its workerd stopped answering: nothing is held, started or aimed for
+    any more; the floor, the ceiling, the budget and the claims so far stay as last said."""
+    kept = _copy(figures)
+    kept.target = kept.ready = kept.starting = kept.memory_bytes = 0
+    return kept
 
 
 @dataclass(frozen=True)
@@ -118,7 +81,9 @@ class PoolState:
     running: int = 0
     idle_rss_bytes: int = 0
     warm_fallbacks: tuple[str, ...] = ()
-    sizing: PoolSizing | None = None  # None: its workerd reports no pool (api mode, or older)
+    # The CLI pool's sizing as its workerd last said (never changed in place); None: its workerd
+    # reports no pool (api mode, or older).
+    sizing: pb.PoolFigures | None = None
 
     @classmethod
     def from_status(cls, status: worker_pb2.WorkerStatus) -> PoolState:
@@ -129,7 +94,7 @@ class PoolState:
             running=status.running,
             idle_rss_bytes=status.idle_rss_bytes,
             warm_fallbacks=tuple(status.warm_fallbacks),
-            sizing=PoolSizing.from_figures(status.pool) if status.HasField("pool") else None,
+            sizing=_copy(status.pool) if status.HasField("pool") else None,
         )
 
     def gone(self) -> PoolState:
@@ -139,8 +104,14 @@ class PoolState:
         return PoolState(
             cli_version=self.cli_version,
             warm_fallbacks=self.warm_fallbacks,
-            sizing=self.sizing.gone() if self.sizing else None,
+            sizing=emptied(self.sizing) if self.sizing else None,
         )
+
+
+def _copy(figures: pb.PoolFigures) -> pb.PoolFigures:
+    kept = pb.PoolFigures()
+    kept.CopyFrom(figures)
+    return kept
 
 
 def new_fallbacks(before: Iterable[str], after: Iterable[str]) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.workers.sessions import PoolSizing, PoolState
+from controller.workers.sessions import PoolState
 from protos import common_pb2 as pb
 from protos import controller_pb2, worker_pb2
 from tests.middle.inprocess import Rig, short_state_dir
@@ -39,8 +39,17 @@ FIGURES = pb.PoolFigures(
 
 def test_the_sizing_is_kept_from_the_status_and_given_back_as_it_came() -> None:
     state = PoolState.from_status(worker_pb2.WorkerStatus(warm=3, pool=FIGURES))
-    assert state.sizing == PoolSizing(5, 2, 7, 3, 2, 900 * MB, 3_000 * MB, 11)
-    assert state.sizing.figures() == FIGURES
+    assert state.sizing == pb.PoolFigures(
+        target=5,
+        floor=2,
+        ceiling=7,
+        ready=3,
+        starting=2,
+        memory_bytes=900 * MB,
+        memory_budget_bytes=3_000 * MB,
+        claimed_starting=11,
+    )
+    assert state.sizing == FIGURES
 
 
 def test_a_status_without_a_pool_has_no_sizing() -> None:
@@ -50,7 +59,7 @@ def test_a_status_without_a_pool_has_no_sizing() -> None:
 
 def test_a_gone_workerd_holds_and_aims_for_nothing_and_keeps_its_settings() -> None:
     gone = PoolState.from_status(worker_pb2.WorkerStatus(pool=FIGURES)).gone()
-    assert gone.sizing == PoolSizing(
+    assert gone.sizing == pb.PoolFigures(
         target=0,
         floor=2,
         ceiling=7,

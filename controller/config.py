@@ -119,8 +119,6 @@ def _tls_for(environ: Environ, workers: tuple[WorkerSpec, ...]) -> TlsFiles | No
     for worker in workers:
         if worker.address:
             parse_host_port(worker.address, f"WORKERS {worker.name!r} address")
-            if worker.listen:  # parse_workers refuses it; kept for a clear message if not
-                raise ConfigError("WORKERS", f"worker {worker.name!r}: address or listen")
             return require_tls(environ, f"remote worker {worker.name!r}")
     if env_str(environ, "CONTROLLER_LISTEN", "").strip():
         return require_tls(environ, "CONTROLLER_LISTEN")

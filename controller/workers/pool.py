@@ -123,13 +123,14 @@ class WorkerPool:
     async def _check(self, handle: WorkerHandle, interval: float) -> bool:
         serving = await handle.client.is_serving(deadline_s=max(interval, 0.5))
         handle.failed_checks = 0 if serving else handle.failed_checks + 1
-        if not serving and handle.up and handle.failed_checks < self._down_after(handle):
-            return False  # a remote worker gets a second look before it counts as down
+        if not serving and handle.up:
+            if handle.failed_checks < self._down_after(handle):
+                return False  # a remote worker gets a second look before it counts as down
+            self.mark_down(handle.spec.name, "health check failed")
+            return True
         changed = serving != handle.up
         if changed:
             logger.info("worker %s %s", handle.spec.name, "up" if serving else "down")
-        if not serving and handle.up:
-            self.mark_down(handle.spec.name, "health check failed")
         handle.up = serving
         handle.seen_up = handle.seen_up or serving
         if serving:

@@ -24,6 +24,7 @@ from typing import Any, TypeVarTuple
 import psutil
 
 from workerd.cli.bridge import Bridge
+from workerd.cli.memory import rss_of
 from workerd.cli.states import ChildState, check_transition
 
 logger = logging.getLogger(__name__)
@@ -182,11 +183,7 @@ class CliProcess:
         return self._psutil
 
     def rss_bytes(self) -> int:
-        ps = self._ps()
-        try:
-            return int(ps.memory_info().rss) if ps is not None else 0
-        except psutil.Error:
-            return 0
+        return rss_of(self._ps())
 
     def process(self) -> psutil.Process | None:
         """The psutil handle (None once gone): what the pool's memory readings read."""

@@ -16,7 +16,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -69,7 +69,7 @@ def validate_worker_host(environ: Environ) -> tuple[WorkerSpec, ...]:
                 "WORKERD_LISTEN", f"worker {spec.name!r}: set its `listen` or WORKERD_LISTEN"
             )
         resolved.append(dataclasses.replace(spec, listen=listen))
-    own = {**environ, "WORKERS": json.dumps([worker_entry(s, True) for s in resolved])}
+    own = _with_listen(environ, resolved)
     configs = [WorkerdConfig.from_env(own, spec.name) for spec in resolved]
     ports = [config.listen.target for config in configs if config.listen]
     if len(set(ports)) != len(ports):
@@ -153,8 +153,13 @@ def _configure(
     return controller.workers, controller.paths, budget, announce
 
 
+def _with_listen(environ: Environ, workers: Sequence[WorkerSpec]) -> dict[str, str]:
+    """The worker host's environment with WORKERS as resolved (each entry's `listen` set)."""
+    return {**environ, "WORKERS": json.dumps([worker_entry(w, True) for w in workers])}
+
+
 def _workers_stop_budget(environ: Environ, workers: tuple[WorkerSpec, ...]) -> StopBudget:
-    own = {**environ, "WORKERS": json.dumps([worker_entry(w, True) for w in workers])}
+    own = _with_listen(environ, workers)
     graces = [WorkerdConfig.from_env(own, w.name).stop_grace_ms for w in workers]
     return StopBudget(stop_grace_s=max(graces, default=0) / 1000)
 
